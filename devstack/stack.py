@@ -1,0 +1,96 @@
+"""The whole local stack in one object: emulators, topology, functions, gateway."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack import emulators
+from devstack.procs import REPO, Proc, free_port, spawn, wait_until_ready
+from devstack.tokens import ensure_keypair
+from devstack.topology import apply_to_emulators, discover_functions
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Stack:
+    project: str
+    state_dir: Path
+    fixed_ports: bool = False
+    with_functions: bool = True
+    with_gateway: bool = True
+    procs: dict[str, Proc] = field(default_factory=dict)
+    function_urls: dict[str, str] = field(default_factory=dict)
+
+    def _port(self, default: int) -> int:
+        return default if self.fixed_ports else free_port()
+
+    @property
+    def public_key(self) -> Path:
+        return ensure_keypair(self.state_dir)[1]
+
+    @property
+    def private_key(self) -> Path:
+        return ensure_keypair(self.state_dir)[0]
+
+    def env(self) -> dict[str, str]:
+        """The environment every local unit (and test) runs with."""
+        env = {
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "APP_ENV": "local",
+            "AUTH_PUBLIC_KEY_FILE": str(self.public_key),
+            "PYTHONPATH": str(REPO),
+        }
+        for name, var in (
+            ("firestore", "FIRESTORE_EMULATOR_HOST"),
+            ("pubsub", "PUBSUB_EMULATOR_HOST"),
+            ("tasks", "CLOUD_TASKS_EMULATOR_HOST"),
+        ):
+            if name in self.procs:
+                env[var] = self.procs[name].address
+        return env
+
+    def start(self) -> Stack:
+        logs = self.state_dir / "logs"
+        try:
+            self.procs["firestore"] = emulators.start_firestore(self._port(8081), logs)
+            self.procs["pubsub"] = emulators.start_pubsub(self._port(8085), logs)
+            self.procs["tasks"] = emulators.start_tasks(self._port(9022), logs)
+            os.environ.update(self.env())
+            specs = discover_functions() if self.with_functions else []
+            base_port = 8101
+            for i, spec in enumerate(specs):
+                port = self._port(base_port + i)
+                self.function_urls[spec.name] = f"http://127.0.0.1:{port}"
+            for spec in specs:
+                port = int(self.function_urls[spec.name].rsplit(":", 1)[1])
+                cmd = [
+                    str(VENV_BIN / "functions-framework"),
+                    f"--target={spec.entry_point}",
+                    f"--source={spec.source}",
+                    "--host=127.0.0.1",
+                    f"--port={port}",
+                ]
+                self.procs[spec.name] = spawn(spec.name, cmd, port, logs, env=self.env())
+            for spec in specs:
+                wait_until_ready(self.procs[spec.name], http_path=None)
+            apply_to_emulators(self.project, self.function_urls)
+            if self.with_gateway:
+                port = self._port(8080)
+                urls = ",".join(f"{k}={v}" for k, v in self.function_urls.items())
+                cmd = [str(VENV_BIN / "python"), "-m", "devstack.gateway", f"--port={port}"]
+                env = {**self.env(), "LOCAL_FUNCTION_URLS": urls}
+                self.procs["gateway"] = spawn("gateway", cmd, port, logs, env=env)
+                wait_until_ready(self.procs["gateway"], http_path=None)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            proc.stop()
+        self.procs.clear()

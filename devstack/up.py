@@ -1,0 +1,46 @@
+"""``scripts/up``: start the whole local stack, seed the demo tenant, serve until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from devstack.procs import REPO
+from devstack.seed import DEMO_TENANT, seed_demo_tenant
+from devstack.stack import Stack
+
+
+def main() -> None:
+    stack = Stack(project="crm-ai-local", state_dir=REPO / ".local", fixed_ports=True)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    print("starting emulators, functions and gateway ...", flush=True)
+    stack.start()
+    try:
+        seeded = seed_demo_tenant(stack)
+        gateway = stack.procs["gateway"]
+        print(f"gateway: {gateway.url}")
+        print(f"health: {gateway.url}/health")
+        for name, url in stack.function_urls.items():
+            print(f"function {name}: {url}")
+        for name in ("firestore", "pubsub", "tasks"):
+            print(f"emulator {name}: {stack.procs[name].address}")
+        print(f"demo tenant: {DEMO_TENANT} ({seeded} records); token: ./scripts/token --tenant {DEMO_TENANT} --role admin")
+        print(f"logs: {Path(stack.state_dir, 'logs')}")
+        print("press Ctrl-C to stop", flush=True)
+        while not stopping.wait(1):
+            dead = [p.name for p in stack.procs.values() if not p.alive()]
+            if dead:
+                print(f"stopped unexpectedly: {', '.join(dead)}; see the logs", file=sys.stderr)
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping ...", flush=True)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+"""Authentication (JWT) and authorisation (roles and permissions)."""
+
+from shared.auth.principal import Principal
+from shared.auth.rbac import Permission, Role, has_permission, require
+from shared.auth.tokens import TokenVerifier
+
+__all__ = ["Permission", "Principal", "Role", "TokenVerifier", "has_permission", "require"]

@@ -1,0 +1,105 @@
+"""Typed settings, read from the environment in this one place (CONVENTIONS 4).
+
+Every variable name is a constant here. Settings are built from an injected mapping so tests pass
+a plain dict; an explicit argument to a constructor elsewhere always beats these settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.errors import ConfigError
+
+ENV_PROJECT = "GOOGLE_CLOUD_PROJECT"
+ENV_REGION = "FUNCTION_REGION"
+ENV_ENVIRONMENT = "APP_ENV"
+ENV_FIRESTORE_EMULATOR = "FIRESTORE_EMULATOR_HOST"
+ENV_FIRESTORE_DATABASE = "FIRESTORE_DATABASE"
+ENV_PUBSUB_EMULATOR = "PUBSUB_EMULATOR_HOST"
+ENV_TASKS_EMULATOR = "CLOUD_TASKS_EMULATOR_HOST"
+ENV_AUTH_ISSUER = "AUTH_ISSUER"
+ENV_AUTH_AUDIENCE = "AUTH_AUDIENCE"
+ENV_AUTH_JWKS_URL = "AUTH_JWKS_URL"
+ENV_AUTH_PUBLIC_KEY_FILE = "AUTH_PUBLIC_KEY_FILE"
+ENV_TASKS_SERVICE_ACCOUNT = "TASKS_SERVICE_ACCOUNT"
+ENV_LOG_LEVEL = "LOG_LEVEL"
+
+# Topic and queue names the code uses. tests/infra proves each is declared in terraform/topology.json.
+TOPIC_CRM_EVENTS = "crm-events"
+TOPIC_CRM_EVENTS_DEAD_LETTER = "crm-events-dead-letter"
+TOPIC_AI_EVENTS = "ai-events"
+QUEUE_WORKFLOWS_INTERACTIVE = "workflows-interactive"
+QUEUE_WORKFLOWS_BATCH = "workflows-batch"
+
+Environment = Literal["local", "test", "dev", "prod"]
+
+
+class Settings(BaseModel):
+    """Everything a unit needs from its environment, validated once at start-up."""
+
+    model_config = ConfigDict(frozen=True)
+
+    project_id: str
+    region: str = "us-central1"
+    environment: Environment = "local"
+    firestore_emulator_host: str | None = None
+    firestore_database: str = "(default)"
+    pubsub_emulator_host: str | None = None
+    tasks_emulator_host: str | None = None
+    auth_issuer: str = "crm-dev"
+    auth_audience: str = "crm-ai"
+    auth_jwks_url: str | None = None
+    auth_public_key_file: str | None = None
+    tasks_service_account: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.environment in ("dev", "prod")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from ``environ`` (the process environment when omitted).
+
+    Raises:
+        ConfigError: a required variable is missing or a value is invalid; the message names it.
+    """
+    env = os.environ if environ is None else environ
+    project = env.get(ENV_PROJECT)
+    if not project:
+        raise ConfigError(f"{ENV_PROJECT} is required (the Google Cloud project id)")
+    environment = env.get(ENV_ENVIRONMENT, "local")
+    if environment not in ("local", "test", "dev", "prod"):
+        raise ConfigError(f"{ENV_ENVIRONMENT} must be one of local, test, dev, prod; got {environment!r}")
+    values: dict[str, str | None] = {
+        "project_id": project,
+        "region": env.get(ENV_REGION) or "us-central1",
+        "environment": environment,
+        "firestore_emulator_host": env.get(ENV_FIRESTORE_EMULATOR) or None,
+        "firestore_database": env.get(ENV_FIRESTORE_DATABASE) or "(default)",
+        "pubsub_emulator_host": env.get(ENV_PUBSUB_EMULATOR) or None,
+        "tasks_emulator_host": env.get(ENV_TASKS_EMULATOR) or None,
+        "auth_issuer": env.get(ENV_AUTH_ISSUER) or "crm-dev",
+        "auth_audience": env.get(ENV_AUTH_AUDIENCE) or "crm-ai",
+        "auth_jwks_url": env.get(ENV_AUTH_JWKS_URL) or None,
+        "auth_public_key_file": env.get(ENV_AUTH_PUBLIC_KEY_FILE) or None,
+        "tasks_service_account": env.get(ENV_TASKS_SERVICE_ACCOUNT) or None,
+        "log_level": env.get(ENV_LOG_LEVEL) or "INFO",
+    }
+    settings = Settings.model_validate(values)
+    if settings.is_cloud and not settings.auth_jwks_url:
+        raise ConfigError(f"{ENV_AUTH_JWKS_URL} is required when {ENV_ENVIRONMENT}={environment}")
+    if not settings.is_cloud and not (settings.auth_jwks_url or settings.auth_public_key_file):
+        raise ConfigError(f"{ENV_AUTH_PUBLIC_KEY_FILE} or {ENV_AUTH_JWKS_URL} is required")
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from ``os.environ`` on first use."""
+    return load_settings()

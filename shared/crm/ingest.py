@@ -1,0 +1,146 @@
+"""Ingestion of CRM events from Pub/Sub into the tenant read model.
+
+Outcomes of one delivery:
+- applied / stale / duplicate: acknowledged (the function returns normally);
+- bad input (malformed JSON, a field that fails validation, a reused event id with another
+  payload): published to the dead-letter topic with the reason in its attributes, then
+  acknowledged, so it is kept for inspection and never retried for ever;
+- a transient failure: raised, so Pub/Sub delivers again (and its own dead-letter policy takes
+  over after the subscription's maximum delivery attempts).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from shared.config import TOPIC_AI_EVENTS, TOPIC_CRM_EVENTS_DEAD_LETTER
+from shared.crm.followups import followups_for
+from shared.crm.parsing import parse_event
+from shared.crm.readmodel import apply_event
+from shared.errors import AppError, InvalidInput
+from shared.idempotency import IdempotencyStore, Replayed, payload_hash
+from shared.log import get_logger, log_context
+from shared.messaging.pubsub import ordering_key
+from shared.tenancy.scope import TenantStore
+
+if TYPE_CHECKING:
+    from shared.crm.envelope import CrmEvent, _Payload
+    from shared.messaging.pubsub import Publisher
+    from shared.store.base import DocumentStore
+
+_log = get_logger("crm.ingest")
+Status = Literal["applied", "stale", "duplicate", "dead_lettered"]
+
+
+@dataclass(frozen=True)
+class PubSubMessage:
+    message_id: str
+    data: bytes
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    status: Status
+    followups: int = 0
+    reason: str | None = None
+
+
+def message_from_cloud_event(data: Any, event_id: str) -> PubSubMessage:
+    """The Pub/Sub message inside a ``google.cloud.pubsub.topic.v1.messagePublished`` CloudEvent.
+
+    Raises:
+        InvalidInput: the CloudEvent carries no Pub/Sub message or its data is not base64.
+    """
+    message = data.get("message") if isinstance(data, dict) else None
+    if not isinstance(message, dict):
+        raise InvalidInput("CloudEvent data has no Pub/Sub 'message'", field="message")
+    try:
+        raw = base64.b64decode(message.get("data") or "", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput("message data is not base64", field="message.data") from exc
+    attributes = message.get("attributes") or {}
+    return PubSubMessage(str(message.get("messageId") or event_id), raw, dict(attributes))
+
+
+class CrmIngestor:
+    def __init__(self, store: DocumentStore, publisher: Publisher) -> None:
+        self._store = store
+        self._publisher = publisher
+
+    def handle(self, message: PubSubMessage) -> IngestResult:
+        """Process one delivery; see the module docstring for what each outcome means.
+
+        Raises:
+            AppError: a retryable failure (the platform should deliver again).
+        """
+        with log_context(message_id=message.message_id):
+            try:
+                event, payload = parse_event(message.data)
+                claimed = message.attributes.get("tenant_id")
+                if claimed is not None and claimed != event.tenant_id:
+                    raise InvalidInput(
+                        "attribute tenant_id does not match the envelope's tenant_id",
+                        field="attributes.tenant_id",
+                    )
+                with log_context(tenant_id=event.tenant_id, event_id=event.event_id):
+                    return self._ingest(event, payload)
+            except AppError as exc:
+                if exc.retryable:
+                    raise
+                return self._dead_letter(message, exc)
+
+    def _ingest(self, event: CrmEvent, payload: _Payload) -> IngestResult:
+        scope = TenantStore(self._store, event.tenant_id)
+        idem = IdempotencyStore(scope)
+        key = f"crm-event:{event.event_id}"
+        begun = idem.begin(key, payload_hash(event.model_dump(mode="json")))
+        if isinstance(begun, Replayed):
+            _log.info("duplicate CRM event ignored", extra={"fields": {"event_type": event.event_type}})
+            return IngestResult("duplicate")
+        done = False
+        try:
+            outcome = apply_event(scope, event, payload)
+            followups = followups_for(event, payload) if outcome == "applied" else []
+            for followup in followups:
+                self._publisher.publish(
+                    TOPIC_AI_EVENTS,
+                    followup,
+                    ordering_key=ordering_key(event.tenant_id, followup["entity_id"]),
+                    attributes={"tenant_id": event.tenant_id, "event_type": followup["event_type"]},
+                )
+            idem.complete(key, begun.token, {"outcome": outcome, "followups": len(followups)})
+            done = True
+        finally:
+            if not done:
+                idem.release(key, begun.token)
+        _log.info(
+            "CRM event %s",
+            outcome,
+            extra={"fields": {"event_type": event.event_type, "entity_id": event.entity_id}},
+        )
+        return IngestResult(outcome, followups=len(followups))
+
+    def handle_invalid(self, message: PubSubMessage, exc: AppError) -> IngestResult:
+        """Dead-letter a delivery that could not even be decoded as a Pub/Sub message."""
+        return self._dead_letter(message, exc)
+
+    def _dead_letter(self, message: PubSubMessage, exc: AppError) -> IngestResult:
+        attributes = {
+            **message.attributes,
+            "error_code": exc.code,
+            "error_message": exc.message[:1000],
+            "error_field": exc.field or "",
+            "original_message_id": message.message_id,
+        }
+        # If this publish fails it raises TransientError: the delivery is retried, never dropped.
+        self._publisher.publish(TOPIC_CRM_EVENTS_DEAD_LETTER, message.data, attributes=attributes)
+        _log.warning(
+            "CRM event rejected to the dead-letter topic: %s",
+            exc.message,
+            extra={"fields": {"error_code": exc.code, "error_field": exc.field}},
+        )
+        return IngestResult("dead_lettered", reason=exc.message)

@@ -1,0 +1,67 @@
+"""Process-wide dependencies, built lazily on first use (never at import time, CONVENTIONS 5).
+
+Entry points ask for what they need; each getter builds its client once per instance, so a warm
+function reuses connections. Tests call :func:`reset` after changing the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from shared.config import get_settings
+from shared.log import configure_logging
+
+if TYPE_CHECKING:
+    from shared.auth.tokens import TokenVerifier
+    from shared.crm.ingest import CrmIngestor
+    from shared.messaging.pubsub import Publisher
+    from shared.messaging.tasks import TaskQueue
+    from shared.store.base import DocumentStore
+
+
+@lru_cache(maxsize=1)
+def document_store() -> DocumentStore:
+    from shared.store.firestore import FirestoreStore
+
+    return FirestoreStore.from_settings(get_settings())
+
+
+@lru_cache(maxsize=1)
+def publisher() -> Publisher:
+    from shared.messaging.pubsub import PubSubPublisher
+
+    return PubSubPublisher.from_settings(get_settings())
+
+
+@lru_cache(maxsize=1)
+def task_queue() -> TaskQueue:
+    from shared.messaging.tasks import CloudTasksQueue
+
+    return CloudTasksQueue(get_settings())
+
+
+@lru_cache(maxsize=1)
+def token_verifier() -> TokenVerifier:
+    from shared.auth.tokens import TokenVerifier
+
+    return TokenVerifier.from_settings(get_settings())
+
+
+@lru_cache(maxsize=1)
+def crm_ingestor() -> CrmIngestor:
+    from shared.crm.ingest import CrmIngestor
+
+    return CrmIngestor(document_store(), publisher())
+
+
+@lru_cache(maxsize=1)
+def init_logging() -> None:
+    configure_logging(get_settings().log_level)
+
+
+def reset() -> None:
+    """Forget every built dependency and the settings (tests change the environment)."""
+    for getter in (document_store, publisher, task_queue, token_verifier, crm_ingestor, init_logging):
+        getter.cache_clear()
+    get_settings.cache_clear()

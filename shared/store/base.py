@@ -1,0 +1,100 @@
+"""The document-store seam: the interface every Firestore-backed repository is written against.
+
+Paths alternate collection and document ids (``tenants/t1/leads/l1``). Two implementations stand
+beside each other: :class:`~shared.store.firestore.FirestoreStore` (the real one) and
+:class:`~shared.store.memory.MemoryStore` (a reference fake for fast unit tests); the suite in
+``tests/conformance/test_document_store.py`` holds both to the same behaviour.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Protocol, TypeVar
+
+from shared.errors import InvalidInput
+
+T = TypeVar("T")
+Document = dict[str, Any]
+Operator = Literal["==", "!=", "<", "<=", ">", ">=", "in", "array_contains"]
+Filter = tuple[str, Operator, Any]
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.@:+\-]{1,256}$")
+
+
+def check_segment(value: str, *, field: str = "id") -> str:
+    """Return ``value`` if it is a safe single path segment, else raise naming ``field``.
+
+    Raises:
+        InvalidInput: empty, too long, containing '/' or characters outside [A-Za-z0-9_.@:+-],
+            or a reserved name ('.', '..', '__x__').
+    """
+    if (
+        not isinstance(value, str)
+        or not _SEGMENT.match(value)
+        or value in (".", "..")
+        or (value.startswith("__") and value.endswith("__"))
+    ):
+        raise InvalidInput(
+            f"{field} must be 1-256 characters of letters, digits and _.@:+- (got {value!r})",
+            field=field,
+        )
+    return value
+
+
+def join_path(*segments: str) -> str:
+    return "/".join(check_segment(s, field="path segment") for s in segments)
+
+
+class Transaction(Protocol):
+    """Reads must come before writes (Firestore's rule); writes apply atomically at commit."""
+
+    def get(self, path: str) -> Document | None: ...
+
+    def set(self, path: str, data: Document) -> None: ...
+
+    def delete(self, path: str) -> None: ...
+
+
+class DocumentStore(Protocol):
+    def get(self, path: str) -> Document | None:
+        """The document at ``path``, or None when absent."""
+        ...
+
+    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
+        """Documents in the order of ``paths``; None for each absent one."""
+        ...
+
+    def set(self, path: str, data: Document) -> None:
+        """Create or replace the document at ``path``."""
+        ...
+
+    def create(self, path: str, data: Document) -> bool:
+        """Create the document; return False (and change nothing) when it already exists."""
+        ...
+
+    def delete(self, path: str) -> None: ...
+
+    def run_transaction(self, fn: Callable[[Transaction], T]) -> T:
+        """Run ``fn`` atomically (retried by the backend on contention) and return its result.
+
+        Raises:
+            TransientError: the backend was unavailable or contention did not clear.
+        """
+        ...
+
+    def query(
+        self,
+        collection: str,
+        *,
+        where: Sequence[Filter] = (),
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, Document]]:
+        """(document id, data) pairs of the collection at ``collection`` that match ``where``."""
+        ...
+
+    def delete_collection(self, collection: str) -> int:
+        """Delete every document of a collection (not its subcollections); return how many."""
+        ...

@@ -1,0 +1,171 @@
+"""Firestore implementation of :class:`~shared.store.base.DocumentStore`.
+
+The SDK is imported only here, when a store is first built, so units that never touch Firestore
+do not pay for it at cold start. Transient backend failures become
+:class:`~shared.errors.TransientError` so that event and task handlers raise and get retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shared.errors import TransientError
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+    from shared.config import Settings
+    from shared.store.base import Document, Filter
+
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def _transient_errors() -> Iterator[None]:
+    from google.api_core import exceptions as gexc
+
+    try:
+        yield
+    except (
+        gexc.ServiceUnavailable,
+        gexc.DeadlineExceeded,
+        gexc.Aborted,
+        gexc.InternalServerError,
+        gexc.TooManyRequests,
+        gexc.ResourceExhausted,
+    ) as exc:
+        raise TransientError(f"Firestore is unavailable: {exc.message}") from exc
+
+
+def build_client(settings: Settings) -> firestore.Client:
+    """A Firestore client for the settings' project, on the emulator when one is configured."""
+    from google.cloud import firestore
+
+    if settings.firestore_emulator_host:
+        # The SDK finds its emulator only through this variable; the settings may have come from
+        # an injected mapping, so make the process agree with them before building the client.
+        os.environ["FIRESTORE_EMULATOR_HOST"] = settings.firestore_emulator_host
+    return firestore.Client(project=settings.project_id, database=settings.firestore_database)
+
+
+class _FirestoreTransaction:
+    def __init__(self, client: firestore.Client, tx: firestore.Transaction) -> None:
+        self._client = client
+        self._tx = tx
+
+    def get(self, path: str) -> Document | None:
+        snap = self._client.document(path).get(transaction=self._tx)
+        return snap.to_dict() if snap.exists else None
+
+    def set(self, path: str, data: Document) -> None:
+        self._tx.set(self._client.document(path), data)
+
+    def delete(self, path: str) -> None:
+        self._tx.delete(self._client.document(path))
+
+
+class FirestoreStore:
+    """A :class:`DocumentStore` on Firestore (or its emulator)."""
+
+    def __init__(self, client: firestore.Client, *, max_attempts: int = 10) -> None:
+        self._client = client
+        self._max_attempts = max_attempts
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FirestoreStore:
+        return cls(build_client(settings))
+
+    @property
+    def client(self) -> firestore.Client:
+        return self._client
+
+    def get(self, path: str) -> Document | None:
+        with _transient_errors():
+            snap = self._client.document(path).get()
+        return snap.to_dict() if snap.exists else None
+
+    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
+        if not paths:
+            return []
+        refs = [self._client.document(p) for p in paths]
+        with _transient_errors():
+            found = {s.reference.path: s for s in self._client.get_all(refs)}
+        return [
+            snap.to_dict() if (snap := found.get(p)) is not None and snap.exists else None
+            for p in paths
+        ]
+
+    def set(self, path: str, data: Document) -> None:
+        with _transient_errors():
+            self._client.document(path).set(data)
+
+    def create(self, path: str, data: Document) -> bool:
+        from google.api_core import exceptions as gexc
+
+        with _transient_errors():
+            try:
+                self._client.document(path).create(data)
+            except gexc.AlreadyExists:
+                return False
+        return True
+
+    def delete(self, path: str) -> None:
+        with _transient_errors():
+            self._client.document(path).delete()
+
+    def run_transaction(self, fn: Callable[[Any], T]) -> T:
+        from google.cloud import firestore
+
+        client = self._client
+
+        @firestore.transactional
+        def _run(tx: firestore.Transaction) -> T:
+            return fn(_FirestoreTransaction(client, tx))
+
+        with _transient_errors():
+            try:
+                return _run(client.transaction(max_attempts=self._max_attempts))
+            except ValueError as exc:
+                # The SDK raises ValueError when contention outlasts max_attempts.
+                if "Failed to commit transaction" in str(exc):
+                    raise TransientError(f"Firestore transaction contention: {exc}") from exc
+                raise
+
+    def query(
+        self,
+        collection: str,
+        *,
+        where: Sequence[Filter] = (),
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, Document]]:
+        from google.cloud import firestore
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query: Any = self._client.collection(collection)
+        for field, op, value in where:
+            query = query.where(filter=FieldFilter(field, op, value))
+        if order_by is not None:
+            direction = firestore.Query.DESCENDING if descending else firestore.Query.ASCENDING
+            query = query.order_by(order_by, direction=direction)
+        if limit is not None:
+            query = query.limit(limit)
+        with _transient_errors():
+            return [(snap.id, snap.to_dict() or {}) for snap in query.stream()]
+
+    def delete_collection(self, collection: str) -> int:
+        deleted = 0
+        with _transient_errors():
+            while True:
+                snaps = list(self._client.collection(collection).limit(400).stream())
+                if not snaps:
+                    return deleted
+                batch = self._client.batch()
+                for snap in snaps:
+                    batch.delete(snap.reference)
+                batch.commit()
+                deleted += len(snaps)

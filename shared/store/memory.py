@@ -1,0 +1,129 @@
+"""In-memory reference implementation of :class:`~shared.store.base.DocumentStore`."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from shared.store.base import Document, Filter
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+def _matches(data: Document, flt: Filter) -> bool:
+    field, op, expected = flt
+    actual = data.get(field, _MISSING)
+    if actual is _MISSING:
+        return False
+    if op == "==":
+        return bool(actual == expected)
+    if op == "!=":
+        return bool(actual != expected)
+    if op == "in":
+        return actual in expected
+    if op == "array_contains":
+        return isinstance(actual, list) and expected in actual
+    try:
+        if op == "<":
+            return bool(actual < expected)
+        if op == "<=":
+            return bool(actual <= expected)
+        if op == ">":
+            return bool(actual > expected)
+        if op == ">=":
+            return bool(actual >= expected)
+    except TypeError:
+        return False
+    raise ValueError(f"unsupported operator {op!r}")
+
+
+class _MemoryTransaction:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._writes: dict[str, Document | None] = {}
+
+    def get(self, path: str) -> Document | None:
+        if self._writes:
+            raise RuntimeError("transactions must read before they write (as Firestore requires)")
+        return self._store.get(path)
+
+    def set(self, path: str, data: Document) -> None:
+        self._writes[path] = copy.deepcopy(data)
+
+    def delete(self, path: str) -> None:
+        self._writes[path] = None
+
+
+class MemoryStore:
+    """Documents in a dict; a transaction holds one lock, so transactions are serialisable."""
+
+    def __init__(self) -> None:
+        self._docs: dict[str, Document] = {}
+        self._lock = threading.RLock()
+
+    def get(self, path: str) -> Document | None:
+        with self._lock:
+            doc = self._docs.get(path)
+            return copy.deepcopy(doc) if doc is not None else None
+
+    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
+        return [self.get(p) for p in paths]
+
+    def set(self, path: str, data: Document) -> None:
+        with self._lock:
+            self._docs[path] = copy.deepcopy(data)
+
+    def create(self, path: str, data: Document) -> bool:
+        with self._lock:
+            if path in self._docs:
+                return False
+            self._docs[path] = copy.deepcopy(data)
+            return True
+
+    def delete(self, path: str) -> None:
+        with self._lock:
+            self._docs.pop(path, None)
+
+    def run_transaction(self, fn: Callable[[Any], T]) -> T:
+        with self._lock:
+            tx = _MemoryTransaction(self)
+            result = fn(tx)
+            for path, data in tx._writes.items():
+                if data is None:
+                    self._docs.pop(path, None)
+                else:
+                    self._docs[path] = data
+            return result
+
+    def query(
+        self,
+        collection: str,
+        *,
+        where: Sequence[Filter] = (),
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, Document]]:
+        prefix = collection.rstrip("/") + "/"
+        with self._lock:
+            rows = [
+                (path[len(prefix) :], copy.deepcopy(doc))
+                for path, doc in self._docs.items()
+                if path.startswith(prefix) and "/" not in path[len(prefix) :]
+            ]
+        rows = [r for r in rows if all(_matches(r[1], f) for f in where)]
+        if order_by is not None:
+            rows = [r for r in rows if order_by in r[1]]
+            rows.sort(key=lambda r: (r[1][order_by], r[0]), reverse=descending)
+        else:
+            rows.sort(key=lambda r: r[0])
+        return rows[:limit] if limit is not None else rows
+
+    def delete_collection(self, collection: str) -> int:
+        ids = [doc_id for doc_id, _ in self.query(collection)]
+        for doc_id in ids:
+            self.delete(f"{collection}/{doc_id}")
+        return len(ids)
