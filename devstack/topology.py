@@ -92,7 +92,8 @@ def apply_to_emulators(project: str, function_urls: dict[str, str], region: str 
             "ack_deadline_seconds": sub.get("ack_deadline_seconds", 10),
             "enable_message_ordering": sub.get("enable_message_ordering", False),
         }
-        if "push_function" in sub:
+        # Without that function running (emulator-only test sessions) it stays a pull subscription.
+        if sub.get("push_function") in function_urls:
             request["push_config"] = {"push_endpoint": function_urls[sub["push_function"]] + "/"}
         if "dead_letter_topic" in sub:
             request["dead_letter_policy"] = {

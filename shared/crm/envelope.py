@@ -26,9 +26,17 @@ from pydantic import (
     model_validator,
 )
 
+from shared.errors import InvalidInput
 from shared.store.base import check_segment
 
-Id = Annotated[str, AfterValidator(lambda v: check_segment(v))]
+def _id(value: str) -> str:
+    try:
+        return check_segment(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message.removeprefix("id ")) from exc
+
+
+Id = Annotated[str, AfterValidator(_id)]
 Scalar = str | int | float | bool | None
 ShortText = Annotated[str, Field(max_length=1_000)]
 

@@ -1,0 +1,24 @@
+"""One suite, every backend: the in-memory fake and Firestore on its emulator."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from shared.store import MemoryStore
+
+if TYPE_CHECKING:
+    from shared.store import DocumentStore
+
+
+@pytest.fixture(params=["memory", "firestore"])
+def backend(request: pytest.FixtureRequest) -> DocumentStore:
+    if request.param == "memory":
+        return MemoryStore()
+    request.getfixturevalue("clean_firestore")
+    from shared.config import load_settings
+    from shared.store.firestore import FirestoreStore
+    import os
+
+    return FirestoreStore.from_settings(load_settings(os.environ))

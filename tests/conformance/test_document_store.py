@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from shared.errors import TransientError
+
+if TYPE_CHECKING:
+    from shared.store import DocumentStore
+
+
+def test_set_get_delete(backend: DocumentStore) -> None:
+    assert backend.get("things/a") is None
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    backend.set("things/a", {"n": 1, "nested": {"x": [1, 2]}, "at": now})
+    doc = backend.get("things/a")
+    assert doc is not None and doc["n"] == 1 and doc["nested"] == {"x": [1, 2]} and doc["at"] == now
+    backend.delete("things/a")
+    assert backend.get("things/a") is None
+
+
+def test_create_only_once(backend: DocumentStore) -> None:
+    assert backend.create("things/a", {"n": 1})
+    assert not backend.create("things/a", {"n": 2})
+    assert backend.get("things/a") == {"n": 1}
+
+
+def test_get_many_keeps_order(backend: DocumentStore) -> None:
+    backend.set("things/b", {"n": 2})
+    assert backend.get_many(["things/a", "things/b"]) == [None, {"n": 2}]
+    assert backend.get_many([]) == []
+
+
+def test_query_filters_orders_and_limits(backend: DocumentStore) -> None:
+    for i, colour in enumerate(["red", "blue", "red", "red"]):
+        backend.set(f"t/x/items/i{i}", {"colour": colour, "rank": 10 - i})
+    backend.set("t/x/items/i9/sub/deep", {"colour": "red", "rank": 0})  # subcollections are not listed
+    backend.set("t/y/items/other", {"colour": "red", "rank": 99})  # another parent is not listed
+    rows = backend.query("t/x/items", where=[("colour", "==", "red")], order_by="rank", limit=2)
+    assert [doc_id for doc_id, _ in rows] == ["i3", "i2"]
+    rows = backend.query("t/x/items", order_by="rank", descending=True)
+    assert [doc_id for doc_id, _ in rows] == ["i0", "i1", "i2", "i3"]
+    # Without order_by the order is unspecified (Firestore sorts by an inequality's field).
+    assert {d for d, _ in backend.query("t/x/items", where=[("rank", ">=", 9)])} == {"i0", "i1"}
+    assert [d for d, _ in backend.query("t/x/items", where=[("colour", "in", ["blue"])])] == ["i1"]
+    assert backend.delete_collection("t/x/items") == 4
+    assert backend.query("t/x/items") == []
+
+
+def test_transaction_is_atomic(backend: DocumentStore) -> None:
+    backend.set("acct/a", {"balance": 10})
+
+    def transfer_then_fail(tx: Any) -> None:
+        a = tx.get("acct/a")
+        tx.set("acct/a", {"balance": a["balance"] - 5})
+        tx.set("acct/b", {"balance": 5})
+        raise ValueError("abort")
+
+    with pytest.raises(ValueError, match="abort"):
+        backend.run_transaction(transfer_then_fail)
+    assert backend.get("acct/a") == {"balance": 10}
+    assert backend.get("acct/b") is None
+
+
+def test_concurrent_transactions_do_not_lose_updates(backend: DocumentStore) -> None:
+    backend.set("counter/c", {"n": 0})
+
+    def bump(tx: Any) -> None:
+        doc = tx.get("counter/c")
+        tx.set("counter/c", {"n": doc["n"] + 1})
+
+    outcomes: list[str] = []
+
+    def worker() -> None:
+        try:
+            backend.run_transaction(bump)
+            outcomes.append("ok")
+        except TransientError:
+            outcomes.append("contention")  # reported to the caller, who retries: nothing is lost
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 8 and outcomes.count("ok") >= 1
+    assert backend.get("counter/c") == {"n": outcomes.count("ok")}

@@ -1,0 +1,61 @@
+"""Fixtures shared by every tier: dev keys and tokens, and the emulators (started on demand)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.emulators import reset_firestore
+from devstack.stack import Stack
+from devstack.tokens import ensure_keypair, mint_token
+from shared import runtime
+
+PROJECT = "test-project"
+TokenFactory = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return ensure_keypair(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="session")
+def make_token(keys: tuple[Path, Path]) -> TokenFactory:
+    private_pem = keys[0].read_text()
+
+    def _make(tenant_id: str | None = "acme", roles: list[str] | None = None, **kw: Any) -> str:
+        return mint_token(private_pem, tenant_id=tenant_id, roles=roles or ["viewer"], **kw)
+
+    return _make
+
+
+@pytest.fixture(scope="session")
+def emulators(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) -> Iterator[Stack]:
+    """Firestore, Pub/Sub and Cloud Tasks emulators on free ports, with the topology applied."""
+    stack = Stack(
+        project=PROJECT,
+        state_dir=tmp_path_factory.mktemp("emulators"),
+        with_functions=False,
+        with_gateway=False,
+    )
+    saved = dict(os.environ)
+    stack.start()
+    os.environ["AUTH_PUBLIC_KEY_FILE"] = str(keys[1])
+    runtime.reset()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        runtime.reset()
+
+
+@pytest.fixture
+def clean_firestore(emulators: Stack) -> Stack:
+    reset_firestore(emulators.procs["firestore"].address, PROJECT)
+    return emulators
