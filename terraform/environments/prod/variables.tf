@@ -1,0 +1,17 @@
+variable "project_id" { type = string }
+variable "project_number" { type = string }
+variable "region" {
+  type    = string
+  default = "us-central1"
+}
+variable "jwt_issuer" { type = string }
+variable "jwks_uri" { type = string }
+variable "jwt_audience" { type = string }
+variable "kms_key_name" {
+  type    = string
+  default = null
+}
+variable "notification_channels" {
+  type    = list(string)
+  default = []
+}

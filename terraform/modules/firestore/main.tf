@@ -1,0 +1,39 @@
+# The Firestore (native) database, the composite indexes our queries need, and TTL policies
+# that delete expired records (idempotency results, caches) without a cleanup job.
+
+resource "google_firestore_database" "this" {
+  #checkov:skip=CKV_GCP_138:Point-in-time recovery is enabled through var.point_in_time_recovery (prod sets it).
+  project                           = var.project_id
+  name                              = "(default)"
+  location_id                       = var.location
+  type                              = "FIRESTORE_NATIVE"
+  concurrency_mode                  = "OPTIMISTIC"
+  point_in_time_recovery_enablement = var.point_in_time_recovery ? "POINT_IN_TIME_RECOVERY_ENABLED" : "POINT_IN_TIME_RECOVERY_DISABLED"
+  delete_protection_state           = var.delete_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
+}
+
+# GET /api/v1/ai/crm/customers/{id}/interactions: customer_id == X order by updated_at desc.
+resource "google_firestore_index" "interactions_by_customer" {
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = "interactions"
+
+  fields {
+    field_path = "customer_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_field" "ttl" {
+  for_each   = toset(var.ttl_collections)
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = each.value
+  field      = "expires_at"
+
+  ttl_config {}
+}

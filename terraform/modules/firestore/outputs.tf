@@ -1,0 +1,1 @@
+output "database" { value = google_firestore_database.this.name }

@@ -1,0 +1,15 @@
+variable "project_id" { type = string }
+variable "location" { type = string }
+variable "point_in_time_recovery" {
+  type    = bool
+  default = true
+}
+variable "delete_protection" {
+  type    = bool
+  default = true
+}
+variable "ttl_collections" {
+  description = "Collection groups whose documents expire at their expires_at field."
+  type        = list(string)
+  default     = ["idempotency"]
+}

@@ -1,0 +1,8 @@
+output "gateway_hostname" { value = module.api_gateway.hostname }
+output "openapi" { value = module.api_gateway.openapi }
+output "function_uris" {
+  value = {
+    crm_events = module.fn_crm_events.uri
+    crm_api    = module.fn_crm_api.uri
+  }
+}

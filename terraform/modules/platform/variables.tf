@@ -1,0 +1,32 @@
+variable "project_id" { type = string }
+variable "project_number" { type = string }
+variable "environment" {
+  type = string
+  validation {
+    condition     = contains(["dev", "prod"], var.environment)
+    error_message = "environment is dev or prod."
+  }
+}
+variable "region" {
+  type    = string
+  default = "us-central1"
+}
+variable "firestore_location" {
+  type    = string
+  default = "nam5"
+}
+variable "jwt_issuer" { type = string }
+variable "jwks_uri" { type = string }
+variable "jwt_audience" { type = string }
+variable "log_level" {
+  type    = string
+  default = "INFO"
+}
+variable "kms_key_name" {
+  type    = string
+  default = null
+}
+variable "notification_channels" {
+  type    = list(string)
+  default = []
+}

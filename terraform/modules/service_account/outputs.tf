@@ -1,0 +1,2 @@
+output "email" { value = google_service_account.this.email }
+output "member" { value = "serviceAccount:${google_service_account.this.email}" }

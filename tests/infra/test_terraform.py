@@ -1,0 +1,108 @@
+"""Terraform matches the code: one function module per functions/<name> with the right entry
+point, every topic and queue the code names is declared, and the route table covers the routes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+
+from devstack.procs import REPO
+from devstack.topology import discover_functions, load_routes, load_topology, route_regex
+from shared import config
+
+TF = REPO / "terraform"
+
+
+def _unquote(value: Any) -> Any:
+    return value[1:-1] if isinstance(value, str) and value.startswith('"') and value.endswith('"') else value
+
+
+def _modules(path: Path) -> dict[str, dict[str, Any]]:
+    with path.open() as f:
+        doc = hcl2.load(f)
+    out: dict[str, dict[str, Any]] = {}
+    for block in doc.get("module", []):
+        for name, body in block.items():
+            out[_unquote(name)] = {k: _unquote(v) for k, v in body.items()}
+    return out
+
+
+def test_every_function_has_a_module_with_its_entry_point() -> None:
+    modules = _modules(TF / "modules/platform/main.tf")
+    specs = discover_functions()
+    assert specs, "no functions found"
+    for spec in specs:
+        module = modules.get(f"fn_{spec.name}")
+        assert module is not None, f"functions/{spec.name} has no module fn_{spec.name}"
+        assert module["source"] == "../cloud_function"
+        assert module["name"] == spec.name
+        assert module["entry_point"] == spec.entry_point, f"{spec.name}: entry point differs from main.py"
+        assert module["source_dir"].endswith(f"/{spec.name}")
+    fn_modules = {name for name in modules if name.startswith("fn_")}
+    assert fn_modules == {f"fn_{s.name}" for s in specs}, "a module has no functions/<name>"
+
+
+def test_both_environments_instantiate_the_platform() -> None:
+    for env in ("dev", "prod"):
+        module = _modules(TF / f"environments/{env}/main.tf")["platform"]
+        assert module["source"] == "../../modules/platform"
+        assert module["environment"] == env
+
+
+def test_every_topic_and_queue_the_code_uses_is_declared() -> None:
+    topo = load_topology()
+    topics = {t["name"] for t in topo["topics"]}
+    queues = {q["name"] for q in topo["queues"]}
+    used_topics = {v for k, v in vars(config).items() if k.startswith("TOPIC_")}
+    used_queues = {v for k, v in vars(config).items() if k.startswith("QUEUE_")}
+    assert used_topics and used_topics <= topics, used_topics - topics
+    assert used_queues and used_queues <= queues, used_queues - queues
+    # And no string literal names an undeclared topic behind the constants' back.
+    for path in (REPO / "shared").rglob("*.py"):
+        for name in re.findall(r"publish\(\s*\"([a-z0-9-]+)\"", path.read_text()):
+            assert name in topics, f"{path}: publishes to undeclared topic {name}"
+
+
+def test_subscriptions_point_at_declared_topics_and_functions() -> None:
+    topo = load_topology()
+    topics = {t["name"] for t in topo["topics"]}
+    functions = {s.name: s for s in discover_functions()}
+    platform = (TF / "modules/platform/main.tf").read_text()
+    for sub in topo["subscriptions"]:
+        assert sub["topic"] in topics
+        if "dead_letter_topic" in sub:
+            assert sub["dead_letter_topic"] in topics and 5 <= sub["max_delivery_attempts"] <= 100
+        if "push_function" in sub:
+            assert functions[sub["push_function"]].kind == "cloud_event"
+            assert f"{sub['push_function']} = module.fn_{sub['push_function']}.uri" in platform
+
+
+def test_the_route_table_matches_the_functions_routes() -> None:
+    from shared.crm.api import ROUTES as CRM_ROUTES
+
+    table = {(r["method"], r["path"]): r["function"] for r in load_routes()}
+    code = {(r.method, r.pattern): "crm_api" for r in CRM_ROUTES}
+    assert table == code
+    http_functions = {s.name for s in discover_functions() if s.kind == "http"}
+    assert set(table.values()) <= http_functions
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/api/v1/ai/crm/leads/l1", "/api/v1/ai/crm/{collection}/{record_id}"),
+        ("/api/v1/ai/crm/customers/c1/interactions", "/api/v1/ai/crm/customers/{customer_id}/interactions"),
+    ],
+)
+def test_route_templates_match_paths(path: str, expected: str) -> None:
+    matches = [r["path"] for r in load_routes() if route_regex(r["path"]).match(path)]
+    assert matches[0] == expected
+
+
+def test_functions_declare_the_runtime_terraform_uses() -> None:
+    body = (TF / "modules/cloud_function/variables.tf").read_text()
+    assert re.search(r'default\s*=\s*"python31[1-3]"', body), "the Cloud Functions runtime must be Python 3.11-3.13"
