@@ -37,10 +37,14 @@ def sdk_root() -> Path:
             return Path(candidate)
     gcloud = shutil.which("gcloud")
     if gcloud is None:
-        raise RuntimeError("the gcloud SDK is not installed; it ships the Firestore and Pub/Sub emulators")
+        raise RuntimeError(
+            "the gcloud SDK is not installed; it ships the Firestore and Pub/Sub emulators"
+        )
     out = subprocess.run(
         [gcloud, "info", "--format=value(installation.sdk_root)"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return Path(out.stdout.strip())
 
@@ -48,9 +52,15 @@ def sdk_root() -> Path:
 def start_firestore(port: int, log_dir: Path) -> Proc:
     jar = sdk_root() / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
     cmd = [
-        "java", "-Duser.language=en", "-cp", str(jar),
-        "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
-        "--host=127.0.0.1", f"--port={port}", "--database-mode=firestore-native",
+        "java",
+        "-Duser.language=en",
+        "-cp",
+        str(jar),
+        "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+        "start",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "--database-mode=firestore-native",
     ]
     proc = spawn("firestore", cmd, port, log_dir)
     wait_until_ready(proc)
@@ -58,7 +68,9 @@ def start_firestore(port: int, log_dir: Path) -> Proc:
 
 
 def start_pubsub(port: int, log_dir: Path) -> Proc:
-    jars = sorted(glob.glob(str(sdk_root() / "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar")))
+    jars = sorted(
+        glob.glob(str(sdk_root() / "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar"))
+    )
     if not jars:
         raise RuntimeError("the Pub/Sub emulator jar is missing from the gcloud SDK")
     cmd = ["java", "-jar", jars[-1], "--host=127.0.0.1", f"--port={port}"]
@@ -71,7 +83,9 @@ def start_tasks(port: int, log_dir: Path, max_retries: int = 5) -> Proc:
     python = TASKS_VENV / "bin/python"
     if not python.exists():
         raise RuntimeError(f"{python} is missing: run scripts/bootstrap first")
-    proc = spawn("tasks", [str(python), "-c", _TASKS_MAIN, str(port), str(max_retries)], port, log_dir)
+    proc = spawn(
+        "tasks", [str(python), "-c", _TASKS_MAIN, str(port), str(max_retries)], port, log_dir
+    )
     wait_until_ready(proc, http_path=None)
     return proc
 
@@ -80,5 +94,5 @@ def reset_firestore(host: str, project: str) -> None:
     """Delete every document in the emulator's database for ``project``."""
     url = f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents"
     req = urllib.request.Request(url, method="DELETE")
-    with urllib.request.urlopen(req, timeout=10):
+    with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - a loopback http URL we built
         pass

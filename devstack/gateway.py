@@ -10,18 +10,28 @@ import argparse
 import asyncio
 import os
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from devstack.topology import load_routes, route_regex
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+    "host",
+    "content-length",
+}
 
 
 def _function_urls() -> dict[str, str]:
@@ -54,17 +64,27 @@ def build_app() -> Starlette:
             ("cloud_tasks", "CLOUD_TASKS_EMULATOR_HOST"),
         ):
             address = os.environ.get(var)
-            components[name] = {"address": address, "ok": bool(address) and await _tcp_ok(address or "")}
+            components[name] = {
+                "address": address,
+                "ok": bool(address) and await _tcp_ok(address or ""),
+            }
         for name, url in functions.items():
-            components[f"function:{name}"] = {"url": url, "ok": await _tcp_ok(url.removeprefix("http://"))}
+            components[f"function:{name}"] = {
+                "url": url,
+                "ok": await _tcp_ok(url.removeprefix("http://")),
+            }
         ok = all(c["ok"] for c in components.values())
-        return JSONResponse({"status": "ok" if ok else "degraded", "components": components}, 200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "degraded", "components": components}, 200 if ok else 503
+        )
 
     async def proxy(request: Request) -> Response:
         path = request.url.path
         matches = [(m, fn) for m, rx, fn in table if rx.match(path)]
         if not matches:
-            return JSONResponse({"error": {"code": "not_found", "message": f"no route for {path}"}}, 404)
+            return JSONResponse(
+                {"error": {"code": "not_found", "message": f"no route for {path}"}}, 404
+            )
         target = next((fn for m, fn in matches if m == request.method), None)
         if target is None:
             msg = f"method {request.method} is not allowed on {path}"
@@ -77,12 +97,19 @@ def build_app() -> Starlette:
             headers=headers,
             content=await request.body(),
         )
-        out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP | {"content-encoding"}}
+        out_headers = {
+            k: v
+            for k, v in upstream.headers.items()
+            if k.lower() not in _HOP_BY_HOP | {"content-encoding"}
+        }
         return Response(upstream.content, upstream.status_code, headers=out_headers)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return Starlette(
-        routes=[Route("/health", health, methods=["GET"]), Route("/{path:path}", proxy, methods=methods)]
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/{path:path}", proxy, methods=methods),
+        ]
     )
 
 

@@ -39,8 +39,11 @@ def package(out: Path) -> list[Path]:
         shutil.copy2(spec.source, target / "main.py")
         reqs = flatten_requirements(spec.source.parent / "requirements.txt")
         (target / "requirements.txt").write_text("\n".join(reqs) + "\n")
-        shutil.copytree(REPO / "shared", target / "shared",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            REPO / "shared",
+            target / "shared",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
         built.append(target)
     return built
 

@@ -96,7 +96,7 @@ def wait_until_ready(proc: Proc, *, http_path: str | None = "/", timeout: float 
             if http_path is None:
                 return
             try:
-                with urllib.request.urlopen(proc.url + http_path, timeout=2):
+                with urllib.request.urlopen(proc.url + http_path, timeout=2):  # noqa: S310 - loopback http
                     return
             except urllib.error.HTTPError:
                 return  # it answered, which is all readiness means here
@@ -104,4 +104,6 @@ def wait_until_ready(proc: Proc, *, http_path: str | None = "/", timeout: float 
                 pass
         time.sleep(0.1)
     proc.stop()
-    raise TimeoutError(f"{proc.name} was not ready on {proc.address} after {timeout:.0f}s:\n{proc.log_tail()}")
+    raise TimeoutError(
+        f"{proc.name} was not ready on {proc.address} after {timeout:.0f}s:\n{proc.log_tail()}"
+    )

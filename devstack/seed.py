@@ -19,40 +19,126 @@ def demo_events(tenant: str = DEMO_TENANT) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
 
     def add(kind: str, entity: str, payload: dict[str, Any], minutes: int) -> None:
-        events.append({
-            "schema_version": "1",
-            "event_id": f"seed-{len(events) + 1:03d}",
-            "event_type": kind,
-            "tenant_id": tenant,
-            "entity_id": entity,
-            "version": 1,
-            "occurred_at": (start + timedelta(minutes=minutes)).isoformat(),
-            "payload": payload,
-        })
+        events.append(
+            {
+                "schema_version": "1",
+                "event_id": f"seed-{len(events) + 1:03d}",
+                "event_type": kind,
+                "tenant_id": tenant,
+                "entity_id": entity,
+                "version": 1,
+                "occurred_at": (start + timedelta(minutes=minutes)).isoformat(),
+                "payload": payload,
+            }
+        )
 
-    add("contact.created", "cust-ada", {"email": "ada@example.com", "first_name": "Ada",
-        "last_name": "Lovelace", "company": "Analytical Engines Ltd", "priority": "high"}, 0)
-    add("contact.created", "cust-grace", {"email": "grace@example.com", "first_name": "Grace",
-        "last_name": "Hopper", "company": "Compiler Co"}, 1)
-    add("lead.created", "lead-1001", {"email": "alan@example.com", "first_name": "Alan",
-        "last_name": "Turing", "company": "Bletchley Analytics", "source": "webinar",
-        "estimated_value": 12000, "custom_fields": {"employees": 120, "industry": "software"}}, 2)
-    add("lead.created", "lead-1002", {"email": "edsger@example.com", "first_name": "Edsger",
-        "company": "Shortest Path BV", "source": "website",
-        "custom_fields": {"employees": 15, "industry": "logistics"}}, 3)
-    add("interaction.logged", "int-1", {"channel": "email", "direction": "inbound",
-        "customer_id": "cust-ada", "subject": "Renewal question",
-        "body": "Can we add ten more seats before the renewal in January?"}, 10)
-    add("interaction.logged", "int-2", {"channel": "call", "direction": "outbound",
-        "customer_id": "cust-ada", "duration_seconds": 900,
-        "body": "Discussed expansion to the analytics team; wants a quote."}, 20)
-    add("interaction.logged", "int-3", {"channel": "support_message", "direction": "inbound",
-        "customer_id": "cust-grace", "subject": "Login fails",
-        "body": "Since this morning nobody in our team can log in."}, 30)
-    add("interaction.logged", "int-4", {"channel": "meeting", "lead_id": "lead-1001",
-        "body": "Demo of the reporting module; strong interest."}, 40)
-    add("deal.stage_changed", "deal-77", {"stage": "proposal", "previous_stage": "qualification",
-        "amount": 24000, "currency": "EUR", "customer_id": "cust-ada"}, 50)
+    add(
+        "contact.created",
+        "cust-ada",
+        {
+            "email": "ada@example.com",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "company": "Analytical Engines Ltd",
+            "priority": "high",
+        },
+        0,
+    )
+    add(
+        "contact.created",
+        "cust-grace",
+        {
+            "email": "grace@example.com",
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "company": "Compiler Co",
+        },
+        1,
+    )
+    add(
+        "lead.created",
+        "lead-1001",
+        {
+            "email": "alan@example.com",
+            "first_name": "Alan",
+            "last_name": "Turing",
+            "company": "Bletchley Analytics",
+            "source": "webinar",
+            "estimated_value": 12000,
+            "custom_fields": {"employees": 120, "industry": "software"},
+        },
+        2,
+    )
+    add(
+        "lead.created",
+        "lead-1002",
+        {
+            "email": "edsger@example.com",
+            "first_name": "Edsger",
+            "company": "Shortest Path BV",
+            "source": "website",
+            "custom_fields": {"employees": 15, "industry": "logistics"},
+        },
+        3,
+    )
+    add(
+        "interaction.logged",
+        "int-1",
+        {
+            "channel": "email",
+            "direction": "inbound",
+            "customer_id": "cust-ada",
+            "subject": "Renewal question",
+            "body": "Can we add ten more seats before the renewal in January?",
+        },
+        10,
+    )
+    add(
+        "interaction.logged",
+        "int-2",
+        {
+            "channel": "call",
+            "direction": "outbound",
+            "customer_id": "cust-ada",
+            "duration_seconds": 900,
+            "body": "Discussed expansion to the analytics team; wants a quote.",
+        },
+        20,
+    )
+    add(
+        "interaction.logged",
+        "int-3",
+        {
+            "channel": "support_message",
+            "direction": "inbound",
+            "customer_id": "cust-grace",
+            "subject": "Login fails",
+            "body": "Since this morning nobody in our team can log in.",
+        },
+        30,
+    )
+    add(
+        "interaction.logged",
+        "int-4",
+        {
+            "channel": "meeting",
+            "lead_id": "lead-1001",
+            "body": "Demo of the reporting module; strong interest.",
+        },
+        40,
+    )
+    add(
+        "deal.stage_changed",
+        "deal-77",
+        {
+            "stage": "proposal",
+            "previous_stage": "qualification",
+            "amount": 24000,
+            "currency": "EUR",
+            "customer_id": "cust-ada",
+        },
+        50,
+    )
     return events
 
 
@@ -73,7 +159,12 @@ def seed_demo_tenant(stack: Stack, timeout: float = 60.0) -> int:
             attributes={"tenant_id": event["tenant_id"]},
         )
     store = FirestoreStore.from_settings(settings)
-    collections = {"contact": "customers", "lead": "leads", "interaction": "interactions", "deal": "deals"}
+    collections = {
+        "contact": "customers",
+        "lead": "leads",
+        "interaction": "interactions",
+        "deal": "deals",
+    }
     paths = [
         f"tenants/{e['tenant_id']}/{collections[e['event_type'].split('.')[0]]}/{e['entity_id']}"
         for e in events

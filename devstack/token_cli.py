@@ -19,8 +19,15 @@ def main() -> None:
     if args.tenant is None and not all(r.startswith("service:") for r in args.role):
         parser.error("--tenant is required for user roles")
     private, _ = ensure_keypair(REPO / ".local")
-    print(mint_token(private.read_text(), tenant_id=args.tenant, roles=args.role,
-                     subject=args.sub, ttl_seconds=args.ttl))
+    print(
+        mint_token(
+            private.read_text(),
+            tenant_id=args.tenant,
+            roles=args.role,
+            subject=args.sub,
+            ttl_seconds=args.ttl,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -64,7 +65,9 @@ def route_regex(path: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\{(\w+)\}", r"[^/]+", path) + "/?$")
 
 
-def apply_to_emulators(project: str, function_urls: dict[str, str], region: str = "us-central1") -> None:
+def apply_to_emulators(
+    project: str, function_urls: dict[str, str], region: str = "us-central1"
+) -> None:
     """Create topics, subscriptions (push to the local functions) and queues on the emulators.
 
     Expects ``PUBSUB_EMULATOR_HOST`` and ``CLOUD_TASKS_EMULATOR_HOST`` in the environment.
@@ -73,7 +76,7 @@ def apply_to_emulators(project: str, function_urls: dict[str, str], region: str 
 
     import grpc
     from google.api_core import exceptions as gexc
-    from google.cloud import pubsub_v1, tasks_v2
+    from google.cloud import pubsub_v1, tasks_v2  # type: ignore[attr-defined]
     from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
     from google.protobuf import duration_pb2
 
@@ -81,10 +84,8 @@ def apply_to_emulators(project: str, function_urls: dict[str, str], region: str 
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
     for topic in topo["topics"]:
-        try:
+        with contextlib.suppress(gexc.AlreadyExists):
             publisher.create_topic(name=publisher.topic_path(project, topic["name"]))
-        except gexc.AlreadyExists:
-            pass
     for sub in topo["subscriptions"]:
         request: dict[str, Any] = {
             "name": subscriber.subscription_path(project, sub["name"]),
@@ -117,6 +118,6 @@ def apply_to_emulators(project: str, function_urls: dict[str, str], region: str 
     for queue in topo["queues"]:
         name = f"{parent}/queues/{queue['name']}"
         if name not in existing:
-            tasks.create_queue(parent=parent, queue={"name": name})
+            tasks.create_queue(parent=parent, queue=tasks_v2.Queue(name=name))
     publisher.transport.close()
     subscriber.close()

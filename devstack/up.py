@@ -27,7 +27,9 @@ def main() -> None:
             print(f"function {name}: {url}")
         for name in ("firestore", "pubsub", "tasks"):
             print(f"emulator {name}: {stack.procs[name].address}")
-        print(f"demo tenant: {DEMO_TENANT} ({seeded} records); token: ./scripts/token --tenant {DEMO_TENANT} --role admin")
+        print(
+            f"demo tenant: {DEMO_TENANT} ({seeded} records); token: ./scripts/token --tenant {DEMO_TENANT} --role admin"
+        )
         print(f"logs: {Path(stack.state_dir, 'logs')}")
         print("press Ctrl-C to stop", flush=True)
         while not stopping.wait(1):

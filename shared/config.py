@@ -75,7 +75,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"{ENV_PROJECT} is required (the Google Cloud project id)")
     environment = env.get(ENV_ENVIRONMENT, "local")
     if environment not in ("local", "test", "dev", "prod"):
-        raise ConfigError(f"{ENV_ENVIRONMENT} must be one of local, test, dev, prod; got {environment!r}")
+        raise ConfigError(
+            f"{ENV_ENVIRONMENT} must be one of local, test, dev, prod; got {environment!r}"
+        )
     values: dict[str, str | None] = {
         "project_id": project,
         "region": env.get(ENV_REGION) or "us-central1",

@@ -62,6 +62,13 @@ def init_logging() -> None:
 
 def reset() -> None:
     """Forget every built dependency and the settings (tests change the environment)."""
-    for getter in (document_store, publisher, task_queue, token_verifier, crm_ingestor, init_logging):
+    for getter in (
+        document_store,
+        publisher,
+        task_queue,
+        token_verifier,
+        crm_ingestor,
+        init_logging,
+    ):
         getter.cache_clear()
     get_settings.cache_clear()

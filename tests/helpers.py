@@ -24,14 +24,18 @@ def crm_event(
         "tenant_id": tenant_id,
         "entity_id": entity_id,
         "occurred_at": occurred_at,
-        "payload": payload if payload is not None else {"email": "a@example.com", "company": "Acme"},
+        "payload": payload
+        if payload is not None
+        else {"email": "a@example.com", "company": "Acme"},
     }
     if version is not None:
         event["version"] = version
     return event
 
 
-def pubsub_push_body(data: bytes | dict[str, Any], message_id: str = "m-1", **attributes: str) -> dict[str, Any]:
+def pubsub_push_body(
+    data: bytes | dict[str, Any], message_id: str = "m-1", **attributes: str
+) -> dict[str, Any]:
     """The JSON body Pub/Sub push sends to a subscriber endpoint."""
     raw = data if isinstance(data, bytes) else json.dumps(data).encode()
     return {

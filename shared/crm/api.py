@@ -59,6 +59,11 @@ def list_interactions(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 ROUTES = (
-    Route("GET", "/api/v1/ai/crm/customers/{customer_id}/interactions", Permission.CRM_READ, list_interactions),
+    Route(
+        "GET",
+        "/api/v1/ai/crm/customers/{customer_id}/interactions",
+        Permission.CRM_READ,
+        list_interactions,
+    ),
     Route("GET", "/api/v1/ai/crm/{collection}/{record_id}", Permission.CRM_READ, get_record),
 )

@@ -29,6 +29,7 @@ from pydantic import (
 from shared.errors import InvalidInput
 from shared.store.base import check_segment
 
+
 def _id(value: str) -> str:
     try:
         return check_segment(value)

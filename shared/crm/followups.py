@@ -20,7 +20,9 @@ INBOUND_MESSAGE = "interaction.inbound_message"
 DEAL_STAGE_CHANGED = "deal.stage_changed"
 
 
-def _followup(event: CrmEvent, kind: str, entity_type: str, entity_id: str, **data: Any) -> dict[str, Any]:
+def _followup(
+    event: CrmEvent, kind: str, entity_type: str, entity_id: str, **data: Any
+) -> dict[str, Any]:
     return {
         "event_id": f"{event.event_id}.{kind}",
         "event_type": kind,
@@ -47,24 +49,48 @@ def followups_for(event: CrmEvent, payload: _Payload) -> list[dict[str, Any]]:
     if isinstance(payload, InteractionPayload):
         if payload.customer_id:
             out.append(
-                _followup(event, CUSTOMER_HISTORY_CHANGED, "customer", payload.customer_id,
-                          interaction_id=event.entity_id, channel=payload.channel)
+                _followup(
+                    event,
+                    CUSTOMER_HISTORY_CHANGED,
+                    "customer",
+                    payload.customer_id,
+                    interaction_id=event.entity_id,
+                    channel=payload.channel,
+                )
             )
         if payload.lead_id:
             out.append(_followup(event, LEAD_SCORING_REQUESTED, "lead", payload.lead_id))
         if payload.channel == "support_message" and payload.direction == "inbound":
             out.append(
-                _followup(event, INBOUND_MESSAGE, "interaction", event.entity_id,
-                          customer_id=payload.customer_id, lead_id=payload.lead_id)
+                _followup(
+                    event,
+                    INBOUND_MESSAGE,
+                    "interaction",
+                    event.entity_id,
+                    customer_id=payload.customer_id,
+                    lead_id=payload.lead_id,
+                )
             )
     if isinstance(payload, DealStagePayload):
         out.append(
-            _followup(event, DEAL_STAGE_CHANGED, "deal", event.entity_id,
-                      stage=payload.stage, status=payload.status)
+            _followup(
+                event,
+                DEAL_STAGE_CHANGED,
+                "deal",
+                event.entity_id,
+                stage=payload.stage,
+                status=payload.status,
+            )
         )
         if payload.lead_id and payload.status in ("won", "lost"):
             out.append(
-                _followup(event, LEAD_OUTCOME_RECORDED, "lead", payload.lead_id,
-                          outcome=payload.status, deal_id=event.entity_id)
+                _followup(
+                    event,
+                    LEAD_OUTCOME_RECORDED,
+                    "lead",
+                    payload.lead_id,
+                    outcome=payload.status,
+                    deal_id=event.entity_id,
+                )
             )
     return out

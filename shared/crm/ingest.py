@@ -99,7 +99,9 @@ class CrmIngestor:
         key = f"crm-event:{event.event_id}"
         begun = idem.begin(key, payload_hash(event.model_dump(mode="json")))
         if isinstance(begun, Replayed):
-            _log.info("duplicate CRM event ignored", extra={"fields": {"event_type": event.event_type}})
+            _log.info(
+                "duplicate CRM event ignored", extra={"fields": {"event_type": event.event_type}}
+            )
             return IngestResult("duplicate")
         done = False
         try:

@@ -144,7 +144,11 @@ class IdempotencyStore:
 
         def _release(tx: Any) -> None:
             record = tx.get(path)
-            if record is not None and record.get("token") == token and record["state"] == IN_PROGRESS:
+            if (
+                record is not None
+                and record.get("token") == token
+                and record["state"] == IN_PROGRESS
+            ):
                 tx.delete(path)
 
         self._scope.run_transaction(_release)

@@ -144,7 +144,7 @@ class CloudTasksQueue:
             ts.FromDatetime(datetime.now(UTC) + delay)
             task["schedule_time"] = ts
         try:
-            client.create_task(parent=parent, task=task)
+            client.create_task(parent=parent, task=tasks_v2.Task(task))
         except gexc.AlreadyExists:
             return False
         except gexc.GoogleAPICallError as exc:

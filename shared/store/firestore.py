@@ -123,11 +123,13 @@ class FirestoreStore:
 
         @firestore.transactional
         def _run(tx: firestore.Transaction) -> T:
-            return fn(_FirestoreTransaction(client, tx))
+            result: T = fn(_FirestoreTransaction(client, tx))
+            return result
 
         with _transient_errors():
             try:
-                return _run(client.transaction(max_attempts=self._max_attempts))
+                outcome: T = _run(client.transaction(max_attempts=self._max_attempts))
+                return outcome
             except ValueError as exc:
                 # The SDK raises ValueError when contention outlasts max_attempts.
                 if "Failed to commit transaction" in str(exc):

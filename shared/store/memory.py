@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.store.base import Document, Filter
+if TYPE_CHECKING:
+    from shared.store.base import Document, Filter
 
 T = TypeVar("T")
 _MISSING = object()

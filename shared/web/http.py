@@ -99,21 +99,36 @@ def dispatch(
     with log_context(request_id=request_id, trace=trace, path=request.path, method=request.method):
         try:
             route, params = _find(routes, request.method, request.path)
-            principal = verifier.verify(request.headers.get("Authorization"))
+            principal = verifier.verify(_bearer(request))
             tenant_id = tenant_for(principal, request.headers.get("X-Tenant-ID"))
             with log_context(tenant_id=tenant_id, subject=principal.subject):
                 require(principal, route.permission)
-                ctx = RequestContext(principal, tenant_id, TenantStore(store, tenant_id), request, params)
+                ctx = RequestContext(
+                    principal, tenant_id, TenantStore(store, tenant_id), request, params
+                )
                 body, status = route.handler(ctx)
                 return to_json(body), status, {**_JSON, "X-Request-ID": request_id}
         except AppError as exc:
-            level = _log.warning if exc.status_code >= 500 or exc.status_code in (401, 403) else _log.info
+            level = (
+                _log.warning
+                if exc.status_code >= 500 or exc.status_code in (401, 403)
+                else _log.info
+            )
             level("request refused: %s", exc.message, extra={"fields": {"error_code": exc.code}})
             return error_response(exc, request_id)
-        except Exception:  # the edge: a bug must answer 500 with a request id, not a stack trace
+        except Exception:  # noqa: BLE001 - the edge: a bug must answer 500 with a request id, not a stack trace
             _log.exception("unhandled error")
-            body = {"error": {"code": "internal", "message": "internal error"}, "request_id": request_id}
+            body = {
+                "error": {"code": "internal", "message": "internal error"},
+                "request_id": request_id,
+            }
             return to_json(body), 500, {**_JSON, "X-Request-ID": request_id}
+
+
+def _bearer(request: flask.Request) -> str | None:
+    # Behind API Gateway the function is called with the gateway's own identity token, and the
+    # caller's token moves to X-Forwarded-Authorization; only the gateway may invoke (IAM).
+    return request.headers.get("X-Forwarded-Authorization") or request.headers.get("Authorization")
 
 
 def _find(routes: Sequence[Route], method: str, path: str) -> tuple[Route, dict[str, str]]:

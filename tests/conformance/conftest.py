@@ -17,8 +17,9 @@ def backend(request: pytest.FixtureRequest) -> DocumentStore:
     if request.param == "memory":
         return MemoryStore()
     request.getfixturevalue("clean_firestore")
+    import os
+
     from shared.config import load_settings
     from shared.store.firestore import FirestoreStore
-    import os
 
     return FirestoreStore.from_settings(load_settings(os.environ))

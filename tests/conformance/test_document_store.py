@@ -37,7 +37,9 @@ def test_get_many_keeps_order(backend: DocumentStore) -> None:
 def test_query_filters_orders_and_limits(backend: DocumentStore) -> None:
     for i, colour in enumerate(["red", "blue", "red", "red"]):
         backend.set(f"t/x/items/i{i}", {"colour": colour, "rank": 10 - i})
-    backend.set("t/x/items/i9/sub/deep", {"colour": "red", "rank": 0})  # subcollections are not listed
+    backend.set(
+        "t/x/items/i9/sub/deep", {"colour": "red", "rank": 0}
+    )  # subcollections are not listed
     backend.set("t/y/items/other", {"colour": "red", "rank": 99})  # another parent is not listed
     rows = backend.query("t/x/items", where=[("colour", "==", "red")], order_by="rank", limit=2)
     assert [doc_id for doc_id, _ in rows] == ["i3", "i2"]

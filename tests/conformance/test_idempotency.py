@@ -28,7 +28,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def idem(backend: DocumentStore, clock: Clock) -> IdempotencyStore:
-    return IdempotencyStore(TenantStore(backend, "acme"), lock_ttl=timedelta(seconds=30), clock=clock)
+    return IdempotencyStore(
+        TenantStore(backend, "acme"), lock_ttl=timedelta(seconds=30), clock=clock
+    )
 
 
 def test_first_call_starts_and_completion_replays(idem: IdempotencyStore) -> None:
@@ -55,7 +57,9 @@ def test_a_different_payload_is_an_error(idem: IdempotencyStore) -> None:
         idem.begin("k1", "h2")
 
 
-def test_an_expired_lock_can_be_taken_over_and_the_old_holder_loses(idem: IdempotencyStore, clock: Clock) -> None:
+def test_an_expired_lock_can_be_taken_over_and_the_old_holder_loses(
+    idem: IdempotencyStore, clock: Clock
+) -> None:
     first = idem.begin("k1", "h1")
     clock.now += timedelta(seconds=31)
     second = idem.begin("k1", "h1")

@@ -19,7 +19,9 @@ def function_client(clean_firestore: Stack) -> Any:
     runtime.reset()
 
     def _client(name: str, target: str) -> Any:
-        app = functions_framework.create_app(target=target, source=str(REPO / "functions" / name / "main.py"))
+        app = functions_framework.create_app(
+            target=target, source=str(REPO / "functions" / name / "main.py")
+        )
         return app.test_client()
 
     return _client
@@ -43,7 +45,9 @@ def pull(project: str, subscription: str, expect: int = 1, timeout: float = 10.0
             except gexc.DeadlineExceeded:
                 continue
             if response.received_messages:
-                subscriber.acknowledge(subscription=path, ack_ids=[m.ack_id for m in response.received_messages])
+                subscriber.acknowledge(
+                    subscription=path, ack_ids=[m.ack_id for m in response.received_messages]
+                )
                 got += [m.message for m in response.received_messages]
         return got
     finally:

@@ -22,6 +22,9 @@ def test_each_function_bundle_stands_alone(tmp_path: Path) -> None:
         # The bundle imports with nothing but itself on the path (as in the cloud).
         result = subprocess.run(
             [sys.executable, "-E", "-s", "-c", "import main"],
-            cwd=folder, capture_output=True, text=True, check=False,
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert result.returncode == 0, result.stderr

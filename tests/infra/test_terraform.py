@@ -18,7 +18,11 @@ TF = REPO / "terraform"
 
 
 def _unquote(value: Any) -> Any:
-    return value[1:-1] if isinstance(value, str) and value.startswith('"') and value.endswith('"') else value
+    return (
+        value[1:-1]
+        if isinstance(value, str) and value.startswith('"') and value.endswith('"')
+        else value
+    )
 
 
 def _modules(path: Path) -> dict[str, dict[str, Any]]:
@@ -40,7 +44,9 @@ def test_every_function_has_a_module_with_its_entry_point() -> None:
         assert module is not None, f"functions/{spec.name} has no module fn_{spec.name}"
         assert module["source"] == "../cloud_function"
         assert module["name"] == spec.name
-        assert module["entry_point"] == spec.entry_point, f"{spec.name}: entry point differs from main.py"
+        assert module["entry_point"] == spec.entry_point, (
+            f"{spec.name}: entry point differs from main.py"
+        )
         assert module["source_dir"].endswith(f"/{spec.name}")
     fn_modules = {name for name in modules if name.startswith("fn_")}
     assert fn_modules == {f"fn_{s.name}" for s in specs}, "a module has no functions/<name>"
@@ -95,7 +101,10 @@ def test_the_route_table_matches_the_functions_routes() -> None:
     ("path", "expected"),
     [
         ("/api/v1/ai/crm/leads/l1", "/api/v1/ai/crm/{collection}/{record_id}"),
-        ("/api/v1/ai/crm/customers/c1/interactions", "/api/v1/ai/crm/customers/{customer_id}/interactions"),
+        (
+            "/api/v1/ai/crm/customers/c1/interactions",
+            "/api/v1/ai/crm/customers/{customer_id}/interactions",
+        ),
     ],
 )
 def test_route_templates_match_paths(path: str, expected: str) -> None:
@@ -105,4 +114,6 @@ def test_route_templates_match_paths(path: str, expected: str) -> None:
 
 def test_functions_declare_the_runtime_terraform_uses() -> None:
     body = (TF / "modules/cloud_function/variables.tf").read_text()
-    assert re.search(r'default\s*=\s*"python31[1-3]"', body), "the Cloud Functions runtime must be Python 3.11-3.13"
+    assert re.search(r'default\s*=\s*"python31[1-3]"', body), (
+        "the Cloud Functions runtime must be Python 3.11-3.13"
+    )

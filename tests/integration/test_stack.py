@@ -43,14 +43,24 @@ def test_published_events_reach_the_read_model_once(stack: Stack) -> None:
     _publish(stack, event)  # the same event delivered twice
     lead = _wait_for(lambda: store.get("tenants/acme/leads/lead-7"))
     assert lead["email"] == "a@example.com"
-    update = crm_event("lead.updated", tenant_id="acme", entity_id="lead-7", event_id="evt-8",
-                       version=2, payload={"title": "CFO"})
+    update = crm_event(
+        "lead.updated",
+        tenant_id="acme",
+        entity_id="lead-7",
+        event_id="evt-8",
+        version=2,
+        payload={"title": "CFO"},
+    )
     _publish(stack, update)
     _wait_for(lambda: (store.get("tenants/acme/leads/lead-7") or {}).get("title") == "CFO")
-    followups = [json.loads(m.data) for m in pull(STACK_PROJECT, "ai-events-audit", expect=3, timeout=5)]
+    followups = [
+        json.loads(m.data) for m in pull(STACK_PROJECT, "ai-events-audit", expect=3, timeout=5)
+    ]
     # Two scoring requests (created, updated); the duplicate delivery published nothing.
     assert sorted(f["event_id"] for f in followups) == [
-        "evt-7.lead.scoring_requested", "evt-8.lead.scoring_requested"]
+        "evt-7.lead.scoring_requested",
+        "evt-8.lead.scoring_requested",
+    ]
     idem = store.query("tenants/acme/idempotency")
     assert len(idem) == 2 and all(d["state"] == "completed" for _, d in idem)
 
@@ -60,7 +70,13 @@ def test_a_malformed_event_reaches_the_dead_letter_topic(stack: Stack) -> None:
     _publish(stack, b'{"schema_version": "1", "event_type": "lead.created"}')
     [dead] = pull(STACK_PROJECT, "crm-events-dead-letter-inspect", expect=1, timeout=20)
     assert dead.attributes["error_code"] == "invalid_input"
-    assert dead.attributes["error_field"] in {"event_id", "tenant_id", "entity_id", "occurred_at", "payload"}
+    assert dead.attributes["error_field"] in {
+        "event_id",
+        "tenant_id",
+        "entity_id",
+        "occurred_at",
+        "payload",
+    }
 
 
 def test_gateway_health_and_auth(stack: Stack, make_token: TokenFactory) -> None:
@@ -69,7 +85,8 @@ def test_gateway_health_and_auth(stack: Stack, make_token: TokenFactory) -> None
     assert health.status_code == 200
     assert all(c["ok"] for c in health.json()["components"].values())
     assert {"firestore", "pubsub", "cloud_tasks", "function:crm_events", "function:crm_api"} <= set(
-        health.json()["components"])
+        health.json()["components"]
+    )
     assert httpx.get(f"{gateway}/api/v1/ai/crm/leads/x", timeout=10).status_code == 401
     assert httpx.get(f"{gateway}/api/v1/ai/nowhere", timeout=10).status_code == 404
 
@@ -81,10 +98,22 @@ def test_tenant_isolation_through_the_gateway(stack: Stack, make_token: TokenFac
     gateway = stack.procs["gateway"].url
     globex = {"Authorization": "Bearer " + make_token("globex", ["viewer"])}
     acme = {"Authorization": "Bearer " + make_token("acme", ["admin"])}
-    assert httpx.get(f"{gateway}/api/v1/ai/crm/leads/lead-g", headers=globex, timeout=10).status_code == 200
-    assert httpx.get(f"{gateway}/api/v1/ai/crm/leads/lead-g", headers=acme, timeout=10).status_code == 404
-    refused = httpx.get(f"{gateway}/api/v1/ai/crm/leads/lead-g", headers={**acme, "X-Tenant-ID": "globex"}, timeout=10)
+    assert (
+        httpx.get(f"{gateway}/api/v1/ai/crm/leads/lead-g", headers=globex, timeout=10).status_code
+        == 200
+    )
+    assert (
+        httpx.get(f"{gateway}/api/v1/ai/crm/leads/lead-g", headers=acme, timeout=10).status_code
+        == 404
+    )
+    refused = httpx.get(
+        f"{gateway}/api/v1/ai/crm/leads/lead-g",
+        headers={**acme, "X-Tenant-ID": "globex"},
+        timeout=10,
+    )
     assert refused.status_code == 403
     log = (stack.state_dir / "logs" / "crm_api.log").read_text()
-    assert any('"security_event": "cross_tenant_access"' in line and '"attempted_tenant": "globex"' in line
-               for line in log.splitlines())
+    assert any(
+        '"security_event": "cross_tenant_access"' in line and '"attempted_tenant": "globex"' in line
+        for line in log.splitlines()
+    )

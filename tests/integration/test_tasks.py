@@ -34,7 +34,9 @@ def test_a_named_task_is_delivered_with_cloud_tasks_headers(emulators: Stack) ->
     try:
         queue = CloudTasksQueue(load_settings(emulators.env()))
         url = f"http://127.0.0.1:{server.server_port}/run"
-        assert queue.enqueue(QUEUE_WORKFLOWS_INTERACTIVE, url, {"run_id": "r1"}, name="run-r1-slice-1")
+        assert queue.enqueue(
+            QUEUE_WORKFLOWS_INTERACTIVE, url, {"run_id": "r1"}, name="run-r1-slice-1"
+        )
         assert done.wait(20), "the emulator did not deliver the task"
         headers, body = received[0]
         assert body == {"run_id": "r1"}

@@ -9,7 +9,9 @@ BASE = {"GOOGLE_CLOUD_PROJECT": "p1", "AUTH_PUBLIC_KEY_FILE": "/tmp/key.pem"}
 
 
 def test_settings_come_from_an_injected_mapping() -> None:
-    settings = load_settings({**BASE, "FIRESTORE_EMULATOR_HOST": "127.0.0.1:8081", "LOG_LEVEL": "DEBUG"})
+    settings = load_settings(
+        {**BASE, "FIRESTORE_EMULATOR_HOST": "127.0.0.1:8081", "LOG_LEVEL": "DEBUG"}
+    )
     assert settings.project_id == "p1"
     assert settings.firestore_emulator_host == "127.0.0.1:8081"
     assert settings.log_level == "DEBUG"

@@ -6,7 +6,11 @@ from shared.errors import InProgress, InvalidInput, NotFound, TenantMismatch, Tr
 def test_errors_carry_status_retryability_and_field() -> None:
     err = InvalidInput("email: must contain '@'", field="payload.email")
     assert err.status_code == 400 and not err.retryable
-    assert err.to_dict() == {"code": "invalid_input", "message": "email: must contain '@'", "field": "payload.email"}
+    assert err.to_dict() == {
+        "code": "invalid_input",
+        "message": "email: must contain '@'",
+        "field": "payload.email",
+    }
     assert TransientError("x").retryable and TransientError("x").status_code == 503
     assert InProgress("x").retryable
     assert NotFound("x").status_code == 404

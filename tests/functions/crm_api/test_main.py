@@ -12,14 +12,28 @@ if TYPE_CHECKING:
 
 def _seed(function_client: Any) -> None:
     events = function_client("crm_events", "handle_crm_event")
-    for i, event in enumerate([
-        crm_event(tenant_id="acme", entity_id="lead-1"),
-        crm_event(tenant_id="globex", entity_id="lead-g", event_id="evt-g"),
-        crm_event("interaction.logged", tenant_id="acme", entity_id="i1", event_id="evt-i1",
-                  occurred_at="2026-11-01T10:00:00Z", payload={"channel": "email", "customer_id": "c1"}),
-        crm_event("interaction.logged", tenant_id="acme", entity_id="i2", event_id="evt-i2",
-                  occurred_at="2026-11-02T10:00:00Z", payload={"channel": "call", "customer_id": "c1"}),
-    ]):
+    for i, event in enumerate(
+        [
+            crm_event(tenant_id="acme", entity_id="lead-1"),
+            crm_event(tenant_id="globex", entity_id="lead-g", event_id="evt-g"),
+            crm_event(
+                "interaction.logged",
+                tenant_id="acme",
+                entity_id="i1",
+                event_id="evt-i1",
+                occurred_at="2026-11-01T10:00:00Z",
+                payload={"channel": "email", "customer_id": "c1"},
+            ),
+            crm_event(
+                "interaction.logged",
+                tenant_id="acme",
+                entity_id="i2",
+                event_id="evt-i2",
+                occurred_at="2026-11-02T10:00:00Z",
+                payload={"channel": "call", "customer_id": "c1"},
+            ),
+        ]
+    ):
         assert events.post("/", json=pubsub_push_body(event, f"m{i}")).status_code == 200
 
 
@@ -57,7 +71,9 @@ def test_tenant_a_cannot_read_tenant_b(function_client: Any, make_token: TokenFa
     assert SECURITY_EVENTS[CROSS_TENANT] == before + 1
 
 
-def test_bad_input_is_a_4xx_naming_the_field(function_client: Any, make_token: TokenFactory) -> None:
+def test_bad_input_is_a_4xx_naming_the_field(
+    function_client: Any, make_token: TokenFactory
+) -> None:
     api = function_client("crm_api", "crm_api")
     auth = {"Authorization": "Bearer " + make_token("acme", ["viewer"])}
     response = api.get("/api/v1/ai/crm/secrets/x", headers=auth)

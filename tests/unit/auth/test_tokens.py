@@ -19,7 +19,9 @@ def verifier(keys: tuple[Path, Path]) -> TokenVerifier:
     return TokenVerifier(issuer="crm-dev", audience="crm-ai", public_key_pem=keys[1].read_text())
 
 
-def test_a_valid_token_yields_the_principal(verifier: TokenVerifier, make_token: TokenFactory) -> None:
+def test_a_valid_token_yields_the_principal(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
     principal = verifier.verify("Bearer " + make_token("acme", ["rep"], subject="u1"))
     assert principal.tenant_id == "acme"
     assert principal.subject == "u1"
@@ -35,12 +37,16 @@ def test_a_valid_token_yields_the_principal(verifier: TokenVerifier, make_token:
         ("Bearer not-a-jwt", "invalid"),
     ],
 )
-def test_malformed_headers_are_refused(verifier: TokenVerifier, header: str | None, reason: str) -> None:
+def test_malformed_headers_are_refused(
+    verifier: TokenVerifier, header: str | None, reason: str
+) -> None:
     with pytest.raises(Unauthenticated, match=reason):
         verifier.verify(header)
 
 
-def test_expired_wrong_audience_and_issuer(verifier: TokenVerifier, make_token: TokenFactory) -> None:
+def test_expired_wrong_audience_and_issuer(
+    verifier: TokenVerifier, make_token: TokenFactory
+) -> None:
     with pytest.raises(Unauthenticated, match="expired"):
         verifier.verify("Bearer " + make_token(ttl_seconds=-120))
     with pytest.raises(Unauthenticated, match="audience"):

@@ -16,13 +16,22 @@ def test_each_change_asks_for_the_right_follow_ups() -> None:
     assert _kinds(crm_event()) == [("lead.scoring_requested", "lead-1")]
     assert _kinds(crm_event("lead.converted", payload={})) == [("lead.outcome_recorded", "lead-1")]
     assert _kinds(crm_event("contact.updated", entity_id="c1", payload={"title": "x"})) == [
-        ("customer.history_changed", "c1")]
-    assert _kinds(crm_event("interaction.logged", entity_id="i1", payload={
-        "channel": "support_message", "direction": "inbound", "customer_id": "c1"})) == [
-        ("customer.history_changed", "c1"), ("interaction.inbound_message", "i1")]
-    assert _kinds(crm_event("deal.stage_changed", entity_id="d1", payload={
-        "stage": "closed", "status": "won", "lead_id": "l9"})) == [
-        ("deal.stage_changed", "d1"), ("lead.outcome_recorded", "l9")]
+        ("customer.history_changed", "c1")
+    ]
+    assert _kinds(
+        crm_event(
+            "interaction.logged",
+            entity_id="i1",
+            payload={"channel": "support_message", "direction": "inbound", "customer_id": "c1"},
+        )
+    ) == [("customer.history_changed", "c1"), ("interaction.inbound_message", "i1")]
+    assert _kinds(
+        crm_event(
+            "deal.stage_changed",
+            entity_id="d1",
+            payload={"stage": "closed", "status": "won", "lead_id": "l9"},
+        )
+    ) == [("deal.stage_changed", "d1"), ("lead.outcome_recorded", "l9")]
 
 
 def test_follow_up_ids_are_deterministic() -> None:

@@ -53,7 +53,10 @@ def test_a_reused_event_id_with_another_payload_is_dead_lettered() -> None:
     ingestor.handle(_msg(crm_event()))
     changed = crm_event(payload={"email": "other@x.io"})
     assert ingestor.handle(_msg(changed, "m2")).status == "dead_lettered"
-    assert pub.on("crm-events-dead-letter")[0].attributes["error_code"] == "idempotency_payload_mismatch"
+    assert (
+        pub.on("crm-events-dead-letter")[0].attributes["error_code"]
+        == "idempotency_payload_mismatch"
+    )
 
 
 def test_a_transient_failure_raises_and_a_retry_completes() -> None:

@@ -15,16 +15,28 @@ def _raw(obj: object) -> bytes:
 
 
 def test_a_valid_event_parses_with_its_typed_payload() -> None:
-    event, payload = parse_event(_raw(crm_event("interaction.logged", payload={
-        "channel": "email", "customer_id": "c1", "body": "hi"})))
+    event, payload = parse_event(
+        _raw(
+            crm_event(
+                "interaction.logged",
+                payload={"channel": "email", "customer_id": "c1", "body": "hi"},
+            )
+        )
+    )
     assert event.collection == "interactions"
     assert isinstance(payload, InteractionPayload) and payload.channel == "email"
 
 
 def test_every_documented_type_is_known() -> None:
     assert set(EVENT_TYPES) == {
-        "lead.created", "lead.updated", "lead.converted", "lead.lost",
-        "contact.created", "contact.updated", "interaction.logged", "deal.stage_changed",
+        "lead.created",
+        "lead.updated",
+        "lead.converted",
+        "lead.lost",
+        "contact.created",
+        "contact.updated",
+        "interaction.logged",
+        "deal.stage_changed",
     }
 
 

@@ -16,12 +16,33 @@ def _apply(scope: TenantStore, event: dict[str, object]) -> str:
 
 def test_updates_merge_and_stale_versions_are_ignored() -> None:
     scope = TenantStore(MemoryStore(), "acme")
-    assert _apply(scope, crm_event(version=1, payload={"email": "a@x.io", "company": "A",
-                                                        "custom_fields": {"size": 5}})) == "applied"
-    assert _apply(scope, crm_event("lead.updated", event_id="e3", version=3,
-                                   payload={"title": "CTO", "custom_fields": {"tier": "gold"}})) == "applied"
-    assert _apply(scope, crm_event("lead.updated", event_id="e2", version=2,
-                                   payload={"title": "Intern"})) == "stale"
+    assert (
+        _apply(
+            scope,
+            crm_event(
+                version=1, payload={"email": "a@x.io", "company": "A", "custom_fields": {"size": 5}}
+            ),
+        )
+        == "applied"
+    )
+    assert (
+        _apply(
+            scope,
+            crm_event(
+                "lead.updated",
+                event_id="e3",
+                version=3,
+                payload={"title": "CTO", "custom_fields": {"tier": "gold"}},
+            ),
+        )
+        == "applied"
+    )
+    assert (
+        _apply(
+            scope, crm_event("lead.updated", event_id="e2", version=2, payload={"title": "Intern"})
+        )
+        == "stale"
+    )
     lead = scope.get("tenants/acme/leads/lead-1")
     assert lead is not None
     assert lead["title"] == "CTO" and lead["company"] == "A" and lead["status"] == "open"
@@ -32,10 +53,32 @@ def test_updates_merge_and_stale_versions_are_ignored() -> None:
 def test_without_versions_the_newer_occurrence_wins() -> None:
     scope = TenantStore(MemoryStore(), "acme")
     _apply(scope, crm_event(version=None, occurred_at="2026-11-01T10:00:00Z"))
-    assert _apply(scope, crm_event("lead.updated", event_id="e2", version=None,
-                                   occurred_at="2026-11-01T09:00:00Z", payload={"title": "old"})) == "stale"
-    assert _apply(scope, crm_event("lead.updated", event_id="e3", version=None,
-                                   occurred_at="2026-11-01T11:00:00Z", payload={"title": "new"})) == "applied"
+    assert (
+        _apply(
+            scope,
+            crm_event(
+                "lead.updated",
+                event_id="e2",
+                version=None,
+                occurred_at="2026-11-01T09:00:00Z",
+                payload={"title": "old"},
+            ),
+        )
+        == "stale"
+    )
+    assert (
+        _apply(
+            scope,
+            crm_event(
+                "lead.updated",
+                event_id="e3",
+                version=None,
+                occurred_at="2026-11-01T11:00:00Z",
+                payload={"title": "new"},
+            ),
+        )
+        == "applied"
+    )
 
 
 def test_the_same_event_again_counts_as_applied_without_rewriting() -> None:

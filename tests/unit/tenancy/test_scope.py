@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
 
 from shared.auth import Principal
 from shared.errors import InvalidInput, TenantMismatch
@@ -8,7 +9,6 @@ from shared.store import MemoryStore
 from shared.tenancy import SECURITY_EVENTS, TenantStore, tenant_for
 from shared.tenancy.repository import TenantRepository
 from shared.tenancy.security import CROSS_TENANT
-from pydantic import BaseModel
 
 
 def test_paths_stay_inside_the_tenant() -> None:
@@ -18,7 +18,9 @@ def test_paths_stay_inside_the_tenant() -> None:
     assert scope.get("tenants/acme/leads/l1") == {"x": 1}
 
 
-def test_another_tenants_path_is_refused_logged_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+def test_another_tenants_path_is_refused_logged_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     store = MemoryStore()
     store.set("tenants/globex/leads/l1", {"secret": True})
     scope = TenantStore(store, "acme")
@@ -30,7 +32,9 @@ def test_another_tenants_path_is_refused_logged_and_counted(caplog: pytest.LogCa
     with pytest.raises(TenantMismatch):
         scope.query("tenants/globex/leads")
     assert SECURITY_EVENTS[CROSS_TENANT] == before + 3
-    assert any(getattr(r, "fields", {}).get("security_event") == CROSS_TENANT for r in caplog.records)
+    assert any(
+        getattr(r, "fields", {}).get("security_event") == CROSS_TENANT for r in caplog.records
+    )
 
 
 @pytest.mark.parametrize("bad", ["../globex", "a/b", "", "..", "__x__", "x" * 300])
@@ -48,7 +52,9 @@ def test_tenant_for_refuses_a_mismatched_header() -> None:
     with pytest.raises(TenantMismatch):
         tenant_for(principal, "globex")
     assert SECURITY_EVENTS[CROSS_TENANT] == before + 1
-    service = Principal(subject="s", tenant_id=None, roles=frozenset({"service:tasks"}), is_service=True)
+    service = Principal(
+        subject="s", tenant_id=None, roles=frozenset({"service:tasks"}), is_service=True
+    )
     with pytest.raises(TenantMismatch):
         tenant_for(service)
 

@@ -40,14 +40,20 @@ ROUTES = (
 
 @pytest.fixture
 def call(keys: tuple[Path, Path]) -> Any:
-    verifier = TokenVerifier(issuer="crm-dev", audience="crm-ai", public_key_pem=keys[1].read_text())
+    verifier = TokenVerifier(
+        issuer="crm-dev", audience="crm-ai", public_key_pem=keys[1].read_text()
+    )
     app = flask.Flask("t")
 
-    def _call(method: str, path: str, token: str | None = None, **headers: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    def _call(
+        method: str, path: str, token: str | None = None, **headers: str
+    ) -> tuple[dict[str, Any], int, dict[str, str]]:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         with app.test_request_context(path, method=method, headers=headers):
-            body, status, out = dispatch(flask.request, ROUTES, verifier=verifier, store=MemoryStore(), project_id="p")
+            body, status, out = dispatch(
+                flask.request, ROUTES, verifier=verifier, store=MemoryStore(), project_id="p"
+            )
         return json.loads(body), status, out
 
     return _call
