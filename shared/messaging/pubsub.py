@@ -114,7 +114,9 @@ class PubSubPublisher:
                     # Handlers publish a few messages and wait for each: the default 10 ms
                     # batching window would be most of an event's latency.
                     batch_settings=pubsub_v1.types.BatchSettings(max_latency=0.002),
-                    publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True),
+                    publisher_options=pubsub_v1.types.PublisherOptions(
+                        enable_message_ordering=True
+                    ),
                 )
             return self._client
 

@@ -43,7 +43,9 @@ def bench_imports(runs: int) -> None:
             "s.loader.exec_module(importlib.util.module_from_spec(s))"
         )
         ms = cold_import_ms(code, runs) - baseline
-        print(f"  functions/{spec.name + '/main.py':24s} {ms:7.0f} ms  (+{ms - ff:.0f} ms over the framework)")
+        print(
+            f"  functions/{spec.name + '/main.py':24s} {ms:7.0f} ms  (+{ms - ff:.0f} ms over the framework)"
+        )
 
 
 def bench_ingestion(events: int) -> None:
@@ -65,7 +67,9 @@ def bench_ingestion(events: int) -> None:
             import json
 
             payloads = [
-                json.dumps(crm_event(tenant_id=f"t{i % 10}", entity_id=f"lead-{i}", event_id=f"e{i}")).encode()
+                json.dumps(
+                    crm_event(tenant_id=f"t{i % 10}", entity_id=f"lead-{i}", event_id=f"e{i}")
+                ).encode()
                 for i in range(events)
             ]
             paths = [f"tenants/t{i % 10}/leads/lead-{i}" for i in range(events)]
@@ -75,7 +79,9 @@ def bench_ingestion(events: int) -> None:
             remaining = list(paths)
             while remaining:
                 found = store.get_many(remaining[:300])
-                remaining = [p for p, d in zip(remaining[:300], found, strict=True) if d is None] + remaining[300:]
+                remaining = [
+                    p for p, d in zip(remaining[:300], found, strict=True) if d is None
+                ] + remaining[300:]
                 if remaining:
                     time.sleep(0.05)
                 if time.perf_counter() - start > 600:
@@ -83,7 +89,9 @@ def bench_ingestion(events: int) -> None:
             elapsed = time.perf_counter() - start
             print(f"ingestion: {events} events through Pub/Sub push -> crm_events -> Firestore")
             print(f"  published in {published:.2f} s; all applied after {elapsed:.2f} s")
-            print(f"  throughput {events / elapsed:.0f} events/s (one function process, emulators, 2 cores)")
+            print(
+                f"  throughput {events / elapsed:.0f} events/s (one function process, emulators, 2 cores)"
+            )
         finally:
             stack.stop()
 

@@ -8,7 +8,6 @@ import pytest
 from devstack.procs import REPO
 from shared import runtime
 
-
 HEAVY = ("google.cloud.firestore", "google.cloud.pubsub_v1", "google.cloud.tasks_v2", "grpc")
 
 
@@ -21,7 +20,9 @@ def test_a_cold_function_import_pulls_in_no_cloud_sdk(name: str) -> None:
         "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
