@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack import emulators
-from devstack.procs import REPO, Proc, free_port, spawn, wait_until_ready
+from devstack.procs import REPO, Proc, free_port, port_open, spawn, wait_until_ready
 from devstack.tokens import ensure_keypair
 from devstack.topology import apply_to_emulators, discover_functions
 
@@ -26,7 +26,8 @@ class Stack:
     function_urls: dict[str, str] = field(default_factory=dict)
 
     def _port(self, default: int) -> int:
-        return default if self.fixed_ports else free_port()
+        # scripts/up prefers the well-known ports, but takes a free one if something holds it.
+        return default if self.fixed_ports and not port_open("127.0.0.1", default) else free_port()
 
     @property
     def public_key(self) -> Path:

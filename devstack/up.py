@@ -19,6 +19,8 @@ def main() -> None:
     print("starting emulators, functions and gateway ...", flush=True)
     stack.start()
     try:
+        env_file = stack.state_dir / "stack.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in stack.env().items()))
         seeded = seed_demo_tenant(stack)
         gateway = stack.procs["gateway"]
         print(f"gateway: {gateway.url}")
@@ -42,6 +44,7 @@ def main() -> None:
     finally:
         print("stopping ...", flush=True)
         stack.stop()
+        (stack.state_dir / "stack.env").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
