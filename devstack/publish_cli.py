@@ -1,7 +1,7 @@
 """``scripts/publish``: publish one CRM event (JSON on stdin or in a file) to the local stack.
 
-    echo '{"schema_version": "1", ...}' | ./scripts/publish
-    ./scripts/publish event.json --topic crm-events
+echo '{"schema_version": "1", ...}' | ./scripts/publish
+./scripts/publish event.json --topic crm-events
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def _running_stack() -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("file", nargs="?", help="a JSON file (default: standard input)")
     parser.add_argument("--topic", default=TOPIC_CRM_EVENTS)
     running = _running_stack()
@@ -48,7 +50,9 @@ def main() -> None:
             key = ordering_key(obj["tenant_id"], str(obj.get("entity_id", "")))
     except json.JSONDecodeError:
         pass  # published as is: the function will dead-letter it with the reason
-    message_id = PubSubPublisher(args.project).publish(args.topic, raw, ordering_key=key, attributes=attributes)
+    message_id = PubSubPublisher(args.project).publish(
+        args.topic, raw, ordering_key=key, attributes=attributes
+    )
     print(f"published message {message_id} to {args.topic}")
 
 
