@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 PRIVATE = "jwt-private.pem"
 PUBLIC = "jwt-public.pem"
+KEY_ID = "dev"
 
 
 def ensure_keypair(state_dir: Path) -> tuple[Path, Path]:
@@ -56,4 +57,4 @@ def mint_token(
     }
     if tenant_id is not None:
         claims["tenant_id"] = tenant_id
-    return jwt.encode(claims, private_pem, algorithm="RS256")
+    return jwt.encode(claims, private_pem, algorithm="RS256", headers={"kid": KEY_ID})

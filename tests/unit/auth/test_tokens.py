@@ -69,3 +69,9 @@ def test_claims_are_checked(verifier: TokenVerifier, make_token: TokenFactory) -
         verifier.verify("Bearer " + make_token("acme", ["root"]))
     service = verifier.verify("Bearer " + make_token(None, ["service:tasks"]))
     assert service.is_service and service.tenant_id is None
+
+
+def test_keys_can_come_from_a_jwks_url(jwks_url: str, keys: tuple[Path, Path]) -> None:
+    verifier = TokenVerifier(issuer="crm-dev", audience="crm-ai", jwks_url=jwks_url)
+    token = mint_token(keys[0].read_text(), tenant_id="acme", roles=["manager"])
+    assert verifier.verify("Bearer " + token).roles == frozenset({"manager"})

@@ -1,0 +1,75 @@
+"""Verification of the OIDC tokens Google attaches to Pub/Sub pushes and Cloud Tasks requests.
+
+Those tokens are Google-signed JWTs (issuer ``https://accounts.google.com``) whose ``email`` claim
+names the service account that sent them and whose ``aud`` is the target URL. A known service
+account maps to one ``service:*`` role; any other identity is refused. Cloud Run IAM already
+limits who may invoke a unit; this check is the second line of defence and tells the handler
+*which* of our identities is calling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+
+from shared.auth.principal import Principal
+from shared.auth.rbac import Role
+from shared.errors import Unauthenticated
+
+GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"]
+GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
+
+
+class ServiceTokenVerifier:
+    def __init__(
+        self,
+        *,
+        audience: str,
+        identities: dict[str, Role],
+        jwks_url: str = GOOGLE_JWKS_URL,
+        issuers: list[str] | None = None,
+    ) -> None:
+        """
+        Args:
+            audience: the URL the token must be minted for (the unit's own URL).
+            identities: service-account email => the role it acts with.
+            jwks_url: where the signing keys are published (Google's, or a test server's).
+            issuers: accepted ``iss`` values (Google's by default).
+        """
+        self._audience = audience
+        self._identities = identities
+        self._issuers = issuers or GOOGLE_ISSUERS
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600)
+
+    def verify(self, authorization: str | None) -> Principal:
+        """Verify an ``Authorization: Bearer`` header carrying a Google OIDC token.
+
+        Raises:
+            Unauthenticated: missing, invalid, expired, wrong audience, unverified email, or an
+                identity that is not one of ours.
+        """
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("missing service identity token (expected 'Bearer <OIDC token>')")
+        try:
+            key = self._jwks.get_signing_key_from_jwt(token).key
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=self._audience,
+                issuer=self._issuers,
+                options={"require": ["exp", "iss", "aud", "email"]},
+            )
+        except jwt.PyJWKClientConnectionError as exc:
+            raise Unauthenticated("signing keys could not be fetched; try again") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"service identity token is invalid: {exc}") from exc
+        email = str(claims["email"])
+        if claims.get("email_verified") is not True:
+            raise Unauthenticated("service identity email is not verified")
+        role = self._identities.get(email)
+        if role is None:
+            raise Unauthenticated(f"{email} is not one of this system's service identities")
+        return Principal(subject=email, tenant_id=None, roles=frozenset({role.value}), is_service=True)
