@@ -9,13 +9,15 @@ limits who may invoke a unit; this check is the second line of defence and tells
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 
 from shared.auth.principal import Principal
-from shared.auth.rbac import Role
 from shared.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from shared.auth.rbac import Role
 
 GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"]
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
@@ -72,4 +74,6 @@ class ServiceTokenVerifier:
         role = self._identities.get(email)
         if role is None:
             raise Unauthenticated(f"{email} is not one of this system's service identities")
-        return Principal(subject=email, tenant_id=None, roles=frozenset({role.value}), is_service=True)
+        return Principal(
+            subject=email, tenant_id=None, roles=frozenset({role.value}), is_service=True
+        )
