@@ -28,11 +28,17 @@ ENV_AUTH_JWKS_URL = "AUTH_JWKS_URL"
 ENV_AUTH_PUBLIC_KEY_FILE = "AUTH_PUBLIC_KEY_FILE"
 ENV_TASKS_SERVICE_ACCOUNT = "TASKS_SERVICE_ACCOUNT"
 ENV_LOG_LEVEL = "LOG_LEVEL"
+ENV_LLM_SIMULATOR_URL = "LLM_SIMULATOR_URL"
+ENV_OPENAI_API_KEY = "OPENAI_API_KEY"
+ENV_ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY"
+ENV_GEMINI_API_KEY = "GEMINI_API_KEY"
+ENV_GEMINI_VERTEX = "GEMINI_USE_VERTEX"
 
 # Topic and queue names the code uses. tests/infra proves each is declared in terraform/topology.json.
 TOPIC_CRM_EVENTS = "crm-events"
 TOPIC_CRM_EVENTS_DEAD_LETTER = "crm-events-dead-letter"
 TOPIC_AI_EVENTS = "ai-events"
+TOPIC_LLM_USAGE = "llm-usage"
 QUEUE_WORKFLOWS_INTERACTIVE = "workflows-interactive"
 QUEUE_WORKFLOWS_BATCH = "workflows-batch"
 
@@ -57,6 +63,11 @@ class Settings(BaseModel):
     auth_public_key_file: str | None = None
     tasks_service_account: str | None = None
     log_level: str = "INFO"
+    llm_simulator_url: str | None = None
+    openai_api_key: str | None = None
+    anthropic_api_key: str | None = None
+    gemini_api_key: str | None = None
+    gemini_use_vertex: bool = False
 
     @property
     def is_cloud(self) -> bool:
@@ -92,8 +103,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "auth_public_key_file": env.get(ENV_AUTH_PUBLIC_KEY_FILE) or None,
         "tasks_service_account": env.get(ENV_TASKS_SERVICE_ACCOUNT) or None,
         "log_level": env.get(ENV_LOG_LEVEL) or "INFO",
+        "llm_simulator_url": env.get(ENV_LLM_SIMULATOR_URL) or None,
+        "openai_api_key": env.get(ENV_OPENAI_API_KEY) or None,
+        "anthropic_api_key": env.get(ENV_ANTHROPIC_API_KEY) or None,
+        "gemini_api_key": env.get(ENV_GEMINI_API_KEY) or None,
     }
-    settings = Settings.model_validate(values)
+    settings = Settings.model_validate(
+        {**values, "gemini_use_vertex": (env.get(ENV_GEMINI_VERTEX) or "").lower() in ("1", "true", "yes")}
+    )
     if settings.is_cloud and not settings.auth_jwks_url:
         raise ConfigError(f"{ENV_AUTH_JWKS_URL} is required when {ENV_ENVIRONMENT}={environment}")
     if not settings.is_cloud and not (settings.auth_jwks_url or settings.auth_public_key_file):

@@ -1,0 +1,1 @@
+"""An offline LLM provider simulator speaking the OpenAI, Anthropic and Gemini wire formats."""

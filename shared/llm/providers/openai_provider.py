@@ -1,0 +1,176 @@
+"""OpenAI chat completions through the ``openai`` SDK."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from shared.llm.errors import FailureKind, ProviderError
+from shared.llm.providers.base import CONTINUE_INSTRUCTION, failure
+from shared.llm.types import LLMResponse, StreamChunk, ToolCall, Usage
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import openai
+
+    from shared.llm.providers.base import Endpoint
+    from shared.llm.types import LLMRequest
+
+
+def _messages(request: LLMRequest) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if request.system:
+        out.append({"role": "system", "content": request.system})
+    for msg in request.messages:
+        if msg.role == "tool":
+            out.append({"role": "tool", "tool_call_id": msg.tool_call_id or "", "content": msg.content})
+        elif msg.role == "assistant" and msg.tool_calls:
+            out.append({
+                "role": "assistant",
+                "content": msg.content or None,
+                "tool_calls": [
+                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+                    for c in msg.tool_calls
+                ],
+            })
+        else:
+            out.append({"role": msg.role, "content": msg.content})
+    if request.continuation:
+        out += [{"role": "assistant", "content": request.continuation}, {"role": "user", "content": CONTINUE_INSTRUCTION}]
+    return out
+
+
+def _params(model: str, request: LLMRequest) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "model": model,
+        "messages": _messages(request),
+        "max_completion_tokens": request.max_tokens,
+        "temperature": request.temperature,
+    }
+    if request.tools:
+        params["tools"] = [
+            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+            for t in request.tools
+        ]
+    if request.response_schema is not None:
+        params["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "response", "schema": request.response_schema},
+        }
+    return params
+
+
+class OpenAIProvider:
+    name = "openai"
+
+    def __init__(self, endpoint: Endpoint, *, client: openai.OpenAI | None = None) -> None:
+        self._endpoint = endpoint
+        self._client = client
+        self._lock = threading.Lock()
+
+    def _get(self) -> openai.OpenAI:
+        with self._lock:
+            if self._client is None:
+                import openai
+
+                # Retries belong to the router (it honours Retry-After and fails over).
+                self._client = openai.OpenAI(
+                    api_key=self._endpoint.api_key, base_url=self._endpoint.base_url, max_retries=0
+                )
+            return self._client
+
+    def _error(self, model: str, exc: Exception) -> ProviderError:
+        import openai
+
+        if isinstance(exc, openai.APIStatusError):
+            return failure(self.name, model, exc.status_code, str(exc.message), exc.response.headers)
+        if isinstance(exc, openai.APITimeoutError):
+            return ProviderError(f"openai/{model}: timeout", kind=FailureKind.TIMEOUT, provider=self.name, model=model)
+        if isinstance(exc, openai.APIConnectionError):
+            return ProviderError(f"openai/{model}: {exc}", kind=FailureKind.UNAVAILABLE, provider=self.name, model=model)
+        return ProviderError(f"openai/{model}: bad response: {exc}", kind=FailureKind.BAD_RESPONSE,
+                             provider=self.name, model=model)
+
+    def complete(self, model: str, request: LLMRequest, *, timeout: float) -> LLMResponse:
+        import openai
+
+        start = time.perf_counter()
+        try:
+            raw = self._get().chat.completions.create(**_params(model, request), timeout=timeout)
+            choice = raw.choices[0]
+        except (openai.OpenAIError, ValueError, IndexError) as exc:
+            raise self._error(model, exc) from exc
+        usage = raw.usage
+        cached = usage.prompt_tokens_details.cached_tokens if usage and usage.prompt_tokens_details else 0
+        calls = [
+            ToolCall(id=c.id, name=c.function.name, arguments=json.loads(c.function.arguments or "{}"))
+            for c in choice.message.tool_calls or []
+            if c.type == "function"
+        ]
+        text = choice.message.content or ""
+        structured = None
+        if request.response_schema is not None and text:
+            try:
+                structured = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ProviderError(f"openai/{model}: structured output is not JSON", kind=FailureKind.BAD_RESPONSE,
+                                    provider=self.name, model=model) from exc
+        return LLMResponse(
+            text=text,
+            structured=structured,
+            tool_calls=calls,
+            usage=Usage(
+                input_tokens=usage.prompt_tokens if usage else 0,
+                output_tokens=usage.completion_tokens if usage else 0,
+                cached_input_tokens=cached or 0,
+            ),
+            provider=self.name,
+            model=model,
+            finish_reason=str(choice.finish_reason or "stop"),
+            latency_ms=(time.perf_counter() - start) * 1000,
+        )
+
+    def stream(self, model: str, request: LLMRequest, *, timeout: float) -> Iterator[StreamChunk]:
+        import openai
+
+        calls: dict[int, dict[str, str]] = {}
+        finish: str | None = None
+        try:
+            events = self._get().chat.completions.create(
+                **_params(model, request), stream=True, stream_options={"include_usage": True}, timeout=timeout
+            )
+            for event in events:
+                for choice in event.choices:
+                    if choice.delta.content:
+                        yield StreamChunk(delta=choice.delta.content, provider=self.name, model=model)
+                    for call in choice.delta.tool_calls or []:
+                        entry = calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
+                        entry["id"] = call.id or entry["id"]
+                        if call.function is not None:
+                            entry["name"] = call.function.name or entry["name"]
+                            entry["arguments"] += call.function.arguments or ""
+                    finish = choice.finish_reason or finish
+                if event.usage is not None:
+                    cached = event.usage.prompt_tokens_details.cached_tokens if event.usage.prompt_tokens_details else 0
+                    yield StreamChunk(
+                        usage=Usage(
+                            input_tokens=event.usage.prompt_tokens,
+                            output_tokens=event.usage.completion_tokens,
+                            cached_input_tokens=cached or 0,
+                        ),
+                        tool_calls=[
+                            ToolCall(id=c["id"], name=c["name"], arguments=json.loads(c["arguments"] or "{}"))
+                            for _, c in sorted(calls.items())
+                        ],
+                        finish_reason=finish or "stop",
+                        provider=self.name,
+                        model=model,
+                    )
+        except (openai.OpenAIError, ValueError) as exc:
+            raise self._error(model, exc) from exc
+        except Exception as exc:  # noqa: BLE001 - transport errors mid-stream (httpx) become a typed failure
+            raise ProviderError(f"openai/{model}: stream broke: {exc}", kind=FailureKind.BAD_RESPONSE,
+                                provider=self.name, model=model) from exc
