@@ -109,7 +109,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "gemini_api_key": env.get(ENV_GEMINI_API_KEY) or None,
     }
     settings = Settings.model_validate(
-        {**values, "gemini_use_vertex": (env.get(ENV_GEMINI_VERTEX) or "").lower() in ("1", "true", "yes")}
+        {
+            **values,
+            "gemini_use_vertex": (env.get(ENV_GEMINI_VERTEX) or "").lower() in ("1", "true", "yes"),
+        }
     )
     if settings.is_cloud and not settings.auth_jwks_url:
         raise ConfigError(f"{ENV_AUTH_JWKS_URL} is required when {ENV_ENVIRONMENT}={environment}")

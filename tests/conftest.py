@@ -59,3 +59,38 @@ def emulators(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path])
 def clean_firestore(emulators: Stack) -> Stack:
     reset_firestore(emulators.procs["firestore"].address, PROJECT)
     return emulators
+
+
+@pytest.fixture(scope="session")
+def simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The LLM provider simulator as its own process, as scripts/up runs it."""
+    import sys
+
+    from devstack.procs import free_port, spawn, wait_until_ready
+
+    port = free_port()
+    proc = spawn(
+        "simulator",
+        [sys.executable, "-m", "devstack.simulator", f"--port={port}"],
+        port,
+        tmp_path_factory.mktemp("simulator"),
+    )
+    wait_until_ready(proc, http_path="/health")
+    try:
+        yield proc.url
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def sim(simulator_url: str) -> Iterator[Any]:
+    """Admin access to the simulator, with faults and config cleared before and after each test."""
+    import httpx
+
+    client = httpx.Client(base_url=simulator_url, timeout=10)
+    client.delete("/_sim/faults")
+    try:
+        yield client
+    finally:
+        client.delete("/_sim/faults")
+        client.close()

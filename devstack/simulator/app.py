@@ -14,16 +14,26 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from devstack.simulator import wire
-from devstack.simulator.brain import Answer, Conversation, answer, chunks, count_tokens, prompt_tokens, split_continuation
+from devstack.simulator.brain import (
+    Answer,
+    Conversation,
+    answer,
+    chunks,
+    count_tokens,
+    prompt_tokens,
+    split_continuation,
+)
 from devstack.simulator.faults import FaultBook
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 BOOK = FaultBook()
 
@@ -41,7 +51,9 @@ def _error(provider: str, status: int, message: str, fault: dict[str, Any]) -> R
     headers = {}
     if fault.get("retry_after") is not None:
         headers["retry-after"] = str(fault["retry_after"])
-    return JSONResponse(wire.error_body(provider, status, message), status_code=status, headers=headers)
+    return JSONResponse(
+        wire.error_body(provider, status, message), status_code=status, headers=headers
+    )
 
 
 async def _handle(
@@ -60,13 +72,17 @@ async def _handle(
     fault = BOOK.take(provider, model, request.headers.get("x-sim-fault"))
     conv, prefill = parse(body)
     original, partial = split_continuation(conv, prefill)
-    BOOK.record({"provider": provider, "model": model, "stream": stream, "body": body, "at": time.time()})
+    BOOK.record(
+        {"provider": provider, "model": model, "stream": stream, "body": body, "at": time.time()}
+    )
     await _sleep_ms(fault.get("latency_ms"))
     if fault.get("status"):
         return _error(provider, int(fault["status"]), f"simulated {fault['status']}", fault)
     window = BOOK.context_window(model)
     if fault.get("context_length") or prompt_tokens(conv) > window:
-        return JSONResponse(wire.context_error(provider, prompt_tokens(conv), window), status_code=400)
+        return JSONResponse(
+            wire.context_error(provider, prompt_tokens(conv), window), status_code=400
+        )
     result = answer(original)
     if partial and result.text.startswith(partial.rstrip()):
         result.text = result.text[len(partial.rstrip()) :]
@@ -94,14 +110,28 @@ async def _handle(
 
 async def openai_chat(request: Request) -> Response:
     body = await request.json()
-    return await _handle(request, "openai", body.get("model", ""), bool(body.get("stream")),
-                         wire.openai_parse, wire.openai_render, wire.openai_stream)
+    return await _handle(
+        request,
+        "openai",
+        body.get("model", ""),
+        bool(body.get("stream")),
+        wire.openai_parse,
+        wire.openai_render,
+        wire.openai_stream,
+    )
 
 
 async def anthropic_messages(request: Request) -> Response:
     body = await request.json()
-    return await _handle(request, "anthropic", body.get("model", ""), bool(body.get("stream")),
-                         wire.anthropic_parse, wire.anthropic_render, wire.anthropic_stream)
+    return await _handle(
+        request,
+        "anthropic",
+        body.get("model", ""),
+        bool(body.get("stream")),
+        wire.anthropic_parse,
+        wire.anthropic_render,
+        wire.anthropic_stream,
+    )
 
 
 async def gemini(request: Request) -> Response:
@@ -109,8 +139,12 @@ async def gemini(request: Request) -> Response:
     model, _, method = rest.partition(":")
     stream = method == "streamGenerateContent"
     if method not in ("generateContent", "streamGenerateContent"):
-        return JSONResponse(wire.error_body("gemini", 404, f"unknown method {method}"), status_code=404)
-    return await _handle(request, "gemini", model, stream, wire.gemini_parse, wire.gemini_render, wire.gemini_stream)
+        return JSONResponse(
+            wire.error_body("gemini", 404, f"unknown method {method}"), status_code=404
+        )
+    return await _handle(
+        request, "gemini", model, stream, wire.gemini_parse, wire.gemini_render, wire.gemini_stream
+    )
 
 
 async def admin_faults(request: Request) -> Response:
@@ -118,7 +152,9 @@ async def admin_faults(request: Request) -> Response:
         BOOK.clear()
         return JSONResponse({"cleared": True})
     body = await request.json()
-    BOOK.add(body.get("provider", "*"), body.get("model", "*"), body["fault"], int(body.get("times", 1)))
+    BOOK.add(
+        body.get("provider", "*"), body.get("model", "*"), body["fault"], int(body.get("times", 1))
+    )
     return JSONResponse({"queued": len(BOOK.queued)})
 
 
@@ -132,7 +168,9 @@ async def admin_requests(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "id": uuid.uuid4().hex[:8], "tokens_example": count_tokens("four")})
+    return JSONResponse(
+        {"status": "ok", "id": uuid.uuid4().hex[:8], "tokens_example": count_tokens("four")}
+    )
 
 
 def build_app() -> Starlette:

@@ -13,11 +13,32 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-CONTINUE_MARKER = "Continue your previous answer exactly where it stopped, without repeating anything."
+from shared.llm.providers.base import CONTINUE_INSTRUCTION as CONTINUE_MARKER
+
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
 _STOP = {
-    "this", "that", "with", "from", "have", "what", "your", "about", "there", "their", "which",
-    "would", "could", "should", "please", "into", "than", "them", "they", "will", "when", "were",
+    "this",
+    "that",
+    "with",
+    "from",
+    "have",
+    "what",
+    "your",
+    "about",
+    "there",
+    "their",
+    "which",
+    "would",
+    "could",
+    "should",
+    "please",
+    "into",
+    "than",
+    "them",
+    "they",
+    "will",
+    "when",
+    "were",
 }
 
 
@@ -35,7 +56,9 @@ class Conversation:
 @dataclass
 class Answer:
     text: str = ""
-    tool_calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # id, name, args
+    tool_calls: list[tuple[str, str, dict[str, Any]]] = field(
+        default_factory=list
+    )  # id, name, args
     structured: dict[str, Any] | None = None
     finish_reason: str = "stop"
 
@@ -80,7 +103,9 @@ def instance_of(schema: dict[str, Any], words: list[str], path: str = "") -> Any
         return schema["const"]
     for combinator in ("anyOf", "oneOf"):
         if combinator in schema:
-            first = next((s for s in schema[combinator] if s.get("type") != "null"), schema[combinator][0])
+            first = next(
+                (s for s in schema[combinator] if s.get("type") != "null"), schema[combinator][0]
+            )
             return instance_of(first, words, path)
     kind = schema.get("type", "object")
     if isinstance(kind, list):
@@ -90,7 +115,10 @@ def instance_of(schema: dict[str, Any], words: list[str], path: str = "") -> Any
         return {name: instance_of(sub, words, f"{path}.{name}") for name, sub in props.items()}
     if kind == "array":
         count = max(int(schema.get("minItems", 1)), min(2, int(schema.get("maxItems", 2))))
-        return [instance_of(schema.get("items", {"type": "string"}), words, f"{path}[{i}]") for i in range(count)]
+        return [
+            instance_of(schema.get("items", {"type": "string"}), words, f"{path}[{i}]")
+            for i in range(count)
+        ]
     if kind in ("integer", "number"):
         low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
         high = schema.get("maximum", schema.get("exclusiveMaximum", low + 100))
@@ -136,7 +164,11 @@ def _text_answer(conv: Conversation) -> str:
     i = 0
     while sum(len(s) + 1 for s in sentences) < min(budget_chars, 700) and i < len(templates):
         t = templates[(start + i) % len(templates)]
-        a, b, c = (words * 3)[i % len(words)], (words * 3)[(i + 1) % len(words)], (words * 3)[(i + 2) % len(words)]
+        a, b, c = (
+            (words * 3)[i % len(words)],
+            (words * 3)[(i + 1) % len(words)],
+            (words * 3)[(i + 2) % len(words)],
+        )
         sentences.append(t.format(a=a, b=b, c=c))
         i += 1
     text = " ".join(sentences)
@@ -150,7 +182,10 @@ def answer(conv: Conversation) -> Answer:
         tool = next((t for t in conv.tools if t["name"].lower() in question), conv.tools[0])
         args = instance_of(tool.get("parameters") or {"type": "object"}, words, tool["name"])
         call_id = f"call_{_seed(tool['name'], question) % 10**10:010d}"
-        return Answer(tool_calls=[(call_id, tool["name"], args if isinstance(args, dict) else {})], finish_reason="tool_calls")
+        return Answer(
+            tool_calls=[(call_id, tool["name"], args if isinstance(args, dict) else {})],
+            finish_reason="tool_calls",
+        )
     if conv.schema is not None:
         value = instance_of(conv.schema, words)
         return Answer(structured=value if isinstance(value, dict) else {"value": value})
@@ -159,7 +194,9 @@ def answer(conv: Conversation) -> Answer:
     return Answer(text=text, finish_reason=finish)
 
 
-def split_continuation(conv: Conversation, anthropic_prefill: str | None = None) -> tuple[Conversation, str]:
+def split_continuation(
+    conv: Conversation, anthropic_prefill: str | None = None
+) -> tuple[Conversation, str]:
     """If ``conv`` asks to continue an interrupted answer, return the original conversation and
     the partial text already delivered; else ``conv`` and ''."""
     if anthropic_prefill is not None:
@@ -173,4 +210,6 @@ def split_continuation(conv: Conversation, anthropic_prefill: str | None = None)
 
 def chunks(text: str, words_per_chunk: int = 3) -> list[str]:
     parts = re.findall(r"\S+\s*", text)
-    return ["".join(parts[i : i + words_per_chunk]) for i in range(0, len(parts), words_per_chunk)] or [""]
+    return [
+        "".join(parts[i : i + words_per_chunk]) for i in range(0, len(parts), words_per_chunk)
+    ] or [""]

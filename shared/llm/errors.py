@@ -18,7 +18,12 @@ class FailureKind(StrEnum):
     AUTH = "auth"  # bad key: never retried on this provider
 
 
-RETRYABLE = {FailureKind.RATE_LIMITED, FailureKind.UNAVAILABLE, FailureKind.TIMEOUT, FailureKind.BAD_RESPONSE}
+RETRYABLE = {
+    FailureKind.RATE_LIMITED,
+    FailureKind.UNAVAILABLE,
+    FailureKind.TIMEOUT,
+    FailureKind.BAD_RESPONSE,
+}
 
 
 class LLMError(AppError):

@@ -9,7 +9,7 @@ beside each other: :class:`~shared.store.firestore.FirestoreStore` (the real one
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol, TypeVar
 
 from shared.errors import InvalidInput
@@ -74,6 +74,11 @@ class DocumentStore(Protocol):
         ...
 
     def delete(self, path: str) -> None: ...
+
+    def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
+        """Atomically add each delta to the (nested) numeric field at its key path, creating the
+        document and fields as needed. Key path parts are literal field names (dots allowed)."""
+        ...
 
     def run_transaction(self, fn: Callable[[Transaction], T]) -> T:
         """Run ``fn`` atomically (retried by the backend on contention) and return its result.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.errors import TransientError
@@ -115,6 +115,18 @@ class FirestoreStore:
     def delete(self, path: str) -> None:
         with _transient_errors():
             self._client.document(path).delete()
+
+    def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
+        from google.cloud import firestore
+
+        data: dict[str, Any] = {}
+        for keys, delta in deltas.items():
+            node = data
+            for key in keys[:-1]:
+                node = node.setdefault(key, {})
+            node[keys[-1]] = firestore.Increment(delta)
+        with _transient_errors():
+            self._client.document(path).set(data, merge=True)
 
     def run_transaction(self, fn: Callable[[Any], T]) -> T:
         from google.cloud import firestore

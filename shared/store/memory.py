@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -87,6 +87,15 @@ class MemoryStore:
     def delete(self, path: str) -> None:
         with self._lock:
             self._docs.pop(path, None)
+
+    def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
+        with self._lock:
+            doc = self._docs.setdefault(path, {})
+            for keys, delta in deltas.items():
+                node = doc
+                for key in keys[:-1]:
+                    node = node.setdefault(key, {})
+                node[keys[-1]] = node.get(keys[-1], 0) + delta
 
     def run_transaction(self, fn: Callable[[Any], T]) -> T:
         with self._lock:

@@ -7,7 +7,7 @@ path is refused with :class:`~shared.errors.TenantMismatch`, logged as a securit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.errors import TenantMismatch
@@ -101,6 +101,9 @@ class TenantStore:
 
     def delete(self, path: str) -> None:
         self._store.delete(self.check(path))
+
+    def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
+        self._store.increment(self.check(path), deltas)
 
     def run_transaction(self, fn: Callable[[Any], T]) -> T:
         return self._store.run_transaction(lambda tx: fn(_TenantTransaction(self, tx)))

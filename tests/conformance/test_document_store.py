@@ -90,3 +90,21 @@ def test_concurrent_transactions_do_not_lose_updates(backend: DocumentStore) -> 
         t.join()
     assert len(outcomes) == 8 and outcomes.count("ok") >= 1
     assert backend.get("counter/c") == {"n": outcomes.count("ok")}
+
+
+def test_increment_creates_and_adds_nested_fields(backend: DocumentStore) -> None:
+    backend.increment("agg/d1", {("calls",): 1, ("by_model", "gpt-4.1-mini", "cost"): 0.25})
+    backend.increment("agg/d1", {("calls",): 2, ("by_model", "gpt-4.1-mini", "cost"): 0.5})
+    doc = backend.get("agg/d1")
+    assert doc == {"calls": 3, "by_model": {"gpt-4.1-mini": {"cost": 0.75}}}
+
+
+def test_concurrent_increments_are_not_lost(backend: DocumentStore) -> None:
+    threads = [
+        threading.Thread(target=backend.increment, args=("agg/hot", {("n",): 1})) for _ in range(20)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert backend.get("agg/hot") == {"n": 20}

@@ -20,21 +20,35 @@ if TYPE_CHECKING:
     from shared.llm.providers.base import Endpoint
     from shared.llm.types import LLMRequest
 
-_STOP = {"end_turn": "stop", "tool_use": "tool_calls", "max_tokens": "length", "stop_sequence": "stop"}
+_STOP = {
+    "end_turn": "stop",
+    "tool_use": "tool_calls",
+    "max_tokens": "length",
+    "stop_sequence": "stop",
+}
 
 
 def _messages(request: LLMRequest) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for msg in request.messages:
         if msg.role == "tool":
-            block = {"type": "tool_result", "tool_use_id": msg.tool_call_id or "", "content": msg.content}
+            block = {
+                "type": "tool_result",
+                "tool_use_id": msg.tool_call_id or "",
+                "content": msg.content,
+            }
             if out and out[-1]["role"] == "user" and isinstance(out[-1]["content"], list):
                 out[-1]["content"].append(block)
             else:
                 out.append({"role": "user", "content": [block]})
         elif msg.role == "assistant" and msg.tool_calls:
-            blocks: list[dict[str, Any]] = [{"type": "text", "text": msg.content}] if msg.content else []
-            blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in msg.tool_calls]
+            blocks: list[dict[str, Any]] = (
+                [{"type": "text", "text": msg.content}] if msg.content else []
+            )
+            blocks += [
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}
+                for c in msg.tool_calls
+            ]
             out.append({"role": "assistant", "content": blocks})
         else:
             out.append({"role": msg.role, "content": msg.content})
@@ -53,10 +67,18 @@ def _params(model: str, request: LLMRequest) -> dict[str, Any]:
     }
     if request.system:
         params["system"] = request.system
-    tools = [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools]
+    tools = [
+        {"name": t.name, "description": t.description, "input_schema": t.parameters}
+        for t in request.tools
+    ]
     if request.response_schema is not None:
-        tools.append({"name": STRUCTURED_TOOL, "description": "Return the answer in this shape.",
-                      "input_schema": request.response_schema})
+        tools.append(
+            {
+                "name": STRUCTURED_TOOL,
+                "description": "Return the answer in this shape.",
+                "input_schema": request.response_schema,
+            }
+        )
         params["tool_choice"] = {"type": "tool", "name": STRUCTURED_TOOL}
     if tools:
         params["tools"] = tools
@@ -85,13 +107,29 @@ class AnthropicProvider:
         import anthropic
 
         if isinstance(exc, anthropic.APIStatusError):
-            return failure(self.name, model, exc.status_code, str(exc.message), exc.response.headers)
+            return failure(
+                self.name, model, exc.status_code, str(exc.message), exc.response.headers
+            )
         if isinstance(exc, anthropic.APITimeoutError):
-            return ProviderError(f"anthropic/{model}: timeout", kind=FailureKind.TIMEOUT, provider=self.name, model=model)
+            return ProviderError(
+                f"anthropic/{model}: timeout",
+                kind=FailureKind.TIMEOUT,
+                provider=self.name,
+                model=model,
+            )
         if isinstance(exc, anthropic.APIConnectionError):
-            return ProviderError(f"anthropic/{model}: {exc}", kind=FailureKind.UNAVAILABLE, provider=self.name, model=model)
-        return ProviderError(f"anthropic/{model}: bad response: {exc}", kind=FailureKind.BAD_RESPONSE,
-                             provider=self.name, model=model)
+            return ProviderError(
+                f"anthropic/{model}: {exc}",
+                kind=FailureKind.UNAVAILABLE,
+                provider=self.name,
+                model=model,
+            )
+        return ProviderError(
+            f"anthropic/{model}: bad response: {exc}",
+            kind=FailureKind.BAD_RESPONSE,
+            provider=self.name,
+            model=model,
+        )
 
     def complete(self, model: str, request: LLMRequest, *, timeout: float) -> LLMResponse:
         import anthropic
@@ -102,7 +140,11 @@ class AnthropicProvider:
         except (anthropic.AnthropicError, ValueError) as exc:
             raise self._error(model, exc) from exc
         text = "".join(b.text for b in raw.content if b.type == "text")
-        calls = [ToolCall(id=b.id, name=b.name, arguments=dict(b.input)) for b in raw.content if b.type == "tool_use"]
+        calls = [
+            ToolCall(id=b.id, name=b.name, arguments=dict(b.input))
+            for b in raw.content
+            if b.type == "tool_use"
+        ]
         structured = None
         if request.response_schema is not None:
             forced = next((c for c in calls if c.name == STRUCTURED_TOOL), None)
@@ -121,7 +163,9 @@ class AnthropicProvider:
             ),
             provider=self.name,
             model=model,
-            finish_reason="stop" if structured is not None else _STOP.get(str(raw.stop_reason), "stop"),
+            finish_reason="stop"
+            if structured is not None
+            else _STOP.get(str(raw.stop_reason), "stop"),
             latency_ms=(time.perf_counter() - start) * 1000,
         )
 
@@ -131,24 +175,37 @@ class AnthropicProvider:
         input_tokens = cached = 0
         blocks: dict[int, dict[str, str]] = {}
         try:
-            events = self._get().messages.create(**_params(model, request), stream=True, timeout=timeout)
+            events = self._get().messages.create(
+                **_params(model, request), stream=True, timeout=timeout
+            )
             for event in events:
                 if event.type == "message_start":
                     input_tokens = event.message.usage.input_tokens
                     cached = event.message.usage.cache_read_input_tokens or 0
                 elif event.type == "content_block_start" and event.content_block.type == "tool_use":
-                    blocks[event.index] = {"id": event.content_block.id, "name": event.content_block.name, "json": ""}
+                    blocks[event.index] = {
+                        "id": event.content_block.id,
+                        "name": event.content_block.name,
+                        "json": "",
+                    }
                 elif event.type == "content_block_delta":
                     if event.delta.type == "text_delta":
                         yield StreamChunk(delta=event.delta.text, provider=self.name, model=model)
                     elif event.delta.type == "input_json_delta":
                         blocks[event.index]["json"] += event.delta.partial_json
                 elif event.type == "message_delta":
-                    calls = [ToolCall(id=b["id"], name=b["name"], arguments=json.loads(b["json"] or "{}"))
-                             for _, b in sorted(blocks.items())]
+                    calls = [
+                        ToolCall(
+                            id=b["id"], name=b["name"], arguments=json.loads(b["json"] or "{}")
+                        )
+                        for _, b in sorted(blocks.items())
+                    ]
                     yield StreamChunk(
-                        usage=Usage(input_tokens=input_tokens + cached, output_tokens=event.usage.output_tokens,
-                                    cached_input_tokens=cached),
+                        usage=Usage(
+                            input_tokens=input_tokens + cached,
+                            output_tokens=event.usage.output_tokens,
+                            cached_input_tokens=cached,
+                        ),
                         tool_calls=calls,
                         finish_reason=_STOP.get(str(event.delta.stop_reason), "stop"),
                         provider=self.name,
@@ -156,6 +213,10 @@ class AnthropicProvider:
                     )
         except (anthropic.AnthropicError, ValueError) as exc:
             raise self._error(model, exc) from exc
-        except Exception as exc:  # noqa: BLE001 - transport errors mid-stream (httpx) become a typed failure
-            raise ProviderError(f"anthropic/{model}: stream broke: {exc}", kind=FailureKind.BAD_RESPONSE,
-                                provider=self.name, model=model) from exc
+        except Exception as exc:
+            raise ProviderError(
+                f"anthropic/{model}: stream broke: {exc}",
+                kind=FailureKind.BAD_RESPONSE,
+                provider=self.name,
+                model=model,
+            ) from exc

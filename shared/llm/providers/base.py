@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 # Sent after the partial text of a broken stream so that any provider continues it (Anthropic
 # does it natively with an assistant prefill). The simulator recognises the same sentence.
-CONTINUE_INSTRUCTION = "Continue your previous answer exactly where it stopped, without repeating anything."
+CONTINUE_INSTRUCTION = (
+    "Continue your previous answer exactly where it stopped, without repeating anything."
+)
 STRUCTURED_TOOL = "structured_output"
 
 

@@ -53,12 +53,18 @@ class GeminiProvider:
                 if self._endpoint is None:
                     project, location = self._vertex
                     self._client = genai.Client(
-                        vertexai=True, project=project, location=location,
+                        vertexai=True,
+                        project=project,
+                        location=location,
                         http_options=types.HttpOptions(retry_options=once),
                     )
                 else:
-                    options = types.HttpOptions(base_url=self._endpoint.base_url, retry_options=once)
-                    self._client = genai.Client(api_key=self._endpoint.api_key, http_options=options)
+                    options = types.HttpOptions(
+                        base_url=self._endpoint.base_url, retry_options=once
+                    )
+                    self._client = genai.Client(
+                        api_key=self._endpoint.api_key, http_options=options
+                    )
             return self._client
 
     def _config(self, request: LLMRequest, timeout: float) -> Any:
@@ -72,11 +78,21 @@ class GeminiProvider:
         if request.system:
             config["system_instruction"] = request.system
         if request.tools:
-            config["tools"] = [types.Tool(function_declarations=[
-                types.FunctionDeclaration(name=t.name, description=t.description, parameters_json_schema=t.parameters)
-                for t in request.tools
-            ])]
-            config["automatic_function_calling"] = types.AutomaticFunctionCallingConfig(disable=True)
+            config["tools"] = [
+                types.Tool(
+                    function_declarations=[
+                        types.FunctionDeclaration(
+                            name=t.name,
+                            description=t.description,
+                            parameters_json_schema=t.parameters,
+                        )
+                        for t in request.tools
+                    ]
+                )
+            ]
+            config["automatic_function_calling"] = types.AutomaticFunctionCallingConfig(
+                disable=True
+            )
         if request.response_schema is not None:
             config["response_mime_type"] = "application/json"
             config["response_json_schema"] = request.response_schema
@@ -90,11 +106,16 @@ class GeminiProvider:
         for msg in request.messages:
             if msg.role == "tool":
                 name = names.get(msg.tool_call_id or "", msg.name or "tool")
-                part = types.Part.from_function_response(name=name, response={"result": msg.content})
+                part = types.Part.from_function_response(
+                    name=name, response={"result": msg.content}
+                )
                 out.append(types.Content(role="user", parts=[part]))
             elif msg.role == "assistant":
                 parts = [types.Part(text=msg.content)] if msg.content else []
-                parts += [types.Part(function_call=types.FunctionCall(name=c.name, args=c.arguments)) for c in msg.tool_calls]
+                parts += [
+                    types.Part(function_call=types.FunctionCall(name=c.name, args=c.arguments))
+                    for c in msg.tool_calls
+                ]
                 out.append(types.Content(role="model", parts=parts))
             else:
                 out.append(types.Content(role="user", parts=[types.Part(text=msg.content)]))
@@ -132,25 +153,45 @@ class GeminiProvider:
                 model=model, contents=self._contents(request), config=self._config(request, timeout)
             )
             candidate = raw.candidates[0] if raw.candidates else None
-            parts = candidate.content.parts if candidate and candidate.content and candidate.content.parts else []
-        except Exception as exc:  # noqa: BLE001 - the SDK raises many transport types; all become typed failures
+            parts = (
+                candidate.content.parts
+                if candidate and candidate.content and candidate.content.parts
+                else []
+            )
+        except Exception as exc:
             raise self._error(model, exc) from exc
         text = "".join(p.text for p in parts if p.text)
         calls = [
-            ToolCall(id=f"call_{i}", name=p.function_call.name or "", arguments=dict(p.function_call.args or {}))
-            for i, p in enumerate(parts) if p.function_call is not None
+            ToolCall(
+                id=f"call_{i}",
+                name=p.function_call.name or "",
+                arguments=dict(p.function_call.args or {}),
+            )
+            for i, p in enumerate(parts)
+            if p.function_call is not None
         ]
         structured = None
         if request.response_schema is not None and text:
             try:
                 structured = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise ProviderError(f"gemini/{model}: structured output is not JSON", kind=FailureKind.BAD_RESPONSE,
-                                    provider=self.name, model=model) from exc
-        finish = _FINISH.get(str(getattr(candidate, "finish_reason", "") or "").rsplit(".", 1)[-1], "stop")
+                raise ProviderError(
+                    f"gemini/{model}: structured output is not JSON",
+                    kind=FailureKind.BAD_RESPONSE,
+                    provider=self.name,
+                    model=model,
+                ) from exc
+        finish = _FINISH.get(
+            str(getattr(candidate, "finish_reason", "") or "").rsplit(".", 1)[-1], "stop"
+        )
         return LLMResponse(
-            text=text, tool_calls=calls, structured=structured, usage=self._usage(raw.usage_metadata),
-            provider=self.name, model=model, finish_reason="tool_calls" if calls else finish,
+            text=text,
+            tool_calls=calls,
+            structured=structured,
+            usage=self._usage(raw.usage_metadata),
+            provider=self.name,
+            model=model,
+            finish_reason="tool_calls" if calls else finish,
             latency_ms=(time.perf_counter() - start) * 1000,
         )
 
@@ -166,11 +207,21 @@ class GeminiProvider:
                         if part.text:
                             yield StreamChunk(delta=part.text, provider=self.name, model=model)
                         if part.function_call is not None:
-                            calls.append(ToolCall(id=f"call_{len(calls)}", name=part.function_call.name or "",
-                                                  arguments=dict(part.function_call.args or {})))
+                            calls.append(
+                                ToolCall(
+                                    id=f"call_{len(calls)}",
+                                    name=part.function_call.name or "",
+                                    arguments=dict(part.function_call.args or {}),
+                                )
+                            )
                 if event.usage_metadata is not None:
                     usage = self._usage(event.usage_metadata)
-        except Exception as exc:  # noqa: BLE001 - as in complete()
+        except Exception as exc:
             raise self._error(model, exc) from exc
-        yield StreamChunk(usage=usage, tool_calls=calls, finish_reason="tool_calls" if calls else "stop",
-                          provider=self.name, model=model)
+        yield StreamChunk(
+            usage=usage,
+            tool_calls=calls,
+            finish_reason="tool_calls" if calls else "stop",
+            provider=self.name,
+            model=model,
+        )

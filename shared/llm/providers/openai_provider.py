@@ -26,20 +26,31 @@ def _messages(request: LLMRequest) -> list[dict[str, Any]]:
         out.append({"role": "system", "content": request.system})
     for msg in request.messages:
         if msg.role == "tool":
-            out.append({"role": "tool", "tool_call_id": msg.tool_call_id or "", "content": msg.content})
+            out.append(
+                {"role": "tool", "tool_call_id": msg.tool_call_id or "", "content": msg.content}
+            )
         elif msg.role == "assistant" and msg.tool_calls:
-            out.append({
-                "role": "assistant",
-                "content": msg.content or None,
-                "tool_calls": [
-                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
-                    for c in msg.tool_calls
-                ],
-            })
+            out.append(
+                {
+                    "role": "assistant",
+                    "content": msg.content or None,
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+                        }
+                        for c in msg.tool_calls
+                    ],
+                }
+            )
         else:
             out.append({"role": msg.role, "content": msg.content})
     if request.continuation:
-        out += [{"role": "assistant", "content": request.continuation}, {"role": "user", "content": CONTINUE_INSTRUCTION}]
+        out += [
+            {"role": "assistant", "content": request.continuation},
+            {"role": "user", "content": CONTINUE_INSTRUCTION},
+        ]
     return out
 
 
@@ -52,7 +63,14 @@ def _params(model: str, request: LLMRequest) -> dict[str, Any]:
     }
     if request.tools:
         params["tools"] = [
-            {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                },
+            }
             for t in request.tools
         ]
     if request.response_schema is not None:
@@ -86,13 +104,29 @@ class OpenAIProvider:
         import openai
 
         if isinstance(exc, openai.APIStatusError):
-            return failure(self.name, model, exc.status_code, str(exc.message), exc.response.headers)
+            return failure(
+                self.name, model, exc.status_code, str(exc.message), exc.response.headers
+            )
         if isinstance(exc, openai.APITimeoutError):
-            return ProviderError(f"openai/{model}: timeout", kind=FailureKind.TIMEOUT, provider=self.name, model=model)
+            return ProviderError(
+                f"openai/{model}: timeout",
+                kind=FailureKind.TIMEOUT,
+                provider=self.name,
+                model=model,
+            )
         if isinstance(exc, openai.APIConnectionError):
-            return ProviderError(f"openai/{model}: {exc}", kind=FailureKind.UNAVAILABLE, provider=self.name, model=model)
-        return ProviderError(f"openai/{model}: bad response: {exc}", kind=FailureKind.BAD_RESPONSE,
-                             provider=self.name, model=model)
+            return ProviderError(
+                f"openai/{model}: {exc}",
+                kind=FailureKind.UNAVAILABLE,
+                provider=self.name,
+                model=model,
+            )
+        return ProviderError(
+            f"openai/{model}: bad response: {exc}",
+            kind=FailureKind.BAD_RESPONSE,
+            provider=self.name,
+            model=model,
+        )
 
     def complete(self, model: str, request: LLMRequest, *, timeout: float) -> LLMResponse:
         import openai
@@ -104,9 +138,15 @@ class OpenAIProvider:
         except (openai.OpenAIError, ValueError, IndexError) as exc:
             raise self._error(model, exc) from exc
         usage = raw.usage
-        cached = usage.prompt_tokens_details.cached_tokens if usage and usage.prompt_tokens_details else 0
+        cached = (
+            usage.prompt_tokens_details.cached_tokens
+            if usage and usage.prompt_tokens_details
+            else 0
+        )
         calls = [
-            ToolCall(id=c.id, name=c.function.name, arguments=json.loads(c.function.arguments or "{}"))
+            ToolCall(
+                id=c.id, name=c.function.name, arguments=json.loads(c.function.arguments or "{}")
+            )
             for c in choice.message.tool_calls or []
             if c.type == "function"
         ]
@@ -116,8 +156,12 @@ class OpenAIProvider:
             try:
                 structured = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise ProviderError(f"openai/{model}: structured output is not JSON", kind=FailureKind.BAD_RESPONSE,
-                                    provider=self.name, model=model) from exc
+                raise ProviderError(
+                    f"openai/{model}: structured output is not JSON",
+                    kind=FailureKind.BAD_RESPONSE,
+                    provider=self.name,
+                    model=model,
+                ) from exc
         return LLMResponse(
             text=text,
             structured=structured,
@@ -140,21 +184,32 @@ class OpenAIProvider:
         finish: str | None = None
         try:
             events = self._get().chat.completions.create(
-                **_params(model, request), stream=True, stream_options={"include_usage": True}, timeout=timeout
+                **_params(model, request),
+                stream=True,
+                stream_options={"include_usage": True},
+                timeout=timeout,
             )
             for event in events:
                 for choice in event.choices:
                     if choice.delta.content:
-                        yield StreamChunk(delta=choice.delta.content, provider=self.name, model=model)
+                        yield StreamChunk(
+                            delta=choice.delta.content, provider=self.name, model=model
+                        )
                     for call in choice.delta.tool_calls or []:
-                        entry = calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
+                        entry = calls.setdefault(
+                            call.index, {"id": "", "name": "", "arguments": ""}
+                        )
                         entry["id"] = call.id or entry["id"]
                         if call.function is not None:
                             entry["name"] = call.function.name or entry["name"]
                             entry["arguments"] += call.function.arguments or ""
                     finish = choice.finish_reason or finish
                 if event.usage is not None:
-                    cached = event.usage.prompt_tokens_details.cached_tokens if event.usage.prompt_tokens_details else 0
+                    cached = (
+                        event.usage.prompt_tokens_details.cached_tokens
+                        if event.usage.prompt_tokens_details
+                        else 0
+                    )
                     yield StreamChunk(
                         usage=Usage(
                             input_tokens=event.usage.prompt_tokens,
@@ -162,7 +217,11 @@ class OpenAIProvider:
                             cached_input_tokens=cached or 0,
                         ),
                         tool_calls=[
-                            ToolCall(id=c["id"], name=c["name"], arguments=json.loads(c["arguments"] or "{}"))
+                            ToolCall(
+                                id=c["id"],
+                                name=c["name"],
+                                arguments=json.loads(c["arguments"] or "{}"),
+                            )
                             for _, c in sorted(calls.items())
                         ],
                         finish_reason=finish or "stop",
@@ -171,6 +230,10 @@ class OpenAIProvider:
                     )
         except (openai.OpenAIError, ValueError) as exc:
             raise self._error(model, exc) from exc
-        except Exception as exc:  # noqa: BLE001 - transport errors mid-stream (httpx) become a typed failure
-            raise ProviderError(f"openai/{model}: stream broke: {exc}", kind=FailureKind.BAD_RESPONSE,
-                                provider=self.name, model=model) from exc
+        except Exception as exc:
+            raise ProviderError(
+                f"openai/{model}: stream broke: {exc}",
+                kind=FailureKind.BAD_RESPONSE,
+                provider=self.name,
+                model=model,
+            ) from exc

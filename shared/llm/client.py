@@ -1,0 +1,269 @@
+"""The one entry to LLM calls for the whole product: guards, context fitting, cache, budget,
+routing, cost and usage records, in that order.
+
+Callers say who they serve (:class:`CallContext`: tenant, feature, CRM object, template) and
+what they ask (:class:`~shared.llm.types.LLMRequest`); they never name a provider.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from shared.llm.cache import cache_key
+from shared.llm.context import fit_to_window
+from shared.llm.errors import AllProvidersFailed, BudgetExceeded, LLMError
+from shared.llm.guards import check_untrusted, redact_pii
+from shared.llm.ledger import Reservation, UsageRecord, new_call_id
+from shared.llm.policy import LLMPolicy
+from shared.llm.tokens import estimate_request_tokens
+from shared.llm.types import LLMRequest, LLMResponse, Message, StreamChunk, Usage
+from shared.log import get_logger
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from shared.llm.cache import ResponseCache
+    from shared.llm.catalog import Catalog, ModelInfo
+    from shared.llm.ledger import Ledger
+    from shared.llm.policy import PolicyStore
+    from shared.llm.router import Router
+
+_log = get_logger("llm")
+
+
+@dataclass(frozen=True)
+class CallContext:
+    tenant_id: str
+    feature: str = "other"
+    crm_object: str | None = None
+    template_id: str | None = None
+    template_version: str | None = None
+    cache: bool = True
+    summarise_overflow: bool = True
+    fallback: LLMResponse | None = None  # served, marked fallback=True, when every provider fails
+
+
+class LLMClient:
+    def __init__(
+        self,
+        router: Router,
+        *,
+        ledger: Ledger | None = None,
+        policies: PolicyStore | None = None,
+        cache: ResponseCache | None = None,
+    ) -> None:
+        self.router = router
+        self.catalog: Catalog = router.catalog
+        self._ledger = ledger
+        self._policies = policies
+        self._cache = cache
+
+    # --- public ---------------------------------------------------------------------------------
+    def complete(self, request: LLMRequest, ctx: CallContext) -> LLMResponse:
+        """Answer one request.
+
+        Raises:
+            BudgetExceeded (402), PromptRejected (422), ContextTooLong (413),
+            AllProvidersFailed (503, retryable) unless ``ctx.fallback`` is set.
+        """
+        policy = self._policy(ctx)
+        request = self._prepare(request, ctx, policy)
+        key = cache_key(request) if ctx.cache and self._cache is not None else None
+        if key is not None and self._cache is not None:
+            hit = self._cache.get(ctx.tenant_id, key)
+            if hit is not None:
+                hit = hit.model_copy(
+                    update={"cache_hit": True, "cost_usd": 0.0, "latency_ms": 0.0, "attempts": 0}
+                )
+                self._record(ctx, hit, "ok")
+                return hit
+        request, reservation = self._reserve(request, ctx, policy)
+        try:
+            response = self.router.complete(request)
+        except AllProvidersFailed:
+            self._settle(reservation, policy, Usage(), 0.0)
+            self._record_failure(ctx, request, "error")
+            if ctx.fallback is not None:
+                return ctx.fallback.model_copy(update={"fallback": True, "provider": "fallback"})
+            raise
+        except LLMError:
+            self._settle(reservation, policy, Usage(), 0.0)
+            self._record_failure(ctx, request, "error")
+            raise
+        response.cost_usd = self.catalog.cost(
+            response.model, response.usage, datetime.now(UTC).date()
+        )
+        self._settle(reservation, policy, response.usage, response.cost_usd)
+        self._record(ctx, response, "ok")
+        if key is not None and self._cache is not None and response.finish_reason != "length":
+            self._cache.put(ctx.tenant_id, key, response)
+        return response
+
+    def stream(self, request: LLMRequest, ctx: CallContext) -> Iterator[StreamChunk]:
+        """Stream one answer: deltas, then a final chunk with usage (and ``cost_usd`` in the log).
+
+        Raises:
+            as :meth:`complete`; errors before the first chunk surface on first iteration.
+        """
+        policy = self._policy(ctx)
+        request = self._prepare(request, ctx, policy)
+        request, reservation = self._reserve(request, ctx, policy)
+        start = time.perf_counter()
+        delivered, final = "", None
+        try:
+            for chunk in self.router.stream(request):
+                delivered += chunk.delta
+                if chunk.usage is not None:
+                    final = chunk
+                yield chunk
+        finally:
+            # Also on failure or when the consumer stops early: bill what was used, release the rest.
+            usage = (
+                final.usage
+                if final is not None and final.usage
+                else Usage(
+                    input_tokens=estimate_request_tokens(request), output_tokens=len(delivered) // 4
+                )
+            )
+            model = (
+                final.model
+                if final is not None
+                else (request.model or self.router.candidates(request)[0].id)
+            )
+            cost = self.catalog.cost(model, usage, datetime.now(UTC).date())
+            self._settle(reservation, policy, usage, cost)
+            response = LLMResponse(
+                text="",
+                usage=usage,
+                provider=final.provider if final else "",
+                model=model,
+                cost_usd=cost,
+                latency_ms=(time.perf_counter() - start) * 1000,
+            )
+            self._record(ctx, response, "ok" if final is not None else "error")
+
+    # --- steps ----------------------------------------------------------------------------------
+    def _policy(self, ctx: CallContext) -> LLMPolicy:
+        return self._policies.get(ctx.tenant_id) if self._policies is not None else LLMPolicy()
+
+    def _prepare(self, request: LLMRequest, ctx: CallContext, policy: LLMPolicy) -> LLMRequest:
+        untrusted = [m.content for m in request.messages if not m.trusted]
+        check_untrusted(untrusted, policy.injection, tenant_id=ctx.tenant_id, feature=ctx.feature)
+        if policy.pii == "redact":
+            messages = [
+                m.model_copy(update={"content": redact_pii(m.content)[0]}) for m in request.messages
+            ]
+            request = request.model_copy(update={"messages": messages})
+        window = max(m.context_window for m in self._eligible(request))
+        summarise = self._summarise(ctx) if ctx.summarise_overflow else None
+        return fit_to_window(request, window, summarise=summarise)
+
+    def _eligible(self, request: LLMRequest) -> list[ModelInfo]:
+        names = (request.model,) if request.model else self.catalog.tier(request.tier).models
+        return [
+            self.catalog.models[n]
+            for n in names
+            if self.catalog.models[n].provider in self.router.providers
+        ]
+
+    def _summarise(self, ctx: CallContext) -> Callable[[list[Message]], str]:
+        def run(messages: list[Message]) -> str:
+            transcript = "\n".join(f"{m.role}: {m.content}" for m in messages)
+            summary = self.complete(
+                LLMRequest(
+                    system="Summarise this conversation in a few sentences, keeping names, numbers and decisions.",
+                    messages=[Message(role="user", content=transcript[-200_000:])],
+                    tier="fast",
+                    max_tokens=300,
+                ),
+                CallContext(
+                    tenant_id=ctx.tenant_id,
+                    feature=ctx.feature,
+                    crm_object=ctx.crm_object,
+                    summarise_overflow=False,
+                ),
+            )
+            return summary.text
+
+        return run
+
+    def _worst_case_usd(self, request: LLMRequest) -> float:
+        tokens_in = estimate_request_tokens(request)
+        today = datetime.now(UTC).date()
+        return max(
+            self.catalog.cost(
+                m.id, Usage(input_tokens=tokens_in, output_tokens=request.max_tokens), today
+            )
+            for m in self._eligible(request)
+        )
+
+    def _reserve(
+        self, request: LLMRequest, ctx: CallContext, policy: LLMPolicy
+    ) -> tuple[LLMRequest, Reservation | None]:
+        if self._ledger is None:
+            return request, None
+        tokens = estimate_request_tokens(request) + request.max_tokens
+        try:
+            return request, self._ledger.reserve(
+                ctx.tenant_id, ctx.feature, policy, tokens, self._worst_case_usd(request)
+            )
+        except BudgetExceeded:
+            cheaper = policy.degrade_to_tier
+            if cheaper is None or cheaper == request.tier or request.model is not None:
+                self._record_failure(ctx, request, "budget_exceeded")
+                raise
+            _log.info(
+                "over budget: degrading",
+                extra={"fields": {"from_tier": request.tier, "to_tier": cheaper}},
+            )
+            degraded = request.model_copy(update={"tier": cheaper})
+            try:
+                reservation = self._ledger.reserve(
+                    ctx.tenant_id, ctx.feature, policy, tokens, self._worst_case_usd(degraded)
+                )
+            except BudgetExceeded:
+                self._record_failure(ctx, request, "budget_exceeded")
+                raise
+            return degraded, reservation
+
+    def _settle(
+        self, reservation: Reservation | None, policy: LLMPolicy, usage: Usage, usd: float
+    ) -> None:
+        if self._ledger is not None and reservation is not None:
+            self._ledger.settle(reservation, policy, usage.input_tokens + usage.output_tokens, usd)
+
+    def _record(self, ctx: CallContext, response: LLMResponse, outcome: str) -> None:
+        fields = {
+            "tenant_id": ctx.tenant_id,
+            "feature": ctx.feature,
+            "provider": response.provider,
+            "model": response.model,
+            "input_tokens": response.usage.input_tokens,
+            "output_tokens": response.usage.output_tokens,
+            "cost_usd": response.cost_usd,
+            "latency_ms": round(response.latency_ms, 1),
+            "cache_hit": response.cache_hit,
+            "attempts": response.attempts,
+            "outcome": outcome,
+        }
+        _log.info("llm call", extra={"fields": {"metric": "llm_call", **fields}})
+        if self._ledger is None:
+            return
+        self._ledger.record(
+            UsageRecord(
+                call_id=new_call_id(),
+                crm_object=ctx.crm_object,
+                template_id=ctx.template_id,
+                template_version=ctx.template_version,
+                cached_input_tokens=response.usage.cached_input_tokens,
+                at=datetime.now(UTC),
+                **fields,  # type: ignore[arg-type]
+            )
+        )
+
+    def _record_failure(self, ctx: CallContext, request: LLMRequest, outcome: str) -> None:
+        self._record(ctx, LLMResponse(model=request.model or request.tier, attempts=0), outcome)

@@ -1,0 +1,46 @@
+"""Building the LLM layer from settings: real providers where keys are set, the simulator
+otherwise (``LLM_SIMULATOR_URL``), nothing for a provider with neither."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shared.llm.catalog import Catalog
+from shared.llm.providers.base import Endpoint
+from shared.llm.router import Router
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+    from shared.llm.providers.base import Provider
+
+SIMULATED_KEY = "simulator"
+
+
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    from shared.llm.providers.anthropic_provider import AnthropicProvider
+    from shared.llm.providers.gemini_provider import GeminiProvider
+    from shared.llm.providers.openai_provider import OpenAIProvider
+
+    sim = settings.llm_simulator_url.rstrip("/") if settings.llm_simulator_url else None
+    providers: dict[str, Provider] = {}
+    if settings.openai_api_key:
+        providers["openai"] = OpenAIProvider(Endpoint(settings.openai_api_key))
+    elif sim:
+        providers["openai"] = OpenAIProvider(Endpoint(SIMULATED_KEY, f"{sim}/v1", simulated=True))
+    if settings.anthropic_api_key:
+        providers["anthropic"] = AnthropicProvider(Endpoint(settings.anthropic_api_key))
+    elif sim:
+        providers["anthropic"] = AnthropicProvider(Endpoint(SIMULATED_KEY, sim, simulated=True))
+    if settings.gemini_use_vertex:
+        providers["gemini"] = GeminiProvider(
+            None, vertex_project=settings.project_id, vertex_location=settings.region
+        )
+    elif settings.gemini_api_key:
+        providers["gemini"] = GeminiProvider(Endpoint(settings.gemini_api_key))
+    elif sim:
+        providers["gemini"] = GeminiProvider(Endpoint(SIMULATED_KEY, sim, simulated=True))
+    return providers
+
+
+def build_router(settings: Settings, catalog: Catalog | None = None) -> Router:
+    return Router(build_providers(settings), catalog or Catalog.load())

@@ -1,0 +1,280 @@
+"""The usage ledger: budgets reserved before a call and settled after it, a usage record per
+call, and aggregates for reporting.
+
+Budget state for a month is one document, ``tenants/{t}/llm_budget/{YYYY-MM}``, changed only in
+transactions: ``reserve`` adds the call's worst-case cost (prompt estimate + max_tokens) if it fits
+under every limit; ``settle`` swaps the reservation for the real cost. Concurrent calls therefore
+can never overspend by more than what one call's real cost exceeds its reservation.
+Threshold alerts (50/80/100 %) are recorded in the same document, so each fires once.
+
+Aggregates are sharded counters (``tenants/{t}/llm_usage_daily/{day}/shards/{n}``): usage writes
+are hot, and Firestore sustains about one write a second per document.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from shared.config import TOPIC_AI_EVENTS, TOPIC_LLM_USAGE
+from shared.llm.errors import BudgetExceeded
+from shared.log import get_logger
+from shared.messaging.pubsub import ordering_key
+from shared.tenancy.scope import TenantStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from shared.llm.policy import Limit, LLMPolicy
+    from shared.messaging.pubsub import Publisher
+    from shared.store.base import DocumentStore
+
+_log = get_logger("llm.ledger")
+SHARDS = 10
+BUDGET_THRESHOLD = "llm.budget_threshold_reached"
+
+
+class UsageRecord(BaseModel):
+    call_id: str
+    tenant_id: str
+    feature: str
+    crm_object: str | None = None  # "lead:lead-1", "customer:c-9", "workflow_run:r-3"
+    template_id: str | None = None
+    template_version: str | None = None
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    cost_usd: float
+    latency_ms: float
+    cache_hit: bool
+    outcome: str  # ok | error | budget_exceeded | rejected
+    attempts: int = 1
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Reservation:
+    tenant_id: str
+    feature: str
+    period: str
+    tokens: int
+    usd: float
+    active: bool  # False when the tenant has no limits (nothing was reserved)
+
+
+def _period(now: datetime) -> str:
+    return now.strftime("%Y-%m")
+
+
+class Ledger:
+    def __init__(
+        self,
+        store: DocumentStore,
+        publisher: Publisher | None = None,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._clock = clock
+
+    def _budget_path(self, scope: TenantStore, period: str) -> str:
+        return scope.path("llm_budget", period)
+
+    # --- budgets --------------------------------------------------------------------------------
+    def reserve(
+        self, tenant_id: str, feature: str, policy: LLMPolicy, tokens: int, usd: float
+    ) -> Reservation:
+        """Reserve ``tokens`` and ``usd`` against the tenant's monthly limits.
+
+        Raises:
+            BudgetExceeded: the reservation would cross a limit; the message says which.
+        """
+        period = _period(self._clock())
+        if not policy.has_limits:
+            return Reservation(tenant_id, feature, period, tokens, usd, active=False)
+        scope = TenantStore(self._store, tenant_id)
+        path = self._budget_path(scope, period)
+
+        def _reserve(tx: Any) -> None:
+            doc = tx.get(path) or {}
+            checks: list[tuple[str, Limit, dict[str, Any]]] = [
+                ("monthly", policy.budget, doc.get("total", {}))
+            ]
+            if feature in policy.feature_budgets:
+                checks.append(
+                    (
+                        f"{feature}",
+                        policy.feature_budgets[feature],
+                        doc.get("features", {}).get(feature, {}),
+                    )
+                )
+            for name, limit, used in checks:
+                spent_usd = used.get("spent_usd", 0.0) + used.get("reserved_usd", 0.0)
+                spent_tokens = used.get("spent_tokens", 0) + used.get("reserved_tokens", 0)
+                if limit.monthly_usd is not None and spent_usd + usd > limit.monthly_usd:
+                    raise BudgetExceeded(
+                        f"the {name} budget of ${limit.monthly_usd:.2f} for {period} cannot cover this call "
+                        f"(${spent_usd:.4f} used or reserved, ${usd:.4f} needed)",
+                        field="budget",
+                    )
+                if (
+                    limit.monthly_tokens is not None
+                    and spent_tokens + tokens > limit.monthly_tokens
+                ):
+                    raise BudgetExceeded(
+                        f"the {name} budget of {limit.monthly_tokens} tokens for {period} cannot cover this call "
+                        f"({spent_tokens} used or reserved, {tokens} needed)",
+                        field="budget",
+                    )
+            tx.set(path, _apply(doc, feature, reserved_usd=usd, reserved_tokens=tokens))
+
+        scope.run_transaction(_reserve)
+        return Reservation(tenant_id, feature, period, tokens, usd, active=True)
+
+    def settle(self, reservation: Reservation, policy: LLMPolicy, tokens: int, usd: float) -> None:
+        """Replace the reservation with the real cost (zero for a call that never ran)."""
+        if not reservation.active:
+            return
+        scope = TenantStore(self._store, reservation.tenant_id)
+        path = self._budget_path(scope, reservation.period)
+        crossed: list[int] = []
+
+        def _settle(tx: Any) -> None:
+            doc = tx.get(path) or {}
+            doc = _apply(
+                doc,
+                reservation.feature,
+                reserved_usd=-reservation.usd,
+                reserved_tokens=-reservation.tokens,
+                spent_usd=usd,
+                spent_tokens=tokens,
+            )
+            crossed.clear()
+            used = doc.get("total", {})
+            fraction = max(
+                used.get("spent_usd", 0.0) / policy.budget.monthly_usd
+                if policy.budget.monthly_usd
+                else 0.0,
+                used.get("spent_tokens", 0) / policy.budget.monthly_tokens
+                if policy.budget.monthly_tokens
+                else 0.0,
+            )
+            sent = set(doc.get("alerts_sent", []))
+            for threshold in policy.alert_thresholds:
+                if fraction * 100 >= threshold and threshold not in sent:
+                    crossed.append(threshold)
+            doc["alerts_sent"] = sorted(sent | set(crossed))
+            tx.set(path, doc)
+
+        scope.run_transaction(_settle)
+        for threshold in crossed:
+            self._alert(reservation, threshold)
+
+    def _alert(self, reservation: Reservation, threshold: int) -> None:
+        _log.warning(
+            "LLM budget threshold reached",
+            extra={
+                "fields": {
+                    "tenant_id": reservation.tenant_id,
+                    "threshold_percent": threshold,
+                    "period": reservation.period,
+                }
+            },
+        )
+        if self._publisher is not None:
+            event_id = f"budget-{reservation.tenant_id}-{reservation.period}-{threshold}"
+            self._publisher.publish(
+                TOPIC_AI_EVENTS,
+                {
+                    "event_id": event_id,
+                    "event_type": BUDGET_THRESHOLD,
+                    "tenant_id": reservation.tenant_id,
+                    "entity_type": "budget",
+                    "entity_id": reservation.period,
+                    "data": {"threshold_percent": threshold},
+                },
+                ordering_key=ordering_key(reservation.tenant_id, "budget"),
+                attributes={"tenant_id": reservation.tenant_id, "event_type": BUDGET_THRESHOLD},
+            )
+
+    def budget_state(self, tenant_id: str) -> dict[str, Any]:
+        scope = TenantStore(self._store, tenant_id)
+        return scope.get(self._budget_path(scope, _period(self._clock()))) or {}
+
+    # --- usage ----------------------------------------------------------------------------------
+    def record(self, record: UsageRecord) -> None:
+        """Store the call's record and add it to the day's sharded aggregates."""
+        scope = TenantStore(self._store, record.tenant_id)
+        scope.set(
+            scope.path("llm_usage", record.call_id),
+            {**record.model_dump(mode="python"), "expires_at": record.at + timedelta(days=400)},
+        )
+        day = record.at.strftime("%Y-%m-%d")
+        shard = scope.path("llm_usage_daily", day, "shards", str(random.randrange(SHARDS)))  # noqa: S311 - load spreading, not security
+        values = {
+            "calls": 1,
+            "input_tokens": record.input_tokens,
+            "output_tokens": record.output_tokens,
+            "cached_input_tokens": record.cached_input_tokens,
+            "cost_usd": record.cost_usd,
+            "cache_hits": int(record.cache_hit),
+            "errors": int(record.outcome != "ok"),
+        }
+        deltas: dict[tuple[str, ...], float] = {("total", k): v for k, v in values.items()}
+        groups = {
+            "by_feature": record.feature,
+            "by_model": record.model,
+            "by_object_type": (record.crm_object or "none").split(":", 1)[0],
+        }
+        for group, key in groups.items():
+            deltas.update({(group, key, k): v for k, v in values.items()})
+        scope.increment(shard, deltas)
+        if record.crm_object:
+            obj = scope.path("llm_usage_objects", record.crm_object.replace("/", "_"))
+            scope.increment(obj, {(k,): v for k, v in values.items()})
+        if self._publisher is not None:
+            self._publisher.publish(
+                TOPIC_LLM_USAGE,
+                record.model_dump(mode="json"),
+                attributes={"tenant_id": record.tenant_id},
+            )
+
+    def daily(self, tenant_id: str, day: str) -> dict[str, Any]:
+        """The day's aggregates, summed over shards."""
+        scope = TenantStore(self._store, tenant_id)
+        total: dict[str, Any] = {}
+        for _, shard in scope.query(scope.path("llm_usage_daily", day, "shards")):
+            _merge_sum(total, shard)
+        return total
+
+
+def new_call_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _apply(doc: dict[str, Any], feature: str, **deltas: float) -> dict[str, Any]:
+    doc = dict(doc)
+    total = dict(doc.get("total", {}))
+    features = {k: dict(v) for k, v in doc.get("features", {}).items()}
+    mine = features.setdefault(feature, {})
+    for key, delta in deltas.items():
+        total[key] = max(total.get(key, 0) + delta, 0)
+        mine[key] = max(mine.get(key, 0) + delta, 0)
+    doc["total"], doc["features"] = total, features
+    return doc
+
+
+def _merge_sum(into: dict[str, Any], other: dict[str, Any]) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict):
+            _merge_sum(into.setdefault(key, {}), value)
+        elif isinstance(value, (int, float)):
+            into[key] = into.get(key, 0) + value

@@ -1,0 +1,48 @@
+"""The real SDKs against the simulator process."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from shared.llm.catalog import Catalog
+from shared.llm.providers.anthropic_provider import AnthropicProvider
+from shared.llm.providers.base import Endpoint
+from shared.llm.providers.gemini_provider import GeminiProvider
+from shared.llm.providers.openai_provider import OpenAIProvider
+from shared.llm.router import RetryPolicy, Router
+
+if TYPE_CHECKING:
+    from shared.llm.providers.base import Provider
+
+MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash"}
+
+
+def providers_for(url: str) -> dict[str, Provider]:
+    return {
+        "openai": OpenAIProvider(Endpoint("sim", f"{url}/v1", simulated=True)),
+        "anthropic": AnthropicProvider(Endpoint("sim", url, simulated=True)),
+        "gemini": GeminiProvider(Endpoint("sim", url, simulated=True)),
+    }
+
+
+class SleepLog:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> SleepLog:
+    return SleepLog()
+
+
+@pytest.fixture
+def router(simulator_url: str, sim: object, sleeps: SleepLog) -> Router:
+    # Backoff waits are recorded rather than slept: the tests check the policy, not the clock.
+    return Router(
+        providers_for(simulator_url), Catalog.load(), RetryPolicy(timeout_s=5), sleep=sleeps
+    )
