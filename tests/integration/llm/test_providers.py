@@ -131,8 +131,12 @@ def test_a_mid_stream_disconnect_raises_after_the_first_tokens(
     # Six events in: past Anthropic's message_start, content_block_start and ping.
     sim.post("/_sim/faults", json={"provider": name, "fault": {"disconnect_after": 6}, "times": 1})
     received: list[str] = []
-    with pytest.raises(ProviderError) as info:
+
+    def consume() -> None:
         for chunk in providers_for(simulator_url)[name].stream(MODELS[name], _request(), timeout=5):
             received.append(chunk.delta)
+
+    with pytest.raises(ProviderError) as info:
+        consume()
     assert info.value.kind in (FailureKind.BAD_RESPONSE, FailureKind.UNAVAILABLE)
     assert "".join(received)  # some text arrived before the break
