@@ -14,6 +14,7 @@ are hot, and Firestore sustains about one write a second per document.
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -84,6 +85,14 @@ class Ledger:
         self._store = store
         self._publisher = publisher
         self._clock = clock
+        # One budget document takes every reservation of a tenant's month; calls in this process
+        # take turns on it instead of colliding in Firestore transactions.
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _lock(self, path: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(path, threading.Lock())
 
     def _budget_path(self, scope: TenantStore, period: str) -> str:
         return scope.path("llm_budget", period)
@@ -136,7 +145,8 @@ class Ledger:
                     )
             tx.set(path, _apply(doc, feature, reserved_usd=usd, reserved_tokens=tokens))
 
-        scope.run_transaction(_reserve)
+        with self._lock(path):
+            scope.run_transaction(_reserve)
         return Reservation(tenant_id, feature, period, tokens, usd, active=True)
 
     def settle(self, reservation: Reservation, policy: LLMPolicy, tokens: int, usd: float) -> None:
@@ -174,7 +184,8 @@ class Ledger:
             doc["alerts_sent"] = sorted(sent | set(crossed))
             tx.set(path, doc)
 
-        scope.run_transaction(_settle)
+        with self._lock(path):
+            scope.run_transaction(_settle)
         for threshold in crossed:
             self._alert(reservation, threshold)
 

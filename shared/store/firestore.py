@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -70,9 +72,10 @@ class _FirestoreTransaction:
 class FirestoreStore:
     """A :class:`DocumentStore` on Firestore (or its emulator)."""
 
-    def __init__(self, client: firestore.Client, *, max_attempts: int = 10) -> None:
+    def __init__(self, client: firestore.Client, *, max_attempts: int = 5, rounds: int = 6) -> None:
         self._client = client
         self._max_attempts = max_attempts
+        self._rounds = rounds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FirestoreStore:
@@ -138,15 +141,27 @@ class FirestoreStore:
             result: T = fn(_FirestoreTransaction(client, tx))
             return result
 
-        with _transient_errors():
-            try:
-                outcome: T = _run(client.transaction(max_attempts=self._max_attempts))
-                return outcome
-            except ValueError as exc:
-                # The SDK raises ValueError when contention outlasts max_attempts.
-                if "Failed to commit transaction" in str(exc):
-                    raise TransientError(f"Firestore transaction contention: {exc}") from exc
-                raise
+        # The SDK retries an aborted transaction at once; under contention on one document (a
+        # budget, a counter) that just collides again, so rounds of attempts are spaced out with
+        # jittered backoff before contention is reported as a transient error.
+        from google.api_core import exceptions as gexc
+
+        for round_ in range(self._rounds):
+            with _transient_errors():
+                try:
+                    outcome: T = _run(client.transaction(max_attempts=self._max_attempts))
+                    return outcome
+                except (ValueError, gexc.Aborted) as exc:
+                    # ValueError: the SDK's own attempts ran out; Aborted: a read inside the
+                    # transaction lost a lock (the emulator locks pessimistically).
+                    if isinstance(exc, ValueError) and "Failed to commit transaction" not in str(
+                        exc
+                    ):
+                        raise
+                    if round_ == self._rounds - 1:
+                        raise TransientError(f"Firestore transaction contention: {exc}") from exc
+            time.sleep(random.uniform(0, 0.05 * 2**round_))  # noqa: S311 - jitter, not security
+        raise AssertionError("unreachable")
 
     def query(
         self,

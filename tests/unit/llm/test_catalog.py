@@ -63,3 +63,11 @@ def test_the_shipped_catalogue_is_consistent() -> None:
 def test_a_model_without_a_price_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="without a price"):
         _catalog([])
+
+
+def test_no_shipped_model_is_deprecated_by_its_sdk() -> None:
+    from anthropic.resources.messages.messages import DEPRECATED_MODELS
+
+    catalog = Catalog.load()
+    anthropic_models = {m.id for m in catalog.models.values() if m.provider == "anthropic"}
+    assert not anthropic_models & set(DEPRECATED_MODELS)
