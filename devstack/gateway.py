@@ -68,6 +68,10 @@ def build_app() -> Starlette:
                 "address": address,
                 "ok": bool(address) and await _tcp_ok(address or ""),
             }
+        simulator = os.environ.get("LLM_SIMULATOR_URL")
+        if simulator:
+            reachable = await _tcp_ok(simulator.removeprefix("http://"))
+            components["llm_simulator"] = {"url": simulator, "ok": reachable}
         for name, url in functions.items():
             components[f"function:{name}"] = {
                 "url": url,

@@ -45,6 +45,8 @@ class Stack:
             "AUTH_PUBLIC_KEY_FILE": str(self.public_key),
             "PYTHONPATH": str(REPO),
         }
+        if "simulator" in self.procs:
+            env["LLM_SIMULATOR_URL"] = self.procs["simulator"].url
         for name, var in (
             ("firestore", "FIRESTORE_EMULATOR_HOST"),
             ("pubsub", "PUBSUB_EMULATOR_HOST"),
@@ -60,6 +62,10 @@ class Stack:
             self.procs["firestore"] = emulators.start_firestore(self._port(8081), logs)
             self.procs["pubsub"] = emulators.start_pubsub(self._port(8085), logs)
             self.procs["tasks"] = emulators.start_tasks(self._port(9022), logs)
+            sim_port = self._port(8090)
+            sim_cmd = [str(VENV_BIN / "python"), "-m", "devstack.simulator", f"--port={sim_port}"]
+            self.procs["simulator"] = spawn("simulator", sim_cmd, sim_port, logs)
+            wait_until_ready(self.procs["simulator"], http_path="/health")
             os.environ.update(self.env())
             specs = discover_functions() if self.with_functions else []
             base_port = 8101

@@ -27,6 +27,7 @@ def main() -> None:
         print(f"health: {gateway.url}/health")
         for name, url in stack.function_urls.items():
             print(f"function {name}: {url}")
+        print(f"llm simulator: {stack.procs['simulator'].url}")
         for name in ("firestore", "pubsub", "tasks"):
             print(f"emulator {name}: {stack.procs[name].address}")
         print(

@@ -15,6 +15,9 @@ from shared.log import configure_logging
 if TYPE_CHECKING:
     from shared.auth.tokens import TokenVerifier
     from shared.crm.ingest import CrmIngestor
+    from shared.llm.client import LLMClient
+    from shared.llm.ledger import Ledger
+    from shared.llm.policy import PolicyStore
     from shared.messaging.pubsub import Publisher
     from shared.messaging.tasks import TaskQueue
     from shared.store.base import DocumentStore
@@ -56,6 +59,34 @@ def crm_ingestor() -> CrmIngestor:
 
 
 @lru_cache(maxsize=1)
+def llm_ledger() -> Ledger:
+    from shared.llm.ledger import Ledger
+
+    return Ledger(document_store(), publisher())
+
+
+@lru_cache(maxsize=1)
+def llm_policies() -> PolicyStore:
+    from shared.llm.policy import PolicyStore
+
+    return PolicyStore(document_store())
+
+
+@lru_cache(maxsize=1)
+def llm_client() -> LLMClient:
+    from shared.llm.cache import ResponseCache
+    from shared.llm.client import LLMClient
+    from shared.llm.factory import build_router
+
+    return LLMClient(
+        build_router(get_settings()),
+        ledger=llm_ledger(),
+        policies=llm_policies(),
+        cache=ResponseCache(document_store()),
+    )
+
+
+@lru_cache(maxsize=1)
 def init_logging() -> None:
     configure_logging(get_settings().log_level)
 
@@ -69,6 +100,9 @@ def reset() -> None:
         token_verifier,
         crm_ingestor,
         init_logging,
+        llm_ledger,
+        llm_policies,
+        llm_client,
     ):
         getter.cache_clear()
     get_settings.cache_clear()

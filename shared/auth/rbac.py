@@ -41,6 +41,7 @@ class Permission(StrEnum):
     EVENTS_INGEST = "events:ingest"
     TASKS_RUN = "tasks:run"
     BATCH_RUN = "batch:run"
+    BUDGETS_MANAGE = "budgets:manage"
 
 
 _VIEWER = {
@@ -56,7 +57,11 @@ _REP = _VIEWER | {
     Permission.INSIGHTS_GENERATE,
 }
 _MANAGER = _REP | {Permission.USAGE_READ, Permission.MODELS_MANAGE}
-_ADMIN = _MANAGER | {Permission.KNOWLEDGE_MANAGE, Permission.PROMPTS_MANAGE}
+_ADMIN = _MANAGER | {
+    Permission.KNOWLEDGE_MANAGE,
+    Permission.PROMPTS_MANAGE,
+    Permission.BUDGETS_MANAGE,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset(_VIEWER),

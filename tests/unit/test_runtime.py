@@ -6,12 +6,21 @@ import sys
 import pytest
 
 from devstack.procs import REPO
+from devstack.topology import discover_functions
 from shared import runtime
 
-HEAVY = ("google.cloud.firestore", "google.cloud.pubsub_v1", "google.cloud.tasks_v2", "grpc")
+HEAVY = (
+    "google.cloud.firestore",
+    "google.cloud.pubsub_v1",
+    "google.cloud.tasks_v2",
+    "grpc",
+    "openai",
+    "anthropic",
+    "google.genai",
+)
 
 
-@pytest.mark.parametrize("name", ["crm_events", "crm_api"])
+@pytest.mark.parametrize("name", [s.name for s in discover_functions()])
 def test_a_cold_function_import_pulls_in_no_cloud_sdk(name: str) -> None:
     # In a fresh interpreter, as at a cold start: SDKs load only when a request needs them.
     code = (

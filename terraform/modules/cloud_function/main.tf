@@ -45,6 +45,16 @@ resource "google_cloudfunctions2_function" "this" {
       GOOGLE_CLOUD_PROJECT = var.project_id
       FUNCTION_REGION      = var.region
     })
+
+    dynamic "secret_environment_variables" {
+      for_each = var.secret_environment
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
   }
 
   labels = var.labels

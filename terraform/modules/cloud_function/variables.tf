@@ -51,6 +51,11 @@ variable "environment" {
   type    = map(string)
   default = {}
 }
+variable "secret_environment" {
+  description = "Environment variable => Secret Manager secret id (latest version)."
+  type        = map(string)
+  default     = {}
+}
 variable "invoker_members" {
   type    = list(string)
   default = []

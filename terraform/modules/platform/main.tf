@@ -13,6 +13,13 @@ locals {
     AUTH_JWKS_URL = var.jwks_uri
     LOG_LEVEL     = var.log_level
   }
+  # Gemini runs on Vertex AI with the unit's identity; OpenAI and Anthropic keys come from
+  # Secret Manager (created outside Terraform so no key ever sits in state).
+  llm_env = { GEMINI_USE_VERTEX = "true" }
+  llm_secrets = {
+    OPENAI_API_KEY    = var.openai_key_secret
+    ANTHROPIC_API_KEY = var.anthropic_key_secret
+  }
 }
 
 resource "google_storage_bucket" "sources" {
@@ -53,6 +60,24 @@ module "sa_crm_api" {
   account_id    = "fn-crm-api"
   display_name  = "crm_api function"
   project_roles = ["roles/datastore.viewer", "roles/logging.logWriter"]
+}
+
+# Every unit that calls LLMs (usage_api today; workflows, insights, scoring later) runs as this
+# identity: it reads and writes the usage ledger and publishes usage records and budget alerts.
+module "sa_llm_caller" {
+  source        = "../service_account"
+  project_id    = var.project_id
+  account_id    = "fn-llm-caller"
+  display_name  = "Functions that call LLM providers"
+  project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/aiplatform.user"]
+}
+
+resource "google_secret_manager_secret_iam_member" "llm_keys" {
+  for_each  = toset([var.openai_key_secret, var.anthropic_key_secret])
+  project   = var.project_id
+  secret_id = each.value
+  role      = "roles/secretmanager.secretAccessor"
+  member    = module.sa_llm_caller.member
 }
 
 module "sa_pubsub_push" {
@@ -98,9 +123,12 @@ module "pubsub" {
   publishers = [
     { topic = "ai-events", member = module.sa_crm_events.member },
     { topic = "crm-events-dead-letter", member = module.sa_crm_events.member },
+    { topic = "ai-events", member = module.sa_llm_caller.member },
+    { topic = "llm-usage", member = module.sa_llm_caller.member },
   ]
-  kms_key_name = var.kms_key_name
-  labels       = local.labels
+  bigquery_dataset = module.bigquery.dataset_id
+  kms_key_name     = var.kms_key_name
+  labels           = local.labels
 }
 
 module "cloud_tasks" {
@@ -143,19 +171,47 @@ module "fn_crm_api" {
   labels                = local.labels
 }
 
+module "fn_usage_api" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "usage_api"
+  entry_point           = "usage_api"
+  source_dir            = "${local.build}/usage_api"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_llm_caller.email
+  ingress               = "ALLOW_ALL"
+  environment           = merge(local.common_env, local.llm_env)
+  secret_environment    = local.llm_secrets
+  invoker_members       = [module.sa_gateway.member]
+  labels                = local.labels
+}
+
 # --- edge and operations -----------------------------------------------------------------------
 
 module "api_gateway" {
-  source                        = "../api_gateway"
-  project_id                    = var.project_id
-  region                        = var.region
-  api_id                        = "crm-ai-${var.environment}"
-  routes                        = local.routes
-  backend_uris                  = { crm_api = module.fn_crm_api.uri }
+  source     = "../api_gateway"
+  project_id = var.project_id
+  region     = var.region
+  api_id     = "crm-ai-${var.environment}"
+  routes     = local.routes
+  backend_uris = {
+    crm_api   = module.fn_crm_api.uri
+    usage_api = module.fn_usage_api.uri
+  }
   gateway_service_account_email = module.sa_gateway.email
   jwt_issuer                    = var.jwt_issuer
   jwks_uri                      = var.jwks_uri
   jwt_audience                  = var.jwt_audience
+}
+
+module "bigquery" {
+  source         = "../bigquery"
+  project_id     = var.project_id
+  project_number = var.project_number
+  location       = var.bigquery_location
+  kms_key_name   = var.kms_key_name
+  labels         = local.labels
 }
 
 module "monitoring" {

@@ -4,5 +4,6 @@ output "function_uris" {
   value = {
     crm_events = module.fn_crm_events.uri
     crm_api    = module.fn_crm_api.uri
+    usage_api  = module.fn_usage_api.uri
   }
 }

@@ -22,6 +22,20 @@ variable "log_level" {
   type    = string
   default = "INFO"
 }
+variable "bigquery_location" {
+  type    = string
+  default = "US"
+}
+variable "openai_key_secret" {
+  description = "Secret Manager secret id holding the OpenAI API key."
+  type        = string
+  default     = "openai-api-key"
+}
+variable "anthropic_key_secret" {
+  description = "Secret Manager secret id holding the Anthropic API key."
+  type        = string
+  default     = "anthropic-api-key"
+}
 variable "kms_key_name" {
   type    = string
   default = null

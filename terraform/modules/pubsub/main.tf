@@ -44,6 +44,15 @@ resource "google_pubsub_subscription" "this" {
     }
   }
 
+  dynamic "bigquery_config" {
+    for_each = try(each.value.bigquery_table, null) == null ? [] : [each.value.bigquery_table]
+    content {
+      table               = "${var.project_id}.${var.bigquery_dataset}.${bigquery_config.value}"
+      use_table_schema    = true
+      drop_unknown_fields = true
+    }
+  }
+
   dynamic "dead_letter_policy" {
     for_each = try(each.value.dead_letter_topic, null) == null ? [] : [each.value.dead_letter_topic]
     content {

@@ -14,6 +14,11 @@ variable "publishers" {
   type        = list(object({ topic = string, member = string }))
   default     = []
 }
+variable "bigquery_dataset" {
+  description = "Dataset of subscriptions that write to BigQuery (bigquery_table in topology.json)."
+  type        = string
+  default     = "crm_ai"
+}
 variable "kms_key_name" {
   type    = string
   default = null
