@@ -113,9 +113,11 @@ class LLMClient:
         request = self._prepare(request, ctx, policy)
         request, reservation = self._reserve(request, ctx, policy)
         start = time.perf_counter()
-        delivered, final = "", None
+        delivered, final, ttft_ms = "", None, None
         try:
             for chunk in self.router.stream(request):
+                if chunk.delta and ttft_ms is None:
+                    ttft_ms = (time.perf_counter() - start) * 1000
                 delivered += chunk.delta
                 if chunk.usage is not None:
                     final = chunk
@@ -144,7 +146,7 @@ class LLMClient:
                 cost_usd=cost,
                 latency_ms=(time.perf_counter() - start) * 1000,
             )
-            self._record(ctx, response, "ok" if final is not None else "error")
+            self._record(ctx, response, "ok" if final is not None else "error", ttft_ms=ttft_ms)
 
     # --- steps ----------------------------------------------------------------------------------
     def _policy(self, ctx: CallContext) -> LLMPolicy:
@@ -236,7 +238,9 @@ class LLMClient:
         if self._ledger is not None and reservation is not None:
             self._ledger.settle(reservation, policy, usage.input_tokens + usage.output_tokens, usd)
 
-    def _record(self, ctx: CallContext, response: LLMResponse, outcome: str) -> None:
+    def _record(
+        self, ctx: CallContext, response: LLMResponse, outcome: str, ttft_ms: float | None = None
+    ) -> None:
         fields = {
             "tenant_id": ctx.tenant_id,
             "feature": ctx.feature,
@@ -250,7 +254,8 @@ class LLMClient:
             "attempts": response.attempts,
             "outcome": outcome,
         }
-        _log.info("llm call", extra={"fields": {"metric": "llm_call", **fields}})
+        extra = {"ttft_ms": round(ttft_ms, 1)} if ttft_ms is not None else {}
+        _log.info("llm call", extra={"fields": {"metric": "llm_call", **fields, **extra}})
         if self._ledger is None:
             return
         self._ledger.record(

@@ -63,3 +63,84 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   }
   notification_channels = var.notification_channels
 }
+
+# LLM calls: every call logs one "llm call" entry with metric=llm_call (shared/llm/client.py).
+# Success rate, cache-hit rate and cost per provider are ratios and sums of these in dashboards.
+resource "google_logging_metric" "llm_calls" {
+  project = var.project_id
+  name    = "llm_calls"
+  filter  = "jsonPayload.metric=\"llm_call\""
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    labels {
+      key        = "provider"
+      value_type = "STRING"
+    }
+    labels {
+      key        = "outcome"
+      value_type = "STRING"
+    }
+    labels {
+      key        = "cache_hit"
+      value_type = "STRING"
+    }
+    labels {
+      key        = "feature"
+      value_type = "STRING"
+    }
+  }
+  label_extractors = {
+    provider  = "EXTRACT(jsonPayload.provider)"
+    outcome   = "EXTRACT(jsonPayload.outcome)"
+    cache_hit = "EXTRACT(jsonPayload.cache_hit)"
+    feature   = "EXTRACT(jsonPayload.feature)"
+  }
+}
+
+resource "google_logging_metric" "llm_latency" {
+  project         = var.project_id
+  name            = "llm_latency_ms"
+  filter          = "jsonPayload.metric=\"llm_call\" AND jsonPayload.outcome=\"ok\""
+  value_extractor = "EXTRACT(jsonPayload.latency_ms)"
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "ms"
+    labels {
+      key        = "model"
+      value_type = "STRING"
+    }
+  }
+  label_extractors = { model = "EXTRACT(jsonPayload.model)" }
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 20
+      growth_factor      = 2
+      scale              = 10
+    }
+  }
+}
+
+resource "google_logging_metric" "llm_cost" {
+  project         = var.project_id
+  name            = "llm_cost_usd"
+  filter          = "jsonPayload.metric=\"llm_call\""
+  value_extractor = "EXTRACT(jsonPayload.cost_usd)"
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    labels {
+      key        = "provider"
+      value_type = "STRING"
+    }
+  }
+  label_extractors = { provider = "EXTRACT(jsonPayload.provider)" }
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 20
+      growth_factor      = 4
+      scale              = 0.000001
+    }
+  }
+}

@@ -20,8 +20,12 @@ def api(function_client: Any, simulator_url: str, sim: Any, monkeypatch: pytest.
 
 
 def _spend(tenant: str, feature: str, crm_object: str | None = None) -> float:
-    request = LLMRequest(messages=[Message(role="user", content=f"Summarise {crm_object} for {feature}")])
-    response = runtime.llm_client().complete(request, CallContext(tenant_id=tenant, feature=feature, crm_object=crm_object))
+    request = LLMRequest(
+        messages=[Message(role="user", content=f"Summarise {crm_object} for {feature}")]
+    )
+    response = runtime.llm_client().complete(
+        request, CallContext(tenant_id=tenant, feature=feature, crm_object=crm_object)
+    )
     return response.cost_usd
 
 
@@ -51,7 +55,10 @@ def test_roles_and_bad_input(api: Any, make_token: TokenFactory) -> None:
     policy = {"budget": {"monthly_usd": 25}, "degrade_to_tier": "fast", "pii": "redact"}
     assert api.put("/api/v1/ai/usage/policy", json=policy, headers=manager).status_code == 403
     assert api.put("/api/v1/ai/usage/policy", json=policy, headers=admin).status_code == 200
-    assert api.get("/api/v1/ai/usage/policy", headers=manager).get_json()["budget"]["monthly_usd"] == 25
+    assert (
+        api.get("/api/v1/ai/usage/policy", headers=manager).get_json()["budget"]["monthly_usd"]
+        == 25
+    )
     wrong = api.put("/api/v1/ai/usage/policy", json={"budget": {"monthly_usd": -1}}, headers=admin)
     assert wrong.status_code == 400 and wrong.get_json()["error"]["field"] == "budget.monthly_usd"
     tier = api.put("/api/v1/ai/usage/policy", json={"degrade_to_tier": "turbo"}, headers=admin)

@@ -1,0 +1,211 @@
+"""LLM layer benchmarks (run by ``scripts/bench``; prints figures, asserts nothing on time).
+
+1. Router overhead per call over the raw provider call, both through the real OpenAI SDK against
+   the simulator: the provider is wrapped in a timer, so overhead = router time - provider time.
+   Also the same through LLMClient with an in-memory ledger and cache (guards, costing, records).
+2. Time to fail over when the first provider answers 503 (default retry policy, and with one
+   attempt per model).
+3. Cache-hit latency on the Firestore emulator.
+4. Cold import of the layer when no provider is used, next to each SDK.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devstack.procs import REPO, free_port, spawn, wait_until_ready
+from shared.llm import CallContext, LLMClient, LLMRequest, Message
+from shared.llm.cache import ResponseCache
+from shared.llm.catalog import Catalog
+from shared.llm.ledger import Ledger
+from shared.llm.policy import PolicyStore
+from shared.llm.router import RetryPolicy, Router
+from shared.store import MemoryStore
+from tests.integration.llm.conftest import providers_for
+
+
+class Timed:
+    """Wraps a provider and adds up the time spent inside it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.spent = inner, inner.name, 0.0
+
+    def complete(self, model: str, request: LLMRequest, *, timeout: float) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self.inner.complete(model, request, timeout=timeout)
+        finally:
+            self.spent += time.perf_counter() - t0
+
+    def stream(self, model: str, request: LLMRequest, *, timeout: float) -> Any:
+        return self.inner.stream(model, request, timeout=timeout)
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def request(i: int) -> LLMRequest:
+    return LLMRequest(
+        messages=[Message(role="user", content=f"Summarise account {i} renewal risk")],
+        tier="balanced",
+        model="gpt-4.1-mini",
+        max_tokens=64,
+    )
+
+
+def bench_overhead(url: str, calls: int = 300) -> None:
+    providers = providers_for(url)
+    timed = Timed(providers["openai"])
+    router = Router({**providers, "openai": timed}, Catalog.load())
+    store = MemoryStore()
+    client = LLMClient(
+        router, ledger=Ledger(store), policies=PolicyStore(store), cache=ResponseCache(store)
+    )
+    for i in range(20):  # warm connections and code paths
+        router.complete(request(i))
+    router_overhead, client_overhead, raw = [], [], []
+    for i in range(calls):
+        timed.spent = 0.0
+        t0 = time.perf_counter()
+        router.complete(request(i))
+        total = time.perf_counter() - t0
+        raw.append(timed.spent * 1000)
+        router_overhead.append((total - timed.spent) * 1000)
+        timed.spent = 0.0
+        t0 = time.perf_counter()
+        client.complete(request(10_000 + i), CallContext(tenant_id="bench", feature="chat"))
+        client_overhead.append((time.perf_counter() - t0 - timed.spent) * 1000)
+    print(f"router overhead over the raw SDK call ({calls} calls, OpenAI SDK -> simulator):")
+    print(
+        f"  raw SDK call          median {statistics.median(raw):6.2f} ms  p95 {pct(raw, 95):6.2f} ms"
+    )
+    print(
+        f"  Router                median {statistics.median(router_overhead):6.3f} ms  p95 {pct(router_overhead, 95):6.3f} ms"
+    )
+    print(
+        f"  LLMClient (in-memory ledger, cache, guards, records)"
+        f" median {statistics.median(client_overhead):6.3f} ms  p95 {pct(client_overhead, 95):6.3f} ms"
+    )
+
+
+def bench_failover(url: str, runs: int = 20) -> None:
+    sim = httpx.Client(base_url=url)
+    req = LLMRequest(
+        messages=[Message(role="user", content="Churn risk for Acme?")], tier="best", max_tokens=64
+    )
+    for label, policy in (
+        ("default policy (2 attempts, backoff)", RetryPolicy()),
+        ("one attempt per model", RetryPolicy(attempts_per_model=1)),
+    ):
+        router = Router(providers_for(url), Catalog.load(), policy)
+        router.complete(req)
+        times = []
+        for _ in range(runs):
+            sim.post(
+                "/_sim/faults",
+                json={
+                    "provider": "anthropic",
+                    "fault": {"status": 503},
+                    "times": policy.attempts_per_model,
+                },
+            )
+            router.health = type(
+                router.health
+            )()  # fresh breaker: measure the failover, not the open circuit
+            t0 = time.perf_counter()
+            response = router.complete(req)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert response.model == "gpt-4.1"
+        print(
+            f"fail over after 503, {label}: median {statistics.median(times):.1f} ms  p95 {pct(times, 95):.1f} ms"
+        )
+    sim.delete("/_sim/faults")
+
+
+def bench_cache(url: str, runs: int = 200) -> None:
+    from devstack.stack import Stack
+    from shared.config import load_settings
+    from shared.store.firestore import FirestoreStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(
+            project="bench-llm", state_dir=Path(tmp), with_functions=False, with_gateway=False
+        ).start()
+        try:
+            store = FirestoreStore.from_settings(load_settings(stack.env()))
+            client = LLMClient(
+                Router(providers_for(url), Catalog.load()), cache=ResponseCache(store)
+            )
+            ctx = CallContext(tenant_id="bench", feature="chat")
+            # A whole answer (not cut at max_tokens) is cacheable.
+            whole = request(1).model_copy(update={"max_tokens": 400})
+            client.complete(whole, ctx)
+            times = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                assert client.complete(whole, ctx).cache_hit
+                times.append((time.perf_counter() - t0) * 1000)
+            print(
+                f"cache hit (Firestore emulator): median {statistics.median(times):.2f} ms  p95 {pct(times, 95):.2f} ms"
+            )
+        finally:
+            stack.stop()
+
+
+def cold_import_ms(code: str, runs: int = 7) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def bench_imports() -> None:
+    base = cold_import_ms("pass")
+    layer = "import shared.llm, shared.llm.router, shared.llm.factory, shared.llm.langchain"
+    print("cold import, median of 7, interpreter start subtracted:")
+    for label, code in (
+        ("LLM layer, no provider used (incl. langchain-core)", layer),
+        (
+            "LLM layer without the LangChain adapter",
+            "import shared.llm, shared.llm.router, shared.llm.factory",
+        ),
+        ("openai", "import openai"),
+        ("anthropic", "import anthropic"),
+        ("google.genai", "from google import genai"),
+    ):
+        print(f"  {label:52s} {cold_import_ms(code) - base:6.0f} ms")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        proc = spawn(
+            "simulator",
+            [sys.executable, "-m", "devstack.simulator", f"--port={port}"],
+            port,
+            Path(tmp),
+        )
+        try:
+            wait_until_ready(proc, http_path="/health")
+            bench_overhead(proc.url)
+            bench_failover(proc.url)
+            bench_cache(proc.url)
+        finally:
+            proc.stop()
+    bench_imports()
+
+
+if __name__ == "__main__":
+    main()
