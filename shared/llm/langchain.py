@@ -25,7 +25,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
-from shared.llm.client import CallContext, LLMClient
+from shared.llm.client import CallContext, LLMClient  # noqa: TC001 - pydantic needs them at run time
 from shared.llm.types import LLMRequest, Message, Tool, ToolCall
 
 
