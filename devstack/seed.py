@@ -10,6 +10,7 @@ from shared.config import TOPIC_CRM_EVENTS
 
 if TYPE_CHECKING:
     from devstack.stack import Stack
+    from shared.config import Settings
 
 DEMO_TENANT = "demo"
 
@@ -172,6 +173,27 @@ def seed_demo_tenant(stack: Stack, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if all(doc is not None for doc in store.get_many(paths)):
+            _demo_llm_calls(settings)
             return len(paths)
         time.sleep(0.2)
     raise TimeoutError("the demo tenant's events did not reach the read model; see .local/logs")
+
+
+def _demo_llm_calls(settings: Settings) -> None:
+    """Two real calls through the LLM layer (to the simulator), so the usage API has data."""
+    from shared.llm import CallContext, LLMClient, LLMRequest, Message
+    from shared.llm.factory import build_router
+    from shared.llm.ledger import Ledger
+    from shared.llm.policy import PolicyStore
+    from shared.messaging.pubsub import PubSubPublisher
+    from shared.store.firestore import FirestoreStore
+
+    store = FirestoreStore.from_settings(settings)
+    client = LLMClient(build_router(settings), ledger=Ledger(store, PubSubPublisher.from_settings(settings)),
+                       policies=PolicyStore(store))
+    for feature, ref, question in (
+        ("insights", "customer:cust-ada", "Summarise Ada Lovelace's recent interactions and renewal intent."),
+        ("workflow", "lead:lead-1001", "Qualify the lead Alan Turing of Bletchley Analytics (120 employees)."),
+    ):
+        client.complete(LLMRequest(messages=[Message(role="user", content=question)], max_tokens=300),
+                        CallContext(tenant_id=DEMO_TENANT, feature=feature, crm_object=ref))
