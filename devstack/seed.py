@@ -189,11 +189,24 @@ def _demo_llm_calls(settings: Settings) -> None:
     from shared.store.firestore import FirestoreStore
 
     store = FirestoreStore.from_settings(settings)
-    client = LLMClient(build_router(settings), ledger=Ledger(store, PubSubPublisher.from_settings(settings)),
-                       policies=PolicyStore(store))
+    client = LLMClient(
+        build_router(settings),
+        ledger=Ledger(store, PubSubPublisher.from_settings(settings)),
+        policies=PolicyStore(store),
+    )
     for feature, ref, question in (
-        ("insights", "customer:cust-ada", "Summarise Ada Lovelace's recent interactions and renewal intent."),
-        ("workflow", "lead:lead-1001", "Qualify the lead Alan Turing of Bletchley Analytics (120 employees)."),
+        (
+            "insights",
+            "customer:cust-ada",
+            "Summarise Ada Lovelace's recent interactions and renewal intent.",
+        ),
+        (
+            "workflow",
+            "lead:lead-1001",
+            "Qualify the lead Alan Turing of Bletchley Analytics (120 employees).",
+        ),
     ):
-        client.complete(LLMRequest(messages=[Message(role="user", content=question)], max_tokens=300),
-                        CallContext(tenant_id=DEMO_TENANT, feature=feature, crm_object=ref))
+        client.complete(
+            LLMRequest(messages=[Message(role="user", content=question)], max_tokens=300),
+            CallContext(tenant_id=DEMO_TENANT, feature=feature, crm_object=ref),
+        )

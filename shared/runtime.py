@@ -93,6 +93,8 @@ def init_logging() -> None:
 
 def reset() -> None:
     """Forget every built dependency and the settings (tests change the environment)."""
+    if llm_client.cache_info().currsize:
+        llm_client().router.close()
     for getter in (
         document_store,
         publisher,

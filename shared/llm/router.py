@@ -64,6 +64,10 @@ class Router:
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
 
+    def close(self) -> None:
+        for provider in self.providers.values():
+            provider.close()
+
     # --- choosing -------------------------------------------------------------------------------
     def candidates(self, request: LLMRequest, *, min_window: int = 0) -> list[ModelInfo]:
         """The models to try for ``request``, best first."""

@@ -48,6 +48,9 @@ class Timed:
     def stream(self, model: str, request: LLMRequest, *, timeout: float) -> Any:
         return self.inner.stream(model, request, timeout=timeout)
 
+    def close(self) -> None:
+        self.inner.close()
+
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)

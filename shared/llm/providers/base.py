@@ -48,6 +48,10 @@ class Provider(Protocol):
         """
         ...
 
+    def close(self) -> None:
+        """Close the SDK client's connections (if one was built)."""
+        ...
+
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     if not headers:

@@ -124,6 +124,12 @@ class GeminiProvider:
             out.append(types.Content(role="user", parts=[types.Part(text=CONTINUE_INSTRUCTION)]))
         return out
 
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
     def _error(self, model: str, exc: Exception) -> ProviderError:
         from google.genai import errors
 

@@ -100,6 +100,12 @@ class OpenAIProvider:
                 )
             return self._client
 
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
     def _error(self, model: str, exc: Exception) -> ProviderError:
         import openai
 

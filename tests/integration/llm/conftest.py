@@ -14,17 +14,32 @@ from shared.llm.providers.openai_provider import OpenAIProvider
 from shared.llm.router import RetryPolicy, Router
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from shared.llm.providers.base import Provider
 
 MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash"}
 
 
+_OPEN: list[Provider] = []
+
+
 def providers_for(url: str) -> dict[str, Provider]:
-    return {
+    """The three adapters pointed at the simulator; closed after each test."""
+    made: dict[str, Provider] = {
         "openai": OpenAIProvider(Endpoint("sim", f"{url}/v1", simulated=True)),
         "anthropic": AnthropicProvider(Endpoint("sim", url, simulated=True)),
         "gemini": GeminiProvider(Endpoint("sim", url, simulated=True)),
     }
+    _OPEN.extend(made.values())
+    return made
+
+
+@pytest.fixture(autouse=True)
+def _close_providers() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
 
 
 class SleepLog:
