@@ -15,6 +15,7 @@ from shared.log import configure_logging
 if TYPE_CHECKING:
     from shared.auth.tokens import TokenVerifier
     from shared.crm.ingest import CrmIngestor
+    from shared.embeddings.base import Embedder
     from shared.llm.client import LLMClient
     from shared.llm.ledger import Ledger
     from shared.llm.policy import PolicyStore
@@ -77,13 +78,23 @@ def llm_client() -> LLMClient:
     from shared.llm.cache import ResponseCache
     from shared.llm.client import LLMClient
     from shared.llm.factory import build_router
+    from shared.llm.semantic_cache import SemanticCache
 
     return LLMClient(
         build_router(get_settings()),
         ledger=llm_ledger(),
         policies=llm_policies(),
         cache=ResponseCache(document_store()),
+        semantic_cache=SemanticCache(document_store(), embedder()),
     )
+
+
+@lru_cache(maxsize=1)
+def embedder() -> Embedder:
+    """The offline ONNX model (loaded on first use, not here)."""
+    from shared.embeddings.local import LocalOnnxEmbedder
+
+    return LocalOnnxEmbedder()
 
 
 @lru_cache(maxsize=1)
@@ -105,6 +116,7 @@ def reset() -> None:
         llm_ledger,
         llm_policies,
         llm_client,
+        embedder,
     ):
         getter.cache_clear()
     get_settings.cache_clear()

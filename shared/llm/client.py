@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from shared.llm.ledger import Ledger
     from shared.llm.policy import PolicyStore
     from shared.llm.router import Router
+    from shared.llm.semantic_cache import SemanticCache
 
 _log = get_logger("llm")
 
@@ -43,6 +44,7 @@ class CallContext:
     template_id: str | None = None
     template_version: str | None = None
     cache: bool = True
+    semantic_cache: bool = False  # opt in: serve a cached answer to a differently phrased question
     summarise_overflow: bool = True
     fallback: LLMResponse | None = None  # served, marked fallback=True, when every provider fails
 
@@ -55,12 +57,14 @@ class LLMClient:
         ledger: Ledger | None = None,
         policies: PolicyStore | None = None,
         cache: ResponseCache | None = None,
+        semantic_cache: SemanticCache | None = None,
     ) -> None:
         self.router = router
         self.catalog: Catalog = router.catalog
         self._ledger = ledger
         self._policies = policies
         self._cache = cache
+        self._semantic = semantic_cache
 
     # --- public ---------------------------------------------------------------------------------
     def complete(self, request: LLMRequest, ctx: CallContext) -> LLMResponse:
@@ -73,14 +77,20 @@ class LLMClient:
         policy = self._policy(ctx)
         request = self._prepare(request, ctx, policy)
         key = cache_key(request) if ctx.cache and self._cache is not None else None
-        if key is not None and self._cache is not None:
-            hit = self._cache.get(ctx.tenant_id, key)
-            if hit is not None:
-                hit = hit.model_copy(
-                    update={"cache_hit": True, "cost_usd": 0.0, "latency_ms": 0.0, "attempts": 0}
-                )
-                self._record(ctx, hit, "ok")
-                return hit
+        hit = (
+            self._cache.get(ctx.tenant_id, key)
+            if key is not None and self._cache is not None
+            else None
+        )
+        semantic = self._semantic if ctx.semantic_cache and not request.tools else None
+        if hit is None and semantic is not None:
+            hit = semantic.get(ctx.tenant_id, request)
+        if hit is not None:
+            hit = hit.model_copy(
+                update={"cache_hit": True, "cost_usd": 0.0, "latency_ms": 0.0, "attempts": 0}
+            )
+            self._record(ctx, hit, "ok")
+            return hit
         request, reservation = self._reserve(request, ctx, policy)
         try:
             response = self.router.complete(request)
@@ -99,8 +109,11 @@ class LLMClient:
         )
         self._settle(reservation, policy, response.usage, response.cost_usd)
         self._record(ctx, response, "ok")
-        if key is not None and self._cache is not None and response.finish_reason != "length":
-            self._cache.put(ctx.tenant_id, key, response)
+        if response.finish_reason != "length":  # a cut answer is not worth serving again
+            if key is not None and self._cache is not None:
+                self._cache.put(ctx.tenant_id, key, response)
+            if semantic is not None:
+                semantic.put(ctx.tenant_id, request, response)
         return response
 
     def stream(self, request: LLMRequest, ctx: CallContext) -> Iterator[StreamChunk]:

@@ -46,6 +46,11 @@ def join_path(*segments: str) -> str:
     return "/".join(check_segment(s, field="path segment") for s in segments)
 
 
+class Vector(list[float]):
+    """A list of floats stored as a vector field (a Firestore ``Vector``), searchable by
+    :meth:`DocumentStore.nearest`."""
+
+
 class Transaction(Protocol):
     """Reads must come before writes (Firestore's rule); writes apply atomically at commit."""
 
@@ -98,6 +103,19 @@ class DocumentStore(Protocol):
         limit: int | None = None,
     ) -> list[tuple[str, Document]]:
         """(document id, data) pairs of the collection at ``collection`` that match ``where``."""
+        ...
+
+    def nearest(
+        self,
+        collection: str,
+        *,
+        field: str,
+        vector: list[float],
+        limit: int,
+        where: Sequence[Filter] = (),
+    ) -> list[tuple[str, Document, float]]:
+        """The ``limit`` documents whose :class:`Vector` ``field`` is closest to ``vector`` by cosine
+        distance (0 = same direction, 2 = opposite), nearest first, as (id, data, distance)."""
         ...
 
     def delete_collection(self, collection: str) -> int:

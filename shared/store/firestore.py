@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.errors import TransientError
+from shared.store.base import Vector
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -42,6 +43,34 @@ def _transient_errors() -> Iterator[None]:
         raise TransientError(f"Firestore is unavailable: {exc.message}") from exc
 
 
+def _to_firestore(value: Any) -> Any:
+    if isinstance(value, Vector):
+        from google.cloud.firestore_v1.vector import Vector as FirestoreVector
+
+        return FirestoreVector(list(value))
+    if isinstance(value, dict):
+        return {k: _to_firestore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_firestore(v) for v in value]
+    return value
+
+
+def _from_firestore(value: Any) -> Any:
+    from google.cloud.firestore_v1.vector import Vector as FirestoreVector
+
+    if isinstance(value, FirestoreVector):
+        return Vector(list(value))
+    if isinstance(value, dict):
+        return {k: _from_firestore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_firestore(v) for v in value]
+    return value
+
+
+def _doc(snap: Any) -> Document | None:
+    return _from_firestore(snap.to_dict()) if snap.exists else None
+
+
 def build_client(settings: Settings) -> firestore.Client:
     """A Firestore client for the settings' project, on the emulator when one is configured."""
     from google.cloud import firestore
@@ -60,10 +89,10 @@ class _FirestoreTransaction:
 
     def get(self, path: str) -> Document | None:
         snap = self._client.document(path).get(transaction=self._tx)
-        return snap.to_dict() if snap.exists else None
+        return _doc(snap)
 
     def set(self, path: str, data: Document) -> None:
-        self._tx.set(self._client.document(path), data)
+        self._tx.set(self._client.document(path), _to_firestore(data))
 
     def delete(self, path: str) -> None:
         self._tx.delete(self._client.document(path))
@@ -88,7 +117,7 @@ class FirestoreStore:
     def get(self, path: str) -> Document | None:
         with _transient_errors():
             snap = self._client.document(path).get()
-        return snap.to_dict() if snap.exists else None
+        return _doc(snap)
 
     def get_many(self, paths: Sequence[str]) -> list[Document | None]:
         if not paths:
@@ -96,21 +125,18 @@ class FirestoreStore:
         refs = [self._client.document(p) for p in paths]
         with _transient_errors():
             found = {s.reference.path: s for s in self._client.get_all(refs)}
-        return [
-            snap.to_dict() if (snap := found.get(p)) is not None and snap.exists else None
-            for p in paths
-        ]
+        return [_doc(snap) if (snap := found.get(p)) is not None else None for p in paths]
 
     def set(self, path: str, data: Document) -> None:
         with _transient_errors():
-            self._client.document(path).set(data)
+            self._client.document(path).set(_to_firestore(data))
 
     def create(self, path: str, data: Document) -> bool:
         from google.api_core import exceptions as gexc
 
         with _transient_errors():
             try:
-                self._client.document(path).create(data)
+                self._client.document(path).create(_to_firestore(data))
             except gexc.AlreadyExists:
                 return False
         return True
@@ -184,7 +210,38 @@ class FirestoreStore:
         if limit is not None:
             query = query.limit(limit)
         with _transient_errors():
-            return [(snap.id, snap.to_dict() or {}) for snap in query.stream()]
+            return [(snap.id, _from_firestore(snap.to_dict() or {})) for snap in query.stream()]
+
+    def nearest(
+        self,
+        collection: str,
+        *,
+        field: str,
+        vector: list[float],
+        limit: int,
+        where: Sequence[Filter] = (),
+    ) -> list[tuple[str, Document, float]]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+        from google.cloud.firestore_v1.base_vector_query import DistanceMeasure
+        from google.cloud.firestore_v1.vector import Vector as FirestoreVector
+
+        query: Any = self._client.collection(collection)
+        for name, op, value in where:
+            query = query.where(filter=FieldFilter(name, op, value))
+        nearest = query.find_nearest(
+            vector_field=field,
+            query_vector=FirestoreVector(list(vector)),
+            distance_measure=DistanceMeasure.COSINE,
+            limit=limit,
+            distance_result_field="_distance",
+        )
+        rows = []
+        with _transient_errors():
+            for snap in nearest.stream():
+                data = _from_firestore(snap.to_dict() or {})
+                distance = float(data.pop("_distance"))
+                rows.append((snap.id, data, distance))
+        return rows
 
     def delete_collection(self, collection: str) -> int:
         deleted = 0

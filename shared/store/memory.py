@@ -7,6 +7,9 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from shared.embeddings.base import cosine
+from shared.store.base import Vector
+
 if TYPE_CHECKING:
     from shared.store.base import Document, Filter
 
@@ -131,6 +134,23 @@ class MemoryStore:
         else:
             rows.sort(key=lambda r: r[0])
         return rows[:limit] if limit is not None else rows
+
+    def nearest(
+        self,
+        collection: str,
+        *,
+        field: str,
+        vector: list[float],
+        limit: int,
+        where: Sequence[Filter] = (),
+    ) -> list[tuple[str, Document, float]]:
+        scored = []
+        for doc_id, doc in self.query(collection, where=where):
+            candidate = doc.get(field)
+            if isinstance(candidate, Vector) and len(candidate) == len(vector):
+                scored.append((doc_id, doc, 1.0 - cosine(candidate, vector)))
+        scored.sort(key=lambda row: (row[2], row[0]))
+        return scored[:limit]
 
     def delete_collection(self, collection: str) -> int:
         ids = [doc_id for doc_id, _ in self.query(collection)]

@@ -108,6 +108,19 @@ class TenantStore:
     def run_transaction(self, fn: Callable[[Any], T]) -> T:
         return self._store.run_transaction(lambda tx: fn(_TenantTransaction(self, tx)))
 
+    def nearest(
+        self,
+        collection: str,
+        *,
+        field: str,
+        vector: list[float],
+        limit: int,
+        where: Sequence[Filter] = (),
+    ) -> list[tuple[str, Document, float]]:
+        return self._store.nearest(
+            self.check(collection), field=field, vector=vector, limit=limit, where=where
+        )
+
     def query(
         self,
         collection: str,

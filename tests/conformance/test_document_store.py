@@ -108,3 +108,23 @@ def test_concurrent_increments_are_not_lost(backend: DocumentStore) -> None:
     for t in threads:
         t.join()
     assert backend.get("agg/hot") == {"n": 20}
+
+
+def test_nearest_finds_the_closest_vectors(backend: DocumentStore) -> None:
+    from shared.store.base import Vector
+
+    backend.set("t/x/chunks/a", {"kind": "faq", "embedding": Vector([1.0, 0.0, 0.0])})
+    backend.set("t/x/chunks/b", {"kind": "faq", "embedding": Vector([0.7, 0.7, 0.0])})
+    backend.set("t/x/chunks/c", {"kind": "note", "embedding": Vector([0.9, 0.1, 0.0])})
+    backend.set("t/x/chunks/d", {"kind": "faq", "embedding": Vector([0.0, 0.0, 1.0])})
+    rows = backend.nearest(
+        "t/x/chunks",
+        field="embedding",
+        vector=[1.0, 0.05, 0.0],
+        limit=2,
+        where=[("kind", "==", "faq")],
+    )
+    assert [doc_id for doc_id, _, _ in rows] == ["a", "b"]
+    assert rows[0][2] < rows[1][2] and rows[0][2] == pytest.approx(0.00125, abs=1e-3)
+    assert isinstance(rows[0][1]["embedding"], Vector)
+    assert backend.get("t/x/chunks/a")["embedding"] == [1.0, 0.0, 0.0]

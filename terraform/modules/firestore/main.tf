@@ -28,6 +28,29 @@ resource "google_firestore_index" "interactions_by_customer" {
   }
 }
 
+# Semantic LLM cache: nearest question among entries with the same fingerprint and embedder.
+resource "google_firestore_index" "semantic_cache_vector" {
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = "llm_semantic_cache"
+
+  fields {
+    field_path = "fingerprint"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "model_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "embedding"
+    vector_config {
+      dimension = 384
+      flat {}
+    }
+  }
+}
+
 resource "google_firestore_field" "ttl" {
   for_each   = toset(var.ttl_collections)
   project    = var.project_id

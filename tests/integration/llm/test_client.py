@@ -220,3 +220,34 @@ def test_a_streamed_call_is_recorded_with_its_usage(parts: dict[str, Any]) -> No
     assert chunks[-1].usage is not None
     [(_, record)] = parts["store"].query("tenants/acme/llm_usage")
     assert record["output_tokens"] == chunks[-1].usage.output_tokens and record["cost_usd"] > 0
+
+
+def test_semantic_cache_serves_a_rephrased_question_when_opted_in(
+    parts: dict[str, Any], sim: Any
+) -> None:
+    from shared.embeddings.local import LocalOnnxEmbedder
+    from shared.llm.semantic_cache import SemanticCache
+
+    client = LLMClient(
+        parts["client"].router,
+        ledger=parts["ledger"],
+        policies=parts["policies"],
+        semantic_cache=SemanticCache(parts["store"], LocalOnnxEmbedder(), threshold=0.8),
+    )
+    ctx = CallContext(tenant_id="acme", feature="chat", semantic_cache=True)
+    first = client.complete(_req("How do I reset my password?"), ctx)
+    sent = len(_requests(sim))
+    near = client.complete(_req("How can I reset my password?"), ctx)
+    assert near.cache_hit and near.text == first.text and near.cost_usd == 0
+    assert len(_requests(sim)) == sent
+    far = client.complete(_req("What is your refund policy for damaged items?"), ctx)
+    assert not far.cache_hit
+    off = client.complete(
+        _req("How can I reset my password?"), CallContext(tenant_id="acme", feature="chat")
+    )
+    assert not off.cache_hit  # opt-in only
+    other = client.complete(
+        _req("How can I reset my password?"),
+        CallContext(tenant_id="globex", feature="chat", semantic_cache=True),
+    )
+    assert not other.cache_hit  # tenant-scoped
