@@ -187,8 +187,23 @@ def bench_imports() -> None:
         ("openai", "import openai"),
         ("anthropic", "import anthropic"),
         ("google.genai", "from google import genai"),
+        ("local embedder: import, load the model, embed one text",
+         "from shared.embeddings.local import LocalOnnxEmbedder; LocalOnnxEmbedder().embed(['hello'])"),
     ):
         print(f"  {label:52s} {cold_import_ms(code) - base:6.0f} ms")
+    from shared.embeddings.local import LocalOnnxEmbedder
+
+    embedder = LocalOnnxEmbedder()
+    embedder.embed(["warm up"])
+    text = "Our team cannot log in since this morning; is there an outage?"
+    t0 = time.perf_counter()
+    for _ in range(200):
+        embedder.embed([text])
+    single = (time.perf_counter() - t0) / 200 * 1000
+    t0 = time.perf_counter()
+    embedder.embed([text] * 256)
+    batched = (time.perf_counter() - t0) / 256 * 1000
+    print(f"embedding a short text on one thread: {single:.1f} ms alone, {batched:.1f} ms each in batches of 32")
 
 
 def main() -> None:
