@@ -187,8 +187,10 @@ def bench_imports() -> None:
         ("openai", "import openai"),
         ("anthropic", "import anthropic"),
         ("google.genai", "from google import genai"),
-        ("local embedder: import, load the model, embed one text",
-         "from shared.embeddings.local import LocalOnnxEmbedder; LocalOnnxEmbedder().embed(['hello'])"),
+        (
+            "local embedder: import, load the model, embed one text",
+            "from shared.embeddings.local import LocalOnnxEmbedder; LocalOnnxEmbedder().embed(['hello'])",
+        ),
     ):
         print(f"  {label:52s} {cold_import_ms(code) - base:6.0f} ms")
     from shared.embeddings.local import LocalOnnxEmbedder
@@ -203,7 +205,9 @@ def bench_imports() -> None:
     t0 = time.perf_counter()
     embedder.embed([text] * 256)
     batched = (time.perf_counter() - t0) / 256 * 1000
-    print(f"embedding a short text on one thread: {single:.1f} ms alone, {batched:.1f} ms each in batches of 32")
+    print(
+        f"embedding a short text on one thread: {single:.1f} ms alone, {batched:.1f} ms each in batches of 32"
+    )
 
 
 def main() -> None:

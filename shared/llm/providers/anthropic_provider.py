@@ -4,12 +4,11 @@ input schema is the requested schema; a broken stream continues through an assis
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from shared.llm.errors import FailureKind, ProviderError
-from shared.llm.providers.base import STRUCTURED_TOOL, failure
+from shared.llm.providers.base import STRUCTURED_TOOL, SdkProvider
 from shared.llm.types import LLMResponse, StreamChunk, ToolCall, Usage
 
 if TYPE_CHECKING:
@@ -85,57 +84,25 @@ def _params(model: str, request: LLMRequest) -> dict[str, Any]:
     return params
 
 
-class AnthropicProvider:
+class AnthropicProvider(SdkProvider["anthropic.Anthropic"]):
     name = "anthropic"
 
     def __init__(self, endpoint: Endpoint, *, client: anthropic.Anthropic | None = None) -> None:
+        super().__init__(client)
         self._endpoint = endpoint
-        self._client = client
-        self._lock = threading.Lock()
 
-    def _get(self) -> anthropic.Anthropic:
-        with self._lock:
-            if self._client is None:
-                import anthropic
+    def _build(self) -> anthropic.Anthropic:
+        import anthropic
 
-                self._client = anthropic.Anthropic(
-                    api_key=self._endpoint.api_key, base_url=self._endpoint.base_url, max_retries=0
-                )
-            return self._client
-
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        # Retries belong to the router (it honours Retry-After and fails over).
+        return anthropic.Anthropic(
+            api_key=self._endpoint.api_key, base_url=self._endpoint.base_url, max_retries=0
+        )
 
     def _error(self, model: str, exc: Exception) -> ProviderError:
         import anthropic
 
-        if isinstance(exc, anthropic.APIStatusError):
-            return failure(
-                self.name, model, exc.status_code, str(exc.message), exc.response.headers
-            )
-        if isinstance(exc, anthropic.APITimeoutError):
-            return ProviderError(
-                f"anthropic/{model}: timeout",
-                kind=FailureKind.TIMEOUT,
-                provider=self.name,
-                model=model,
-            )
-        if isinstance(exc, anthropic.APIConnectionError):
-            return ProviderError(
-                f"anthropic/{model}: {exc}",
-                kind=FailureKind.UNAVAILABLE,
-                provider=self.name,
-                model=model,
-            )
-        return ProviderError(
-            f"anthropic/{model}: bad response: {exc}",
-            kind=FailureKind.BAD_RESPONSE,
-            provider=self.name,
-            model=model,
-        )
+        return self._stainless_error(model, exc, anthropic)
 
     def complete(self, model: str, request: LLMRequest, *, timeout: float) -> LLMResponse:
         import anthropic
@@ -219,10 +186,7 @@ class AnthropicProvider:
                     )
         except (anthropic.AnthropicError, ValueError) as exc:
             raise self._error(model, exc) from exc
-        except Exception as exc:
-            raise ProviderError(
-                f"anthropic/{model}: stream broke: {exc}",
-                kind=FailureKind.BAD_RESPONSE,
-                provider=self.name,
-                model=model,
-            ) from exc
+        except (
+            Exception
+        ) as exc:  # transport errors mid-stream (httpx) become a typed failure, raised
+            raise self._fail(model, FailureKind.BAD_RESPONSE, f"stream broke: {exc}") from exc

@@ -6,13 +6,11 @@ cold import of about 0.5 s here against about 2.1 s (README, "LLM provider layer
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from shared.llm.errors import FailureKind, ProviderError
-from shared.llm.providers.base import CONTINUE_INSTRUCTION, failure
+from shared.llm.providers.base import CONTINUE_INSTRUCTION, SdkProvider, failure
 from shared.llm.types import LLMResponse, StreamChunk, ToolCall, Usage
 
 if TYPE_CHECKING:
@@ -26,7 +24,7 @@ if TYPE_CHECKING:
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
 
 
-class GeminiProvider:
+class GeminiProvider(SdkProvider["genai.Client"]):
     name = "gemini"
 
     def __init__(
@@ -37,35 +35,26 @@ class GeminiProvider:
         vertex_location: str = "us-central1",
         client: genai.Client | None = None,
     ) -> None:
+        super().__init__(client)
         self._endpoint = endpoint
         self._vertex = (vertex_project, vertex_location)
-        self._client = client
-        self._lock = threading.Lock()
 
-    def _get(self) -> genai.Client:
-        with self._lock:
-            if self._client is None:
-                from google import genai
-                from google.genai import types
+    def _build(self) -> genai.Client:
+        from google import genai
+        from google.genai import types
 
-                # Retries belong to the router: one attempt per SDK call.
-                once = types.HttpRetryOptions(attempts=1)
-                if self._endpoint is None:
-                    project, location = self._vertex
-                    self._client = genai.Client(
-                        vertexai=True,
-                        project=project,
-                        location=location,
-                        http_options=types.HttpOptions(retry_options=once),
-                    )
-                else:
-                    options = types.HttpOptions(
-                        base_url=self._endpoint.base_url, retry_options=once
-                    )
-                    self._client = genai.Client(
-                        api_key=self._endpoint.api_key, http_options=options
-                    )
-            return self._client
+        # Retries belong to the router: one attempt per SDK call.
+        once = types.HttpRetryOptions(attempts=1)
+        if self._endpoint is None:
+            project, location = self._vertex
+            return genai.Client(
+                vertexai=True,
+                project=project,
+                location=location,
+                http_options=types.HttpOptions(retry_options=once),
+            )
+        options = types.HttpOptions(base_url=self._endpoint.base_url, retry_options=once)
+        return genai.Client(api_key=self._endpoint.api_key, http_options=options)
 
     def _config(self, request: LLMRequest, timeout: float) -> Any:
         from google.genai import types
@@ -124,12 +113,6 @@ class GeminiProvider:
             out.append(types.Content(role="user", parts=[types.Part(text=CONTINUE_INSTRUCTION)]))
         return out
 
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
     def _error(self, model: str, exc: Exception) -> ProviderError:
         from google.genai import errors
 
@@ -140,7 +123,7 @@ class GeminiProvider:
         kind = FailureKind.TIMEOUT if "timeout" in name else FailureKind.UNAVAILABLE
         if isinstance(exc, ValueError):
             kind = FailureKind.BAD_RESPONSE
-        return ProviderError(f"gemini/{model}: {exc}", kind=kind, provider=self.name, model=model)
+        return self._fail(model, kind, str(exc))
 
     @staticmethod
     def _usage(meta: Any) -> Usage:
@@ -178,15 +161,7 @@ class GeminiProvider:
         ]
         structured = None
         if request.response_schema is not None and text:
-            try:
-                structured = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ProviderError(
-                    f"gemini/{model}: structured output is not JSON",
-                    kind=FailureKind.BAD_RESPONSE,
-                    provider=self.name,
-                    model=model,
-                ) from exc
+            structured = self._structured(model, text)
         finish = _FINISH.get(
             str(getattr(candidate, "finish_reason", "") or "").rsplit(".", 1)[-1], "stop"
         )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from shared.llm.errors import FailureKind, ProviderError
-from shared.llm.providers.base import CONTINUE_INSTRUCTION, failure
+from shared.llm.providers.base import CONTINUE_INSTRUCTION, SdkProvider
 from shared.llm.types import LLMResponse, StreamChunk, ToolCall, Usage
 
 if TYPE_CHECKING:
@@ -81,58 +80,25 @@ def _params(model: str, request: LLMRequest) -> dict[str, Any]:
     return params
 
 
-class OpenAIProvider:
+class OpenAIProvider(SdkProvider["openai.OpenAI"]):
     name = "openai"
 
     def __init__(self, endpoint: Endpoint, *, client: openai.OpenAI | None = None) -> None:
+        super().__init__(client)
         self._endpoint = endpoint
-        self._client = client
-        self._lock = threading.Lock()
 
-    def _get(self) -> openai.OpenAI:
-        with self._lock:
-            if self._client is None:
-                import openai
+    def _build(self) -> openai.OpenAI:
+        import openai
 
-                # Retries belong to the router (it honours Retry-After and fails over).
-                self._client = openai.OpenAI(
-                    api_key=self._endpoint.api_key, base_url=self._endpoint.base_url, max_retries=0
-                )
-            return self._client
-
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        # Retries belong to the router (it honours Retry-After and fails over).
+        return openai.OpenAI(
+            api_key=self._endpoint.api_key, base_url=self._endpoint.base_url, max_retries=0
+        )
 
     def _error(self, model: str, exc: Exception) -> ProviderError:
         import openai
 
-        if isinstance(exc, openai.APIStatusError):
-            return failure(
-                self.name, model, exc.status_code, str(exc.message), exc.response.headers
-            )
-        if isinstance(exc, openai.APITimeoutError):
-            return ProviderError(
-                f"openai/{model}: timeout",
-                kind=FailureKind.TIMEOUT,
-                provider=self.name,
-                model=model,
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            return ProviderError(
-                f"openai/{model}: {exc}",
-                kind=FailureKind.UNAVAILABLE,
-                provider=self.name,
-                model=model,
-            )
-        return ProviderError(
-            f"openai/{model}: bad response: {exc}",
-            kind=FailureKind.BAD_RESPONSE,
-            provider=self.name,
-            model=model,
-        )
+        return self._stainless_error(model, exc, openai)
 
     def complete(self, model: str, request: LLMRequest, *, timeout: float) -> LLMResponse:
         import openai
@@ -159,15 +125,7 @@ class OpenAIProvider:
         text = choice.message.content or ""
         structured = None
         if request.response_schema is not None and text:
-            try:
-                structured = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ProviderError(
-                    f"openai/{model}: structured output is not JSON",
-                    kind=FailureKind.BAD_RESPONSE,
-                    provider=self.name,
-                    model=model,
-                ) from exc
+            structured = self._structured(model, text)
         return LLMResponse(
             text=text,
             structured=structured,
@@ -236,10 +194,7 @@ class OpenAIProvider:
                     )
         except (openai.OpenAIError, ValueError) as exc:
             raise self._error(model, exc) from exc
-        except Exception as exc:
-            raise ProviderError(
-                f"openai/{model}: stream broke: {exc}",
-                kind=FailureKind.BAD_RESPONSE,
-                provider=self.name,
-                model=model,
-            ) from exc
+        except (
+            Exception
+        ) as exc:  # transport errors mid-stream (httpx) become a typed failure, raised
+            raise self._fail(model, FailureKind.BAD_RESPONSE, f"stream broke: {exc}") from exc
