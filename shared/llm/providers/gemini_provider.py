@@ -147,7 +147,7 @@ class GeminiProvider(SdkProvider["genai.Client"]):
                 if candidate and candidate.content and candidate.content.parts
                 else []
             )
-        except Exception as exc:
+        except Exception as exc:  # many transport types (httpx, requests); all re-raised typed
             raise self._error(model, exc) from exc
         text = "".join(p.text for p in parts if p.text)
         calls = [
@@ -197,7 +197,7 @@ class GeminiProvider(SdkProvider["genai.Client"]):
                             )
                 if event.usage_metadata is not None:
                     usage = self._usage(event.usage_metadata)
-        except Exception as exc:
+        except Exception as exc:  # many transport types (httpx, requests); all re-raised typed
             raise self._error(model, exc) from exc
         yield StreamChunk(
             usage=usage,
