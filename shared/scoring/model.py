@@ -1,0 +1,247 @@
+"""A tenant's lead model: a regularised logistic model for the broad, stable effects (it also
+extrapolates sensibly when the world drifts), gradient-boosted trees (LightGBM) on its residual
+for interactions and non-linear effects, and a calibrator mapping the summed log-odds to a
+probability. ``score`` = round(100 x probability).
+
+Everything a model needs to score is JSON plus LightGBM's own text format, so a model can be
+written to a folder, to Firestore in chunks, or to Cloud Storage, and loaded without pickles.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from shared.scoring.columns import ColumnSpec, display, format_value
+from shared.scoring.features import (
+    Feature,
+    from_json,
+    linear_matrix,
+    raw_features,
+    to_json,
+    tree_frame,
+)
+from shared.scoring.types import ScoreComponent
+
+if TYPE_CHECKING:
+    import lightgbm
+    import numpy as np
+    import pandas as pd
+
+SUPPORT_ROWS = (
+    100  # training rows in the same leaves at which a prediction counts as well supported
+)
+PRIOR_CONFIDENCE_CAP = 0.3
+
+
+@dataclass
+class Calibrator:
+    kind: Literal["isotonic", "platt", "identity"]
+    x: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+    a: float = 1.0
+    b: float = 0.0
+
+    def __call__(self, logits: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        if self.kind == "isotonic":
+            out = np.clip(np.interp(logits, self.x, self.y), 1e-4, 1 - 1e-4)
+        else:
+            out = 1 / (1 + np.exp(-(self.a * logits + self.b)))
+        return np.asarray(out, dtype="float64")
+
+
+@dataclass
+class LeadModel:
+    version: str
+    kind: Literal["tenant", "prior"]
+    target: str
+    positive: str
+    id_column: str | None
+    columns: list[ColumnSpec]
+    features: list[Feature]
+    coef: list[float]
+    intercept: float
+    calibrator: Calibrator
+    linear_means: list[float]
+    base_logit: float
+    booster: lightgbm.Booster | None = None
+    leaf_counts: list[list[int]] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+    # --- scoring --------------------------------------------------------------------------------
+    def _inputs(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        tree = tree_frame(frame, self.columns, self.features)
+        matrix, _ = linear_matrix(tree, self.features)
+        return tree, matrix
+
+    def _logits(self, tree: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        logits = (
+            matrix @ np.asarray(self.coef) + self.intercept
+            if self.coef
+            else np.full(len(tree), self.intercept)
+        )
+        if self.booster is not None:
+            logits = logits + self.booster.predict(tree, raw_score=True)
+        return np.asarray(logits, dtype="float64")
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        tree, matrix = self._inputs(frame)
+        return self.calibrator(self._logits(tree, matrix))
+
+    def confidence(self, tree: pd.DataFrame) -> np.ndarray:
+        """How much data supports each prediction, 0-1: model quality (validation AUC mapped from
+        0.5->0 to 0.85->1) times support (the median number of training rows sharing this lead's
+        leaf across the trees, full at ``SUPPORT_ROWS``; halved at worst). Prior models are capped."""
+        import numpy as np
+
+        val_auc = float(self.report.get("validation", {}).get("auc") or 0.5)
+        quality = min(max((val_auc - 0.5) / 0.35, 0.0), 1.0)
+        if self.booster is not None and self.leaf_counts:
+            leaves = self.booster.predict(tree, pred_leaf=True)
+            counts = np.array(
+                [[self.leaf_counts[t][leaf] for t, leaf in enumerate(row)] for row in leaves]
+            )
+            support = np.minimum(np.median(counts, axis=1) / SUPPORT_ROWS, 1.0)
+        else:
+            support = np.full(len(tree), min(1.0, self.report.get("labelled_rows", 0) / 500))
+        conf = quality * (0.5 + 0.5 * support)
+        if self.kind == "prior":
+            conf = np.minimum(conf, PRIOR_CONFIDENCE_CAP)
+        return np.asarray(np.round(conf, 3), dtype="float64")
+
+    def contributions(self, tree: pd.DataFrame, matrix: np.ndarray) -> list[dict[str, float]]:
+        """Per lead, the log-odds each source field adds against an average lead."""
+        import numpy as np
+
+        owners = self._owners()
+        out: list[dict[str, float]] = [dict() for _ in range(len(tree))]
+        if self.coef:
+            lin = (matrix - np.asarray(self.linear_means)) * np.asarray(self.coef)
+            for j, owner in enumerate(owners):
+                for i in range(len(tree)):
+                    out[i][owner] = out[i].get(owner, 0.0) + float(lin[i, j])
+        if self.booster is not None:
+            contrib = np.asarray(self.booster.predict(tree, pred_contrib=True))
+            for j, feature in enumerate(self.features):
+                for i in range(len(tree)):
+                    out[i][feature.source] = out[i].get(feature.source, 0.0) + float(contrib[i, j])
+        return out
+
+    def _owners(self) -> list[str]:
+        owners: list[str] = []
+        for f in self.features:
+            if f.kind == "num":
+                owners += [f.source] * (2 if f.has_missing else 1)
+            else:
+                owners += [f.source] * len(f.categories)
+        return owners
+
+    def score(self, frame: pd.DataFrame, *, top: int = 5) -> list[dict[str, Any]]:
+        """Score each row: probability, score, confidence and the reasons behind it."""
+        import numpy as np
+
+        tree, matrix = self._inputs(frame)
+        logits = self._logits(tree, matrix)
+        probs = self.calibrator(logits)
+        conf = self.confidence(tree)
+        contribs = self.contributions(tree, matrix)
+        base_p = float(self.calibrator(np.array([self.base_logit]))[0])
+        rows = []
+        for i in range(len(frame)):
+            reasons = []
+            for source, value in sorted(contribs[i].items(), key=lambda kv: -abs(kv[1]))[: top * 3]:
+                shifted = float(self.calibrator(np.array([self.base_logit + value]))[0])
+                points = round(100 * (shifted - base_p))
+                raw: Any = frame.iloc[i][source] if source in frame.columns else None
+                shown = format_value(raw.item() if hasattr(raw, "item") else raw)
+                sign = f"+{points}" if points > 0 else str(points)
+                reasons.append(
+                    ScoreComponent(
+                        field=source,
+                        value=shown,
+                        points=points,
+                        direction="up" if points > 0 else "down" if points < 0 else "neutral",
+                        explanation=f"{display(source)} is {shown}: {sign}",
+                    )
+                )
+            reasons = sorted(reasons, key=lambda r: -abs(r.points))[:top]
+            rows.append(
+                {
+                    "probability": float(probs[i]),
+                    "score": round(100 * float(probs[i])),
+                    "confidence": float(conf[i]),
+                    "reasoning": reasons,
+                }
+            )
+        return rows
+
+    # --- persistence ----------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {
+            "format": 1,
+            "version": self.version,
+            "kind": self.kind,
+            "target": self.target,
+            "positive": self.positive,
+            "id_column": self.id_column,
+            "columns": [asdict(c) for c in self.columns],
+            "features": to_json(self.features),
+            "coef": self.coef,
+            "intercept": self.intercept,
+            "calibrator": asdict(self.calibrator),
+            "linear_means": self.linear_means,
+            "base_logit": self.base_logit,
+            "leaf_counts": self.leaf_counts,
+            "report": self.report,
+            "booster": self.booster.model_to_string() if self.booster is not None else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LeadModel:
+        booster = None
+        if data.get("booster"):
+            import lightgbm
+
+            booster = lightgbm.Booster(model_str=data["booster"])
+        return cls(
+            version=data["version"],
+            kind=data["kind"],
+            target=data["target"],
+            positive=data["positive"],
+            id_column=data["id_column"],
+            columns=[ColumnSpec(**c) for c in data["columns"]],
+            features=from_json(data["features"]),
+            coef=data["coef"],
+            intercept=data["intercept"],
+            calibrator=Calibrator(**data["calibrator"]),
+            linear_means=data["linear_means"],
+            base_logit=data["base_logit"],
+            booster=booster,
+            leaf_counts=data["leaf_counts"],
+            report=data["report"],
+        )
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.json").write_text(json.dumps(self.to_json()))
+        (folder / "report.json").write_text(json.dumps(self.report, indent=2, default=str))
+
+    @classmethod
+    def load(cls, folder: Path) -> LeadModel:
+        return cls.from_json(json.loads((folder / "model.json").read_text()))
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+__all__ = ["Calibrator", "LeadModel", "raw_features"]

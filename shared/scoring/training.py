@@ -1,0 +1,230 @@
+"""Training a tenant's lead model from its won/lost history, whatever fields its CRM has.
+
+Too little history (fewer than ``MIN_ROWS`` labelled leads or ``MIN_CLASS`` of either outcome,
+in line with CRM vendors that require about a thousand leads and a hundred conversions before
+predictive scoring switches on) gives a *prior* model instead: the logistic part alone, heavily
+regularised, confidence capped at 0.3 and flagged ``insufficient_history``; with almost nothing
+(under 30 rows or 5 of a class) the prior is the base rate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import InvalidInput
+from shared.scoring.columns import clean, infer
+from shared.scoring.features import fit_features, linear_matrix, raw_features, tree_frame
+from shared.scoring.leakage import find_leaks
+from shared.scoring.metrics import summary
+from shared.scoring.model import Calibrator, LeadModel
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+MIN_ROWS = 500
+MIN_CLASS = 50
+TREE_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.03,
+    "num_leaves": 15,
+    "min_child_samples": 100,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 5.0,
+    "verbose": -1,
+    "num_threads": 2,
+    "seed": 7,
+    "deterministic": True,
+}
+
+
+def labels(frame: pd.DataFrame, target: str, positive: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows with a known outcome, and 1 where the outcome is ``positive`` (case-insensitive)."""
+    if target not in frame.columns:
+        raise InvalidInput(f"target column {target!r} is not in the data", field="target")
+    outcome = clean(frame[target]).astype("string").str.lower()
+    known = outcome.notna()
+    y = (outcome[known] == str(positive).lower()).to_numpy().astype(int)
+    if len(y) == 0:
+        raise InvalidInput(f"no row has an outcome in {target!r}", field="target")
+    return frame[known.to_numpy()], y
+
+
+def _calibrate(logits: np.ndarray, y: np.ndarray) -> Calibrator:
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    if len(y) >= 2000 and min(y.sum(), len(y) - y.sum()) >= 50:
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=1e-4, y_max=1 - 1e-4).fit(logits, y)
+        return Calibrator(
+            "isotonic",
+            x=[float(v) for v in iso.X_thresholds_],
+            y=[float(v) for v in iso.y_thresholds_],
+        )
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logits.reshape(-1, 1), y)
+    return Calibrator("platt", a=float(platt.coef_[0, 0]), b=float(platt.intercept_[0]))
+
+
+def _leaf_counts(booster: Any) -> list[list[int]]:
+    def walk(node: dict[str, Any], out: dict[int, int]) -> None:
+        if "leaf_index" in node:
+            out[node["leaf_index"]] = int(node.get("leaf_count", 0))
+            return
+        walk(node["left_child"], out)
+        walk(node["right_child"], out)
+
+    counts = []
+    for tree in booster.dump_model()["tree_info"]:
+        leaves: dict[int, int] = {}
+        walk(tree["tree_structure"], leaves)
+        counts.append([leaves.get(i, 0) for i in range(max(leaves) + 1)] if leaves else [0])
+    return counts
+
+
+def train(
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    positive: str,
+    id_column: str | None = None,
+    exclude: list[str] | None = None,
+    seed: int = 7,
+) -> LeadModel:
+    """Fit a model on ``frame``'s labelled rows.
+
+    Raises:
+        InvalidInput: the target is missing, has no labelled rows, or names a column that is absent.
+    """
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+
+    labelled, y = labels(frame, target, positive)
+    drop = [target, *([id_column] if id_column else []), *(exclude or [])]
+    missing = [c for c in drop if c not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"column {missing[0]!r} is not in the data",
+            field="exclude" if missing[0] != id_column else "id",
+        )
+    inputs = labelled.drop(columns=drop)
+    cleaned = pd.DataFrame({c: clean(inputs[c]) for c in inputs.columns}, index=inputs.index)
+    columns, dropped = infer(cleaned)
+    raw = raw_features(cleaned, columns)
+    leaks = find_leaks(raw, columns, y) if len(np.unique(y)) == 2 else []
+    leaked = {leak.field for leak in leaks}
+    columns = [c for c in columns if c.name not in leaked]
+    positives, negatives = int(y.sum()), int(len(y) - y.sum())
+    enough = len(y) >= MIN_ROWS and min(positives, negatives) >= MIN_CLASS
+    report: dict[str, Any] = {
+        "trained_at": datetime.now(UTC).isoformat(),
+        "labelled_rows": len(y),
+        "positives": positives,
+        "negatives": negatives,
+        "insufficient_history": not enough,
+        "thresholds": {"min_rows": MIN_ROWS, "min_per_outcome": MIN_CLASS},
+        "columns": {c.name: c.kind for c in columns},
+        "excluded": [{"field": d.name, "reason": d.reason} for d in dropped]
+        + [{"field": leak.field, "reason": leak.reason} for leak in leaks]
+        + [{"field": c, "reason": "excluded by the caller"} for c in exclude or []],
+    }
+    features = fit_features(cleaned, columns)
+    tree_all = tree_frame(cleaned, columns, features)
+    matrix_all, _ = linear_matrix(tree_all, features)
+    version = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+    common: dict[str, Any] = {
+        "version": version,
+        "target": target,
+        "positive": str(positive),
+        "id_column": id_column,
+        "columns": columns,
+        "features": features,
+        "report": report,
+    }
+
+    if len(y) < 30 or min(positives, negatives) < 5:
+        rate = (positives + 1) / (len(y) + 10)  # the base rate, pulled towards 10 % when tiny
+        logit = float(np.log(rate / (1 - rate)))
+        report["model"] = "base rate only: too little history to learn from fields"
+        return LeadModel(
+            kind="prior",
+            coef=[],
+            intercept=logit,
+            calibrator=Calibrator("identity"),
+            linear_means=[],
+            base_logit=logit,
+            **common,
+        )
+
+    stratify = y if min(positives, negatives) >= 2 else None
+    fit_idx, val_idx = train_test_split(
+        np.arange(len(y)), test_size=0.15, random_state=seed, stratify=stratify
+    )
+    c_value = 0.2 if enough else 0.05
+    linear = LogisticRegression(C=c_value, max_iter=3000).fit(matrix_all[fit_idx], y[fit_idx])
+    coef = [float(v) for v in linear.coef_[0]]
+    intercept = float(linear.intercept_[0])
+    val_logits = matrix_all[val_idx] @ linear.coef_[0] + intercept
+    booster = None
+    leaf_counts: list[list[int]] = []
+    if enough:
+        import lightgbm
+
+        folds = StratifiedKFold(3, shuffle=True, random_state=seed)
+        # The trees learn what the logistic model misses; out-of-fold margins keep them honest.
+        margin = cross_val_predict(
+            LogisticRegression(C=c_value, max_iter=3000),
+            matrix_all[fit_idx],
+            y[fit_idx],
+            cv=folds,
+            method="decision_function",
+        )
+        params = {**TREE_PARAMS, "seed": seed}
+        train_set = lightgbm.Dataset(tree_all.iloc[fit_idx], y[fit_idx], init_score=margin)
+        valid_set = lightgbm.Dataset(
+            tree_all.iloc[val_idx], y[val_idx], init_score=val_logits, reference=train_set
+        )
+        booster = lightgbm.train(
+            params,
+            train_set,
+            num_boost_round=2000,
+            valid_sets=[valid_set],
+            callbacks=[lightgbm.early_stopping(100, verbose=False)],
+        )
+        val_logits = val_logits + booster.predict(
+            tree_all.iloc[val_idx], raw_score=True, num_iteration=booster.best_iteration
+        )
+        booster = (
+            booster
+            if booster.best_iteration <= 0
+            else lightgbm.Booster(
+                model_str=booster.model_to_string(num_iteration=booster.best_iteration)
+            )
+        )
+        leaf_counts = _leaf_counts(booster)
+        report["trees"] = booster.num_trees()
+        report["model"] = "logistic + gradient-boosted trees on its residual, calibrated"
+    else:
+        report["model"] = "prior: regularised logistic model only (insufficient history)"
+    calibrator = _calibrate(val_logits, y[val_idx])
+    report["validation"] = summary(y[val_idx], calibrator(val_logits))
+    report["calibrator"] = calibrator.kind
+    train_logits = matrix_all @ np.asarray(coef) + intercept
+    if booster is not None:
+        train_logits = train_logits + booster.predict(tree_all, raw_score=True)
+    return LeadModel(
+        kind="tenant" if enough else "prior",
+        coef=coef,
+        intercept=intercept,
+        calibrator=calibrator,
+        linear_means=[float(v) for v in matrix_all.mean(axis=0)],
+        base_logit=float(np.median(train_logits)),
+        booster=booster,
+        leaf_counts=leaf_counts,
+        **common,
+    )
