@@ -31,6 +31,8 @@ class Feature:
     mean: float = 0.0
     std: float = 1.0
     has_missing: bool = False
+    low: float | None = None  # 1st and 99th percentiles seen in training
+    high: float | None = None
 
 
 def _bool_text(series: pd.Series) -> pd.Series:
@@ -64,7 +66,7 @@ def raw_features(frame: pd.DataFrame, columns: list[ColumnSpec]) -> dict[str, pd
         elif spec.kind == "date":
             when = pd.to_datetime(col, errors="coerce", format="mixed")
             out[f"{spec.name}__month"] = when.dt.month.astype("Int64").astype("string")
-            out[f"{spec.name}__weekday"] = when.dt.dayofweek.astype("Int64").astype("string")
+            out[f"{spec.name}__weekday"] = when.dt.day_of_week.astype("Int64").astype("string")
         else:  # text
             text = col.astype("string").fillna("")
             out[f"{spec.name}__length"] = text.str.len().astype("float64")
@@ -92,6 +94,8 @@ def fit_features(frame: pd.DataFrame, columns: list[ColumnSpec]) -> list[Feature
                     mean=float(filled.mean()),
                     std=std,
                     has_missing=bool(values.isna().any()),
+                    low=float(values.quantile(0.01)) if values.notna().any() else None,
+                    high=float(values.quantile(0.99)) if values.notna().any() else None,
                 )
             )
         else:
@@ -165,3 +169,23 @@ def to_json(features: list[Feature]) -> list[dict[str, Any]]:
 
 def from_json(rows: list[dict[str, Any]]) -> list[Feature]:
     return [Feature(**row) for row in rows]
+
+
+def unusual_share(tree: pd.DataFrame, features: list[Feature]) -> np.ndarray:
+    """Per row, the share of source fields whose value training rarely or never saw: a number
+    outside the 1st-99th percentile range, or a category that was not kept from training."""
+    import numpy as np
+
+    sources = sorted({f.source for f in features})
+    flags = {s: np.zeros(len(tree), dtype=bool) for s in sources}
+    for f in features:
+        col = tree[f.name]
+        if f.kind == "num" and f.low is not None and f.high is not None:
+            values = col.to_numpy(dtype="float64")
+            span = (f.high - f.low) or 1.0
+            flags[f.source] |= (values < f.low - 0.1 * span) | (values > f.high + 0.1 * span)
+        elif f.kind == "cat":
+            flags[f.source] |= (col == OTHER).to_numpy(dtype=bool, na_value=False)
+    if not sources:
+        return np.zeros(len(tree))
+    return np.mean(np.vstack([flags[s] for s in sources]), axis=0)

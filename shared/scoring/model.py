@@ -23,6 +23,7 @@ from shared.scoring.features import (
     raw_features,
     to_json,
     tree_frame,
+    unusual_share,
 )
 from shared.scoring.types import ScoreComponent
 
@@ -96,9 +97,15 @@ class LeadModel:
         return self.calibrator(self._logits(tree, matrix))
 
     def confidence(self, tree: pd.DataFrame) -> np.ndarray:
-        """How much data supports each prediction, 0-1: model quality (validation AUC mapped from
-        0.5->0 to 0.85->1) times support (the median number of training rows sharing this lead's
-        leaf across the trees, full at ``SUPPORT_ROWS``; halved at worst). Prior models are capped."""
+        """How much data supports each prediction, 0-1, as the product of three parts:
+
+        - quality: the model's validation AUC mapped linearly from 0.5 -> 0 to 0.85 -> 1;
+        - support: the median number of training rows that share this lead's leaf across the
+          trees, full at ``SUPPORT_ROWS`` (the factor runs from 0.5 to 1);
+        - coverage: 1 - 0.7 x the share of this lead's fields that training rarely or never saw
+          (numbers far outside the 1st-99th percentile range, categories not seen).
+
+        Prior models (too little history) are capped at ``PRIOR_CONFIDENCE_CAP``."""
         import numpy as np
 
         val_auc = float(self.report.get("validation", {}).get("auc") or 0.5)
@@ -111,7 +118,8 @@ class LeadModel:
             support = np.minimum(np.median(counts, axis=1) / SUPPORT_ROWS, 1.0)
         else:
             support = np.full(len(tree), min(1.0, self.report.get("labelled_rows", 0) / 500))
-        conf = quality * (0.5 + 0.5 * support)
+        coverage = 1.0 - 0.7 * unusual_share(tree, self.features)
+        conf = quality * (0.5 + 0.5 * support) * coverage
         if self.kind == "prior":
             conf = np.minimum(conf, PRIOR_CONFIDENCE_CAP)
         return np.asarray(np.round(conf, 3), dtype="float64")

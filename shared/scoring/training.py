@@ -162,8 +162,14 @@ def train(
         )
 
     stratify = y if min(positives, negatives) >= 2 else None
-    fit_idx, val_idx = train_test_split(
-        np.arange(len(y)), test_size=0.15, random_state=seed, stratify=stratify
+    # 80 % fits; of the rest, half stops the trees early and fits the calibrator, half is kept
+    # unseen for the validation figures in the report.
+    fit_idx, held = train_test_split(
+        np.arange(len(y)), test_size=0.2, random_state=seed, stratify=stratify
+    )
+    held_stratify = y[held] if min(y[held].sum(), len(held) - y[held].sum()) >= 2 else None
+    val_idx, report_idx = train_test_split(
+        held, test_size=0.5, random_state=seed, stratify=held_stratify
     )
     c_value = 0.2 if enough else 0.05
     linear = LogisticRegression(C=c_value, max_iter=3000).fit(matrix_all[fit_idx], y[fit_idx])
@@ -196,23 +202,21 @@ def train(
             valid_sets=[valid_set],
             callbacks=[lightgbm.early_stopping(100, verbose=False)],
         )
-        val_logits = val_logits + booster.predict(
-            tree_all.iloc[val_idx], raw_score=True, num_iteration=booster.best_iteration
-        )
-        booster = (
-            booster
-            if booster.best_iteration <= 0
-            else lightgbm.Booster(
+        if booster.best_iteration > 0:
+            booster = lightgbm.Booster(
                 model_str=booster.model_to_string(num_iteration=booster.best_iteration)
             )
-        )
+        val_logits = val_logits + booster.predict(tree_all.iloc[val_idx], raw_score=True)
         leaf_counts = _leaf_counts(booster)
         report["trees"] = booster.num_trees()
         report["model"] = "logistic + gradient-boosted trees on its residual, calibrated"
     else:
         report["model"] = "prior: regularised logistic model only (insufficient history)"
     calibrator = _calibrate(val_logits, y[val_idx])
-    report["validation"] = summary(y[val_idx], calibrator(val_logits))
+    report_logits = matrix_all[report_idx] @ np.asarray(coef) + intercept
+    if booster is not None:
+        report_logits = report_logits + booster.predict(tree_all.iloc[report_idx], raw_score=True)
+    report["validation"] = summary(y[report_idx], calibrator(report_logits))
     report["calibrator"] = calibrator.kind
     train_logits = matrix_all @ np.asarray(coef) + intercept
     if booster is not None:

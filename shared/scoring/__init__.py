@@ -1,0 +1,1 @@
+"""Lead scoring: per-tenant calibrated, explainable models (see ``training`` and ``model``)."""
