@@ -16,11 +16,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from shared.errors import InvalidInput
 
 
-def read_table(path: str) -> object:
+def read_table(path: str) -> Any:
     """A CSV as a frame of strings-or-numbers; the separator (``,`` or ``;``) is sniffed."""
     import pandas as pd
 
@@ -45,7 +46,7 @@ def _train(args: argparse.Namespace) -> None:
         frame,
         target=args.target,
         positive=args.positive,
-        id_column=args.id,  # type: ignore[arg-type]
+        id_column=args.id,
         exclude=args.exclude or [],
     )
     model.report["training_seconds"] = round(time.perf_counter() - start, 2)
@@ -68,13 +69,13 @@ def _predict(args: argparse.Namespace) -> None:
 
     model = LeadModel.load(Path(args.model))
     frame = read_table(args.csv)
-    if args.id not in frame.columns:  # type: ignore[attr-defined]
+    if args.id not in frame.columns:
         raise InvalidInput(f"id column {args.id!r} is not in {args.csv}", field="id")
-    rows = model.score(frame, top=0)  # type: ignore[arg-type]
+    rows = model.score(frame, top=0)
     with Path(args.out).open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "score", "probability", "confidence"])
-        for lead_id, row in zip(frame[args.id], rows, strict=True):  # type: ignore[index]
+        for lead_id, row in zip(frame[args.id], rows, strict=True):
             writer.writerow(
                 [lead_id, row["score"], f"{row['probability']:.6f}", f"{row['confidence']:.3f}"]
             )
@@ -88,7 +89,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from shared.scoring.training import labels
 
     model = LeadModel.load(Path(args.model))
-    frame, y = labels(read_table(args.csv), args.target, args.positive)  # type: ignore[arg-type]
+    frame, y = labels(read_table(args.csv), args.target, args.positive)
     p = model.predict_proba(frame)
     report = {"model_version": model.version, "model_kind": model.kind, **summary(y, p)}
     out = Path(args.out)

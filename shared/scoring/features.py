@@ -188,4 +188,4 @@ def unusual_share(tree: pd.DataFrame, features: list[Feature]) -> np.ndarray:
             flags[f.source] |= (col == OTHER).to_numpy(dtype=bool, na_value=False)
     if not sources:
         return np.zeros(len(tree))
-    return np.mean(np.vstack([flags[s] for s in sources]), axis=0)
+    return np.asarray(np.mean(np.vstack([flags[s] for s in sources]), axis=0), dtype="float64")
