@@ -111,9 +111,11 @@ class LeadModel:
         val_auc = float(self.report.get("validation", {}).get("auc") or 0.5)
         quality = min(max((val_auc - 0.5) / 0.35, 0.0), 1.0)
         if self.booster is not None and self.leaf_counts:
-            leaves = self.booster.predict(tree, pred_leaf=True)
-            counts = np.array(
-                [[self.leaf_counts[t][leaf] for t, leaf in enumerate(row)] for row in leaves]
+            leaves = np.asarray(self.booster.predict(tree, pred_leaf=True), dtype=int).reshape(
+                len(tree), -1
+            )
+            counts = np.column_stack(
+                [np.asarray(self.leaf_counts[t])[leaves[:, t]] for t in range(leaves.shape[1])]
             )
             support = np.minimum(np.median(counts, axis=1) / SUPPORT_ROWS, 1.0)
         else:
@@ -124,23 +126,27 @@ class LeadModel:
             conf = np.minimum(conf, PRIOR_CONFIDENCE_CAP)
         return np.asarray(np.round(conf, 3), dtype="float64")
 
-    def contributions(self, tree: pd.DataFrame, matrix: np.ndarray) -> list[dict[str, float]]:
-        """Per lead, the log-odds each source field adds against an average lead."""
+    def contributions(self, tree: pd.DataFrame, matrix: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """The source fields, and per lead the log-odds each adds against an average lead."""
         import numpy as np
 
-        owners = self._owners()
-        out: list[dict[str, float]] = [dict() for _ in range(len(tree))]
+        sources = sorted({f.source for f in self.features})
+        index = {name: k for k, name in enumerate(sources)}
+        out = np.zeros((len(tree), len(sources)))
         if self.coef:
+            owners = self._owners()
             lin = (matrix - np.asarray(self.linear_means)) * np.asarray(self.coef)
-            for j, owner in enumerate(owners):
-                for i in range(len(tree)):
-                    out[i][owner] = out[i].get(owner, 0.0) + float(lin[i, j])
-        if self.booster is not None:
-            contrib = np.asarray(self.booster.predict(tree, pred_contrib=True))
-            for j, feature in enumerate(self.features):
-                for i in range(len(tree)):
-                    out[i][feature.source] = out[i].get(feature.source, 0.0) + float(contrib[i, j])
-        return out
+            group = np.zeros((len(owners), len(sources)))
+            group[np.arange(len(owners)), [index[o] for o in owners]] = 1.0
+            out += lin @ group
+        if self.booster is not None and len(tree):
+            contrib = np.asarray(self.booster.predict(tree, pred_contrib=True))[
+                :, : len(self.features)
+            ]
+            group = np.zeros((len(self.features), len(sources)))
+            group[np.arange(len(self.features)), [index[f.source] for f in self.features]] = 1.0
+            out += contrib @ group
+        return sources, out
 
     def _owners(self) -> list[str]:
         owners: list[str] = []
@@ -152,34 +158,38 @@ class LeadModel:
         return owners
 
     def score(self, frame: pd.DataFrame, *, top: int = 5) -> list[dict[str, Any]]:
-        """Score each row: probability, score, confidence and the reasons behind it."""
+        """Score each row: probability, score, confidence and the ``top`` reasons behind it."""
         import numpy as np
 
         tree, matrix = self._inputs(frame)
-        logits = self._logits(tree, matrix)
-        probs = self.calibrator(logits)
+        probs = self.calibrator(self._logits(tree, matrix))
         conf = self.confidence(tree)
-        contribs = self.contributions(tree, matrix)
+        sources, contrib = (
+            self.contributions(tree, matrix) if top else ([], np.zeros((len(tree), 0)))
+        )
         base_p = float(self.calibrator(np.array([self.base_logit]))[0])
+        # Points: the score change each field alone makes for an otherwise average lead.
+        points = np.rint(
+            100
+            * (self.calibrator((self.base_logit + contrib).ravel()).reshape(contrib.shape) - base_p)
+        )
         rows = []
         for i in range(len(frame)):
             reasons = []
-            for source, value in sorted(contribs[i].items(), key=lambda kv: -abs(kv[1]))[: top * 3]:
-                shifted = float(self.calibrator(np.array([self.base_logit + value]))[0])
-                points = round(100 * (shifted - base_p))
+            for k in np.argsort(-np.abs(points[i]), kind="stable")[:top]:
+                source, value = sources[k], int(points[i, k])
                 raw: Any = frame.iloc[i][source] if source in frame.columns else None
                 shown = format_value(raw.item() if hasattr(raw, "item") else raw)
-                sign = f"+{points}" if points > 0 else str(points)
+                sign = f"+{value}" if value > 0 else str(value)
                 reasons.append(
                     ScoreComponent(
                         field=source,
                         value=shown,
-                        points=points,
-                        direction="up" if points > 0 else "down" if points < 0 else "neutral",
+                        points=value,
+                        direction="up" if value > 0 else "down" if value < 0 else "neutral",
                         explanation=f"{display(source)} is {shown}: {sign}",
                     )
                 )
-            reasons = sorted(reasons, key=lambda r: -abs(r.points))[:top]
             rows.append(
                 {
                     "probability": float(probs[i]),

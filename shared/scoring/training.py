@@ -162,10 +162,10 @@ def train(
         )
 
     stratify = y if min(positives, negatives) >= 2 else None
-    # 80 % fits; of the rest, half stops the trees early and fits the calibrator, half is kept
+    # 85 % fits; of the rest, half stops the trees early and fits the calibrator, half is kept
     # unseen for the validation figures in the report.
     fit_idx, held = train_test_split(
-        np.arange(len(y)), test_size=0.2, random_state=seed, stratify=stratify
+        np.arange(len(y)), test_size=0.15, random_state=seed, stratify=stratify
     )
     held_stratify = y[held] if min(y[held].sum(), len(held) - y[held].sum()) >= 2 else None
     val_idx, report_idx = train_test_split(
