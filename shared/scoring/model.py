@@ -173,12 +173,13 @@ class LeadModel:
             100
             * (self.calibrator((self.base_logit + contrib).ravel()).reshape(contrib.shape) - base_p)
         )
+        records = frame.to_dict("records")
         rows = []
-        for i in range(len(frame)):
+        for i, record in enumerate(records):
             reasons = []
             for k in np.argsort(-np.abs(points[i]), kind="stable")[:top]:
                 source, value = sources[k], int(points[i, k])
-                raw: Any = frame.iloc[i][source] if source in frame.columns else None
+                raw: Any = record.get(source)
                 shown = format_value(raw.item() if hasattr(raw, "item") else raw)
                 sign = f"+{value}" if value > 0 else str(value)
                 reasons.append(

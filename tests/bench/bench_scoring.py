@@ -21,14 +21,20 @@ from shared.scoring.training import labels, train
 DATA = REPO.parent / "shared/data"
 
 
-def _cv(frame: Any, target: str, positive: str, id_column: str | None = None) -> tuple[float, float, Any]:
+def _cv(
+    frame: Any, target: str, positive: str, id_column: str | None = None
+) -> tuple[float, float, Any]:
     from sklearn.model_selection import StratifiedKFold
 
     _, y = labels(frame, target, positive)
     labelled, _ = labels(frame, target, positive)
     aucs, eces, model = [], [], None
-    for k, (tr, te) in enumerate(StratifiedKFold(5, shuffle=True, random_state=0).split(labelled, y)):
-        model = train(labelled.iloc[tr], target=target, positive=positive, id_column=id_column, seed=k)
+    for k, (tr, te) in enumerate(
+        StratifiedKFold(5, shuffle=True, random_state=0).split(labelled, y)
+    ):
+        model = train(
+            labelled.iloc[tr], target=target, positive=positive, id_column=id_column, seed=k
+        )
         figures = summary(y[te], model.predict_proba(labelled.iloc[te]))
         aucs.append(figures["auc"])
         eces.append(figures["ece"])
@@ -47,8 +53,10 @@ def bench_bank() -> None:
     timed = train(frame.iloc[:cut], target="y", positive="yes")
     test, y = labels(frame.iloc[cut:], "y", "yes")
     figures = summary(y, timed.predict_proba(test))
-    print(f"  time order, first 80 % -> last 20 %: AUC {figures['auc']:.3f}  ECE {figures['ece']:.3f} "
-          f"(base rate {y.mean():.1%} vs {timed.report['positives'] / timed.report['labelled_rows']:.1%} in training)")
+    print(
+        f"  time order, first 80 % -> last 20 %: AUC {figures['auc']:.3f}  ECE {figures['ece']:.3f} "
+        f"(base rate {y.mean():.1%} vs {timed.report['positives'] / timed.report['labelled_rows']:.1%} in training)"
+    )
     start = time.perf_counter()
     full = train(frame, target="y", positive="yes")
     print(f"  training on all 41,188 rows: {time.perf_counter() - start:.1f} s on 2 threads")
@@ -59,7 +67,9 @@ def bench_bank() -> None:
     start = time.perf_counter()
     full.score(batch)
     explained = time.perf_counter() - start
-    print(f"  scoring 10,000 leads: {plain:.2f} s (probability only), {explained:.2f} s with confidence and reasons")
+    print(
+        f"  scoring 10,000 leads: {plain:.2f} s (probability only), {explained:.2f} s with confidence and reasons"
+    )
     start = time.perf_counter()
     for i in range(200):
         full.score(batch.iloc[[i]])
@@ -76,8 +86,10 @@ def bench_crm() -> None:
     deals = deals.merge(pd.read_csv(base / "sales_teams.csv"), on="sales_agent", how="left")
     closed = deals[deals["deal_stage"].isin(["Won", "Lost"])]
     auc, ece, model = _cv(closed, "deal_stage", "Won", id_column="opportunity_id")
-    print(f"crm-sales-opportunities (won {int((closed.deal_stage == 'Won').sum())}, lost "
-          f"{int((closed.deal_stage == 'Lost').sum())}):")
+    print(
+        f"crm-sales-opportunities (won {int((closed.deal_stage == 'Won').sum())}, lost "
+        f"{int((closed.deal_stage == 'Lost').sum())}):"
+    )
     print(f"  5-fold stratified: AUC {auc:.3f}  ECE {ece:.4f}")
     for item in model.report["excluded"]:
         print(f"  left out {item['field']}: {item['reason']}")
