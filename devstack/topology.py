@@ -92,6 +92,7 @@ def apply_to_emulators(
             "topic": publisher.topic_path(project, sub["topic"]),
             "ack_deadline_seconds": sub.get("ack_deadline_seconds", 10),
             "enable_message_ordering": sub.get("enable_message_ordering", False),
+            "filter": sub.get("filter", ""),
         }
         # Without that function running (emulator-only test sessions) it stays a pull subscription.
         if sub.get("push_function") in function_urls:

@@ -46,3 +46,14 @@ def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
         store=runtime.document_store(),
         project_id=get_settings().project_id,
     )
+
+
+def handle_pubsub_ai_event(cloud_event: CloudEvent) -> dict[str, Any]:
+    """Rescore a lead on ``lead.scoring_requested``. Raises on transient failure (Pub/Sub retries);
+    a message that is not an ai-event raises InvalidInput and goes to the dead-letter topic after
+    the subscription's delivery attempts."""
+    from shared.scoring.events import handle_ai_event
+
+    runtime.init_logging()
+    message = message_from_cloud_event(cloud_event.get_data(), str(cloud_event["id"]))
+    return handle_ai_event(message, runtime.document_store(), runtime.publisher())

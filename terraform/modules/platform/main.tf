@@ -80,6 +80,14 @@ resource "google_secret_manager_secret_iam_member" "llm_keys" {
   member    = module.sa_llm_caller.member
 }
 
+module "sa_scoring" {
+  source        = "../service_account"
+  project_id    = var.project_id
+  account_id    = "fn-scoring"
+  display_name  = "Lead scoring functions"
+  project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
+}
+
 module "sa_pubsub_push" {
   source       = "../service_account"
   project_id   = var.project_id
@@ -118,13 +126,15 @@ module "pubsub" {
   topology                   = local.topology
   push_service_account_email = module.sa_pubsub_push.email
   push_endpoints = {
-    crm_events = module.fn_crm_events.uri
+    crm_events     = module.fn_crm_events.uri
+    scoring_events = module.fn_scoring_events.uri
   }
   publishers = [
     { topic = "ai-events", member = module.sa_crm_events.member },
     { topic = "crm-events-dead-letter", member = module.sa_crm_events.member },
     { topic = "ai-events", member = module.sa_llm_caller.member },
     { topic = "llm-usage", member = module.sa_llm_caller.member },
+    { topic = "ai-events", member = module.sa_scoring.member },
   ]
   bigquery_dataset = module.bigquery.dataset_id
   kms_key_name     = var.kms_key_name
@@ -187,6 +197,39 @@ module "fn_usage_api" {
   labels                = local.labels
 }
 
+module "fn_scoring_api" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "scoring_api"
+  entry_point           = "scoring_api"
+  source_dir            = "${local.build}/scoring_api"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_scoring.email
+  ingress               = "ALLOW_ALL"
+  memory                = "1Gi"
+  timeout_seconds       = 300
+  environment           = local.common_env
+  invoker_members       = [module.sa_gateway.member]
+  labels                = local.labels
+}
+
+module "fn_scoring_events" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "scoring_events"
+  entry_point           = "handle_ai_event"
+  source_dir            = "${local.build}/scoring_events"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_scoring.email
+  ingress               = "ALLOW_INTERNAL_ONLY"
+  memory                = "1Gi"
+  environment           = local.common_env
+  invoker_members       = [module.sa_pubsub_push.member]
+  labels                = local.labels
+}
+
 # --- edge and operations -----------------------------------------------------------------------
 
 module "api_gateway" {
@@ -196,8 +239,9 @@ module "api_gateway" {
   api_id     = "crm-ai-${var.environment}"
   routes     = local.routes
   backend_uris = {
-    crm_api   = module.fn_crm_api.uri
-    usage_api = module.fn_usage_api.uri
+    crm_api     = module.fn_crm_api.uri
+    usage_api   = module.fn_usage_api.uri
+    scoring_api = module.fn_scoring_api.uri
   }
   gateway_service_account_email = module.sa_gateway.email
   jwt_issuer                    = var.jwt_issuer

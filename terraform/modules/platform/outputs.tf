@@ -2,8 +2,10 @@ output "gateway_hostname" { value = module.api_gateway.hostname }
 output "openapi" { value = module.api_gateway.openapi }
 output "function_uris" {
   value = {
-    crm_events = module.fn_crm_events.uri
-    crm_api    = module.fn_crm_api.uri
-    usage_api  = module.fn_usage_api.uri
+    crm_events     = module.fn_crm_events.uri
+    crm_api        = module.fn_crm_api.uri
+    usage_api      = module.fn_usage_api.uri
+    scoring_api    = module.fn_scoring_api.uri
+    scoring_events = module.fn_scoring_events.uri
   }
 }

@@ -28,6 +28,7 @@ resource "google_pubsub_subscription" "this" {
   topic                        = google_pubsub_topic.this[each.value.topic].id
   ack_deadline_seconds         = try(each.value.ack_deadline_seconds, 60)
   enable_message_ordering      = try(each.value.enable_message_ordering, false)
+  filter                       = try(each.value.filter, null)
   message_retention_duration   = "604800s"
   retain_acked_messages        = false
   enable_exactly_once_delivery = false

@@ -1,0 +1,20 @@
+"""HTTP: lead scores and scoring models (``/api/v1/ai/scoring/...``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import functions_framework
+
+from shared.entrypoints import handle_http
+from shared.scoring.api import ROUTES
+
+if TYPE_CHECKING:
+    import flask
+
+    from shared.web.http import Response
+
+
+@functions_framework.http
+def scoring_api(request: flask.Request) -> Response:
+    return handle_http(request, ROUTES)

@@ -1,0 +1,250 @@
+"""Scoring leads of the tenant's read model (or fields given in a request), caching the results,
+and training from the read model's won and lost leads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.config import TOPIC_AI_EVENTS
+from shared.errors import InvalidInput, NotFound
+from shared.log import get_logger
+from shared.messaging.pubsub import ordering_key
+from shared.scoring.registry import ModelRegistry, arm_for
+from shared.scoring.types import LeadScoreResult
+from shared.store.base import check_segment
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from shared.messaging.pubsub import Publisher
+    from shared.tenancy.scope import TenantStore
+
+_log = get_logger("scoring")
+SCORES = "lead_scores"
+GLOBAL_PRIOR_RATE = 0.10  # a typical B2B lead-to-customer rate, used before a tenant has any model
+SCORE_CHANGED = "lead.score_changed"
+TARGET = "__outcome__"
+LEAD_ID = "__lead_id__"
+_NOT_FEATURES = {
+    "id",
+    "tenant_id",
+    "status",
+    "outcome",
+    "created_at",
+    "updated_at",
+    "_meta",
+    "custom_fields",
+    "owner_id",
+    "customer_id",
+}
+
+
+def lead_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    """The fields a model sees for a read-model lead: its own and its custom fields."""
+    fields = {
+        k: v for k, v in doc.items() if k not in _NOT_FEATURES and not isinstance(v, (dict, list))
+    }
+    for key, value in (doc.get("custom_fields") or {}).items():
+        fields.setdefault(key, value)
+    return fields
+
+
+class LeadScorer:
+    def __init__(
+        self,
+        scope: TenantStore,
+        *,
+        publisher: Publisher | None = None,
+        ttl: timedelta = timedelta(days=7),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._scope = scope
+        self._registry = ModelRegistry(scope)
+        self._publisher = publisher
+        self._ttl = ttl
+        self._clock = clock
+
+    def _lead(self, lead_id: str) -> dict[str, Any]:
+        doc = self._scope.get(self._scope.path("leads", check_segment(lead_id, field="lead_id")))
+        if doc is None:
+            raise NotFound(f"no lead {lead_id!r} in this tenant", field="lead_id")
+        return doc
+
+    def latest(self, lead_id: str) -> LeadScoreResult:
+        doc = self._scope.get(self._scope.path(SCORES, check_segment(lead_id, field="lead_id")))
+        if doc is None:
+            raise NotFound(f"lead {lead_id!r} has not been scored", field="lead_id")
+        return LeadScoreResult.model_validate(doc["result"])
+
+    def score(
+        self, lead_id: str, fields: dict[str, Any] | None = None, *, force: bool = False
+    ) -> LeadScoreResult:
+        """Score one lead: from ``fields`` when given, else from the read model (cached until it
+        expires, the lead changes or the model assignment changes).
+
+        Raises:
+            NotFound: no such lead in the read model (and no fields given).
+            InvalidInput: ``fields`` is not an object of scalar values.
+        """
+        import pandas as pd
+
+        check_segment(lead_id, field="lead_id")
+        lead_version = None
+        if fields is None:
+            lead = self._lead(lead_id)
+            fields = lead_fields(lead)
+            lead_version = (lead.get("_meta") or {}).get("last_event_id")
+        elif not isinstance(fields, dict) or any(
+            isinstance(v, (dict, list)) for v in fields.values()
+        ):
+            raise InvalidInput("fields must be an object of scalar values", field="fields")
+        assignment = self._registry.assignment()
+        version = arm_for(lead_id, assignment)
+        cache_path = self._scope.path(SCORES, lead_id)
+        previous = self._scope.get(cache_path)
+        if (
+            previous
+            and not force
+            and lead_version is not None
+            and previous.get("lead_version") == lead_version
+            and previous["result"]["model_version"] == (version or "global-prior")
+            and previous["expires_at"] > self._clock()
+        ):
+            return LeadScoreResult.model_validate(previous["result"])
+        now = self._clock()
+        if version is None:
+            result = LeadScoreResult(
+                lead_id=lead_id,
+                score=round(100 * GLOBAL_PRIOR_RATE),
+                probability=GLOBAL_PRIOR_RATE,
+                confidence=0.0,
+                model_version="global-prior",
+                model_kind="prior",
+                insufficient_history=True,
+                scored_at=now,
+                expires_at=now + self._ttl,
+            )
+        else:
+            model = self._registry.load(version)
+            row = model.score(pd.DataFrame([fields]))[0]
+            result = LeadScoreResult(
+                lead_id=lead_id,
+                score=row["score"],
+                probability=row["probability"],
+                confidence=row["confidence"],
+                reasoning=row["reasoning"],
+                model_version=model.version,
+                model_kind=model.kind,
+                insufficient_history=bool(model.report.get("insufficient_history")),
+                scored_at=now,
+                expires_at=now + self._ttl,
+            )
+        arm = "challenger" if version and version == assignment.challenger else "champion"
+        self._scope.set(
+            cache_path,
+            {
+                "result": result.model_dump(mode="python"),
+                "lead_version": lead_version,
+                "arm": arm,
+                "expires_at": result.expires_at,
+                "lead_id": lead_id,
+            },
+        )
+        if self._publisher is not None and (
+            previous is None or previous["result"]["score"] != result.score
+        ):
+            self._publisher.publish(
+                TOPIC_AI_EVENTS,
+                {
+                    "event_id": f"score-{lead_id}-{int(now.timestamp() * 1000)}",
+                    "event_type": SCORE_CHANGED,
+                    "tenant_id": self._scope.tenant_id,
+                    "entity_type": "lead",
+                    "entity_id": lead_id,
+                    "data": {
+                        "score": result.score,
+                        "confidence": result.confidence,
+                        "previous_score": previous["result"]["score"] if previous else None,
+                        "model_version": result.model_version,
+                    },
+                },
+                ordering_key=ordering_key(self._scope.tenant_id, lead_id),
+                attributes={"tenant_id": self._scope.tenant_id, "event_type": SCORE_CHANGED},
+            )
+        return result
+
+
+def labelled_leads(scope: TenantStore) -> Any:
+    """The read model's won and lost leads as a frame (outcome in ``__outcome__``), oldest first."""
+    import pandas as pd
+
+    rows = []
+    for doc_id, doc in scope.query(
+        scope.path("leads"), where=[("status", "in", ["converted", "lost"])]
+    ):
+        row = lead_fields(doc)
+        row[TARGET] = "won" if doc["status"] == "converted" else "lost"
+        row[LEAD_ID] = doc_id
+        row["__created__"] = doc.get("created_at")
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame = frame.sort_values("__created__", kind="stable").drop(columns="__created__")
+    return frame
+
+
+def train_from_read_model(scope: TenantStore) -> dict[str, Any]:
+    """Train on the tenant's won/lost leads; promote the new model only if it beats the champion
+    on the most recent fifth of those leads (or there is no champion yet).
+
+    Raises:
+        InvalidInput: the tenant has no lead with an outcome yet.
+    """
+    from shared.scoring.metrics import auc
+    from shared.scoring.training import labels, train
+
+    frame = labelled_leads(scope)
+    if frame.empty:
+        raise InvalidInput(
+            "no lead has an outcome yet (lead.converted or lead.lost events)", field="leads"
+        )
+    registry = ModelRegistry(scope)
+    champion = registry.assignment().champion
+    cut = int(len(frame) * 0.8)
+    holdout, y = labels(frame.iloc[cut:], TARGET, "won")
+    decision: dict[str, Any] = {"promoted": False}
+    if champion is not None and 0 < y.sum() < len(y):
+        # A fair contest: a candidate trained on the older 80 % against the champion, both on the
+        # newest 20 % of outcomes, which neither has seen.
+        candidate = train(frame.iloc[:cut], target=TARGET, positive="won", id_column=LEAD_ID)
+        new_auc = auc(y, candidate.predict_proba(holdout))
+        old_auc = auc(y, registry.load(champion).predict_proba(holdout))
+        decision.update(
+            champion=champion, holdout_rows=len(y), candidate_auc=new_auc, champion_auc=old_auc
+        )
+        better = new_auc > old_auc
+    else:
+        better = champion is None
+    model = train(frame, target=TARGET, positive="won", id_column=LEAD_ID)
+    record = registry.save(model, training={"source": "read model", "rows": len(frame)})
+    decision.update(version=record.version, kind=model.kind, metrics=record.metrics)
+    if better:
+        registry.promote(record.version)
+        decision.update(
+            promoted=True,
+            reason="first model for this tenant"
+            if champion is None
+            else "beats the champion on the most recent leads",
+        )
+    else:
+        decision["reason"] = (
+            "does not beat the champion on the most recent leads"
+            if "candidate_auc" in decision
+            else "too few recent outcomes to compare with the champion"
+        )
+    _log.info(
+        "scoring model trained",
+        extra={"fields": {k: v for k, v in decision.items() if k != "metrics"}},
+    )
+    return decision
