@@ -85,7 +85,9 @@ def test_subscriptions_point_at_declared_topics_and_functions() -> None:
         if "push_function" in sub:
             assert functions[sub["push_function"]].kind == "cloud_event"
             name = sub["push_function"]
-            assert re.search(rf"{name}\s*=\s*module\.fn_{name}\.uri", platform), f"no push endpoint for {name}"
+            assert re.search(rf"{name}\s*=\s*module\.fn_{name}\.uri", platform), (
+                f"no push endpoint for {name}"
+            )
 
 
 def _function_routes() -> dict[tuple[str, str], str]:
