@@ -28,6 +28,9 @@ def encode(data: bytes | dict[str, Any]) -> bytes:
     return data if isinstance(data, bytes) else json.dumps(data, default=str).encode()
 
 
+Outgoing = tuple[bytes | dict[str, Any], str, dict[str, str]]  # data, ordering key, attributes
+
+
 class Publisher(Protocol):
     def publish(
         self,
@@ -42,6 +45,14 @@ class Publisher(Protocol):
         Raises:
             TransientError: Pub/Sub did not accept the message; the caller should fail so the
                 work is retried.
+        """
+        ...
+
+    def publish_many(self, topic: str, messages: list[Outgoing]) -> list[str]:
+        """Publish several messages and wait for all of them.
+
+        Raises:
+            TransientError: any message was not accepted (the caller retries the whole unit).
         """
         ...
 
@@ -78,6 +89,9 @@ class MemoryPublisher:
             PublishedMessage(topic, encode(data), ordering_key, dict(attributes or {}), message_id)
         )
         return message_id
+
+    def publish_many(self, topic: str, messages: list[Outgoing]) -> list[str]:
+        return [self.publish(topic, d, ordering_key=k, attributes=a) for d, k, a in messages]
 
     def on(self, topic: str) -> list[PublishedMessage]:
         return [m for m in self.messages if m.topic == topic]
@@ -141,3 +155,19 @@ class PubSubPublisher:
             if ordering_key:
                 client.resume_publish(path, ordering_key)
             raise TransientError(f"publishing to {topic} failed: {exc}") from exc
+
+    def publish_many(self, topic: str, messages: list[Outgoing]) -> list[str]:
+        client = self._get_client()
+        path = self.topic_path(topic)
+        futures = [
+            (client.publish(path, encode(d), ordering_key=k, **a), k) for d, k, a in messages
+        ]
+        ids = []
+        for future, key in futures:
+            try:
+                ids.append(str(future.result(timeout=self._timeout)))
+            except Exception as exc:
+                if key:
+                    client.resume_publish(path, key)
+                raise TransientError(f"publishing to {topic} failed: {exc}") from exc
+        return ids

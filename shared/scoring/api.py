@@ -55,20 +55,16 @@ def score_batch(ctx: RequestContext) -> tuple[dict[str, Any], int]:
         raise InvalidInput(
             f"at most {MAX_BATCH} leads per request (got {len(leads)})", field="leads"
         )
-    scorer = _scorer(ctx)
-    results, errors = [], []
+    items: list[tuple[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    positions: list[int] = []
     for i, item in enumerate(leads):
         try:
             if not isinstance(item, dict):
                 raise InvalidInput("each lead must be an object", field=f"leads[{i}]")
-            results.append(
-                scorer.score(_lead_id(item, f"leads[{i}].lead_id"), item.get("fields")).model_dump(
-                    mode="json"
-                )
-            )
-        except AppError as exc:
-            if exc.retryable:
-                raise
+            items.append((_lead_id(item, f"leads[{i}].lead_id"), item.get("fields")))
+            positions.append(i)
+        except InvalidInput as exc:
             errors.append(
                 {
                     "index": i,
@@ -76,6 +72,15 @@ def score_batch(ctx: RequestContext) -> tuple[dict[str, Any], int]:
                     "error": exc.to_dict(),
                 }
             )
+    results = []
+    for i, (lead_id, _), outcome in zip(
+        positions, items, _scorer(ctx).score_many(items), strict=True
+    ):
+        if isinstance(outcome, AppError):
+            errors.append({"index": i, "lead_id": lead_id, "error": outcome.to_dict()})
+        else:
+            results.append(outcome.model_dump(mode="json"))
+    errors.sort(key=lambda e: e["index"])
     return {"results": results, "errors": errors}, 200
 
 

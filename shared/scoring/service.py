@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.config import TOPIC_AI_EVENTS
-from shared.errors import InvalidInput, NotFound
+from shared.errors import AppError, InvalidInput, NotFound
 from shared.log import get_logger
 from shared.messaging.pubsub import ordering_key
 from shared.scoring.registry import ModelRegistry, arm_for
@@ -17,7 +17,7 @@ from shared.store.base import check_segment
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from shared.messaging.pubsub import Publisher
+    from shared.messaging.pubsub import Outgoing, Publisher
     from shared.tenancy.scope import TenantStore
 
 _log = get_logger("scoring")
@@ -65,12 +65,6 @@ class LeadScorer:
         self._ttl = ttl
         self._clock = clock
 
-    def _lead(self, lead_id: str) -> dict[str, Any]:
-        doc = self._scope.get(self._scope.path("leads", check_segment(lead_id, field="lead_id")))
-        if doc is None:
-            raise NotFound(f"no lead {lead_id!r} in this tenant", field="lead_id")
-        return doc
-
     def latest(self, lead_id: str) -> LeadScoreResult:
         doc = self._scope.get(self._scope.path(SCORES, check_segment(lead_id, field="lead_id")))
         if doc is None:
@@ -85,94 +79,149 @@ class LeadScorer:
 
         Raises:
             NotFound: no such lead in the read model (and no fields given).
-            InvalidInput: ``fields`` is not an object of scalar values.
+            InvalidInput: a bad lead id, or ``fields`` not an object of scalar values.
         """
+        [outcome] = self.score_many([(lead_id, fields)], force=force)
+        if isinstance(outcome, AppError):
+            raise outcome
+        return outcome
+
+    def score_many(
+        self, items: list[tuple[str, dict[str, Any] | None]], *, force: bool = False
+    ) -> list[LeadScoreResult | AppError]:
+        """Score many leads with one read of each kind, one model call per arm and batched writes.
+        Bad items come back as errors in their place; transient failures raise."""
         import pandas as pd
 
-        check_segment(lead_id, field="lead_id")
-        lead_version = None
-        if fields is None:
-            lead = self._lead(lead_id)
-            fields = lead_fields(lead)
-            lead_version = (lead.get("_meta") or {}).get("last_event_id")
-        elif not isinstance(fields, dict) or any(
-            isinstance(v, (dict, list)) for v in fields.values()
-        ):
-            raise InvalidInput("fields must be an object of scalar values", field="fields")
-        assignment = self._registry.assignment()
-        version = arm_for(lead_id, assignment)
-        cache_path = self._scope.path(SCORES, lead_id)
-        previous = self._scope.get(cache_path)
-        if (
-            previous
-            and not force
-            and lead_version is not None
-            and previous.get("lead_version") == lead_version
-            and previous["result"]["model_version"] == (version or "global-prior")
-            and previous["expires_at"] > self._clock()
-        ):
-            return LeadScoreResult.model_validate(previous["result"])
-        now = self._clock()
-        if version is None:
-            result = LeadScoreResult(
-                lead_id=lead_id,
-                score=round(100 * GLOBAL_PRIOR_RATE),
-                probability=GLOBAL_PRIOR_RATE,
-                confidence=0.0,
-                model_version="global-prior",
-                model_kind="prior",
-                insufficient_history=True,
-                scored_at=now,
-                expires_at=now + self._ttl,
-            )
-        else:
-            model = self._registry.load(version)
-            row = model.score(pd.DataFrame([fields]))[0]
-            result = LeadScoreResult(
-                lead_id=lead_id,
-                score=row["score"],
-                probability=row["probability"],
-                confidence=row["confidence"],
-                reasoning=row["reasoning"],
-                model_version=model.version,
-                model_kind=model.kind,
-                insufficient_history=bool(model.report.get("insufficient_history")),
-                scored_at=now,
-                expires_at=now + self._ttl,
-            )
-        arm = "challenger" if version and version == assignment.challenger else "champion"
-        self._scope.set(
-            cache_path,
-            {
-                "result": result.model_dump(mode="python"),
-                "lead_version": lead_version,
-                "arm": arm,
-                "expires_at": result.expires_at,
-                "lead_id": lead_id,
-            },
+        outcomes: list[LeadScoreResult | AppError | None] = [None] * len(items)
+        wanted: dict[int, tuple[str, dict[str, Any] | None]] = {}
+        for i, (lead_id, fields) in enumerate(items):
+            try:
+                check_segment(lead_id, field="lead_id")
+                if fields is not None and (
+                    not isinstance(fields, dict)
+                    or any(isinstance(v, (dict, list)) for v in fields.values())
+                ):
+                    raise InvalidInput("fields must be an object of scalar values", field="fields")
+                wanted[i] = (lead_id, fields)
+            except AppError as exc:
+                outcomes[i] = exc
+        by_id = [i for i, (_, fields) in wanted.items() if fields is None]
+        leads = self._scope.get_many([self._scope.path("leads", wanted[i][0]) for i in by_id])
+        previous = self._scope.get_many(
+            [self._scope.path(SCORES, lead_id) for lead_id, _ in wanted.values()]
         )
-        if self._publisher is not None and (
-            previous is None or previous["result"]["score"] != result.score
-        ):
-            self._publisher.publish(
-                TOPIC_AI_EVENTS,
-                {
-                    "event_id": f"score-{lead_id}-{int(now.timestamp() * 1000)}",
-                    "event_type": SCORE_CHANGED,
-                    "tenant_id": self._scope.tenant_id,
-                    "entity_type": "lead",
-                    "entity_id": lead_id,
-                    "data": {
-                        "score": result.score,
-                        "confidence": result.confidence,
-                        "previous_score": previous["result"]["score"] if previous else None,
-                        "model_version": result.model_version,
-                    },
-                },
-                ordering_key=ordering_key(self._scope.tenant_id, lead_id),
-                attributes={"tenant_id": self._scope.tenant_id, "event_type": SCORE_CHANGED},
-            )
-        return result
+        prev_by_index = dict(zip(wanted, previous, strict=True))
+        assignment = self._registry.assignment()
+        now = self._clock()
+        rows: dict[int, tuple[dict[str, Any], str | None]] = {}
+        for i, lead in zip(by_id, leads, strict=True):
+            if lead is None:
+                outcomes[i] = NotFound(f"no lead {wanted[i][0]!r} in this tenant", field="lead_id")
+                continue
+            rows[i] = (lead_fields(lead), (lead.get("_meta") or {}).get("last_event_id"))
+        for i, (_, fields) in wanted.items():
+            if fields is not None:
+                rows[i] = (fields, None)
+        groups: dict[str | None, list[int]] = {}
+        for i in rows:
+            version = arm_for(wanted[i][0], assignment)
+            prev = prev_by_index[i]
+            lead_version = rows[i][1]
+            if (
+                prev
+                and not force
+                and lead_version is not None
+                and prev.get("lead_version") == lead_version
+                and prev["result"]["model_version"] == (version or "global-prior")
+                and prev["expires_at"] > now
+            ):
+                outcomes[i] = LeadScoreResult.model_validate(prev["result"])
+                continue
+            groups.setdefault(version, []).append(i)
+        writes: list[tuple[str, dict[str, Any]]] = []
+        announcements = []
+        for version, members in groups.items():
+            if version is None:
+                results = [self._prior(wanted[i][0], now) for i in members]
+            else:
+                model = self._registry.load(version)
+                scored = model.score(pd.DataFrame([rows[i][0] for i in members]))
+                results = [
+                    LeadScoreResult(
+                        lead_id=wanted[i][0],
+                        score=row["score"],
+                        probability=row["probability"],
+                        confidence=row["confidence"],
+                        reasoning=row["reasoning"],
+                        model_version=model.version,
+                        model_kind=model.kind,
+                        insufficient_history=bool(model.report.get("insufficient_history")),
+                        scored_at=now,
+                        expires_at=now + self._ttl,
+                    )
+                    for i, row in zip(members, scored, strict=True)
+                ]
+            arm = "challenger" if version and version == assignment.challenger else "champion"
+            for i, result in zip(members, results, strict=True):
+                outcomes[i] = result
+                lead_id = wanted[i][0]
+                writes.append(
+                    (
+                        self._scope.path(SCORES, lead_id),
+                        {
+                            "result": result.model_dump(mode="python"),
+                            "lead_version": rows[i][1],
+                            "arm": arm,
+                            "expires_at": result.expires_at,
+                            "lead_id": lead_id,
+                        },
+                    )
+                )
+                prev = prev_by_index[i]
+                if prev is None or prev["result"]["score"] != result.score:
+                    announcements.append(self._announcement(result, prev, now))
+        if writes:
+            self._scope.set_many(writes)
+        if announcements and self._publisher is not None:
+            self._publisher.publish_many(TOPIC_AI_EVENTS, announcements)
+        return [o for o in outcomes if o is not None]
+
+    def _prior(self, lead_id: str, now: datetime) -> LeadScoreResult:
+        return LeadScoreResult(
+            lead_id=lead_id,
+            score=round(100 * GLOBAL_PRIOR_RATE),
+            probability=GLOBAL_PRIOR_RATE,
+            confidence=0.0,
+            model_version="global-prior",
+            model_kind="prior",
+            insufficient_history=True,
+            scored_at=now,
+            expires_at=now + self._ttl,
+        )
+
+    def _announcement(
+        self, result: LeadScoreResult, prev: dict[str, Any] | None, now: datetime
+    ) -> Outgoing:
+        tenant, lead_id = self._scope.tenant_id, result.lead_id
+        event = {
+            "event_id": f"score-{lead_id}-{int(now.timestamp() * 1000)}",
+            "event_type": SCORE_CHANGED,
+            "tenant_id": tenant,
+            "entity_type": "lead",
+            "entity_id": lead_id,
+            "data": {
+                "score": result.score,
+                "confidence": result.confidence,
+                "previous_score": prev["result"]["score"] if prev else None,
+                "model_version": result.model_version,
+            },
+        }
+        return (
+            event,
+            ordering_key(tenant, lead_id),
+            {"tenant_id": tenant, "event_type": SCORE_CHANGED},
+        )
 
 
 def labelled_leads(scope: TenantStore) -> Any:

@@ -74,6 +74,10 @@ class DocumentStore(Protocol):
         """Create or replace the document at ``path``."""
         ...
 
+    def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
+        """Create or replace many documents (in batches; not one atomic unit)."""
+        ...
+
     def create(self, path: str, data: Document) -> bool:
         """Create the document; return False (and change nothing) when it already exists."""
         ...

@@ -131,6 +131,14 @@ class FirestoreStore:
         with _transient_errors():
             self._client.document(path).set(_to_firestore(data))
 
+    def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
+        with _transient_errors():
+            for start in range(0, len(items), 400):
+                batch = self._client.batch()
+                for path, data in items[start : start + 400]:
+                    batch.set(self._client.document(path), _to_firestore(data))
+                batch.commit()
+
     def create(self, path: str, data: Document) -> bool:
         from google.api_core import exceptions as gexc
 

@@ -80,6 +80,10 @@ class MemoryStore:
         with self._lock:
             self._docs[path] = copy.deepcopy(data)
 
+    def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
+        for path, data in items:
+            self.set(path, data)
+
     def create(self, path: str, data: Document) -> bool:
         with self._lock:
             if path in self._docs:

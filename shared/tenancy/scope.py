@@ -96,6 +96,9 @@ class TenantStore:
     def set(self, path: str, data: Document) -> None:
         self._store.set(self.check(path), data)
 
+    def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
+        self._store.set_many([(self.check(path), data) for path, data in items])
+
     def create(self, path: str, data: Document) -> bool:
         return self._store.create(self.check(path), data)
 

@@ -101,7 +101,65 @@ def main() -> None:
         return
     bench_bank()
     bench_crm()
+    bench_gateway()
 
 
 if __name__ == "__main__":
     main()
+
+
+def bench_gateway(requests: int = 300) -> None:
+    """Single-lead score latency through the local gateway -> scoring_api -> Firestore emulator."""
+    import statistics as stats
+    import tempfile
+    from pathlib import Path
+
+    import httpx
+
+    from devstack.stack import Stack
+    from devstack.tokens import mint_token
+    from tests.functions.scoring_api.test_main import _seed
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(project="bench-scoring", state_dir=Path(tmp)).start()
+        try:
+            _seed(2000)
+            token = mint_token(stack.private_key.read_text(), tenant_id="acme", roles=["manager"])
+            client = httpx.Client(
+                base_url=stack.procs["gateway"].url,
+                timeout=120,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            trained = client.post("/api/v1/ai/scoring/models/train")
+            trained.raise_for_status()
+            times = []
+            for i in range(requests):
+                body = {
+                    "lead_id": f"bench-{i}",
+                    "fields": {
+                        "source": "webinar",
+                        "visited_pricing": "yes",
+                        "minutes_on_site": i % 50,
+                        "employees": 100 + i,
+                    },
+                }
+                t0 = time.perf_counter()
+                response = client.post("/api/v1/ai/scoring/leads", json=body)
+                times.append((time.perf_counter() - t0) * 1000)
+                response.raise_for_status()
+            times.sort()
+            print(
+                f"single lead score through the local gateway ({requests} requests, fields in the body):"
+            )
+            print(
+                f"  median {stats.median(times):.1f} ms  p95 {times[int(0.95 * len(times)) - 1]:.1f} ms"
+            )
+            batch = {"leads": [{"lead_id": f"lead-{i}"} for i in range(1000)]}
+            t0 = time.perf_counter()
+            client.post("/api/v1/ai/scoring/leads/batch", json=batch).raise_for_status()
+            print(
+                f"  batch of 1,000 read-model leads in one request: {time.perf_counter() - t0:.1f} s"
+            )
+            client.close()
+        finally:
+            stack.stop()

@@ -128,3 +128,9 @@ def test_nearest_finds_the_closest_vectors(backend: DocumentStore) -> None:
     assert rows[0][2] < rows[1][2] and rows[0][2] == pytest.approx(0.00125, abs=1e-3)
     assert isinstance(rows[0][1]["embedding"], Vector)
     assert backend.get("t/x/chunks/a")["embedding"] == [1.0, 0.0, 0.0]
+
+
+def test_set_many_writes_every_document(backend: DocumentStore) -> None:
+    backend.set_many([(f"bulk/d{i}", {"i": i}) for i in range(450)])
+    assert len(backend.query("bulk")) == 450
+    assert backend.get("bulk/d449") == {"i": 449}
