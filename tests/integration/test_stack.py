@@ -53,14 +53,23 @@ def test_published_events_reach_the_read_model_once(stack: Stack) -> None:
     )
     _publish(stack, update)
     _wait_for(lambda: (store.get("tenants/acme/leads/lead-7") or {}).get("title") == "CFO")
-    followups = [
-        json.loads(m.data) for m in pull(STACK_PROJECT, "ai-events-audit", expect=3, timeout=5)
+    events = [
+        json.loads(m.data) for m in pull(STACK_PROJECT, "ai-events-audit", expect=3, timeout=15)
     ]
+    followups = [e for e in events if e["event_type"] == "lead.scoring_requested"]
     # Two scoring requests (created, updated); the duplicate delivery published nothing.
     assert sorted(f["event_id"] for f in followups) == [
         "evt-7.lead.scoring_requested",
         "evt-8.lead.scoring_requested",
     ]
+    # The scoring function answered them: the lead has a score (the global prior: no model yet),
+    # announced at least once (two rescorings racing may both announce the first score).
+    changed = [e for e in events if e["event_type"] == "lead.score_changed"]
+    assert changed and {c["entity_id"] for c in changed} == {"lead-7"}
+    assert (
+        _wait_for(lambda: store.get("tenants/acme/lead_scores/lead-7"))["result"]["model_kind"]
+        == "prior"
+    )
     idem = store.query("tenants/acme/idempotency")
     assert len(idem) == 2 and all(d["state"] == "completed" for _, d in idem)
 
