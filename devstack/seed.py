@@ -174,6 +174,7 @@ def seed_demo_tenant(stack: Stack, timeout: float = 60.0) -> int:
     while time.monotonic() < deadline:
         if all(doc is not None for doc in store.get_many(paths)):
             _demo_llm_calls(settings)
+            _demo_scoring(store)
             return len(paths)
         time.sleep(0.2)
     raise TimeoutError("the demo tenant's events did not reach the read model; see .local/logs")
@@ -210,3 +211,13 @@ def _demo_llm_calls(settings: Settings) -> None:
             LLMRequest(messages=[Message(role="user", content=question)], max_tokens=300),
             CallContext(tenant_id=DEMO_TENANT, feature=feature, crm_object=ref),
         )
+
+
+def _demo_scoring(store: Any) -> None:
+    """800 historic leads imported in bulk, and the tenant's first scoring model trained on them."""
+    from devstack.demo_leads import write_history
+    from shared.scoring.service import train_from_read_model
+    from shared.tenancy.scope import TenantStore
+
+    write_history(store, DEMO_TENANT, 800)
+    train_from_read_model(TenantStore(store, DEMO_TENANT))

@@ -4,50 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from devstack.demo_leads import write_history
 from shared.config import load_settings
 from shared.store.firestore import FirestoreStore
 from tests.conftest import PROJECT
 from tests.functions.conftest import pull
 from tests.helpers import pubsub_push_body
-from tests.scoring_data import make_leads
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory
 
 
 def _seed(n: int = 900, tenant: str = "acme", seed: int = 5) -> Any:
-    """Read-model leads written directly (the ingestion path has its own tests)."""
     store = FirestoreStore.from_settings(load_settings(os.environ))
-    frame = make_leads(n, seed=seed, labelled=0.9)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    batch = store.client.batch()
-    for i, row in enumerate(frame.to_dict("records")):
-        status = {"Converted": "converted", "Lost": "lost"}.get(row["status"], "open")
-        doc = {
-            "id": row["lead_id"],
-            "tenant_id": tenant,
-            "status": status,
-            "source": row["source"],
-            "employees": None if row["employees"] != row["employees"] else row["employees"],
-            "custom_fields": {
-                "visited_pricing": row["visited_pricing"],
-                "minutes_on_site": row["minutes_on_site"],
-                "country": row["country"],
-            },
-            "created_at": start + timedelta(hours=i),
-            "_meta": {"last_event_id": f"e-{i}", "version": 1},
-        }
-        batch.set(store.client.document(f"tenants/{tenant}/leads/{row['lead_id']}"), doc)
-        if i % 400 == 399:
-            batch.commit()
-            batch = store.client.batch()
-    batch.commit()
-    return frame
+    return write_history(store, tenant, n, seed=seed)
 
 
 @pytest.fixture

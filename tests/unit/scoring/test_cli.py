@@ -8,8 +8,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+from devstack.demo_leads import make_leads
 from devstack.procs import REPO
-from tests.scoring_data import make_leads
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -4,11 +4,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from devstack.demo_leads import make_leads, true_logit
 from shared.errors import InvalidInput
 from shared.scoring.metrics import auc, summary
 from shared.scoring.model import PRIOR_CONFIDENCE_CAP, LeadModel
 from shared.scoring.training import labels, train
-from tests.scoring_data import make_leads, true_logit
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,4 +1,4 @@
-"""Generated leads with a known signal, shipped with the tests (no external data needed)."""
+"""Generated leads with a known signal: demo history for scripts/up and fixtures for the tests."""
 
 from __future__ import annotations
 
@@ -67,3 +67,36 @@ def true_logit(frame: Any) -> Any:
         frame["visited_pricing"].to_numpy(),
         frame["minutes_on_site"].to_numpy(),
     )
+
+
+def write_history(store: Any, tenant: str, n: int, *, seed: int = 5) -> Any:
+    """Write ``n`` generated leads (90 % won or lost, the rest open) into a tenant's read model in
+    bulk, as an import of historic CRM data would; returns the generated frame."""
+    from datetime import UTC, datetime, timedelta
+
+    frame = make_leads(n, seed=seed, labelled=0.9)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    docs = []
+    for i, row in enumerate(frame.to_dict("records")):
+        status = {"Converted": "converted", "Lost": "lost"}.get(row["status"], "open")
+        docs.append(
+            (
+                f"tenants/{tenant}/leads/{row['lead_id']}",
+                {
+                    "id": row["lead_id"],
+                    "tenant_id": tenant,
+                    "status": status,
+                    "source": row["source"],
+                    "employees": None if row["employees"] != row["employees"] else row["employees"],
+                    "custom_fields": {
+                        "visited_pricing": row["visited_pricing"],
+                        "minutes_on_site": row["minutes_on_site"],
+                        "country": row["country"],
+                    },
+                    "created_at": start + timedelta(hours=i),
+                    "_meta": {"last_event_id": f"import-{i}", "version": 1},
+                },
+            )
+        )
+    store.set_many(docs)
+    return frame
