@@ -98,5 +98,5 @@ def write_history(store: Any, tenant: str, n: int, *, seed: int = 5) -> Any:
                 },
             )
         )
-    store.set_many(docs)
+    store.set_many([(f"tenants/{tenant}", {"tenant_id": tenant}), *docs])
     return frame

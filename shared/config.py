@@ -29,6 +29,8 @@ ENV_AUTH_PUBLIC_KEY_FILE = "AUTH_PUBLIC_KEY_FILE"
 ENV_TASKS_SERVICE_ACCOUNT = "TASKS_SERVICE_ACCOUNT"
 ENV_LOG_LEVEL = "LOG_LEVEL"
 ENV_LLM_SIMULATOR_URL = "LLM_SIMULATOR_URL"
+ENV_SCHEDULER_SERVICE_ACCOUNT = "SCHEDULER_SERVICE_ACCOUNT"
+ENV_SERVICE_AUDIENCE = "SERVICE_AUDIENCE"
 ENV_OPENAI_API_KEY = "OPENAI_API_KEY"
 ENV_ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY"
 ENV_GEMINI_API_KEY = "GEMINI_API_KEY"
@@ -64,6 +66,8 @@ class Settings(BaseModel):
     tasks_service_account: str | None = None
     log_level: str = "INFO"
     llm_simulator_url: str | None = None
+    scheduler_service_account: str | None = None
+    service_audience: str | None = None
     openai_api_key: str | None = None
     anthropic_api_key: str | None = None
     gemini_api_key: str | None = None
@@ -104,6 +108,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "tasks_service_account": env.get(ENV_TASKS_SERVICE_ACCOUNT) or None,
         "log_level": env.get(ENV_LOG_LEVEL) or "INFO",
         "llm_simulator_url": env.get(ENV_LLM_SIMULATOR_URL) or None,
+        "scheduler_service_account": env.get(ENV_SCHEDULER_SERVICE_ACCOUNT) or None,
+        "service_audience": env.get(ENV_SERVICE_AUDIENCE) or None,
         "openai_api_key": env.get(ENV_OPENAI_API_KEY) or None,
         "anthropic_api_key": env.get(ENV_ANTHROPIC_API_KEY) or None,
         "gemini_api_key": env.get(ENV_GEMINI_API_KEY) or None,

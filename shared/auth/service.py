@@ -27,7 +27,7 @@ class ServiceTokenVerifier:
     def __init__(
         self,
         *,
-        audience: str,
+        audience: str | list[str],
         identities: dict[str, Role],
         jwks_url: str = GOOGLE_JWKS_URL,
         issuers: list[str] | None = None,

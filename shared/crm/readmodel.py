@@ -59,11 +59,15 @@ def apply_event(scope: TenantStore, event: CrmEvent, payload: _Payload) -> Outco
 
     def _apply(tx: Any) -> Outcome:
         current = tx.get(path)
+        tenant = tx.get(scope.root)
         meta = (current or {}).get("_meta", {})
         if meta.get("last_event_id") == event.event_id:
             return "applied"
         if current is not None and not _is_newer(event, meta):
             return "stale"
+        if tenant is None:
+            # The tenant registry that scheduled jobs walk (training, drift checks).
+            tx.set(scope.root, {"tenant_id": event.tenant_id, "first_event_at": event.occurred_at})
         tx.set(path, _merge(event, payload, current))
         return "applied"
 

@@ -85,6 +85,15 @@ def _leaf_counts(booster: Any) -> list[list[int]]:
     return counts
 
 
+def _reference(raw: dict[str, Any], columns: list[Any], probabilities: Any) -> dict[str, Any]:
+    """What drift checks compare against: each kept feature's distribution and the scores'."""
+    from shared.scoring.drift import profile, score_shares
+
+    kept = {c.name for c in columns}
+    features = {k: v for k, v in raw.items() if k.split("__", 1)[0] in kept}
+    return {"features": profile(features), "scores": score_shares(probabilities)}
+
+
 def train(
     frame: pd.DataFrame,
     *,
@@ -217,6 +226,7 @@ def train(
     if booster is not None:
         report_logits = report_logits + booster.predict(tree_all.iloc[report_idx], raw_score=True)
     report["validation"] = summary(y[report_idx], calibrator(report_logits))
+    report["reference"] = _reference(raw, columns, calibrator(report_logits))
     report["calibrator"] = calibrator.kind
     train_logits = matrix_all @ np.asarray(coef) + intercept
     if booster is not None:

@@ -88,6 +88,13 @@ module "sa_scoring" {
   project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
 }
 
+module "sa_scheduler" {
+  source       = "../service_account"
+  project_id   = var.project_id
+  account_id   = "scheduler-invoker"
+  display_name = "Cloud Scheduler (OIDC tokens to batch units)"
+}
+
 module "sa_pubsub_push" {
   source       = "../service_account"
   project_id   = var.project_id
@@ -228,6 +235,48 @@ module "fn_scoring_events" {
   environment           = local.common_env
   invoker_members       = [module.sa_pubsub_push.member]
   labels                = local.labels
+}
+
+module "fn_scoring_jobs" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "scoring_jobs"
+  entry_point           = "scoring_jobs"
+  source_dir            = "${local.build}/scoring_jobs"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_scoring.email
+  ingress               = "ALLOW_INTERNAL_ONLY"
+  memory                = "2Gi"
+  cpu                   = "2"
+  timeout_seconds       = 1800
+  concurrency           = 1
+  environment = merge(local.common_env, {
+    SCHEDULER_SERVICE_ACCOUNT = module.sa_scheduler.email
+  })
+  invoker_members = [module.sa_scheduler.member]
+  labels          = local.labels
+}
+
+module "scheduler" {
+  source                = "../scheduler"
+  project_id            = var.project_id
+  region                = var.region
+  service_account_email = module.sa_scheduler.email
+  jobs = {
+    scoring-train-nightly = {
+      schedule    = "0 2 * * *"
+      uri         = module.fn_scoring_jobs.uri
+      body        = { job = "train" }
+      description = "Retrain every tenant's lead model; promote only better models"
+    }
+    scoring-drift-hourly = {
+      schedule    = "15 * * * *"
+      uri         = module.fn_scoring_jobs.uri
+      body        = { job = "drift", retrain_on_drift = true }
+      description = "Check scoring drift and realised accuracy; retrain on drift"
+    }
+  }
 }
 
 # --- edge and operations -----------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Scheduled scoring work, called by Cloud Scheduler (OIDC) or on demand by our own services:
+``{"job": "train"}`` retrains every tenant (or ``tenant_id``) and promotes only better models;
+``{"job": "drift"}`` checks each champion for drift and, with ``"retrain_on_drift": true``,
+retrains where it found some."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared import runtime
+from shared.auth.rbac import Permission, Role, require
+from shared.config import get_settings
+from shared.errors import AppError, InvalidInput
+from shared.log import get_logger, log_context
+from shared.scoring import drift
+from shared.scoring.registry import ModelRegistry
+from shared.scoring.service import train_from_read_model
+from shared.store.base import check_segment
+from shared.tenancy.scope import TENANTS, TenantStore
+from shared.web.http import _JSON, error_response, to_json
+
+if TYPE_CHECKING:
+    import flask
+
+    from shared.auth.principal import Principal
+    from shared.web.http import Response
+
+_log = get_logger("scoring.jobs")
+
+
+def _caller(request: flask.Request) -> Principal:
+    settings = get_settings()
+    header = request.headers.get("Authorization")
+    if settings.is_cloud:
+        from shared.auth.service import ServiceTokenVerifier
+
+        identities = (
+            {settings.scheduler_service_account: Role.SERVICE_SCHEDULER}
+            if settings.scheduler_service_account
+            else {}
+        )
+        verifier = ServiceTokenVerifier(
+            audience=settings.service_audience or request.base_url, identities=identities
+        )
+        return verifier.verify(header)
+    return runtime.token_verifier().verify(header)  # locally: a dev JWT with role service:scheduler
+
+
+def run_job(body: dict[str, Any]) -> dict[str, Any]:
+    job = body.get("job")
+    if job not in ("train", "drift"):
+        raise InvalidInput("job must be 'train' or 'drift'", field="job")
+    store = runtime.document_store()
+    if body.get("tenant_id") is not None:
+        tenants = [check_segment(str(body["tenant_id"]), field="tenant_id")]
+    else:
+        tenants = [tenant_id for tenant_id, _ in store.query(TENANTS)]
+    results: dict[str, Any] = {}
+    for tenant_id in tenants:
+        scope = TenantStore(store, tenant_id)
+        with log_context(tenant_id=tenant_id, job=job):
+            try:
+                if job == "train":
+                    results[tenant_id] = train_from_read_model(scope)
+                    continue
+                registry = ModelRegistry(scope)
+                champion = registry.assignment().champion
+                if champion is None:
+                    results[tenant_id] = {"status": "no model"}
+                    continue
+                report = drift.check(scope, registry.load(champion), runtime.publisher())
+                if report["alerts"] and body.get("retrain_on_drift"):
+                    report["retrained"] = train_from_read_model(scope)
+                results[tenant_id] = report
+            except AppError as exc:
+                if exc.retryable:
+                    raise
+                results[tenant_id] = {"skipped": exc.message}
+    return {"job": job, "tenants": results}
+
+
+def handle_job(request: flask.Request) -> Response:
+    runtime.init_logging()
+    request_id = request.headers.get("X-Request-ID", "")
+    try:
+        require(_caller(request), Permission.BATCH_RUN)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidInput("request body must be a JSON object", field="body")
+        return to_json(run_job(body)), 200, dict(_JSON)
+    except AppError as exc:
+        _log.warning("scoring job refused or failed: %s", exc.message)
+        return error_response(exc, request_id)

@@ -1,0 +1,79 @@
+"""Scheduled training and drift checks, called as Cloud Scheduler calls them."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+from devstack.demo_leads import write_history
+from shared.config import load_settings
+from shared.scoring.service import LeadScorer
+from shared.store.firestore import FirestoreStore
+from shared.tenancy.scope import TenantStore
+from tests.conftest import PROJECT
+from tests.functions.conftest import pull
+
+if TYPE_CHECKING:
+    from tests.conftest import TokenFactory
+
+
+def _store() -> FirestoreStore:
+    return FirestoreStore.from_settings(load_settings(os.environ))
+
+
+def test_scheduled_training_and_drift(function_client: Any, make_token: TokenFactory) -> None:
+    store = _store()
+    write_history(store, "acme", 900)
+    write_history(store, "globex", 40, seed=9)  # too little history: skipped with the reason
+    jobs = function_client("scoring_jobs", "scoring_jobs")
+    scheduler = {"Authorization": "Bearer " + make_token(None, ["service:scheduler"])}
+    admin = {"Authorization": "Bearer " + make_token("acme", ["admin"])}
+    assert jobs.post("/", json={"job": "train"}, headers=admin).status_code == 403
+    assert (
+        jobs.post("/", json={"job": "paint"}, headers=scheduler).get_json()["error"]["field"]
+        == "job"
+    )
+
+    trained = jobs.post("/", json={"job": "train"}, headers=scheduler).get_json()["tenants"]
+    assert trained["acme"]["promoted"] and trained["acme"]["kind"] == "tenant"
+    assert trained["globex"]["kind"] == "prior"
+
+    scope = TenantStore(store, "acme")
+    ids = [f"lead-{i}" for i in range(300)]
+    LeadScorer(scope).score_many([(i, None) for i in ids])
+    stable = jobs.post(
+        "/", json={"job": "drift", "tenant_id": "acme"}, headers=scheduler
+    ).get_json()
+    report = stable["tenants"]["acme"]
+    assert report["status"] == "stable", report["alerts"]
+    assert report["realised"]["leads"] > 50 and report["realised"]["auc"] > 0.6
+
+    # The world moves: every lead now comes from cold calls and stays a minute on the site.
+    leads = store.get_many([f"tenants/acme/leads/{i}" for i in ids])
+    store.set_many(
+        [
+            (
+                f"tenants/acme/leads/{i}",
+                {
+                    **doc,
+                    "source": "cold_call",
+                    "custom_fields": {**doc["custom_fields"], "minutes_on_site": 1.0},
+                },
+            )
+            for i, doc in zip(ids, leads, strict=True)
+        ]
+    )
+    pull(PROJECT, "ai-events-audit", expect=10_000, timeout=0.5)
+    drifted = jobs.post(
+        "/", json={"job": "drift", "tenant_id": "acme", "retrain_on_drift": True}, headers=scheduler
+    ).get_json()["tenants"]["acme"]
+    assert drifted["status"] == "drift"
+    assert any(a.startswith("source:") for a in drifted["alerts"])
+    assert drifted["feature_psi"]["minutes_on_site"] > 0.2
+    assert "retrained" in drifted
+    events = [json.loads(m.data) for m in pull(PROJECT, "ai-events-audit", expect=1, timeout=5)]
+    assert [e["event_type"] for e in events] == ["scoring.drift_detected"]
+    assert (
+        store.get(f"tenants/acme/scoring_drift/{drifted['checked_at'][:10]}")["status"] == "drift"
+    )
