@@ -39,9 +39,9 @@ def _caller(request: flask.Request) -> Principal:
             if settings.scheduler_service_account
             else {}
         )
-        verifier = ServiceTokenVerifier(
-            audience=settings.service_audience or request.base_url, identities=identities
-        )
+        # Cloud Scheduler mints the token for the job's URI; accept it with or without the slash.
+        base = (settings.service_audience or request.host_url).rstrip("/")
+        verifier = ServiceTokenVerifier(audience=[base, f"{base}/"], identities=identities)
         return verifier.verify(header)
     return runtime.token_verifier().verify(header)  # locally: a dev JWT with role service:scheduler
 
