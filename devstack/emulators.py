@@ -90,6 +90,44 @@ def start_tasks(port: int, log_dir: Path, max_retries: int = 5) -> Proc:
     return proc
 
 
+BQ_VENV = REPO / ".venv-bq"
+
+
+def start_bigquery(port: int, log_dir: Path, project: str) -> Proc:
+    """The DuckDB-backed BigQuery emulator. DuckDB looks for its spatial extension under
+    ``$HOME/.duckdb``; we give the emulator a home of its own holding the packaged extension, so
+    nothing is fetched."""
+    import shutil
+
+    from devstack.procs import free_port
+
+    python = BQ_VENV / "bin/python"
+    if not python.exists():
+        raise RuntimeError(f"{python} is missing: run scripts/bootstrap first")
+    home = log_dir.parent / "bq-home"
+    target = home / ".duckdb/extensions/v1.5.5/linux_amd64"
+    target.mkdir(parents=True, exist_ok=True)
+    found = sorted(
+        BQ_VENV.glob(
+            "lib/python*/site-packages/duckdb_extension_spatial/extensions/v1.5.5/spatial.duckdb_extension"
+        )
+    )
+    if found and not (target / found[0].name).exists():
+        shutil.copy2(found[0], target / found[0].name)
+    cmd = [
+        str(BQ_VENV / "bin/bqemulator"),
+        "start",
+        f"--rest-port={port}",
+        f"--grpc-port={free_port()}",
+        f"--project={project}",
+        "--log-level=warning",
+        "--ephemeral",
+    ]
+    proc = spawn("bigquery", cmd, port, log_dir, env={"HOME": str(home)})
+    wait_until_ready(proc, http_path=f"/bigquery/v2/projects/{project}/datasets", timeout=90)
+    return proc
+
+
 def reset_firestore(host: str, project: str) -> None:
     """Delete every document in the emulator's database for ``project``."""
     url = f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents"

@@ -10,7 +10,7 @@ from pathlib import Path
 from devstack import emulators
 from devstack.procs import REPO, Proc, free_port, port_open, spawn, wait_until_ready
 from devstack.tokens import ensure_keypair
-from devstack.topology import apply_to_emulators, discover_functions
+from devstack.topology import apply_to_emulators, create_bigquery_tables, discover_functions
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -51,6 +51,7 @@ class Stack:
             ("firestore", "FIRESTORE_EMULATOR_HOST"),
             ("pubsub", "PUBSUB_EMULATOR_HOST"),
             ("tasks", "CLOUD_TASKS_EMULATOR_HOST"),
+            ("bigquery", "BIGQUERY_EMULATOR_HOST"),
         ):
             if name in self.procs:
                 env[var] = self.procs[name].address
@@ -62,6 +63,7 @@ class Stack:
             self.procs["firestore"] = emulators.start_firestore(self._port(8081), logs)
             self.procs["pubsub"] = emulators.start_pubsub(self._port(8085), logs)
             self.procs["tasks"] = emulators.start_tasks(self._port(9022), logs)
+            self.procs["bigquery"] = emulators.start_bigquery(self._port(9050), logs, self.project)
             sim_port = self._port(8090)
             sim_cmd = [str(VENV_BIN / "python"), "-m", "devstack.simulator", f"--port={sim_port}"]
             self.procs["simulator"] = spawn("simulator", sim_cmd, sim_port, logs)
@@ -85,6 +87,7 @@ class Stack:
             for spec in specs:
                 wait_until_ready(self.procs[spec.name], http_path=None)
             apply_to_emulators(self.project, self.function_urls)
+            create_bigquery_tables(self.project)
             if self.with_gateway:
                 port = self._port(8080)
                 urls = ",".join(f"{k}={v}" for k, v in self.function_urls.items())

@@ -22,6 +22,8 @@ ENV_FIRESTORE_EMULATOR = "FIRESTORE_EMULATOR_HOST"
 ENV_FIRESTORE_DATABASE = "FIRESTORE_DATABASE"
 ENV_PUBSUB_EMULATOR = "PUBSUB_EMULATOR_HOST"
 ENV_TASKS_EMULATOR = "CLOUD_TASKS_EMULATOR_HOST"
+ENV_BIGQUERY_EMULATOR = "BIGQUERY_EMULATOR_HOST"
+ENV_BIGQUERY_DATASET = "BIGQUERY_DATASET"
 ENV_AUTH_ISSUER = "AUTH_ISSUER"
 ENV_AUTH_AUDIENCE = "AUTH_AUDIENCE"
 ENV_AUTH_JWKS_URL = "AUTH_JWKS_URL"
@@ -59,6 +61,8 @@ class Settings(BaseModel):
     firestore_database: str = "(default)"
     pubsub_emulator_host: str | None = None
     tasks_emulator_host: str | None = None
+    bigquery_emulator_host: str | None = None
+    bigquery_dataset: str = "crm_ai"
     auth_issuer: str = "crm-dev"
     auth_audience: str = "crm-ai"
     auth_jwks_url: str | None = None
@@ -101,6 +105,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "firestore_database": env.get(ENV_FIRESTORE_DATABASE) or "(default)",
         "pubsub_emulator_host": env.get(ENV_PUBSUB_EMULATOR) or None,
         "tasks_emulator_host": env.get(ENV_TASKS_EMULATOR) or None,
+        "bigquery_emulator_host": env.get(ENV_BIGQUERY_EMULATOR) or None,
+        "bigquery_dataset": env.get(ENV_BIGQUERY_DATASET) or "crm_ai",
         "auth_issuer": env.get(ENV_AUTH_ISSUER) or "crm-dev",
         "auth_audience": env.get(ENV_AUTH_AUDIENCE) or "crm-ai",
         "auth_jwks_url": env.get(ENV_AUTH_JWKS_URL) or None,

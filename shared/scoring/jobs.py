@@ -1,7 +1,8 @@
 """Scheduled scoring work, called by Cloud Scheduler (OIDC) or on demand by our own services:
 ``{"job": "train"}`` retrains every tenant (or ``tenant_id``) and promotes only better models;
 ``{"job": "drift"}`` checks each champion for drift and, with ``"retrain_on_drift": true``,
-retrains where it found some."""
+retrains where it found some; ``{"job": "batch_score"}`` scores each tenant's open leads from
+BigQuery into BigQuery (see ``batch``)."""
 
 from __future__ import annotations
 
@@ -48,8 +49,8 @@ def _caller(request: flask.Request) -> Principal:
 
 def run_job(body: dict[str, Any]) -> dict[str, Any]:
     job = body.get("job")
-    if job not in ("train", "drift"):
-        raise InvalidInput("job must be 'train' or 'drift'", field="job")
+    if job not in ("train", "drift", "batch_score"):
+        raise InvalidInput("job must be 'train', 'drift' or 'batch_score'", field="job")
     store = runtime.document_store()
     if body.get("tenant_id") is not None:
         tenants = [check_segment(str(body["tenant_id"]), field="tenant_id")]
@@ -62,6 +63,18 @@ def run_job(body: dict[str, Any]) -> dict[str, Any]:
             try:
                 if job == "train":
                     results[tenant_id] = train_from_read_model(scope)
+                    continue
+                if job == "batch_score":
+                    from shared.scoring.batch import bigquery_client, score_open_leads
+
+                    settings = get_settings()
+                    client = bigquery_client(settings)
+                    try:
+                        results[tenant_id] = score_open_leads(
+                            scope, client, settings.bigquery_dataset
+                        )
+                    finally:
+                        client.close()  # type: ignore[no-untyped-call]
                     continue
                 registry = ModelRegistry(scope)
                 champion = registry.assignment().champion

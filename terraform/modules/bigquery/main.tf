@@ -59,3 +59,23 @@ resource "google_bigquery_dataset_iam_member" "pubsub_writer" {
   role       = "roles/bigquery.dataEditor"
   member     = "serviceAccount:service-${var.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }
+
+# Batch scoring tables, declared once in terraform/bigquery_tables.json (the local stack creates
+# the same on the BigQuery emulator).
+resource "google_bigquery_table" "batch" {
+  #checkov:skip=CKV_GCP_80:Encrypted with the dataset's default key (CMEK in prod).
+  for_each            = var.tables
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.this.dataset_id
+  table_id            = each.key
+  description         = each.value.description
+  deletion_protection = true
+  labels              = var.labels
+
+  time_partitioning {
+    type  = "DAY"
+    field = each.value.partition_field
+  }
+  clustering = ["tenant_id"]
+  schema     = jsonencode(each.value.schema)
+}

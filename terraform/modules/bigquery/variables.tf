@@ -8,6 +8,11 @@ variable "location" {
   type    = string
   default = "US"
 }
+variable "tables" {
+  description = "jsondecode(file(\"terraform/bigquery_tables.json\")).tables"
+  type        = any
+  default     = {}
+}
 variable "kms_key_name" {
   type    = string
   default = null

@@ -85,7 +85,14 @@ module "sa_scoring" {
   project_id    = var.project_id
   account_id    = "fn-scoring"
   display_name  = "Lead scoring functions"
-  project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
+  project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/bigquery.jobUser"]
+}
+
+resource "google_bigquery_dataset_iam_member" "scoring_writer" {
+  project    = var.project_id
+  dataset_id = module.bigquery.dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = module.sa_scoring.member
 }
 
 module "sa_scheduler" {
@@ -270,6 +277,12 @@ module "scheduler" {
       body        = { job = "train" }
       description = "Retrain every tenant's lead model; promote only better models"
     }
+    scoring-batch-nightly = {
+      schedule    = "30 3 * * *"
+      uri         = module.fn_scoring_jobs.uri
+      body        = { job = "batch_score" }
+      description = "Score every tenant's open leads from BigQuery into BigQuery"
+    }
     scoring-drift-hourly = {
       schedule    = "15 * * * *"
       uri         = module.fn_scoring_jobs.uri
@@ -304,6 +317,7 @@ module "bigquery" {
   project_number = var.project_number
   location       = var.bigquery_location
   kms_key_name   = var.kms_key_name
+  tables         = jsondecode(file("${path.module}/../../bigquery_tables.json")).tables
   labels         = local.labels
 }
 

@@ -77,3 +77,55 @@ def test_scheduled_training_and_drift(function_client: Any, make_token: TokenFac
     assert (
         store.get(f"tenants/acme/scoring_drift/{drifted['checked_at'][:10]}")["status"] == "drift"
     )
+
+
+def test_batch_scoring_through_bigquery(
+    function_client: Any, make_token: TokenFactory, emulators: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from devstack.demo_leads import make_leads
+    from shared.scoring.batch import bigquery_client
+
+    store = _store()
+    write_history(store, "acme", 900)
+    jobs = function_client("scoring_jobs", "scoring_jobs")
+    scheduler = {"Authorization": "Bearer " + make_token(None, ["service:scheduler"])}
+    jobs.post("/", json={"job": "train", "tenant_id": "acme"}, headers=scheduler)
+    client = bigquery_client(load_settings(os.environ))
+    open_leads = make_leads(1200, seed=21).drop(columns=["status"])
+    now = datetime.now(UTC).isoformat()
+    rows = [
+        {
+            "tenant_id": "acme",
+            "lead_id": r.pop("lead_id"),
+            "snapshot_at": now,
+            "fields_json": json.dumps({k: (None if v != v else v) for k, v in r.items()}),
+        }
+        for r in open_leads.to_dict("records")
+    ]
+    rows.append(
+        {"tenant_id": "acme", "lead_id": "broken", "snapshot_at": now, "fields_json": "not json"}
+    )
+    rows.append(
+        {"tenant_id": "globex", "lead_id": "other-tenant", "snapshot_at": now, "fields_json": "{}"}
+    )
+    for start in range(0, len(rows), 500):
+        assert (
+            client.insert_rows_json(f"{PROJECT}.crm_ai.open_leads", rows[start : start + 500]) == []
+        )
+    result = jobs.post(
+        "/", json={"job": "batch_score", "tenant_id": "acme"}, headers=scheduler
+    ).get_json()
+    run = result["tenants"]["acme"]
+    assert run["scored"] == 1200 and run["skipped_bad_rows"] == 1
+    out = next(
+        iter(
+            client.query(
+                f"SELECT COUNT(*) AS n, MIN(score) AS lo, MAX(score) AS hi, COUNT(DISTINCT tenant_id) AS t "
+                f"FROM `{PROJECT}.crm_ai.lead_scores` WHERE run_id = '{run['run_id']}'"
+            ).result()
+        )
+    )
+    assert out["n"] == 1200 and 0 <= out["lo"] < out["hi"] <= 100 and out["t"] == 1
+    client.close()
