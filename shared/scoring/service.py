@@ -239,7 +239,13 @@ def labelled_leads(scope: TenantStore) -> Any:
         rows.append(row)
     frame = pd.DataFrame(rows)
     if not frame.empty:
-        frame = frame.sort_values("__created__", kind="stable").drop(columns="__created__")
+        frame = frame.sort_values("__created__", kind="stable")
+        created = frame["__created__"].dropna()
+        frame = frame.drop(columns="__created__")
+        frame.attrs["window"] = {
+            "from": str(created.iloc[0]) if len(created) else None,
+            "to": str(created.iloc[-1]) if len(created) else None,
+        }
     return frame
 
 
@@ -276,7 +282,10 @@ def train_from_read_model(scope: TenantStore) -> dict[str, Any]:
     else:
         better = champion is None
     model = train(frame, target=TARGET, positive="won", id_column=LEAD_ID)
-    record = registry.save(model, training={"source": "read model", "rows": len(frame)})
+    record = registry.save(
+        model,
+        training={"source": "read model", "rows": len(frame), "window": frame.attrs.get("window")},
+    )
     decision.update(version=record.version, kind=model.kind, metrics=record.metrics)
     if better:
         registry.promote(record.version)

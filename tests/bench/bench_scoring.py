@@ -154,6 +154,7 @@ def bench_gateway(requests: int = 300) -> None:
             print(
                 f"  median {stats.median(times):.1f} ms  p95 {times[int(0.95 * len(times)) - 1]:.1f} ms"
             )
+            _bench_bigquery(stack)
             batch = {"leads": [{"lead_id": f"lead-{i}"} for i in range(1000)]}
             t0 = time.perf_counter()
             client.post("/api/v1/ai/scoring/leads/batch", json=batch).raise_for_status()
@@ -163,3 +164,41 @@ def bench_gateway(requests: int = 300) -> None:
             client.close()
         finally:
             stack.stop()
+
+
+def _bench_bigquery(stack: Any, leads: int = 10_000) -> None:
+    """Batch scoring of 10,000 open leads: BigQuery emulator in, model, BigQuery emulator out."""
+    import json
+    from datetime import UTC, datetime
+
+    from devstack.demo_leads import make_leads
+    from shared.config import load_settings
+    from shared.scoring.batch import bigquery_client, score_open_leads
+    from shared.store.firestore import FirestoreStore
+    from shared.tenancy.scope import TenantStore
+
+    settings = load_settings(stack.env())
+    client = bigquery_client(settings)
+    frame = make_leads(leads, seed=33).drop(columns=["status"])
+    now = datetime.now(UTC).isoformat()
+    rows = [
+        {
+            "tenant_id": "acme",
+            "lead_id": r.pop("lead_id"),
+            "snapshot_at": now,
+            "fields_json": json.dumps({k: (None if v != v else v) for k, v in r.items()}),
+        }
+        for r in frame.to_dict("records")
+    ]
+    for start in range(0, len(rows), 1000):
+        client.insert_rows_json(
+            f"{settings.project_id}.crm_ai.open_leads", rows[start : start + 1000]
+        )
+    t0 = time.perf_counter()
+    run = score_open_leads(
+        TenantStore(FirestoreStore.from_settings(settings), "acme"), client, "crm_ai"
+    )
+    print(
+        f"  batch scoring through BigQuery (emulator): {run['scored']:,} leads in {time.perf_counter() - t0:.1f} s"
+    )
+    client.close()
