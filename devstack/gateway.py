@@ -62,6 +62,7 @@ def build_app() -> Starlette:
             ("firestore", "FIRESTORE_EMULATOR_HOST"),
             ("pubsub", "PUBSUB_EMULATOR_HOST"),
             ("cloud_tasks", "CLOUD_TASKS_EMULATOR_HOST"),
+            ("bigquery", "BIGQUERY_EMULATOR_HOST"),
         ):
             address = os.environ.get(var)
             components[name] = {

@@ -28,7 +28,7 @@ def main() -> None:
         for name, url in stack.function_urls.items():
             print(f"function {name}: {url}")
         print(f"llm simulator: {stack.procs['simulator'].url}")
-        for name in ("firestore", "pubsub", "tasks"):
+        for name in ("firestore", "pubsub", "tasks", "bigquery"):
             print(f"emulator {name}: {stack.procs[name].address}")
         print(
             f"demo tenant: {DEMO_TENANT} ({seeded} records); token: ./scripts/token --tenant {DEMO_TENANT} --role admin"
