@@ -18,7 +18,7 @@ from shared.scoring.registry import ModelRegistry
 from shared.scoring.service import train_from_read_model
 from shared.store.base import check_segment
 from shared.tenancy.scope import TENANTS, TenantStore
-from shared.web.http import _JSON, error_response, to_json
+from shared.web.http import JSON_HEADERS, error_response, to_json
 
 if TYPE_CHECKING:
     import flask
@@ -100,7 +100,7 @@ def handle_job(request: flask.Request) -> Response:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise InvalidInput("request body must be a JSON object", field="body")
-        return to_json(run_job(body)), 200, dict(_JSON)
+        return to_json(run_job(body)), 200, dict(JSON_HEADERS)
     except AppError as exc:
         _log.warning("scoring job refused or failed: %s", exc.message)
         return error_response(exc, request_id)

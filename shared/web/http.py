@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 _log = get_logger("http")
 Response = tuple[str, int, dict[str, str]]
-_JSON = {"Content-Type": "application/json"}
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def _default(value: Any) -> Any:
@@ -79,7 +79,7 @@ class Route:
 
 
 def error_response(exc: AppError, request_id: str) -> Response:
-    headers = {**_JSON, "X-Request-ID": request_id}
+    headers = {**JSON_HEADERS, "X-Request-ID": request_id}
     if exc.retryable:
         headers["Retry-After"] = "5"
     return to_json({"error": exc.to_dict(), "request_id": request_id}), exc.status_code, headers
@@ -107,7 +107,7 @@ def dispatch(
                     principal, tenant_id, TenantStore(store, tenant_id), request, params
                 )
                 body, status = route.handler(ctx)
-                return to_json(body), status, {**_JSON, "X-Request-ID": request_id}
+                return to_json(body), status, {**JSON_HEADERS, "X-Request-ID": request_id}
         except AppError as exc:
             level = (
                 _log.warning
@@ -122,7 +122,7 @@ def dispatch(
                 "error": {"code": "internal", "message": "internal error"},
                 "request_id": request_id,
             }
-            return to_json(body), 500, {**_JSON, "X-Request-ID": request_id}
+            return to_json(body), 500, {**JSON_HEADERS, "X-Request-ID": request_id}
 
 
 def _bearer(request: flask.Request) -> str | None:
