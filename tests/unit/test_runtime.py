@@ -17,6 +17,12 @@ HEAVY = (
     "openai",
     "anthropic",
     "google.genai",
+    "google.cloud.bigquery",
+    "pandas",
+    "numpy",
+    "lightgbm",
+    "sklearn",
+    "onnxruntime",
 )
 
 
