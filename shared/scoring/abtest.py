@@ -11,6 +11,8 @@ from shared.scoring.registry import ModelRegistry
 from shared.scoring.service import LEAD_ID, SCORES, TARGET, labelled_leads
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import numpy as np
 
     from shared.tenancy.scope import TenantStore
@@ -53,8 +55,9 @@ def _holdout(y: np.ndarray, p: np.ndarray, q: np.ndarray, rounds: int = 200) -> 
     }
 
 
-def _live(scope: TenantStore) -> dict[str, Any]:
-    """Conversion of the leads each arm scored, among those whose outcome is known."""
+def _live(scope: TenantStore, since: datetime | None) -> dict[str, Any]:
+    """Conversion of the leads each arm scored since the test began, among those whose outcome
+    is known."""
     import math
 
     arms: dict[str, dict[str, int]] = {
@@ -69,6 +72,8 @@ def _live(scope: TenantStore) -> dict[str, Any]:
         )
     }
     for lead_id, doc in scored:
+        if since is not None and doc["result"]["scored_at"] < since:
+            continue
         arm = arms.get(doc.get("arm", "champion"))
         if arm is None:
             continue
@@ -107,5 +112,5 @@ def report(scope: TenantStore) -> dict[str, Any]:
                 p = registry.load(assignment.champion).predict_proba(recent)
                 q = registry.load(assignment.challenger).predict_proba(recent)
                 result["holdout"] = _holdout(y, p, q)
-        result["live"] = _live(scope)
+        result["live"] = _live(scope, assignment.test_started_at)
     return result
