@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from shared.config import TOPIC_AI_EVENTS, TOPIC_CRM_EVENTS_DEAD_LETTER
 from shared.crm.followups import followups_for
 from shared.crm.parsing import parse_event
-from shared.crm.readmodel import apply_event
+from shared.crm.readmodel import Outcome, apply_in, read_in
 from shared.errors import AppError, InvalidInput
-from shared.idempotency import IdempotencyStore, Replayed, payload_hash
+from shared.idempotency import IdempotencyStore, Replayed, Started, payload_hash
 from shared.log import get_logger, log_context
 from shared.messaging.pubsub import ordering_key
 from shared.tenancy.scope import TenantStore
@@ -97,22 +97,38 @@ class CrmIngestor:
         scope = TenantStore(self._store, event.tenant_id)
         idem = IdempotencyStore(scope)
         key = f"crm-event:{event.event_id}"
-        begun = idem.begin(key, payload_hash(event.model_dump(mode="json")))
+        request_hash = payload_hash(event.model_dump(mode="json"))
+
+        def _begin_and_apply(tx: Any) -> tuple[Started | Replayed, Outcome | None]:
+            # One transaction takes the event's lock and applies it: all reads, then all writes.
+            record = idem.read_in(tx, key)
+            current, tenant = read_in(tx, scope, event)
+            begun = idem.begin_in(tx, record, key, request_hash)
+            if isinstance(begun, Replayed):
+                return begun, None
+            return begun, apply_in(tx, scope, event, payload, current, tenant)
+
+        begun, applied = scope.run_transaction(_begin_and_apply)
         if isinstance(begun, Replayed):
             _log.info(
                 "duplicate CRM event ignored", extra={"fields": {"event_type": event.event_type}}
             )
             return IngestResult("duplicate")
+        outcome: Outcome = applied or "stale"
         done = False
         try:
-            outcome = apply_event(scope, event, payload)
             followups = followups_for(event, payload) if outcome == "applied" else []
-            for followup in followups:
-                self._publisher.publish(
+            if followups:
+                self._publisher.publish_many(
                     TOPIC_AI_EVENTS,
-                    followup,
-                    ordering_key=ordering_key(event.tenant_id, followup["entity_id"]),
-                    attributes={"tenant_id": event.tenant_id, "event_type": followup["event_type"]},
+                    [
+                        (
+                            f,
+                            ordering_key(event.tenant_id, f["entity_id"]),
+                            {"tenant_id": event.tenant_id, "event_type": f["event_type"]},
+                        )
+                        for f in followups
+                    ],
                 )
             idem.complete(key, begun.token, {"outcome": outcome, "followups": len(followups)})
             done = True

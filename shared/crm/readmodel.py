@@ -53,23 +53,40 @@ def _merge(event: CrmEvent, payload: _Payload, current: dict[str, Any] | None) -
     return doc
 
 
+def read_in(
+    tx: Any, scope: TenantStore, event: CrmEvent
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The entity's current document and the tenant's registry document, read in ``tx``."""
+    return tx.get(scope.path(event.collection, event.entity_id)), tx.get(scope.root)
+
+
+def apply_in(
+    tx: Any,
+    scope: TenantStore,
+    event: CrmEvent,
+    payload: _Payload,
+    current: dict[str, Any] | None,
+    tenant: dict[str, Any] | None,
+) -> Outcome:
+    """Write ``event`` in ``tx`` given what :func:`read_in` returned."""
+    meta = (current or {}).get("_meta", {})
+    if meta.get("last_event_id") == event.event_id:
+        return "applied"
+    if current is not None and not _is_newer(event, meta):
+        return "stale"
+    if tenant is None:
+        # The tenant registry that scheduled jobs walk (training, drift checks).
+        tx.set(scope.root, {"tenant_id": event.tenant_id, "first_event_at": event.occurred_at})
+    tx.set(scope.path(event.collection, event.entity_id), _merge(event, payload, current))
+    return "applied"
+
+
 def apply_event(scope: TenantStore, event: CrmEvent, payload: _Payload) -> Outcome:
     """Write ``event`` into ``tenants/{tenant}/{collection}/{entity}`` in one transaction."""
-    path = scope.path(event.collection, event.entity_id)
 
     def _apply(tx: Any) -> Outcome:
-        current = tx.get(path)
-        tenant = tx.get(scope.root)
-        meta = (current or {}).get("_meta", {})
-        if meta.get("last_event_id") == event.event_id:
-            return "applied"
-        if current is not None and not _is_newer(event, meta):
-            return "stale"
-        if tenant is None:
-            # The tenant registry that scheduled jobs walk (training, drift checks).
-            tx.set(scope.root, {"tenant_id": event.tenant_id, "first_event_at": event.occurred_at})
-        tx.set(path, _merge(event, payload, current))
-        return "applied"
+        current, tenant = read_in(tx, scope, event)
+        return apply_in(tx, scope, event, payload, current, tenant)
 
     outcome: Outcome = scope.run_transaction(_apply)
     return outcome

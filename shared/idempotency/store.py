@@ -79,38 +79,48 @@ class IdempotencyStore:
             InProgress: another worker holds an unexpired lock for the same payload.
             PayloadMismatch: the key was used before with a different payload.
         """
-        path = self._path(key)
-        now = self._clock()
-        token = uuid.uuid4().hex
 
         def _begin(tx: Any) -> Started | Replayed:
-            record = tx.get(path)
-            if record is not None:
-                if record["payload_hash"] != request_hash:
-                    raise PayloadMismatch(
-                        "this idempotency key was already used with a different payload",
-                        field="Idempotency-Key",
-                    )
-                if record["state"] == COMPLETED:
-                    return Replayed(record.get("result"))
-                if record["locked_until"] > now:
-                    raise InProgress("the same request is being processed; retry later")
-            tx.set(
-                path,
-                {
-                    "key": key,
-                    "state": IN_PROGRESS,
-                    "payload_hash": request_hash,
-                    "token": token,
-                    "locked_until": now + self._lock_ttl,
-                    "expires_at": now + self._result_ttl,
-                    "updated_at": now,
-                },
-            )
-            return Started(token)
+            return self.begin_in(tx, self.read_in(tx, key), key, request_hash)
 
         result: Started | Replayed = self._scope.run_transaction(_begin)
         return result
+
+    def read_in(self, tx: Any, key: str) -> dict[str, Any] | None:
+        """Read ``key``'s record inside a caller's transaction (reads come before writes)."""
+        record: dict[str, Any] | None = tx.get(self._path(key))
+        return record
+
+    def begin_in(
+        self, tx: Any, record: dict[str, Any] | None, key: str, request_hash: str
+    ) -> Started | Replayed:
+        """:meth:`begin` inside a caller's transaction, given the record :meth:`read_in` returned,
+        so the lock can be taken atomically with the work's own first writes."""
+        now = self._clock()
+        if record is not None:
+            if record["payload_hash"] != request_hash:
+                raise PayloadMismatch(
+                    "this idempotency key was already used with a different payload",
+                    field="Idempotency-Key",
+                )
+            if record["state"] == COMPLETED:
+                return Replayed(record.get("result"))
+            if record["locked_until"] > now:
+                raise InProgress("the same request is being processed; retry later")
+        token = uuid.uuid4().hex
+        tx.set(
+            self._path(key),
+            {
+                "key": key,
+                "state": IN_PROGRESS,
+                "payload_hash": request_hash,
+                "token": token,
+                "locked_until": now + self._lock_ttl,
+                "expires_at": now + self._result_ttl,
+                "updated_at": now,
+            },
+        )
+        return Started(token)
 
     def complete(self, key: str, token: str, result: Any) -> None:
         """Store ``result`` as the outcome of ``key``.
