@@ -62,7 +62,9 @@ def discover_functions() -> list[FunctionSpec]:
 
 
 def route_regex(path: str) -> re.Pattern[str]:
-    return re.compile("^" + re.sub(r"\{(\w+)\}", r"[^/]+", path) + "/?$")
+    from shared.web.http import template_regex
+
+    return template_regex(path)
 
 
 def apply_to_emulators(

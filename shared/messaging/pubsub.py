@@ -145,16 +145,7 @@ class PubSubPublisher:
         ordering_key: str = "",
         attributes: dict[str, str] | None = None,
     ) -> str:
-        client = self._get_client()
-        path = self.topic_path(topic)
-        future = client.publish(path, encode(data), ordering_key=ordering_key, **(attributes or {}))
-        try:
-            return str(future.result(timeout=self._timeout))
-        except Exception as exc:
-            # A failed ordered publish pauses its key until resumed; resume so the retry can go.
-            if ordering_key:
-                client.resume_publish(path, ordering_key)
-            raise TransientError(f"publishing to {topic} failed: {exc}") from exc
+        return self.publish_many(topic, [(data, ordering_key, dict(attributes or {}))])[0]
 
     def publish_many(self, topic: str, messages: list[Outgoing]) -> list[str]:
         client = self._get_client()

@@ -10,7 +10,6 @@ written to a folder, to Firestore in chunks, or to Cloud Storage, and loaded wit
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -20,7 +19,6 @@ from shared.scoring.features import (
     Feature,
     from_json,
     linear_matrix,
-    raw_features,
     to_json,
     tree_frame,
     unusual_share,
@@ -257,10 +255,3 @@ class LeadModel:
     @classmethod
     def load(cls, folder: Path) -> LeadModel:
         return cls.from_json(json.loads((folder / "model.json").read_text()))
-
-
-def sigmoid(x: float) -> float:
-    return 1 / (1 + math.exp(-x))
-
-
-__all__ = ["Calibrator", "LeadModel", "raw_features"]

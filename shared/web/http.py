@@ -63,6 +63,11 @@ class RequestContext:
 Handler = Callable[[RequestContext], tuple[dict[str, Any], int]]
 
 
+def template_regex(pattern: str) -> re.Pattern[str]:
+    """``/a/{id}/b`` as a regex whose named groups capture each ``{param}`` (one path segment)."""
+    return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "/?$")
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -70,11 +75,15 @@ class Route:
     permission: Permission
     handler: Handler
 
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_regex", template_regex(self.pattern)
+        )  # compiled once, not per request
+
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:
             return None
-        regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern) + "/?$"
-        found = re.match(regex, path)
+        found = self._regex.match(path)  # type: ignore[attr-defined]
         return found.groupdict() if found else None
 
 
