@@ -6,6 +6,8 @@ import functools
 import glob
 import shutil
 import subprocess
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -131,6 +133,15 @@ def start_bigquery(port: int, log_dir: Path, project: str) -> Proc:
 def reset_firestore(host: str, project: str) -> None:
     """Delete every document in the emulator's database for ``project``."""
     url = f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents"
-    req = urllib.request.Request(url, method="DELETE")
-    with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - a loopback http URL we built
-        pass
+    # The emulator answers 409 while a transaction is still open (a push from the
+    # previous test finishing its work); wait for it rather than failing the test.
+    deadline = time.monotonic() + 30
+    while True:
+        req = urllib.request.Request(url, method="DELETE")
+        try:
+            with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - a loopback http URL we built
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
