@@ -37,6 +37,7 @@ ENV_OPENAI_API_KEY = "OPENAI_API_KEY"
 ENV_ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY"
 ENV_GEMINI_API_KEY = "GEMINI_API_KEY"
 ENV_GEMINI_VERTEX = "GEMINI_USE_VERTEX"
+ENV_LLM_BATCH_MODE = "LLM_BATCH_MODE"
 
 # Topic and queue names the code uses. tests/infra proves each is declared in terraform/topology.json.
 TOPIC_CRM_EVENTS = "crm-events"
@@ -76,6 +77,9 @@ class Settings(BaseModel):
     anthropic_api_key: str | None = None
     gemini_api_key: str | None = None
     gemini_use_vertex: bool = False
+    # "provider": background LLM work goes through the providers' batch interfaces (half price,
+    # answers within hours); "online": the collector runs it as ordinary calls.
+    llm_batch_mode: Literal["provider", "online"] = "provider"
 
     @property
     def is_cloud(self) -> bool:
@@ -119,7 +123,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "openai_api_key": env.get(ENV_OPENAI_API_KEY) or None,
         "anthropic_api_key": env.get(ENV_ANTHROPIC_API_KEY) or None,
         "gemini_api_key": env.get(ENV_GEMINI_API_KEY) or None,
+        "llm_batch_mode": env.get(ENV_LLM_BATCH_MODE) or "provider",
     }
+    if values["llm_batch_mode"] not in ("provider", "online"):
+        raise ConfigError(
+            f"{ENV_LLM_BATCH_MODE} must be provider or online; got {values['llm_batch_mode']!r}"
+        )
     settings = Settings.model_validate(
         {
             **values,

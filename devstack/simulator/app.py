@@ -3,6 +3,7 @@
 - OpenAI:    POST /v1/chat/completions (JSON or SSE chunks ending in ``data: [DONE]``)
 - Anthropic: POST /v1/messages (JSON or the typed SSE events: message_start ... message_stop)
 - Gemini:    POST /v1beta/models/{model}:generateContent and :streamGenerateContent?alt=sse (or /v1/)
+- Batches:   OpenAI /v1/files + /v1/batches, Anthropic /v1/messages/batches (see ``batches``)
 - Admin:     POST /_sim/faults {provider, model, fault, times} · DELETE /_sim/faults (clears all)
              POST /_sim/config {latency_ms, ttft_ms, chunk_ms, context_windows} · GET /_sim/requests
 """
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from devstack.simulator import wire
+from devstack.simulator.batches import BatchBook, make_routes
 from devstack.simulator.brain import (
     Answer,
     Conversation,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
 BOOK = FaultBook()
+BATCHES = BatchBook(BOOK)
 
 
 class _Disconnect(Exception):
@@ -184,5 +187,6 @@ def build_app() -> Starlette:
             Route("/_sim/config", admin_config, methods=["POST"]),
             Route("/_sim/requests", admin_requests, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            *make_routes(BATCHES),
         ]
     )

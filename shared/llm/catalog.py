@@ -36,6 +36,7 @@ class Price:
     input: float
     cached_input: float
     output: float
+    batch: float = 1.0  # factor on every price for work sent through the batch interface
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Catalog:
                         row["input"],
                         row["cached_input"],
                         row["output"],
+                        row.get("batch", 1.0),
                     )
                 )
         except (KeyError, TypeError, ValueError) as exc:
@@ -93,14 +95,15 @@ class Catalog:
                 current = price
         return current
 
-    def cost(self, model: str, usage: Usage, on: date) -> float:
+    def cost(self, model: str, usage: Usage, on: date, *, batch: bool = False) -> float:
         """USD for ``usage`` on ``model`` at the price in force on ``on``; cached input tokens
-        (a subset of the input tokens) are billed at the cached price."""
+        (a subset of the input tokens) are billed at the cached price; ``batch`` applies the
+        batch-interface factor."""
         price = self.price(model, on)
         fresh = max(usage.input_tokens - usage.cached_input_tokens, 0)
         usd = (
             fresh * price.input
             + usage.cached_input_tokens * price.cached_input
             + usage.output_tokens * price.output
-        )
+        ) * (price.batch if batch else 1.0)
         return round(usd / 1_000_000, 9)

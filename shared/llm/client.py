@@ -19,6 +19,7 @@ from shared.llm.errors import AllProvidersFailed, BudgetExceeded, LLMError
 from shared.llm.guards import check_untrusted, redact_pii
 from shared.llm.ledger import Reservation, UsageRecord, new_call_id
 from shared.llm.policy import LLMPolicy
+from shared.llm.schema import matches_schema
 from shared.llm.tokens import estimate_request_tokens
 from shared.llm.types import LLMRequest, LLMResponse, Message, StreamChunk, Usage
 from shared.log import get_logger
@@ -67,6 +68,17 @@ class LLMClient:
         self._semantic = semantic_cache
 
     # --- public ---------------------------------------------------------------------------------
+    @property
+    def ledger(self) -> Ledger | None:
+        return self._ledger
+
+    def policy_for(self, tenant_id: str) -> LLMPolicy:
+        return self._policies.get(tenant_id) if self._policies is not None else LLMPolicy()
+
+    def worst_case_usd(self, request: LLMRequest) -> float:
+        """The most this request can cost on any model it may be routed to."""
+        return self._worst_case_usd(request)
+
     def complete(self, request: LLMRequest, ctx: CallContext) -> LLMResponse:
         """Answer one request.
 
@@ -107,6 +119,8 @@ class LLMClient:
         response.cost_usd = self.catalog.cost(
             response.model, response.usage, datetime.now(UTC).date()
         )
+        if request.response_schema is not None:
+            response.schema_valid = matches_schema(request.response_schema, response.structured)
         self._settle(reservation, policy, response.usage, response.cost_usd)
         self._record(ctx, response, "ok")
         if response.finish_reason != "length":  # a cut answer is not worth serving again
@@ -163,7 +177,7 @@ class LLMClient:
 
     # --- steps ----------------------------------------------------------------------------------
     def _policy(self, ctx: CallContext) -> LLMPolicy:
-        return self._policies.get(ctx.tenant_id) if self._policies is not None else LLMPolicy()
+        return self.policy_for(ctx.tenant_id)
 
     def _prepare(self, request: LLMRequest, ctx: CallContext, policy: LLMPolicy) -> LLMRequest:
         untrusted = [m.content for m in request.messages if not m.trusted]
@@ -187,18 +201,22 @@ class LLMClient:
 
     def _summarise(self, ctx: CallContext) -> Callable[[list[Message]], str]:
         def run(messages: list[Message]) -> str:
+            from shared.prompts.registry import default_registry
+            from shared.prompts.render import render
+
             transcript = "\n".join(f"{m.role}: {m.content}" for m in messages)
+            rendered = render(
+                default_registry().get("conversation_summary"),
+                {"transcript": transcript[-200_000:]},
+            )
             summary = self.complete(
-                LLMRequest(
-                    system="Summarise this conversation in a few sentences, keeping names, numbers and decisions.",
-                    messages=[Message(role="user", content=transcript[-200_000:])],
-                    tier="fast",
-                    max_tokens=300,
-                ),
+                rendered.request,
                 CallContext(
                     tenant_id=ctx.tenant_id,
                     feature=ctx.feature,
                     crm_object=ctx.crm_object,
+                    template_id=rendered.template_id,
+                    template_version=str(rendered.version),
                     summarise_overflow=False,
                 ),
             )
@@ -266,6 +284,8 @@ class LLMClient:
             "cache_hit": response.cache_hit,
             "attempts": response.attempts,
             "outcome": outcome,
+            "schema_valid": response.schema_valid,
+            "batch": response.batch,
         }
         extra = {"ttft_ms": round(ttft_ms, 1)} if ttft_ms is not None else {}
         _log.info("llm call", extra={"fields": {"metric": "llm_call", **fields, **extra}})

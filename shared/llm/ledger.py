@@ -57,6 +57,8 @@ class UsageRecord(BaseModel):
     cache_hit: bool
     outcome: str  # ok | error | budget_exceeded | rejected
     attempts: int = 1
+    schema_valid: bool | None = None
+    batch: bool = False
     at: datetime
 
 
@@ -149,16 +151,34 @@ class Ledger:
             scope.run_transaction(_reserve)
         return Reservation(tenant_id, feature, period, tokens, usd, active=True)
 
-    def settle(self, reservation: Reservation, policy: LLMPolicy, tokens: int, usd: float) -> None:
-        """Replace the reservation with the real cost (zero for a call that never ran)."""
+    def settle(
+        self,
+        reservation: Reservation,
+        policy: LLMPolicy,
+        tokens: int,
+        usd: float,
+        *,
+        once: Callable[[Any], bool] | None = None,
+    ) -> None:
+        """Replace the reservation with the real cost (zero for a call that never ran).
+
+        ``once(tx)``, when given, runs first in the same transaction and returns False when this
+        settlement already happened (a retried batch job), so it is applied exactly once.
+        """
         if not reservation.active:
+            if once is not None:
+                TenantStore(self._store, reservation.tenant_id).run_transaction(once)
             return
         scope = TenantStore(self._store, reservation.tenant_id)
         path = self._budget_path(scope, reservation.period)
         crossed: list[int] = []
 
         def _settle(tx: Any) -> None:
+            crossed.clear()
             doc = tx.get(path) or {}
+            # After the budget read, before any write: Firestore transactions read first.
+            if once is not None and not once(tx):
+                return
             doc = _apply(
                 doc,
                 reservation.feature,
@@ -224,10 +244,21 @@ class Ledger:
     def record(self, record: UsageRecord) -> None:
         """Store the call's record and add it to the day's sharded aggregates."""
         scope = TenantStore(self._store, record.tenant_id)
-        scope.set(
-            scope.path("llm_usage", record.call_id),
-            {**record.model_dump(mode="python"), "expires_at": record.at + timedelta(days=400)},
-        )
+        scope.set(self.record_path(record), self.record_doc(record))
+        self.aggregate(record)
+
+    def record_path(self, record: UsageRecord) -> str:
+        return TenantStore(self._store, record.tenant_id).path("llm_usage", record.call_id)
+
+    @staticmethod
+    def record_doc(record: UsageRecord) -> dict[str, Any]:
+        """The stored form of a record (callers that must write it inside their own transaction
+        use this with :meth:`record_path`, then :meth:`aggregate` once it committed)."""
+        return {**record.model_dump(mode="python"), "expires_at": record.at + timedelta(days=400)}
+
+    def aggregate(self, record: UsageRecord) -> None:
+        """Add a stored record to the day's sharded aggregates and publish it."""
+        scope = TenantStore(self._store, record.tenant_id)
         day = record.at.strftime("%Y-%m-%d")
         shard = scope.path("llm_usage_daily", day, "shards", str(random.randrange(SHARDS)))  # noqa: S311 - load spreading, not security
         values = {
@@ -238,6 +269,8 @@ class Ledger:
             "cost_usd": record.cost_usd,
             "cache_hits": int(record.cache_hit),
             "errors": int(record.outcome != "ok"),
+            "schema_invalid": int(record.schema_valid is False),
+            "batch_calls": int(record.batch),
         }
         deltas: dict[tuple[str, ...], float] = {("total", k): v for k, v in values.items()}
         groups = {
@@ -245,6 +278,9 @@ class Ledger:
             "by_model": record.model,
             "by_object_type": (record.crm_object or "none").split(":", 1)[0],
         }
+        if record.template_id:
+            groups["by_template"] = f"{record.template_id}@v{record.template_version}"
+
         for group, key in groups.items():
             deltas.update({(group, key, k): v for k, v in values.items()})
         scope.increment(shard, deltas)

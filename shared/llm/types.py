@@ -75,6 +75,8 @@ class LLMResponse(BaseModel):
     cache_hit: bool = False
     attempts: int = 1
     fallback: bool = False
+    schema_valid: bool | None = None  # set when a response schema was requested
+    batch: bool = False  # answered through a provider's batch interface (billed at batch prices)
 
 
 class StreamChunk(BaseModel):

@@ -112,6 +112,12 @@ class AnthropicProvider(SdkProvider["anthropic.Anthropic"]):
             raw = self._get().messages.create(**_params(model, request), timeout=timeout)
         except (anthropic.AnthropicError, ValueError) as exc:
             raise self._error(model, exc) from exc
+        return self.to_response(model, request, raw, (time.perf_counter() - start) * 1000)
+
+    def to_response(
+        self, model: str, request: LLMRequest, raw: Any, latency_ms: float
+    ) -> LLMResponse:
+        """Our response from a ``Message`` (online, or one succeeded result of a batch)."""
         text = "".join(b.text for b in raw.content if b.type == "text")
         calls = [
             ToolCall(id=b.id, name=b.name, arguments=dict(b.input))
@@ -139,7 +145,7 @@ class AnthropicProvider(SdkProvider["anthropic.Anthropic"]):
             finish_reason="stop"
             if structured is not None
             else _STOP.get(str(raw.stop_reason), "stop"),
-            latency_ms=(time.perf_counter() - start) * 1000,
+            latency_ms=latency_ms,
         )
 
     def stream(self, model: str, request: LLMRequest, *, timeout: float) -> Iterator[StreamChunk]:

@@ -106,9 +106,21 @@ class OpenAIProvider(SdkProvider["openai.OpenAI"]):
         start = time.perf_counter()
         try:
             raw = self._get().chat.completions.create(**_params(model, request), timeout=timeout)
-            choice = raw.choices[0]
-        except (openai.OpenAIError, ValueError, IndexError) as exc:
+        except (openai.OpenAIError, ValueError) as exc:
             raise self._error(model, exc) from exc
+        return self.to_response(model, request, raw, (time.perf_counter() - start) * 1000)
+
+    def to_response(
+        self, model: str, request: LLMRequest, raw: Any, latency_ms: float
+    ) -> LLMResponse:
+        """Our response from a ``ChatCompletion`` (online, or one line of a batch's output).
+
+        Raises:
+            ProviderError: no choice, or structured output that is not a JSON object.
+        """
+        if not raw.choices:
+            raise self._fail(model, FailureKind.BAD_RESPONSE, "no choices in the response")
+        choice = raw.choices[0]
         usage = raw.usage
         cached = (
             usage.prompt_tokens_details.cached_tokens
@@ -138,7 +150,7 @@ class OpenAIProvider(SdkProvider["openai.OpenAI"]):
             provider=self.name,
             model=model,
             finish_reason=str(choice.finish_reason or "stop"),
-            latency_ms=(time.perf_counter() - start) * 1000,
+            latency_ms=latency_ms,
         )
 
     def stream(self, model: str, request: LLMRequest, *, timeout: float) -> Iterator[StreamChunk]:

@@ -28,6 +28,39 @@ resource "google_firestore_index" "interactions_by_customer" {
   }
 }
 
+# Prompt version reports: usage records and review outcomes of one template since a date.
+resource "google_firestore_index" "by_template_since" {
+  for_each   = toset(["llm_usage", "prompt_outcomes"])
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = each.value
+
+  fields {
+    field_path = "template_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "at"
+    order      = "ASCENDING"
+  }
+}
+
+# Batch LLM collector: a tenant's open batch jobs.
+resource "google_firestore_index" "open_llm_batches" {
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = "llm_batches"
+
+  fields {
+    field_path = "state"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
 # Semantic LLM cache: nearest question among entries with the same fingerprint and embedder.
 resource "google_firestore_index" "semantic_cache_vector" {
   project    = var.project_id
