@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from devstack.procs import REPO
+from devstack.scheduler import LocalScheduler
 from devstack.seed import DEMO_TENANT, seed_demo_tenant
 from devstack.stack import Stack
 
@@ -22,6 +23,7 @@ def main() -> None:
         env_file = stack.state_dir / "stack.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in stack.env().items()))
         seeded = seed_demo_tenant(stack)
+        scheduler = LocalScheduler(stack).start()
         gateway = stack.procs["gateway"]
         print(f"gateway: {gateway.url}")
         print(f"health: {gateway.url}/health")
@@ -34,12 +36,14 @@ def main() -> None:
             f"demo tenant: {DEMO_TENANT} ({seeded} records); token: ./scripts/token --tenant {DEMO_TENANT} --role admin"
         )
         print(f"logs: {Path(stack.state_dir, 'logs')}")
+        print("scheduler: llm_batch_jobs collect every 30 s", flush=True)
         print("press Ctrl-C to stop", flush=True)
         while not stopping.wait(1):
             dead = [p.name for p in stack.procs.values() if not p.alive()]
             if dead:
                 print(f"stopped unexpectedly: {', '.join(dead)}; see the logs", file=sys.stderr)
                 break
+        scheduler.stop()
     except KeyboardInterrupt:
         pass
     finally:

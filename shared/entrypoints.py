@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import flask
     from cloudevents.http import CloudEvent
 
+    from shared.auth.principal import Principal
     from shared.web.http import Response, Route
 
 
@@ -57,3 +58,24 @@ def handle_pubsub_ai_event(cloud_event: CloudEvent) -> dict[str, Any]:
     runtime.init_logging()
     message = message_from_cloud_event(cloud_event.get_data(), str(cloud_event["id"]))
     return handle_ai_event(message, runtime.document_store(), runtime.publisher())
+
+
+def scheduler_caller(request: flask.Request) -> Principal:
+    """Who calls a scheduled job: in the cloud, Cloud Scheduler's Google OIDC token for the job's
+    service account (``service:scheduler``); locally, a dev JWT with that role."""
+    settings = get_settings()
+    header = request.headers.get("Authorization")
+    if settings.is_cloud:
+        from shared.auth.rbac import Role
+        from shared.auth.service import ServiceTokenVerifier
+
+        identities = (
+            {settings.scheduler_service_account: Role.SERVICE_SCHEDULER}
+            if settings.scheduler_service_account
+            else {}
+        )
+        # Cloud Scheduler mints the token for the job's URI; accept it with or without the slash.
+        base = (settings.service_audience or request.host_url).rstrip("/")
+        verifier = ServiceTokenVerifier(audience=[base, f"{base}/"], identities=identities)
+        return verifier.verify(header)
+    return runtime.token_verifier().verify(header)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from shared.auth.tokens import TokenVerifier
     from shared.crm.ingest import CrmIngestor
     from shared.embeddings.base import Embedder
+    from shared.llm.batch.service import BatchService
     from shared.llm.client import LLMClient
     from shared.llm.ledger import Ledger
     from shared.llm.policy import PolicyStore
@@ -90,6 +91,18 @@ def llm_client() -> LLMClient:
 
 
 @lru_cache(maxsize=1)
+def batch_service() -> BatchService:
+    """Background LLM work on the process's client, through the providers' batch interfaces."""
+    from shared.llm.batch.providers import batch_providers
+    from shared.llm.batch.service import BatchService
+
+    client = llm_client()
+    return BatchService(
+        client, batch_providers(client.router.providers), mode=get_settings().llm_batch_mode
+    )
+
+
+@lru_cache(maxsize=1)
 def embedder() -> Embedder:
     """The offline ONNX model (loaded on first use, not here)."""
     from shared.embeddings.local import LocalOnnxEmbedder
@@ -116,6 +129,7 @@ def reset() -> None:
         llm_ledger,
         llm_policies,
         llm_client,
+        batch_service,
         embedder,
     ):
         getter.cache_clear()

@@ -41,6 +41,7 @@ class Permission(StrEnum):
     EVENTS_INGEST = "events:ingest"
     TASKS_RUN = "tasks:run"
     BATCH_RUN = "batch:run"
+    BATCH_SUBMIT = "batch:submit"  # start background LLM jobs (bulk drafts, explanations)
     BUDGETS_MANAGE = "budgets:manage"
 
 
@@ -56,7 +57,7 @@ _REP = _VIEWER | {
     Permission.WORKFLOWS_DECIDE,
     Permission.INSIGHTS_GENERATE,
 }
-_MANAGER = _REP | {Permission.USAGE_READ, Permission.MODELS_MANAGE}
+_MANAGER = _REP | {Permission.USAGE_READ, Permission.MODELS_MANAGE, Permission.BATCH_SUBMIT}
 _ADMIN = _MANAGER | {
     Permission.KNOWLEDGE_MANAGE,
     Permission.PROMPTS_MANAGE,

@@ -54,6 +54,7 @@ class PromptTemplate(BaseModel):
     version: int = Field(ge=1)
     description: str
     tier: str
+    feature: str = "other"  # the usage ledger's feature (budgets per feature)
     max_tokens: int = Field(ge=1, le=64_000)
     temperature: float = 0.2
     system: str

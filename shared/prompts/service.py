@@ -66,7 +66,7 @@ def run_prompt(
     template_id: str,
     variables: dict[str, Any],
     *,
-    feature: str,
+    feature: str | None = None,
     crm_object: str | None = None,
     routing_key: str | None = None,
 ) -> tuple[RenderedPrompt, LLMResponse]:
@@ -76,7 +76,12 @@ def run_prompt(
         InvalidInput, NotFound, and what :meth:`LLMClient.complete` raises.
     """
     rendered = prepare(scope, template_id, variables, routing_key=routing_key or crm_object)
-    ctx = call_context(rendered, scope.tenant_id, feature=feature, crm_object=crm_object)
+    ctx = call_context(
+        rendered,
+        scope.tenant_id,
+        feature=feature or rendered.template.feature,
+        crm_object=crm_object,
+    )
     return rendered, client.complete(rendered.request, ctx)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shared import runtime
-from shared.auth.rbac import Permission, Role, require
+from shared.auth.rbac import Permission, require
 from shared.config import get_settings
+from shared.entrypoints import scheduler_caller
 from shared.errors import AppError, InvalidInput
 from shared.log import get_logger, log_context
 from shared.scoring import drift
@@ -23,28 +24,9 @@ from shared.web.http import JSON_HEADERS, error_response, to_json
 if TYPE_CHECKING:
     import flask
 
-    from shared.auth.principal import Principal
     from shared.web.http import Response
 
 _log = get_logger("scoring.jobs")
-
-
-def _caller(request: flask.Request) -> Principal:
-    settings = get_settings()
-    header = request.headers.get("Authorization")
-    if settings.is_cloud:
-        from shared.auth.service import ServiceTokenVerifier
-
-        identities = (
-            {settings.scheduler_service_account: Role.SERVICE_SCHEDULER}
-            if settings.scheduler_service_account
-            else {}
-        )
-        # Cloud Scheduler mints the token for the job's URI; accept it with or without the slash.
-        base = (settings.service_audience or request.host_url).rstrip("/")
-        verifier = ServiceTokenVerifier(audience=[base, f"{base}/"], identities=identities)
-        return verifier.verify(header)
-    return runtime.token_verifier().verify(header)  # locally: a dev JWT with role service:scheduler
 
 
 def run_job(body: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +78,7 @@ def handle_job(request: flask.Request) -> Response:
     runtime.init_logging()
     request_id = request.headers.get("X-Request-ID", "")
     try:
-        require(_caller(request), Permission.BATCH_RUN)
+        require(scheduler_caller(request), Permission.BATCH_RUN)
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise InvalidInput("request body must be a JSON object", field="body")

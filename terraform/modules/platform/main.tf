@@ -62,7 +62,7 @@ module "sa_crm_api" {
   project_roles = ["roles/datastore.viewer", "roles/logging.logWriter"]
 }
 
-# Every unit that calls LLMs (usage_api today; workflows, insights, scoring later) runs as this
+# Every unit that calls LLMs (usage, prompts, batches today; workflows, insights later) runs as this
 # identity: it reads and writes the usage ledger and publishes usage records and budget alerts.
 module "sa_llm_caller" {
   source        = "../service_account"
@@ -211,6 +211,59 @@ module "fn_usage_api" {
   labels                = local.labels
 }
 
+module "fn_prompts_api" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "prompts_api"
+  entry_point           = "prompts_api"
+  source_dir            = "${local.build}/prompts_api"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_llm_caller.email
+  ingress               = "ALLOW_ALL"
+  environment           = local.common_env
+  invoker_members       = [module.sa_gateway.member]
+  labels                = local.labels
+}
+
+module "fn_llm_batches" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "llm_batches"
+  entry_point           = "llm_batches"
+  source_dir            = "${local.build}/llm_batches"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_llm_caller.email
+  ingress               = "ALLOW_ALL"
+  environment           = merge(local.common_env, local.llm_env)
+  secret_environment    = local.llm_secrets
+  invoker_members       = [module.sa_gateway.member]
+  labels                = local.labels
+}
+
+# Collects finished provider batches and runs the leftovers online: its own instances, so the
+# online fallback never competes with interactive requests for a function's concurrency.
+module "fn_llm_batch_jobs" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "llm_batch_jobs"
+  entry_point           = "llm_batch_jobs"
+  source_dir            = "${local.build}/llm_batch_jobs"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_llm_caller.email
+  ingress               = "ALLOW_INTERNAL_ONLY"
+  timeout_seconds       = 900
+  concurrency           = 1
+  environment = merge(local.common_env, local.llm_env, {
+    SCHEDULER_SERVICE_ACCOUNT = module.sa_scheduler.email
+  })
+  secret_environment = local.llm_secrets
+  invoker_members    = [module.sa_scheduler.member]
+  labels             = local.labels
+}
+
 module "fn_scoring_api" {
   source                = "../cloud_function"
   project_id            = var.project_id
@@ -283,6 +336,12 @@ module "scheduler" {
       body        = { job = "batch_score" }
       description = "Score every tenant's open leads from BigQuery into BigQuery"
     }
+    llm-batches-collect = {
+      schedule    = "*/10 * * * *"
+      uri         = module.fn_llm_batch_jobs.uri
+      body        = { job = "collect" }
+      description = "Collect finished LLM provider batches; run failed or late items online; settle costs"
+    }
     scoring-drift-hourly = {
       schedule    = "15 * * * *"
       uri         = module.fn_scoring_jobs.uri
@@ -304,6 +363,8 @@ module "api_gateway" {
     crm_api     = module.fn_crm_api.uri
     usage_api   = module.fn_usage_api.uri
     scoring_api = module.fn_scoring_api.uri
+    prompts_api = module.fn_prompts_api.uri
+    llm_batches = module.fn_llm_batches.uri
   }
   gateway_service_account_email = module.sa_gateway.email
   jwt_issuer                    = var.jwt_issuer

@@ -7,5 +7,9 @@ output "function_uris" {
     usage_api      = module.fn_usage_api.uri
     scoring_api    = module.fn_scoring_api.uri
     scoring_events = module.fn_scoring_events.uri
+    scoring_jobs   = module.fn_scoring_jobs.uri
+    prompts_api    = module.fn_prompts_api.uri
+    llm_batches    = module.fn_llm_batches.uri
+    llm_batch_jobs = module.fn_llm_batch_jobs.uri
   }
 }

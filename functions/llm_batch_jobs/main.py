@@ -1,0 +1,20 @@
+"""HTTP target of Cloud Scheduler: collect the providers' finished batches, run what they could
+not answer online, settle costs (``{"job": "collect"}``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import functions_framework
+
+from shared.llm.batch.api import handle_job
+
+if TYPE_CHECKING:
+    import flask
+
+    from shared.web.http import Response
+
+
+@functions_framework.http
+def llm_batch_jobs(request: flask.Request) -> Response:
+    return handle_job(request)
