@@ -48,9 +48,4 @@ def test_a_case_that_breaks_a_template_fails_the_command(
     (tmp_path / "outreach_draft.json").write_text(
         json.dumps({"cases": [{"name": "missing_lead", "variables": {}}]})
     )
-    monkeypatch.setattr(
-        prompt_eval,
-        "load_cases",
-        lambda tid: json.loads((tmp_path / f"{tid}.json").read_text())["cases"],
-    )
-    assert prompt_eval.main(["outreach_draft", "--version", "1"]) == 1
+    assert prompt_eval.main(["outreach_draft", "--version", "1", "--cases", str(tmp_path)]) == 1
