@@ -4,6 +4,7 @@ Cloud Scheduler runs it nightly through ``functions/scoring_jobs`` (``{"job": "b
 
 from __future__ import annotations
 
+import heapq
 import json
 import uuid
 from datetime import UTC, datetime
@@ -37,8 +38,12 @@ def bigquery_client(settings: Settings) -> bigquery.Client:
     return bigquery.Client(project=settings.project_id)
 
 
-def score_open_leads(scope: TenantStore, client: bigquery.Client, dataset: str) -> dict[str, Any]:
-    """Score every open lead of the tenant in ``{dataset}.open_leads`` (its latest snapshot).
+def score_open_leads(
+    scope: TenantStore, client: bigquery.Client, dataset: str, *, keep_top: int = 0
+) -> dict[str, Any]:
+    """Score every open lead of the tenant in ``{dataset}.open_leads`` (its latest snapshot);
+    with ``keep_top``, also return the highest-scored leads with their reasons (``top``), which
+    the job hands to the batch explanation writer.
 
     Raises:
         InvalidInput: the tenant has no champion model.
@@ -66,6 +71,7 @@ def score_open_leads(scope: TenantStore, client: bigquery.Client, dataset: str) 
     )
     run_id, now = uuid.uuid4().hex, datetime.now(UTC)
     scored = bad = 0
+    top: list[tuple[int, str, int, dict[str, Any]]] = []  # min-heap: (score, lead id, seq, result)
     try:
         rows = client.query(query, job_config=config).result(page_size=CHUNK)
         buffer: list[tuple[str, dict[str, Any]]] = []
@@ -94,6 +100,13 @@ def score_open_leads(scope: TenantStore, client: bigquery.Client, dataset: str) 
                 )
                 if errors:
                     raise TransientError(f"BigQuery refused {len(errors)} score rows: {errors[0]}")
+            for (lead_id, _), r in zip(buffer, results, strict=True):
+                if keep_top:
+                    entry = (int(r["score"]), lead_id, len(top) + scored, r)
+                    if len(top) < keep_top:
+                        heapq.heappush(top, entry)
+                    elif entry[:2] > top[0][:2]:
+                        heapq.heapreplace(top, entry)
             count = len(buffer)
             buffer.clear()
             return count
@@ -117,4 +130,13 @@ def score_open_leads(scope: TenantStore, client: bigquery.Client, dataset: str) 
         "model_version": model.version,
         "scored": scored,
         "skipped_bad_rows": bad,
+        "top": [
+            {
+                "lead_id": lead_id,
+                "score": r["score"],
+                "confidence": r["confidence"],
+                "reasoning": [c.model_dump() for c in r["reasoning"]],
+            }
+            for _, lead_id, _, r in sorted(top, key=lambda e: e[:2], reverse=True)
+        ],
     }

@@ -2,7 +2,8 @@
 ``{"job": "train"}`` retrains every tenant (or ``tenant_id``) and promotes only better models;
 ``{"job": "drift"}`` checks each champion for drift and, with ``"retrain_on_drift": true``,
 retrains where it found some; ``{"job": "batch_score"}`` scores each tenant's open leads from
-BigQuery into BigQuery (see ``batch``)."""
+BigQuery into BigQuery (see ``batch``); with ``"explain_top": N`` the N highest-scored leads get
+plain-language explanations through a batch LLM job (see ``explain``)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,13 @@ def run_job(body: dict[str, Any]) -> dict[str, Any]:
     job = body.get("job")
     if job not in ("train", "drift", "batch_score"):
         raise InvalidInput("job must be 'train', 'drift' or 'batch_score'", field="job")
+    explain_top = body.get("explain_top", 0)
+    if (
+        not isinstance(explain_top, int)
+        or isinstance(explain_top, bool)
+        or not 0 <= explain_top <= 2000
+    ):
+        raise InvalidInput("explain_top must be a whole number from 0 to 2000", field="explain_top")
     store = runtime.document_store()
     if body.get("tenant_id") is not None:
         tenants = [check_segment(str(body["tenant_id"]), field="tenant_id")]
@@ -52,9 +60,18 @@ def run_job(body: dict[str, Any]) -> dict[str, Any]:
                     settings = get_settings()
                     client = bigquery_client(settings)
                     try:
-                        results[tenant_id] = score_open_leads(
-                            scope, client, settings.bigquery_dataset
+                        keep = explain_top
+                        result = score_open_leads(
+                            scope, client, settings.bigquery_dataset, keep_top=keep
                         )
+                        top = result.pop("top")
+                        if keep:
+                            from shared.scoring.explain import submit_explanations
+
+                            result["explanations"] = submit_explanations(
+                                runtime.batch_service(), scope, result["run_id"], top
+                            )
+                        results[tenant_id] = result
                     finally:
                         client.close()  # type: ignore[no-untyped-call]
                     continue

@@ -333,8 +333,8 @@ module "scheduler" {
     scoring-batch-nightly = {
       schedule    = "30 3 * * *"
       uri         = module.fn_scoring_jobs.uri
-      body        = { job = "batch_score" }
-      description = "Score every tenant's open leads from BigQuery into BigQuery"
+      body        = { job = "batch_score", explain_top = 200 }
+      description = "Score every tenant's open leads from BigQuery into BigQuery; explain the 200 best through a batch LLM job"
     }
     llm-batches-collect = {
       schedule    = "*/10 * * * *"

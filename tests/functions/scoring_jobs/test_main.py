@@ -7,6 +7,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from devstack.demo_leads import write_history
+from shared import runtime
 from shared.config import load_settings
 from shared.scoring.service import LeadScorer
 from shared.store.firestore import FirestoreStore
@@ -15,6 +16,8 @@ from tests.conftest import PROJECT
 from tests.functions.conftest import pull
 
 if TYPE_CHECKING:
+    import pytest
+
     from tests.conftest import TokenFactory
 
 
@@ -80,7 +83,12 @@ def test_scheduled_training_and_drift(function_client: Any, make_token: TokenFac
 
 
 def test_batch_scoring_through_bigquery(
-    function_client: Any, make_token: TokenFactory, emulators: Any
+    function_client: Any,
+    make_token: TokenFactory,
+    emulators: Any,
+    simulator_url: str,
+    sim: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from datetime import UTC, datetime
 
@@ -114,11 +122,23 @@ def test_batch_scoring_through_bigquery(
         assert (
             client.insert_rows_json(f"{PROJECT}.crm_ai.open_leads", rows[start : start + 500]) == []
         )
+    monkeypatch.setenv("LLM_SIMULATOR_URL", simulator_url)
+    runtime.reset()
+    bad = jobs.post("/", json={"job": "batch_score", "explain_top": -1}, headers=scheduler)
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "explain_top"
     result = jobs.post(
-        "/", json={"job": "batch_score", "tenant_id": "acme"}, headers=scheduler
+        "/", json={"job": "batch_score", "tenant_id": "acme", "explain_top": 5}, headers=scheduler
     ).get_json()
     run = result["tenants"]["acme"]
     assert run["scored"] == 1200 and run["skipped_bad_rows"] == 1
+    # The five best leads went to a batch LLM job for plain-language explanations.
+    assert run["explanations"]["items"] == 5
+    job = runtime.batch_service().collect(
+        TenantStore(store, "acme"), run["explanations"]["batch_id"]
+    )
+    assert job["state"] == "completed" and job["counts"] == {"done": 5}
+    assert all(i["template"] == "lead_score_explanation@v1" for i in job["items"])
+    assert all(i["result"]["batch"] and i["result"]["schema_valid"] for i in job["items"])
     out = next(
         iter(
             client.query(
