@@ -72,6 +72,15 @@ module "sa_llm_caller" {
   project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/aiplatform.user"]
 }
 
+# The nightly scoring job submits batch LLM jobs (score explanations): it reads the keys too.
+resource "google_secret_manager_secret_iam_member" "llm_keys_scoring" {
+  for_each  = toset([var.openai_key_secret, var.anthropic_key_secret])
+  project   = var.project_id
+  secret_id = each.value
+  role      = "roles/secretmanager.secretAccessor"
+  member    = module.sa_scoring.member
+}
+
 resource "google_secret_manager_secret_iam_member" "llm_keys" {
   for_each  = toset([var.openai_key_secret, var.anthropic_key_secret])
   project   = var.project_id
@@ -85,7 +94,7 @@ module "sa_scoring" {
   project_id    = var.project_id
   account_id    = "fn-scoring"
   display_name  = "Lead scoring functions"
-  project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/bigquery.jobUser"]
+  project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/bigquery.jobUser", "roles/aiplatform.user"]
 }
 
 resource "google_bigquery_dataset_iam_member" "scoring_writer" {
@@ -149,6 +158,7 @@ module "pubsub" {
     { topic = "ai-events", member = module.sa_llm_caller.member },
     { topic = "llm-usage", member = module.sa_llm_caller.member },
     { topic = "ai-events", member = module.sa_scoring.member },
+    { topic = "llm-usage", member = module.sa_scoring.member },
   ]
   bigquery_dataset = module.bigquery.dataset_id
   kms_key_name     = var.kms_key_name
@@ -311,11 +321,12 @@ module "fn_scoring_jobs" {
   cpu                   = "2"
   timeout_seconds       = 1800
   concurrency           = 1
-  environment = merge(local.common_env, {
+  environment = merge(local.common_env, local.llm_env, {
     SCHEDULER_SERVICE_ACCOUNT = module.sa_scheduler.email
   })
-  invoker_members = [module.sa_scheduler.member]
-  labels          = local.labels
+  secret_environment = local.llm_secrets
+  invoker_members    = [module.sa_scheduler.member]
+  labels             = local.labels
 }
 
 module "scheduler" {
