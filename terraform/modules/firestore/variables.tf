@@ -11,5 +11,5 @@ variable "delete_protection" {
 variable "ttl_collections" {
   description = "Collection groups whose documents expire at their expires_at field."
   type        = list(string)
-  default     = ["idempotency", "llm_cache", "llm_semantic_cache", "llm_usage"]
+  default     = ["idempotency", "llm_cache", "llm_semantic_cache", "llm_usage", "checkpoints", "blobs", "blob_chunks", "writes"]
 }

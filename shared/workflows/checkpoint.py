@@ -1,0 +1,569 @@
+"""A LangGraph checkpoint saver on Firestore (or any :class:`DocumentStore`), built for
+Firestore's limits.
+
+Layout under a root *document* path (``langgraph/default`` by default; a tenant's workflows
+use ``tenants/{t}/workflow_state/lg``), each a flat collection so one query serves ``list``, ``delete_for_runs``
+and ``prune``:
+
+- ``checkpoints/{h}``: one per checkpoint: ids, parent, run id, the checkpoint *without* its
+  channel values and the metadata (serialised with the saver's serde), and a timestamp.
+- ``blobs/{h}``: one value per (thread, namespace, channel, version), written once and shared
+  by every checkpoint that sees that version, so state is never copied into each checkpoint.
+  A value over ~900 KB is split into ``blob_chunks/{h}-{n}`` (Firestore's 1 MiB limit).
+- ``writes/{h}``: pending writes per (checkpoint, task, index), read back by ``get_tuple`` so
+  nodes that succeeded in a failed step are not run again.
+- ``threads/{thread}``: the thread's lease token (fencing) and when it was last written.
+
+``put`` is one batched write (blob chunks first when a value is large, then the checkpoint in
+a transaction when a lease token is checked). Two writers on one thread: the runner takes a
+lease (:meth:`FirestoreSaver.acquire_lease`) and passes its token in
+``config["configurable"]["lease_token"]``; a write carrying an older token is refused with
+:class:`LeaseLost` in the same transaction that would have written it, so exactly one wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import hashlib
+import os
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_checkpoint_id,
+    writes_sort_key,
+)
+
+from shared.errors import Conflict, TransientError
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
+    from shared.store.base import DocumentStore
+
+CHUNK_BYTES = 900_000  # a value larger than this is chunked (Firestore documents: 1 MiB)
+REQUEST_BYTES = 3_000_000  # per batched write (the emulator takes 4 MiB, Firestore 10 MiB)
+_IN_LIMIT = 30  # Firestore's limit on values in an "in" filter
+
+
+class LeaseLost(Conflict):
+    """Another runner holds a newer lease on this thread; this one must stop."""
+
+    code = "lease_lost"
+
+
+def _h(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
+class FirestoreSaver(BaseCheckpointSaver[int]):
+    def __init__(
+        self,
+        store: DocumentStore,
+        *,
+        root: str = "langgraph/default",
+        ttl: timedelta | None = None,
+    ) -> None:
+        """``root`` is a document path (an even number of segments) whose subcollections hold
+        the state; ``ttl`` sets ``expires_at`` on every document for Firestore's TTL policy.
+
+        Raises:
+            ValueError: ``root`` is not a document path.
+        """
+        super().__init__()
+        self._root = root.strip("/")
+        if len(self._root.split("/")) % 2:
+            raise ValueError(f"root must be a document path like 'langgraph/default', got {root!r}")
+        self._store = store
+        self._ttl = ttl
+
+    # --- paths ----------------------------------------------------------------------------------
+    def _col(self, name: str) -> str:
+        return f"{self._root}/{name}"
+
+    def _doc(self, name: str, doc_id: str) -> str:
+        return f"{self._root}/{name}/{doc_id}"
+
+    def _expiry(self) -> dict[str, Any]:
+        return {"expires_at": datetime.now(UTC) + self._ttl} if self._ttl else {}
+
+    # --- payloads: inline, or chunked past the document limit ------------------------------------
+    def _payload(
+        self, key: str, thread: str, kind: str, data: bytes
+    ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+        """The fields a document keeps for a serialised value, and the chunk documents (keyed
+        ``{key}-{n}``) that hold it when it is too large for one document."""
+        if len(data) <= CHUNK_BYTES:
+            return {"type": kind, "data": data}, []
+        parts = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
+        chunks = [
+            (
+                self._doc("blob_chunks", f"{key}-{n}"),
+                {"thread_id": thread, "data": part, **self._expiry()},
+            )
+            for n, part in enumerate(parts)
+        ]
+        return {"type": kind, "chunks": len(parts)}, chunks
+
+    def _read_payload(self, key: str, doc: dict[str, Any]) -> Any:
+        if "chunks" in doc:
+            parts = self._store.get_many(
+                [self._doc("blob_chunks", f"{key}-{n}") for n in range(int(doc["chunks"]))]
+            )
+            if any(p is None for p in parts):
+                raise TransientError(f"a chunk of checkpoint value {key} is missing")
+            data = b"".join(bytes(p["data"]) for p in parts if p is not None)
+        else:
+            data = bytes(doc["data"])
+        return self.serde.loads_typed((doc["type"], data))
+
+    def _set_sized(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
+        """Write ``docs`` in as few batches as the request size cap allows."""
+        batch: list[tuple[str, dict[str, Any]]] = []
+        size = 0
+        for path, data in docs:
+            weight = 1_000 + sum(len(v) for v in data.values() if isinstance(v, bytes))
+            if batch and size + weight > REQUEST_BYTES:
+                self._store.set_many(batch)
+                batch, size = [], 0
+            batch.append((path, data))
+            size += weight
+        if batch:
+            self._store.set_many(batch)
+
+    def _drop_chunks(self, key: str, doc: dict[str, Any]) -> None:
+        for n in range(int(doc.get("chunks", 0))):
+            self._store.delete(self._doc("blob_chunks", f"{key}-{n}"))
+
+    # --- blobs ----------------------------------------------------------------------------------
+    def _blob_id(self, thread: str, ns: str, channel: str, version: Any) -> str:
+        return _h(thread, ns, channel, str(version))
+
+    def _blob_docs(
+        self, thread: str, ns: str, values: dict[str, Any], versions: ChannelVersions
+    ) -> list[tuple[str, dict[str, Any]]]:
+        docs: list[tuple[str, dict[str, Any]]] = []
+        for channel, version in versions.items():
+            blob_id = self._blob_id(thread, ns, channel, version)
+            base = {
+                "thread_id": thread,
+                "checkpoint_ns": ns,
+                "channel": channel,
+                "version": str(version),
+                **self._expiry(),
+            }
+            if channel not in values:
+                docs.append((self._doc("blobs", blob_id), {**base, "type": "empty"}))
+                continue
+            kind, data = self.serde.dumps_typed(values[channel])
+            fields, chunks = self._payload(blob_id, thread, kind, data)
+            docs += chunks
+            docs.append((self._doc("blobs", blob_id), {**base, **fields}))
+        return docs
+
+    def _load_values(self, thread: str, ns: str, versions: ChannelVersions) -> dict[str, Any]:
+        items = list(versions.items())
+        paths = [self._doc("blobs", self._blob_id(thread, ns, c, v)) for c, v in items]
+        values: dict[str, Any] = {}
+        for (channel, version), doc in zip(items, self._store.get_many(paths), strict=True):
+            if doc is None or doc["type"] == "empty":
+                continue
+            values[channel] = self._read_payload(self._blob_id(thread, ns, channel, version), doc)
+        return values
+
+    # --- leases ---------------------------------------------------------------------------------
+    def acquire_lease(self, thread_id: str) -> int:
+        """A new fencing token for ``thread_id``; every older token is refused from now on."""
+        path = self._doc("threads", _h(thread_id))
+
+        def _take(tx: Any) -> int:
+            doc = tx.get(path) or {"thread_id": thread_id}
+            token = int(doc.get("lease_token", 0)) + 1
+            tx.set(path, {**doc, "lease_token": token, "leased_at": datetime.now(UTC)})
+            return token
+
+        return int(self._store.run_transaction(_take))
+
+    def _write(self, config: RunnableConfig, docs: list[tuple[str, dict[str, Any]]]) -> None:
+        """Write ``docs`` at once; under a lease token, in a transaction that checks it first."""
+        token = config["configurable"].get("lease_token")
+        thread = str(config["configurable"]["thread_id"])
+        if token is None:
+            self._set_sized(docs)
+            return
+        # Blob versions are content-addressed: written ahead, outside the guarded transaction
+        # (a refused writer leaves only values that nothing references; prune removes them).
+        ahead = [d for d in docs if "/blobs/" in d[0]]
+        self._set_sized(ahead)
+        docs = [d for d in docs if "/blobs/" not in d[0]]
+        path = self._doc("threads", _h(thread))
+
+        def _guarded(tx: Any) -> None:
+            current = tx.get(path) or {}
+            if int(current.get("lease_token", 0)) != int(token):
+                raise LeaseLost(
+                    f"thread {thread} is leased to a newer runner "
+                    f"(token {current.get('lease_token')}, this one {token})"
+                )
+            for doc_path, data in docs:
+                tx.set(doc_path, data)
+            tx.set(path, {**current, "written_at": datetime.now(UTC)})
+
+        self._store.run_transaction(_guarded)
+
+    # --- the saver interface --------------------------------------------------------------------
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        conf = config["configurable"]
+        thread, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
+        parent = conf.get("checkpoint_id")
+        values = checkpoint.get("channel_values", {})
+        blobs = self._blob_docs(thread, ns, values, new_versions)
+        self._set_sized([d for d in blobs if "/blob_chunks/" in d[0]])
+        blobs = [d for d in blobs if "/blob_chunks/" not in d[0]]
+        stripped = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        kind, data = self.serde.dumps_typed(stripped)
+        meta_kind, meta = self.serde.dumps_typed(dict(metadata))
+        doc = {
+            "thread_id": thread,
+            "checkpoint_ns": ns,
+            "checkpoint_id": checkpoint["id"],
+            "parent_checkpoint_id": parent,
+            "run_id": metadata.get("run_id"),
+            "type": kind,
+            "checkpoint": data,
+            "metadata_type": meta_kind,
+            "metadata": meta,
+            "written_at": datetime.now(UTC),
+            **self._expiry(),
+        }
+        self._write(
+            config, [*blobs, (self._doc("checkpoints", _h(thread, ns, checkpoint["id"])), doc)]
+        )
+        return {
+            "configurable": {
+                "thread_id": thread,
+                "checkpoint_ns": ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        conf = config["configurable"]
+        thread, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
+        checkpoint_id = str(conf["checkpoint_id"])
+        keyed = [
+            (WRITES_IDX_MAP.get(channel, idx), channel, value)
+            for idx, (channel, value) in enumerate(writes)
+        ]
+        ids = [_h(thread, ns, checkpoint_id, task_id, str(idx)) for idx, _, _ in keyed]
+        existing = self._store.get_many([self._doc("writes", i) for i in ids])
+        docs: list[tuple[str, dict[str, Any]]] = []
+        chunks: list[tuple[str, dict[str, Any]]] = []
+        for write_id, found, (idx, channel, value) in zip(ids, existing, keyed, strict=True):
+            if idx >= 0 and found is not None:
+                continue  # a regular write is kept as first written; special ones are replaced
+            kind, data = self.serde.dumps_typed(value)
+            fields, parts = self._payload(write_id, thread, kind, data)
+            chunks += parts
+            path = self._doc("writes", write_id)
+            docs.append(
+                (
+                    path,
+                    {
+                        "thread_id": thread,
+                        "checkpoint_ns": ns,
+                        "checkpoint_id": checkpoint_id,
+                        "task_id": task_id,
+                        "task_path": task_path,
+                        "idx": idx,
+                        "channel": channel,
+                        **fields,
+                        **self._expiry(),
+                    },
+                )
+            )
+        self._set_sized(chunks)
+        if docs:
+            self._write(config, docs)
+
+    def _writes_of(self, thread: str, ns: str, checkpoint_id: str) -> list[tuple[str, str, Any]]:
+        rows = [
+            {**doc, "_id": write_id}
+            for write_id, doc in self._store.query(
+                self._col("writes"),
+                where=[("thread_id", "==", thread), ("checkpoint_id", "==", checkpoint_id)],
+            )
+            if doc["checkpoint_ns"] == ns
+        ]
+        rows.sort(key=lambda d: writes_sort_key(d["task_path"], d["task_id"], d["idx"]))
+        return [(d["task_id"], d["channel"], self._read_payload(d["_id"], d)) for d in rows]
+
+    def _tuple(self, doc: dict[str, Any]) -> CheckpointTuple:
+        thread, ns = doc["thread_id"], doc["checkpoint_ns"]
+        checkpoint = self.serde.loads_typed((doc["type"], bytes(doc["checkpoint"])))
+        checkpoint["channel_values"] = self._load_values(
+            thread, ns, checkpoint.get("channel_versions", {})
+        )
+        metadata = self.serde.loads_typed((doc["metadata_type"], bytes(doc["metadata"])))
+        parent = doc.get("parent_checkpoint_id")
+        return CheckpointTuple(
+            config={
+                "configurable": {
+                    "thread_id": thread,
+                    "checkpoint_ns": ns,
+                    "checkpoint_id": doc["checkpoint_id"],
+                }
+            },
+            checkpoint=checkpoint,
+            metadata=metadata,
+            parent_config=(
+                {
+                    "configurable": {
+                        "thread_id": thread,
+                        "checkpoint_ns": ns,
+                        "checkpoint_id": parent,
+                    }
+                }
+                if parent
+                else None
+            ),
+            pending_writes=self._writes_of(thread, ns, doc["checkpoint_id"]),
+        )
+
+    def _checkpoint_docs(self, thread: str | None, ns: str | None) -> list[dict[str, Any]]:
+        where: list[Any] = []
+        if thread is not None:
+            where.append(("thread_id", "==", thread))
+        docs = [d for _, d in self._store.query(self._col("checkpoints"), where=where)]
+        if ns is not None:
+            docs = [d for d in docs if d["checkpoint_ns"] == ns]
+        docs.sort(key=lambda d: d["checkpoint_id"], reverse=True)
+        return docs
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        conf = config["configurable"]
+        thread, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
+        checkpoint_id = get_checkpoint_id(config)
+        if checkpoint_id:
+            doc = self._store.get(self._doc("checkpoints", _h(thread, ns, checkpoint_id)))
+        else:
+            docs = self._checkpoint_docs(thread, ns)
+            doc = docs[0] if docs else None
+        return self._tuple(doc) if doc is not None else None
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        conf = (config or {}).get("configurable", {})
+        thread = str(conf["thread_id"]) if conf.get("thread_id") is not None else None
+        ns = conf.get("checkpoint_ns")
+        docs = self._checkpoint_docs(thread, None if ns is None else str(ns))
+        if conf.get("checkpoint_id"):
+            docs = [d for d in docs if d["checkpoint_id"] == conf["checkpoint_id"]]
+        before_id = get_checkpoint_id(before) if before else None
+        if before_id:
+            docs = [d for d in docs if d["checkpoint_id"] < before_id]
+        count = 0
+        for doc in docs:
+            if limit is not None and count >= limit:
+                return
+            if filter:
+                metadata = self.serde.loads_typed((doc["metadata_type"], bytes(doc["metadata"])))
+                if any(metadata.get(k) != v for k, v in filter.items()):
+                    continue
+            count += 1
+            yield self._tuple(doc)
+
+    # --- maintenance ----------------------------------------------------------------------------
+    def _delete_where(
+        self, name: str, field: str, values: Sequence[str]
+    ) -> Sequence[dict[str, Any]]:
+        removed: builtins.list[dict[str, Any]] = []
+        for start in range(0, len(values), _IN_LIMIT):
+            part = values[start : start + _IN_LIMIT]
+            for doc_id, doc in self._store.query(self._col(name), where=[(field, "in", part)]):
+                self._store.delete(self._doc(name, doc_id))
+                removed.append(doc)
+        return removed
+
+    def delete_thread(self, thread_id: str) -> None:
+        for name in ("checkpoints", "writes", "blobs", "blob_chunks"):
+            self._delete_where(name, "thread_id", [str(thread_id)])
+        self._store.delete(self._doc("threads", _h(str(thread_id))))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        removed = self._delete_where("checkpoints", "run_id", [str(r) for r in run_ids])
+        for doc in removed:
+            self._delete_checkpoint_writes(doc)
+
+    def _delete_checkpoint_writes(self, doc: dict[str, Any]) -> None:
+        for write_id, write in self._store.query(
+            self._col("writes"),
+            where=[
+                ("thread_id", "==", doc["thread_id"]),
+                ("checkpoint_id", "==", doc["checkpoint_id"]),
+            ],
+        ):
+            if write["checkpoint_ns"] == doc["checkpoint_ns"]:
+                self._store.delete(self._doc("writes", write_id))
+                self._drop_chunks(write_id, write)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        source, target = str(source_thread_id), str(target_thread_id)
+        docs: list[tuple[str, dict[str, Any]]] = []
+        chunks: list[tuple[str, dict[str, Any]]] = []
+        for name in ("checkpoints", "writes", "blobs"):
+            for old_id, doc in self._store.query(
+                self._col(name), where=[("thread_id", "==", source)]
+            ):
+                new = {**doc, "thread_id": target}
+                ns = doc["checkpoint_ns"]
+                if name == "checkpoints":
+                    new_id = _h(target, ns, doc["checkpoint_id"])
+                elif name == "writes":
+                    new_id = _h(target, ns, doc["checkpoint_id"], doc["task_id"], str(doc["idx"]))
+                else:
+                    new_id = self._blob_id(target, ns, doc["channel"], doc["version"])
+                for n in range(int(doc.get("chunks", 0))):
+                    chunk = self._store.get(self._doc("blob_chunks", f"{old_id}-{n}"))
+                    if chunk is not None:
+                        chunks.append(
+                            (
+                                self._doc("blob_chunks", f"{new_id}-{n}"),
+                                {**chunk, "thread_id": target},
+                            )
+                        )
+                docs.append((self._doc(name, new_id), new))
+        self._set_sized(chunks)
+        self._set_sized(docs)
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """``keep_latest``: per namespace, only the newest checkpoint, its writes and the blob
+        versions it references remain. ``delete``: the whole thread goes."""
+        for thread_id in thread_ids:
+            thread = str(thread_id)
+            if strategy == "delete":
+                self.delete_thread(thread)
+                continue
+            if strategy != "keep_latest":
+                raise ValueError(f"unknown prune strategy {strategy!r}")
+            docs = self._checkpoint_docs(thread, None)
+            keep: dict[str, dict[str, Any]] = {}
+            for doc in docs:  # newest first
+                keep.setdefault(doc["checkpoint_ns"], doc)
+            kept_ids = {(d["checkpoint_ns"], d["checkpoint_id"]) for d in keep.values()}
+            referenced = set()
+            for doc in keep.values():
+                saved = self.serde.loads_typed((doc["type"], bytes(doc["checkpoint"])))
+                for channel, version in saved.get("channel_versions", {}).items():
+                    referenced.add(self._blob_id(thread, doc["checkpoint_ns"], channel, version))
+            for doc in docs:
+                if (doc["checkpoint_ns"], doc["checkpoint_id"]) in kept_ids:
+                    continue
+                self._store.delete(
+                    self._doc("checkpoints", _h(thread, doc["checkpoint_ns"], doc["checkpoint_id"]))
+                )
+                self._delete_checkpoint_writes(doc)
+            for blob_id, blob in self._store.query(
+                self._col("blobs"), where=[("thread_id", "==", thread)]
+            ):
+                if blob_id not in referenced:
+                    self._store.delete(self._doc("blobs", blob_id))
+                    self._drop_chunks(blob_id, blob)
+
+    # --- async: the sync client in a worker thread ----------------------------------------------
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await asyncio.to_thread(self.get_tuple, config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        found = await asyncio.to_thread(
+            lambda: list(self.list(config, filter=filter, before=before, limit=limit))
+        )
+        for item in found:
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await asyncio.to_thread(self.delete_thread, thread_id)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        await asyncio.to_thread(self.delete_for_runs, run_ids)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
+
+
+def saver_from_env(
+    root: str = "langgraph/default", environ: dict[str, str] | None = None
+) -> FirestoreSaver:
+    """A saver on the Firestore of ``GOOGLE_CLOUD_PROJECT`` (the emulator at
+    ``FIRESTORE_EMULATOR_HOST`` when set).
+
+    Raises:
+        ConfigError: GOOGLE_CLOUD_PROJECT is missing.
+    """
+    from shared.errors import ConfigError
+    from shared.store.firestore import FirestoreStore
+
+    env = os.environ if environ is None else environ
+    project = env.get("GOOGLE_CLOUD_PROJECT")
+    if not project:
+        raise ConfigError("GOOGLE_CLOUD_PROJECT is required (the Google Cloud project id)")
+    from google.cloud import firestore
+
+    client = firestore.Client(
+        project=project, database=env.get("FIRESTORE_DATABASE") or "(default)"
+    )
+    return FirestoreSaver(FirestoreStore(client), root=root)
