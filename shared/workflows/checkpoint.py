@@ -367,8 +367,14 @@ class FirestoreSaver(BaseCheckpointSaver[int]):
         if checkpoint_id:
             doc = self._store.get(self._doc("checkpoints", _h(thread, ns, checkpoint_id)))
         else:
-            docs = self._checkpoint_docs(thread, ns)
-            doc = docs[0] if docs else None
+            latest = self._store.query(
+                self._col("checkpoints"),
+                where=[("thread_id", "==", thread), ("checkpoint_ns", "==", ns)],
+                order_by="checkpoint_id",
+                descending=True,
+                limit=1,
+            )
+            doc = latest[0][1] if latest else None
         return self._tuple(doc) if doc is not None else None
 
     def list(

@@ -45,6 +45,26 @@ resource "google_firestore_index" "by_template_since" {
   }
 }
 
+# Workflow checkpointer: the latest checkpoint of a thread and namespace.
+resource "google_firestore_index" "latest_checkpoint" {
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = "checkpoints"
+
+  fields {
+    field_path = "thread_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "checkpoint_ns"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "checkpoint_id"
+    order      = "DESCENDING"
+  }
+}
+
 # Batch LLM collector: a tenant's open batch jobs.
 resource "google_firestore_index" "open_llm_batches" {
   project    = var.project_id
