@@ -47,6 +47,8 @@ class Stack:
         }
         if "simulator" in self.procs:
             env["LLM_SIMULATOR_URL"] = self.procs["simulator"].url
+        if "workflow_runner" in self.function_urls:
+            env["WORKFLOW_RUNNER_URL"] = self.function_urls["workflow_runner"]
         for name, var in (
             ("firestore", "FIRESTORE_EMULATOR_HOST"),
             ("pubsub", "PUBSUB_EMULATOR_HOST"),

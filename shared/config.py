@@ -38,6 +38,7 @@ ENV_ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY"
 ENV_GEMINI_API_KEY = "GEMINI_API_KEY"
 ENV_GEMINI_VERTEX = "GEMINI_USE_VERTEX"
 ENV_LLM_BATCH_MODE = "LLM_BATCH_MODE"
+ENV_WORKFLOW_RUNNER_URL = "WORKFLOW_RUNNER_URL"
 
 # Topic and queue names the code uses. tests/infra proves each is declared in terraform/topology.json.
 TOPIC_CRM_EVENTS = "crm-events"
@@ -80,6 +81,7 @@ class Settings(BaseModel):
     # "provider": background LLM work goes through the providers' batch interfaces (half price,
     # answers within hours); "online": the collector runs it as ordinary calls.
     llm_batch_mode: Literal["provider", "online"] = "provider"
+    workflow_runner_url: str | None = None  # the Cloud Tasks target that runs workflow slices
 
     @property
     def is_cloud(self) -> bool:
@@ -124,6 +126,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "anthropic_api_key": env.get(ENV_ANTHROPIC_API_KEY) or None,
         "gemini_api_key": env.get(ENV_GEMINI_API_KEY) or None,
         "llm_batch_mode": env.get(ENV_LLM_BATCH_MODE) or "provider",
+        "workflow_runner_url": env.get(ENV_WORKFLOW_RUNNER_URL) or None,
     }
     if values["llm_batch_mode"] not in ("provider", "online"):
         raise ConfigError(

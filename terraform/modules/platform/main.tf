@@ -125,6 +125,22 @@ module "sa_tasks" {
   display_name = "Cloud Tasks (OIDC tokens to task targets)"
 }
 
+module "sa_workflows_api" {
+  source        = "../service_account"
+  project_id    = var.project_id
+  account_id    = "fn-workflows-api"
+  display_name  = "workflows_api function"
+  project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
+}
+
+# The workflow functions enqueue tasks that carry the tasks identity's OIDC token.
+resource "google_service_account_iam_member" "tasks_token_users" {
+  for_each           = { api = module.sa_workflows_api.member, runner = module.sa_llm_caller.member }
+  service_account_id = module.sa_tasks.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = each.value
+}
+
 module "sa_gateway" {
   source       = "../service_account"
   project_id   = var.project_id
@@ -159,6 +175,7 @@ module "pubsub" {
     { topic = "llm-usage", member = module.sa_llm_caller.member },
     { topic = "ai-events", member = module.sa_scoring.member },
     { topic = "llm-usage", member = module.sa_scoring.member },
+    { topic = "ai-events", member = module.sa_workflows_api.member },
   ]
   bigquery_dataset = module.bigquery.dataset_id
   kms_key_name     = var.kms_key_name
@@ -170,7 +187,7 @@ module "cloud_tasks" {
   project_id       = var.project_id
   region           = var.region
   topology         = local.topology
-  enqueuer_members = []
+  enqueuer_members = [module.sa_workflows_api.member, module.sa_llm_caller.member]
 }
 
 # --- functions: one module per functions/<name> (tests/infra checks the entry points) -----------
@@ -219,6 +236,45 @@ module "fn_usage_api" {
   secret_environment    = local.llm_secrets
   invoker_members       = [module.sa_gateway.member]
   labels                = local.labels
+}
+
+module "fn_workflows_api" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "workflows_api"
+  entry_point           = "workflows_api"
+  source_dir            = "${local.build}/workflows_api"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_workflows_api.email
+  ingress               = "ALLOW_ALL"
+  environment = merge(local.common_env, {
+    WORKFLOW_RUNNER_URL   = module.fn_workflow_runner.uri
+    TASKS_SERVICE_ACCOUNT = module.sa_tasks.email
+  })
+  invoker_members = [module.sa_gateway.member]
+  labels          = local.labels
+}
+
+# Runs workflow slices for Cloud Tasks; enqueues the next slice to the URL it was called at.
+module "fn_workflow_runner" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "workflow_runner"
+  entry_point           = "workflow_runner"
+  source_dir            = "${local.build}/workflow_runner"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_llm_caller.email
+  ingress               = "ALLOW_INTERNAL_ONLY"
+  memory                = "1Gi"
+  timeout_seconds       = 300
+  environment = merge(local.common_env, local.llm_env, {
+    TASKS_SERVICE_ACCOUNT = module.sa_tasks.email
+  })
+  secret_environment = local.llm_secrets
+  invoker_members    = [module.sa_tasks.member]
+  labels             = local.labels
 }
 
 module "fn_prompts_api" {
@@ -371,11 +427,12 @@ module "api_gateway" {
   api_id     = "crm-ai-${var.environment}"
   routes     = local.routes
   backend_uris = {
-    crm_api     = module.fn_crm_api.uri
-    usage_api   = module.fn_usage_api.uri
-    scoring_api = module.fn_scoring_api.uri
-    prompts_api = module.fn_prompts_api.uri
-    llm_batches = module.fn_llm_batches.uri
+    crm_api       = module.fn_crm_api.uri
+    usage_api     = module.fn_usage_api.uri
+    scoring_api   = module.fn_scoring_api.uri
+    prompts_api   = module.fn_prompts_api.uri
+    llm_batches   = module.fn_llm_batches.uri
+    workflows_api = module.fn_workflows_api.uri
   }
   gateway_service_account_email = module.sa_gateway.email
   jwt_issuer                    = var.jwt_issuer

@@ -1,0 +1,20 @@
+"""HTTP: workflow runs (``/api/v1/ai/workflows...``): start, read, continue, cancel, list."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import functions_framework
+
+from shared.entrypoints import handle_http
+from shared.workflows.api import ROUTES
+
+if TYPE_CHECKING:
+    import flask
+
+    from shared.web.http import Response
+
+
+@functions_framework.http
+def workflows_api(request: flask.Request) -> Response:
+    return handle_http(request, ROUTES)

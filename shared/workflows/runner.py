@@ -1,0 +1,276 @@
+"""Running a workflow slice: the Cloud Tasks target's work.
+
+A task names (tenant, run, slice). The runner claims the slice on the run document (same slice,
+no live lease: else a duplicate is acknowledged, or refused with 409 so Cloud Tasks retries
+later), takes a fencing lease on the LangGraph thread, and runs the graph from its checkpoint
+until it finishes, interrupts for a human, is cancelled, or its time budget ends (then it
+enqueues the next slice). Checkpoints are written synchronously after every step, so a runner
+killed mid-step resumes at that step: completed steps, and the writes of nodes that succeeded in
+the failed step, are not repeated.
+
+Failures: a failed attempt is recorded on the run and raised, so Cloud Tasks retries. After
+``MAX_FAILURES`` the run degrades to the single-agent graph; when that fails too, it ends
+``failed`` with a hand-off task for a person and a ``workflow.needs_human`` alert.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from langgraph.types import Command
+
+from shared.errors import InProgress, TransientError
+from shared.log import get_logger
+from shared.workflows.agents import Deps
+from shared.workflows.checkpoint import FirestoreSaver, LeaseLost
+from shared.workflows.graphs import build_graph, build_single_agent
+from shared.workflows.models import FINAL_STATUSES, AgentAction, ExecutionStep, HumanTask
+from shared.workflows.runs import RunStore, enqueue_slice
+
+if TYPE_CHECKING:
+    from shared.llm.client import LLMClient
+    from shared.messaging.pubsub import Publisher
+    from shared.messaging.tasks import TaskQueue
+    from shared.store.base import DocumentStore
+    from shared.tenancy.scope import TenantStore
+    from shared.workflows.models import WorkflowRun
+
+_log = get_logger("workflows.runner")
+MAX_FAILURES = 2
+LEASE = timedelta(minutes=10)
+SLICE_BUDGET_S = 240.0
+
+
+def saver_for(store: DocumentStore, tenant_id: str) -> FirestoreSaver:
+    return FirestoreSaver(
+        store, root=f"tenants/{tenant_id}/workflow_state/lg", ttl=timedelta(days=90)
+    )
+
+
+class Runner:
+    def __init__(
+        self,
+        store: DocumentStore,
+        scope: TenantStore,
+        *,
+        client: LLMClient,
+        publisher: Publisher | None,
+        queue: TaskQueue,
+        runner_url: str | None,
+        lease: timedelta = LEASE,
+        budget_s: float = SLICE_BUDGET_S,
+    ) -> None:
+        self._store = store
+        self._scope = scope
+        self._client = client
+        self._publisher = publisher
+        self._queue = queue
+        self._runner_url = runner_url
+        self._lease = lease
+        self._budget_s = budget_s
+        self.runs = RunStore(scope, publisher)
+
+    # --- claim ----------------------------------------------------------------------------------
+    def _claim(self, run_id: str, slice_no: int) -> WorkflowRun | None:
+        now = datetime.now(UTC)
+
+        def change(run: WorkflowRun) -> WorkflowRun | None:
+            if (
+                run.status in FINAL_STATUSES
+                or run.status == "waiting_for_human"
+                or run.slice != slice_no
+            ):
+                return None  # done, waiting, or a stale duplicate: nothing to do
+            if run.lease_until is not None and run.lease_until > now:
+                raise InProgress(f"slice {slice_no} of {run_id} is being run", field="run_id")
+            run.status, run.lease_until = "running", now + self._lease
+            return run
+
+        run = self.runs.update(run_id, change)
+        if run.status != "running" or run.lease_until is None or run.slice != slice_no:
+            return None
+        return run
+
+    # --- run ------------------------------------------------------------------------------------
+    def run_slice(self, run_id: str, slice_no: int) -> dict[str, Any]:
+        """Run one slice; returns what happened (the task's response body).
+
+        Raises:
+            InProgress (409): another runner holds this slice; TransientError (503): this
+            attempt failed and was recorded, Cloud Tasks should retry.
+        """
+        run = self._claim(run_id, slice_no)
+        if run is None:
+            current = self.runs.get(run_id)
+            return {"run_id": run_id, "status": current.status, "skipped": True}
+        if run.status == "running" and slice_no == 0 and not run.steps:
+            self.runs.publish(run, "workflow.status_changed")
+        saver = saver_for(self._store, self._scope.tenant_id)
+        thread = run.run_id if run.mode == "multi_agent" else f"{run.run_id}-single"
+        token = saver.acquire_lease(thread)
+        deps = Deps(self._client, self._scope, self._publisher, run.run_id)
+        build = build_graph if run.mode == "multi_agent" else build_single_agent
+        graph = build(run.type, deps, saver)
+        config: dict[str, Any] = {
+            "configurable": {"thread_id": thread, "lease_token": token},
+            "recursion_limit": 40,
+        }
+        try:
+            return self._advance(run, graph, config)
+        except LeaseLost:
+            return {"run_id": run_id, "status": "superseded"}
+        except Exception as exc:  # noqa: BLE001 - recorded on the run, then raised or degraded below
+            return self._failed(run, exc)
+
+    def _advance(self, run: WorkflowRun, graph: Any, config: dict[str, Any]) -> dict[str, Any]:
+        snapshot = graph.get_state(config)
+        if snapshot.interrupts and run.resume is not None:
+            stream_input: Any = Command(resume=run.resume)
+        elif snapshot.next:
+            stream_input = None  # resume an interrupted slice from its checkpoint
+        elif snapshot.values:
+            stream_input = None  # already finished: fall through to completion
+        else:
+            stream_input = {
+                "run_id": run.run_id,
+                "type": run.type,
+                "context": run.context.model_dump(mode="json"),
+                "actions": [],
+                "steps": [],
+            }
+        started = time.monotonic()
+        if stream_input is not None or snapshot.next:
+            for chunk in graph.stream(
+                stream_input, config, stream_mode="updates", durability="sync"
+            ):
+                run = self._record_step(run, chunk)
+                if run.cancel_requested:
+                    return self._end(run, "cancelled")
+                if time.monotonic() - started > self._budget_s:
+                    return self._next_slice(run)
+        snapshot = graph.get_state(config)
+        if snapshot.interrupts:
+            return self._wait_for_human(run, snapshot.interrupts[0])
+        output = snapshot.values.get("output") or {}
+        if run.mode == "single_agent" and output.get("needs_human"):
+            return self._hand_off(
+                run, f"the single-agent path was unsure: {output.get('reason', '')}", output
+            )
+        return self._end(run, "completed", output=output)
+
+    def _record_step(self, run: WorkflowRun, chunk: dict[str, Any]) -> WorkflowRun:
+        actions: list[AgentAction] = []
+        steps: list[ExecutionStep] = []
+        for node, update in chunk.items():
+            if node.startswith("__") or not isinstance(update, dict):
+                continue
+            actions += [AgentAction.model_validate(a) for a in update.get("actions", [])]
+            steps += [ExecutionStep.model_validate(s) for s in update.get("steps", [])]
+
+        def change(current: WorkflowRun) -> WorkflowRun:
+            current.actions += actions
+            current.steps += steps
+            return current
+
+        run = self.runs.update(run.run_id, change)
+        for step in steps:
+            self.runs.publish(run, "workflow.step_completed", node=step.node, agent=step.agent)
+        return run
+
+    # --- endings --------------------------------------------------------------------------------
+    def _wait_for_human(self, run: WorkflowRun, pending: Any) -> dict[str, Any]:
+        value = pending.value if isinstance(pending.value, dict) else {"prompt": str(pending.value)}
+        task = HumanTask(
+            task_id=f"{run.run_id}-{run.slice + 1}",
+            kind="review_triage" if value.get("kind") == "review_triage" else "approve_draft",
+            prompt=value.get("prompt", "Decide how to continue."),
+            payload={k: v for k, v in value.items() if k not in ("kind", "prompt")},
+        )
+
+        def change(current: WorkflowRun) -> WorkflowRun:
+            current.status, current.pending_task = "waiting_for_human", task
+            current.resume, current.lease_until = None, None
+            current.slice += 1
+            return current
+
+        run = self.runs.update(run.run_id, change)
+        self.runs.publish(run, "workflow.status_changed", task_id=task.task_id)
+        return {"run_id": run.run_id, "status": run.status, "task_id": task.task_id}
+
+    def _end(
+        self, run: WorkflowRun, status: str, *, output: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        def change(current: WorkflowRun) -> WorkflowRun:
+            current.status = status  # type: ignore[assignment]
+            current.output = output if output is not None else current.output
+            current.pending_task, current.resume, current.lease_until = None, None, None
+            return current
+
+        run = self.runs.update(run.run_id, change)
+        self.runs.publish(run, "workflow.status_changed")
+        return {"run_id": run.run_id, "status": run.status}
+
+    def _next_slice(self, run: WorkflowRun) -> dict[str, Any]:
+        def change(current: WorkflowRun) -> WorkflowRun:
+            current.slice += 1
+            current.status, current.lease_until, current.resume = "queued", None, None
+            return current
+
+        run = self.runs.update(run.run_id, change)
+        enqueue_slice(self._queue, self._runner_url, run, run.slice)
+        return {"run_id": run.run_id, "status": run.status, "next_slice": run.slice}
+
+    def _failed(self, run: WorkflowRun, exc: Exception) -> dict[str, Any]:
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        _log.warning("workflow slice failed: %s", message, extra={"fields": {"run_id": run.run_id}})
+
+        def change(current: WorkflowRun) -> WorkflowRun:
+            current.failures += 1
+            current.error = message[:500]
+            current.lease_until = None
+            if current.failures >= MAX_FAILURES and current.mode == "multi_agent":
+                current.mode, current.failures = "single_agent", 0
+                current.degraded = (
+                    f"the multi-agent path failed {MAX_FAILURES} times: {message[:300]}"
+                )
+                current.slice += 1
+                current.status = "queued"
+            return current
+
+        run = self.runs.update(run.run_id, change)
+        if run.mode == "single_agent" and run.status == "queued" and run.failures == 0:
+            self.runs.publish(run, "workflow.degraded", reason=run.degraded)
+            enqueue_slice(self._queue, self._runner_url, run, run.slice)
+            return {"run_id": run.run_id, "status": "degraded", "next_slice": run.slice}
+        if run.mode == "single_agent" and run.failures >= MAX_FAILURES:
+            return self._hand_off(run, f"the single-agent path failed too: {message[:300]}", None)
+        raise TransientError(
+            f"workflow step failed (attempt {run.failures}): {message[:300]}"
+        ) from exc
+
+    def _hand_off(
+        self, run: WorkflowRun, why: str, output: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        task = HumanTask(
+            task_id=f"{run.run_id}-handoff",
+            kind="handoff",
+            prompt=f"This run needs a person: {why}",
+            payload={"output": output} if output else {},
+            options=["take_over"],
+        )
+
+        def change(current: WorkflowRun) -> WorkflowRun:
+            current.status = "completed" if output is not None else "failed"
+            current.pending_task, current.lease_until = task, None
+            current.degraded = (current.degraded + "; " if current.degraded else "") + why
+            current.output = output if output is not None else current.output
+            return current
+
+        run = self.runs.update(run.run_id, change)
+        self.runs.publish(run, "workflow.needs_human", reason=why)
+        _log.warning(
+            "workflow handed to a person: %s", why, extra={"fields": {"run_id": run.run_id}}
+        )
+        return {"run_id": run.run_id, "status": run.status, "handed_off": True}
