@@ -1,0 +1,190 @@
+"""Workflows end to end on the emulators: HTTP through the gateway into workflows_api, Cloud
+Tasks (emulator) into the workflow_runner process, LangGraph checkpoints in Firestore, models
+through the provider simulator."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from shared.config import load_settings
+from shared.store.firestore import FirestoreStore
+from tests.functions.conftest import pull
+from tests.integration.conftest import STACK_PROJECT
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from devstack.stack import Stack
+    from tests.conftest import TokenFactory
+
+LEAD = {
+    "lead_id": "lead-7",
+    "name": "Ada Lovelace",
+    "title": "CTO",
+    "company": "Analytical Engines",
+    "source": "webinar",
+    "_meta": {"version": 1},
+}
+
+
+def _seed(stack: Stack) -> FirestoreStore:
+    store = FirestoreStore.from_settings(load_settings(stack.env()))
+    store.set("tenants/acme", {"tenant_id": "acme"})
+    store.set("tenants/acme/leads/lead-7", dict(LEAD))
+    store.set("tenants/acme/customers/cust-1", {"customer_id": "cust-1", "name": "Initech"})
+    store.set(
+        "tenants/acme/interactions/i-1",
+        {
+            "customer_id": "cust-1",
+            "channel": "email",
+            "summary": "Asked about the renewal price",
+            "updated_at": "2026-11-20T10:00:00+00:00",
+        },
+    )
+    return store
+
+
+_CLIENTS: list[httpx.Client] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
+
+
+def _api(stack: Stack, make_token: TokenFactory, role: str = "rep") -> httpx.Client:
+    client = httpx.Client(
+        base_url=stack.procs["gateway"].url + "/api/v1/ai/workflows",
+        headers={"Authorization": "Bearer " + make_token("acme", [role])},
+        timeout=30,
+    )
+    _CLIENTS.append(client)
+    return client
+
+
+def _until(
+    api: httpx.Client, run_id: str, statuses: set[str], timeout: float = 60
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = api.get(f"/{run_id}").json()
+        if body["status"] in statuses:
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"run stayed {body.get('status')}: {json.dumps(body)[:2000]}")
+
+
+def test_lead_qualification_end_to_end(stack: Stack, make_token: TokenFactory) -> None:
+    _seed(stack)
+    api = _api(stack, make_token)
+    body = {"type": "lead_qualification", "lead_id": "lead-7"}
+    started = api.post("", json=body, headers={"Idempotency-Key": "q-lead-7"})
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    again = api.post("", json=body, headers={"Idempotency-Key": "q-lead-7"})
+    assert again.json()["run_id"] == run_id
+    run = _until(api, run_id, {"completed", "failed"})
+    assert run["status"] == "completed", run
+    assert run["output"]["outcome"] in ("route_to_rep", "nurture", "disqualify")
+    assert run["output"]["reasons"]
+    nodes = [s["node"] for s in run["steps"]]
+    assert nodes[0] == "coordinator" and "lead_analysis" in nodes and "decision" in nodes
+    assert nodes[-1] == "finish"
+    llm = [a for a in run["actions"] if a.get("template")]
+    assert {a["template"] for a in llm} == {"lead_analysis@v1", "qualification_decision@v1"}
+    assert all(a["input_tokens"] > 0 and a["cost_usd"] > 0 for a in llm)
+    assert run["tokens"] > 0 and run["cost_usd"] > 0
+    listed = api.get("", params={"status": "completed", "type": "lead_qualification"}).json()
+    assert run_id in [r["run_id"] for r in listed["runs"]]
+
+
+def test_outreach_draft_pauses_for_approval_and_one_continue_wins(
+    stack: Stack, make_token: TokenFactory
+) -> None:
+    store = _seed(stack)
+    pull(STACK_PROJECT, "ai-events-audit", expect=10_000, timeout=0.5)
+    api = _api(stack, make_token)
+    run_id = api.post(
+        "", json={"type": "outreach_draft", "lead_id": "lead-7", "input": {"goal": "book a demo"}}
+    ).json()["run_id"]
+    waiting = _until(api, run_id, {"waiting_for_human", "failed"})
+    assert waiting["status"] == "waiting_for_human", waiting
+    task = waiting["pending_task"]
+    assert task["kind"] == "approve_draft" and task["payload"]["draft"]["body"]
+    stale = api.put(f"/{run_id}/continue", json={"task_id": "old", "decision": "approve"})
+    assert stale.status_code == 409 and stale.json()["error"]["field"] == "task_id"
+    bad = api.put(f"/{run_id}/continue", json={"task_id": task["task_id"], "decision": "maybe"})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "decision"
+    viewer = _api(stack, make_token, "viewer")
+    assert (
+        viewer.put(
+            f"/{run_id}/continue", json={"task_id": task["task_id"], "decision": "approve"}
+        ).status_code
+        == 403
+    )
+
+    results: list[int] = []
+
+    def decide(decision: str) -> None:
+        edit = {"edited": {"subject": "Edited subject"}} if decision == "edit" else {}
+        res = _api(stack, make_token).put(
+            f"/{run_id}/continue", json={"task_id": task["task_id"], "decision": decision, **edit}
+        )
+        results.append(res.status_code)
+
+    racers = [threading.Thread(target=decide, args=(d,)) for d in ("edit", "approve")]
+    for t in racers:
+        t.start()
+    for t in racers:
+        t.join()
+    assert sorted(results) == [202, 409]  # two concurrent decisions: exactly one wins
+    done = _until(api, run_id, {"completed", "failed"})
+    assert done["status"] == "completed" and done["output"]["outcome"] == "sent", done
+    events = [
+        json.loads(m.data) for m in pull(STACK_PROJECT, "ai-events-audit", expect=50, timeout=5)
+    ]
+    sends = [e for e in events if e["event_type"] == "communication.send_requested"]
+    assert len(sends) == 1 and sends[0]["data"]["lead_id"] == "lead-7"
+    assert {"workflow.step_completed", "workflow.status_changed"} <= {
+        e["event_type"] for e in events
+    }
+    outcomes = store.query("tenants/acme/prompt_outcomes")
+    assert [d["ref"] for _, d in outcomes] == [run_id]
+
+
+def test_triage_and_cancel(stack: Stack, make_token: TokenFactory) -> None:
+    _seed(stack)
+    api = _api(stack, make_token)
+    missing = api.post(
+        "", json={"type": "interaction_triage", "customer_id": "cust-1", "input": {}}
+    )
+    assert missing.status_code == 400 and missing.json()["error"]["field"] == "input.message"
+    run_id = api.post(
+        "",
+        json={
+            "type": "interaction_triage",
+            "customer_id": "cust-1",
+            "input": {"message": "Our invoice shows the wrong renewal price, please fix it today."},
+        },
+    ).json()["run_id"]
+    run = _until(api, run_id, {"waiting_for_human", "completed", "failed"})
+    assert run["status"] in ("waiting_for_human", "completed"), run
+    assert run["context"]["interactions"][0]["summary"] == "Asked about the renewal price"
+    classify = next(a for a in run["actions"] if a.get("template") == "interaction_classify@v1")
+    assert classify["cost_usd"] > 0
+    if run["status"] == "waiting_for_human":  # the hand-off policy fired: a person decides
+        assert run["pending_task"]["kind"] == "review_triage"
+        cancelled = api.delete(f"/{run_id}")
+        assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled"
+    else:
+        assert run["output"]["outcome"] == "drafted" and run["output"]["draft"]["body"]
+    assert api.get("/wf-unknown").status_code == 404
