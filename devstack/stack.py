@@ -24,6 +24,7 @@ class Stack:
     with_gateway: bool = True
     procs: dict[str, Proc] = field(default_factory=dict)
     function_urls: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # given to every function process
 
     def _port(self, default: int) -> int:
         # scripts/up prefers the well-known ports, but takes a free one if something holds it.
@@ -57,7 +58,7 @@ class Stack:
         ):
             if name in self.procs:
                 env[var] = self.procs[name].address
-        return env
+        return {**env, **self.extra_env}
 
     def start(self) -> Stack:
         logs = self.state_dir / "logs"
@@ -77,15 +78,7 @@ class Stack:
                 port = self._port(base_port + i)
                 self.function_urls[spec.name] = f"http://127.0.0.1:{port}"
             for spec in specs:
-                port = int(self.function_urls[spec.name].rsplit(":", 1)[1])
-                cmd = [
-                    str(VENV_BIN / "functions-framework"),
-                    f"--target={spec.entry_point}",
-                    f"--source={spec.source}",
-                    "--host=127.0.0.1",
-                    f"--port={port}",
-                ]
-                self.procs[spec.name] = spawn(spec.name, cmd, port, logs, env=self.env())
+                self.start_function(spec.name)
             for spec in specs:
                 wait_until_ready(self.procs[spec.name], http_path=None)
             apply_to_emulators(self.project, self.function_urls)
@@ -101,6 +94,20 @@ class Stack:
             self.stop()
             raise
         return self
+
+    def start_function(self, name: str) -> Proc:
+        """(Re)start one function's functions-framework process on its assigned port."""
+        spec = next(s for s in discover_functions() if s.name == name)
+        port = int(self.function_urls[name].rsplit(":", 1)[1])
+        cmd = [
+            str(VENV_BIN / "functions-framework"),
+            f"--target={spec.entry_point}",
+            f"--source={spec.source}",
+            "--host=127.0.0.1",
+            f"--port={port}",
+        ]
+        self.procs[name] = spawn(name, cmd, port, self.state_dir / "logs", env=self.env())
+        return self.procs[name]
 
     def stop(self) -> None:
         for proc in reversed(list(self.procs.values())):

@@ -39,6 +39,7 @@ ENV_GEMINI_API_KEY = "GEMINI_API_KEY"
 ENV_GEMINI_VERTEX = "GEMINI_USE_VERTEX"
 ENV_LLM_BATCH_MODE = "LLM_BATCH_MODE"
 ENV_WORKFLOW_RUNNER_URL = "WORKFLOW_RUNNER_URL"
+ENV_WORKFLOW_LEASE_SECONDS = "WORKFLOW_LEASE_SECONDS"
 
 # Topic and queue names the code uses. tests/infra proves each is declared in terraform/topology.json.
 TOPIC_CRM_EVENTS = "crm-events"
@@ -82,6 +83,8 @@ class Settings(BaseModel):
     # answers within hours); "online": the collector runs it as ordinary calls.
     llm_batch_mode: Literal["provider", "online"] = "provider"
     workflow_runner_url: str | None = None  # the Cloud Tasks target that runs workflow slices
+    # How long a runner holds a slice: past it, a retried task may take over (a killed runner).
+    workflow_lease_s: float = 330.0
 
     @property
     def is_cloud(self) -> bool:
@@ -128,6 +131,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "llm_batch_mode": env.get(ENV_LLM_BATCH_MODE) or "provider",
         "workflow_runner_url": env.get(ENV_WORKFLOW_RUNNER_URL) or None,
     }
+    lease = env.get(ENV_WORKFLOW_LEASE_SECONDS) or "330"
+    try:
+        lease_s = float(lease)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_WORKFLOW_LEASE_SECONDS} must be a number of seconds; got {lease!r}") from exc
     if values["llm_batch_mode"] not in ("provider", "online"):
         raise ConfigError(
             f"{ENV_LLM_BATCH_MODE} must be provider or online; got {values['llm_batch_mode']!r}"
@@ -136,6 +144,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         {
             **values,
             "gemini_use_vertex": (env.get(ENV_GEMINI_VERTEX) or "").lower() in ("1", "true", "yes"),
+            "workflow_lease_s": lease_s,
         }
     )
     if settings.is_cloud and not settings.auth_jwks_url:

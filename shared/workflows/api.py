@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import runtime
@@ -296,6 +296,7 @@ def handle_task(request: flask.Request) -> Response:
                 publisher=runtime.publisher(),
                 queue=runtime.task_queue(),
                 runner_url=get_settings().workflow_runner_url or _own_url(request),
+                lease=timedelta(seconds=get_settings().workflow_lease_s),
             )
             return to_json(runner.run_slice(run_id, slice_no)), 200, dict(JSON_HEADERS)
     except AppError as exc:

@@ -25,7 +25,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) -> 
     # The functions verify tokens against the session's key pair.
     (state / "jwt-private.pem").write_bytes(keys[0].read_bytes())
     (state / "jwt-public.pem").write_bytes(keys[1].read_bytes())
-    running = Stack(project=STACK_PROJECT, state_dir=state).start()
+    # A short workflow lease, so a retried task takes over from a killed runner within seconds.
+    running = Stack(
+        project=STACK_PROJECT, state_dir=state, extra_env={"WORKFLOW_LEASE_SECONDS": "4"}
+    ).start()
     runtime.reset()
     try:
         yield running

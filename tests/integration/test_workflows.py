@@ -60,6 +60,18 @@ def _close_clients() -> Iterator[None]:
         _CLIENTS.pop().close()
 
 
+@pytest.fixture
+def stack_sim(stack: Stack) -> Iterator[httpx.Client]:
+    """Admin access to the stack's own provider simulator, cleared before and after."""
+    client = httpx.Client(base_url=stack.procs["simulator"].url, timeout=10)
+    client.delete("/_sim/faults")
+    try:
+        yield client
+    finally:
+        client.delete("/_sim/faults")
+        client.close()
+
+
 def _api(stack: Stack, make_token: TokenFactory, role: str = "rep") -> httpx.Client:
     client = httpx.Client(
         base_url=stack.procs["gateway"].url + "/api/v1/ai/workflows",
@@ -188,3 +200,60 @@ def test_triage_and_cancel(stack: Stack, make_token: TokenFactory) -> None:
     else:
         assert run["output"]["outcome"] == "drafted" and run["output"]["draft"]["body"]
     assert api.get("/wf-unknown").status_code == 404
+
+
+def test_a_runner_killed_mid_step_resumes_without_repeating_completed_steps(
+    stack: Stack, make_token: TokenFactory, stack_sim: httpx.Client
+) -> None:
+    import os
+    import signal
+
+    from devstack.procs import wait_until_ready
+
+    store = _seed(stack)
+    api = _api(stack, make_token)
+    run_id = api.post("", json={"type": "outreach_draft", "lead_id": "lead-7"}).json()["run_id"]
+    # Let the first model step finish, then make the next one slow and kill the runner inside it.
+    _until_step = time.monotonic() + 60
+    while time.monotonic() < _until_step:
+        run = api.get(f"/{run_id}").json()
+        if any(s["node"] == "lead_analysis" for s in run["steps"]):
+            break
+        time.sleep(0.05)
+    stack_sim.post("/_sim/config", json={"latency_ms": 3000})
+    time.sleep(1.0)  # the runner is now waiting on the slow content_generation call
+    runner = stack.procs["workflow_runner"]
+    os.killpg(runner.popen.pid, signal.SIGKILL)
+    runner.popen.wait(10)
+    stack_sim.post("/_sim/config", json={"latency_ms": 0})
+    wait_until_ready(stack.start_function("workflow_runner"), http_path=None)
+    # Cloud Tasks redelivers; after the dead runner's lease (4 s here) the new one takes over.
+    run = _until(api, run_id, {"waiting_for_human", "failed"}, timeout=90)
+    assert run["status"] == "waiting_for_human", run
+    assert [s["node"] for s in run["steps"]].count("lead_analysis") == 1
+    usage = [d for _, d in store.query("tenants/acme/llm_usage")]
+    assert [d["template_id"] for d in usage].count("lead_analysis") == 1  # not called again
+
+
+def test_when_every_provider_is_down_the_run_degrades_then_hands_off_to_a_person(
+    stack: Stack, make_token: TokenFactory, stack_sim: httpx.Client
+) -> None:
+    _seed(stack)
+    pull(STACK_PROJECT, "ai-events-audit", expect=10_000, timeout=0.5)
+    api = _api(stack, make_token)
+    stack_sim.post(
+        "/_sim/faults", json={"provider": "*", "model": "*", "fault": {"status": 503}, "times": 200}
+    )
+    run_id = api.post("", json={"type": "lead_qualification", "lead_id": "lead-7"}).json()["run_id"]
+    run = _until(api, run_id, {"completed", "failed"}, timeout=120)
+    # Two failed multi-agent attempts -> the single-agent path -> two failures -> a person.
+    assert run["status"] == "failed" and run["mode"] == "single_agent", run
+    assert "multi-agent path failed" in run["degraded"]
+    assert "single-agent path failed too" in run["degraded"]
+    assert run["pending_task"]["kind"] == "handoff"
+    assert "every LLM provider failed" in run["error"]
+    events = [
+        json.loads(m.data) for m in pull(STACK_PROJECT, "ai-events-audit", expect=30, timeout=5)
+    ]
+    kinds = {e["event_type"] for e in events if e["entity_id"] == run_id}
+    assert {"workflow.degraded", "workflow.needs_human"} <= kinds
