@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from shared import runtime
+from shared.tenancy.scope import TenantStore
+from shared.workflows.runs import RunStore
+
+if TYPE_CHECKING:
+    from tests.conftest import TokenFactory
+
+BASE = "/api/v1/ai/workflows"
+
+
+@pytest.fixture
+def api(function_client: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("WORKFLOW_RUNNER_URL", "http://127.0.0.1:9/unused-runner")
+    runtime.reset()
+    runtime.document_store().set("tenants/acme/leads/lead-1", {"lead_id": "lead-1", "name": "Ada"})
+    return function_client("workflows_api", "workflows_api")
+
+
+def _auth(make_token: TokenFactory, role: str, tenant: str = "acme") -> dict[str, str]:
+    return {"Authorization": "Bearer " + make_token(tenant, [role])}
+
+
+def test_bad_requests_name_the_field(api: Any, make_token: TokenFactory) -> None:
+    rep = _auth(make_token, "rep")
+    cases = [
+        ({"type": "world_peace"}, 400, "type"),
+        ({"type": "lead_qualification"}, 400, "lead_id"),
+        ({"type": "lead_qualification", "lead_id": "nope"}, 404, "lead_id"),
+        ({"type": "outreach_draft", "lead_id": "lead-1", "priority": "urgent"}, 400, "priority"),
+        ({"type": "interaction_triage", "input": {"message": ""}}, 400, "input.message"),
+        ({"type": "interaction_triage", "input": "hi"}, 400, "input"),
+    ]
+    for body, status, field in cases:
+        res = api.post(BASE, json=body, headers=rep)
+        assert res.status_code == status, (body, res.get_json())
+        assert res.get_json()["error"]["field"] == field
+    assert api.post(BASE, json=cases[1][0]).status_code == 401
+    assert api.post(BASE, json=cases[1][0], headers=_auth(make_token, "viewer")).status_code == 403
+    assert api.get(f"{BASE}?limit=0", headers=rep).get_json()["error"]["field"] == "limit"
+
+
+def test_a_run_is_created_queued_and_enqueued_once_per_key(
+    api: Any, make_token: TokenFactory
+) -> None:
+    rep = {**_auth(make_token, "rep"), "Idempotency-Key": "k-1"}
+    first = api.post(BASE, json={"type": "lead_qualification", "lead_id": "lead-1"}, headers=rep)
+    assert first.status_code == 202
+    run = first.get_json()
+    assert run["status"] == "queued" and run["context"]["lead"]["name"] == "Ada"
+    again = api.post(BASE, json={"type": "lead_qualification", "lead_id": "lead-1"}, headers=rep)
+    assert again.get_json()["run_id"] == run["run_id"]
+    # Another tenant cannot see it.
+    other = api.get(f"{BASE}/{run['run_id']}", headers=_auth(make_token, "rep", "globex"))
+    assert other.status_code == 404
+    # Cancelling a queued run ends it at once; a second cancel changes nothing.
+    assert api.delete(f"{BASE}/{run['run_id']}", headers=rep).get_json()["status"] == "cancelled"
+    assert api.delete(f"{BASE}/{run['run_id']}", headers=rep).get_json()["status"] == "cancelled"
+    stored = RunStore(TenantStore(runtime.document_store(), "acme")).get(run["run_id"])
+    assert stored.cancel_requested and stored.version == 1
+    late = api.put(
+        f"{BASE}/{run['run_id']}/continue",
+        json={"task_id": "t", "decision": "approve"},
+        headers=rep,
+    )
+    assert late.status_code == 409
