@@ -135,7 +135,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         lease_s = float(lease)
     except ValueError as exc:
-        raise ConfigError(f"{ENV_WORKFLOW_LEASE_SECONDS} must be a number of seconds; got {lease!r}") from exc
+        raise ConfigError(
+            f"{ENV_WORKFLOW_LEASE_SECONDS} must be a number of seconds; got {lease!r}"
+        ) from exc
     if values["llm_batch_mode"] not in ("provider", "online"):
         raise ConfigError(
             f"{ENV_LLM_BATCH_MODE} must be provider or online; got {values['llm_batch_mode']!r}"

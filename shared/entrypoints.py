@@ -79,3 +79,20 @@ def scheduler_caller(request: flask.Request) -> Principal:
         verifier = ServiceTokenVerifier(audience=[base, f"{base}/"], identities=identities)
         return verifier.verify(header)
     return runtime.token_verifier().verify(header)
+
+
+def handle_pubsub_workflow_event(cloud_event: CloudEvent) -> dict[str, Any]:
+    """Start the workflow a tenant configured for an ai-event (``interaction.inbound_message``).
+    Raises on transient failure (Pub/Sub retries); a message that is not an ai-event raises
+    InvalidInput and is dead-lettered after the subscription's delivery attempts."""
+    from shared.workflows.triggers import handle_workflow_event
+
+    runtime.init_logging()
+    message = message_from_cloud_event(cloud_event.get_data(), str(cloud_event["id"]))
+    return handle_workflow_event(
+        message,
+        runtime.document_store(),
+        runtime.publisher(),
+        runtime.task_queue(),
+        get_settings().workflow_runner_url,
+    )

@@ -33,6 +33,7 @@ class Permission(StrEnum):
     WORKFLOWS_READ = "workflows:read"
     WORKFLOWS_RUN = "workflows:run"
     WORKFLOWS_DECIDE = "workflows:decide"
+    WORKFLOWS_CONFIGURE = "workflows:configure"  # which CRM events start which workflows
     INSIGHTS_READ = "insights:read"
     INSIGHTS_GENERATE = "insights:generate"
     KNOWLEDGE_MANAGE = "knowledge:manage"
@@ -59,6 +60,7 @@ _REP = _VIEWER | {
 }
 _MANAGER = _REP | {Permission.USAGE_READ, Permission.MODELS_MANAGE, Permission.BATCH_SUBMIT}
 _ADMIN = _MANAGER | {
+    Permission.WORKFLOWS_CONFIGURE,
     Permission.KNOWLEDGE_MANAGE,
     Permission.PROMPTS_MANAGE,
     Permission.BUDGETS_MANAGE,

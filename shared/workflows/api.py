@@ -8,6 +8,8 @@
   on the pending task; a stale task id or a second concurrent decision gets 409.
 - ``DELETE /api/v1/ai/workflows/{run_id}`` (``workflows:run``): cancel at the next step boundary.
 - ``GET /api/v1/ai/workflows?status=&type=&customer_id=&limit=&cursor=`` (``workflows:read``).
+- ``GET|PUT /api/v1/ai/workflow-triggers`` (read ``workflows:read``; write
+  ``workflows:configure``, admin): which CRM events start which workflows.
 """
 
 from __future__ import annotations
@@ -223,7 +225,23 @@ def cancel_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return run.public(), 202
 
 
+def get_trigger_settings(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+    from shared.workflows.triggers import get_triggers
+
+    return get_triggers(ctx.scope).model_dump(), 200
+
+
+def put_trigger_settings(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+    from shared.workflows.triggers import put_triggers
+
+    return put_triggers(ctx.scope, ctx.json_body()).model_dump(), 200
+
+
 ROUTES = (
+    Route("GET", "/api/v1/ai/workflow-triggers", Permission.WORKFLOWS_READ, get_trigger_settings),
+    Route(
+        "PUT", "/api/v1/ai/workflow-triggers", Permission.WORKFLOWS_CONFIGURE, put_trigger_settings
+    ),
     Route("POST", "/api/v1/ai/workflows", Permission.WORKFLOWS_RUN, start),
     Route("GET", "/api/v1/ai/workflows", Permission.WORKFLOWS_READ, list_runs),
     Route("GET", "/api/v1/ai/workflows/{run_id}", Permission.WORKFLOWS_READ, get_run),

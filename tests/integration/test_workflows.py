@@ -202,6 +202,61 @@ def test_triage_and_cancel(stack: Stack, make_token: TokenFactory) -> None:
     assert api.get("/wf-unknown").status_code == 404
 
 
+def test_an_inbound_support_message_starts_triage_when_the_tenant_says_so(
+    stack: Stack, make_token: TokenFactory
+) -> None:
+    from shared.config import TOPIC_CRM_EVENTS
+    from shared.messaging.pubsub import PubSubPublisher, ordering_key
+    from tests.helpers import crm_event
+
+    store = _seed(stack)
+    admin = httpx.Client(
+        base_url=stack.procs["gateway"].url + "/api/v1/ai/workflow-triggers",
+        headers={"Authorization": "Bearer " + make_token("acme", ["admin"])},
+        timeout=30,
+    )
+    _CLIENTS.append(admin)
+    bad = admin.put("", json={"triggers": {"lead.created": {"type": "outreach_draft"}}})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "triggers.lead.created"
+    ok = admin.put(
+        "", json={"triggers": {"interaction.inbound_message": {"type": "interaction_triage"}}}
+    )
+    assert ok.status_code == 200, ok.text
+    event = crm_event(
+        "interaction.logged",
+        event_id="evt-inbound-1",
+        entity_id="int-9",
+        payload={
+            "channel": "support_message",
+            "direction": "inbound",
+            "customer_id": "cust-1",
+            "subject": "Login broken",
+            "body": "I cannot log in since this morning, please help.",
+        },
+    )
+    publisher = PubSubPublisher.from_settings(load_settings(stack.env()))
+    publisher.publish(
+        TOPIC_CRM_EVENTS,
+        event,
+        ordering_key=ordering_key("acme", "int-9"),
+        attributes={"tenant_id": "acme"},
+    )
+    deadline = time.monotonic() + 60
+    runs: list[Any] = []
+    while time.monotonic() < deadline and not runs:
+        runs = store.query(
+            "tenants/acme/workflow_runs", where=[("type", "==", "interaction_triage")]
+        )
+        time.sleep(0.2)
+    assert len(runs) == 1, "the inbound message did not start a triage run"
+    run_id, doc = runs[0]
+    assert doc["context"]["input"]["message"].startswith("I cannot log in")
+    assert doc["created_by"] == "event:interaction.inbound_message"
+    api = _api(stack, make_token)
+    run = _until(api, run_id, {"waiting_for_human", "completed", "failed"})
+    assert run["status"] in ("waiting_for_human", "completed"), run
+
+
 def test_a_runner_killed_mid_step_resumes_without_repeating_completed_steps(
     stack: Stack, make_token: TokenFactory, stack_sim: httpx.Client
 ) -> None:

@@ -165,8 +165,9 @@ module "pubsub" {
   topology                   = local.topology
   push_service_account_email = module.sa_pubsub_push.email
   push_endpoints = {
-    crm_events     = module.fn_crm_events.uri
-    scoring_events = module.fn_scoring_events.uri
+    crm_events      = module.fn_crm_events.uri
+    scoring_events  = module.fn_scoring_events.uri
+    workflow_events = module.fn_workflow_events.uri
   }
   publishers = [
     { topic = "ai-events", member = module.sa_crm_events.member },
@@ -253,6 +254,25 @@ module "fn_workflows_api" {
     TASKS_SERVICE_ACCOUNT = module.sa_tasks.email
   })
   invoker_members = [module.sa_gateway.member]
+  labels          = local.labels
+}
+
+# Starts the workflows a tenant configured for CRM events (ai-events push, filtered).
+module "fn_workflow_events" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "workflow_events"
+  entry_point           = "handle_workflow_event"
+  source_dir            = "${local.build}/workflow_events"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_workflows_api.email
+  ingress               = "ALLOW_INTERNAL_ONLY"
+  environment = merge(local.common_env, {
+    WORKFLOW_RUNNER_URL   = module.fn_workflow_runner.uri
+    TASKS_SERVICE_ACCOUNT = module.sa_tasks.email
+  })
+  invoker_members = [module.sa_pubsub_push.member]
   labels          = local.labels
 }
 

@@ -13,5 +13,6 @@ output "function_uris" {
     llm_batch_jobs  = module.fn_llm_batch_jobs.uri
     workflows_api   = module.fn_workflows_api.uri
     workflow_runner = module.fn_workflow_runner.uri
+    workflow_events = module.fn_workflow_events.uri
   }
 }
