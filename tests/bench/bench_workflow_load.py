@@ -1,0 +1,132 @@
+"""Many concurrent workflows on the local stack (run by ``scripts/bench``; prints figures).
+
+``N`` lead_qualification runs (default 1,000; ``python -m tests.bench.bench_workflow_load 200``
+for a quicker run) are started through the gateway at once, with the provider simulator
+answering every call after 300 ms. Each run makes two model calls (lead analysis, decision), so
+its pure model time is 0.6 s. Prints: API latency of the starts, time until the last run
+completed, orchestration overhead per run (its wall time minus its model time, queueing
+included), and checkpoint writes and bytes per step.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devstack.stack import Stack
+from devstack.tokens import mint_token
+from shared.config import load_settings
+from shared.store.firestore import FirestoreStore
+
+TENANT = "bench"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(project="bench-wf", state_dir=Path(tmp)).start()
+        try:
+            run(stack, n)
+        finally:
+            stack.stop()
+
+
+def run(stack: Stack, n: int) -> None:
+    store = FirestoreStore.from_settings(load_settings(stack.env()))
+    store.set(f"tenants/{TENANT}", {"tenant_id": TENANT})
+    store.set_many(
+        [
+            (
+                f"tenants/{TENANT}/leads/lead-{i}",
+                {"lead_id": f"lead-{i}", "name": f"Lead {i}", "title": "CTO", "source": "webinar"},
+            )
+            for i in range(n)
+        ]
+    )
+    httpx.post(stack.procs["simulator"].url + "/_sim/config", json={"latency_ms": 300}, timeout=10)
+    token = mint_token(
+        stack.private_key.read_text(), tenant_id=TENANT, roles=["rep"], ttl_seconds=7200
+    )
+    url = stack.procs["gateway"].url + "/api/v1/ai/workflows"
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+
+    with httpx.Client(headers=headers, timeout=60) as client:
+
+        def start(i: int) -> str:
+            t0 = time.perf_counter()
+            res = client.post(url, json={"type": "lead_qualification", "lead_id": f"lead-{i}"})
+            latencies.append((time.perf_counter() - t0) * 1000)
+            res.raise_for_status()
+            return str(res.json()["run_id"])
+
+        began = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            run_ids = list(pool.map(start, range(n)))
+        started_s = time.perf_counter() - began
+        print(f"{n} lead_qualification runs, simulator 300 ms per call, 2 calls per run:")
+        print(
+            f"  POST /api/v1/ai/workflows through the gateway: median {statistics.median(latencies):.0f} ms, "
+            f"p95 {pct(latencies, 95):.0f} ms (32 clients; all started in {started_s:.1f} s)"
+        )
+        done: dict[str, Any] = {}
+        deadline = time.monotonic() + 3600
+        while len(done) < n and time.monotonic() < deadline:
+            for run_id, doc in store.query(
+                f"tenants/{TENANT}/workflow_runs", where=[("status", "in", ["completed", "failed"])]
+            ):
+                done[run_id] = doc
+            time.sleep(1)
+        total_s = time.perf_counter() - began
+    statuses = [d["status"] for d in done.values()]
+    print(
+        f"  all {len(done)} finished ({statuses.count('completed')} completed, {statuses.count('failed')} failed) {total_s:.1f} s after the first start"
+    )
+    overheads, models = [], []
+    for doc in done.values():
+        wall = (_dt(doc["updated_at"]) - _dt(doc["created_at"])).total_seconds() * 1000
+        model = sum(a.get("latency_ms", 0.0) for a in doc["actions"])
+        overheads.append(wall - model)
+        models.append(model)
+    print(
+        f"  per run: model time median {statistics.median(models):.0f} ms; wall minus model time "
+        f"(orchestration and queueing) median {statistics.median(overheads):.0f} ms, p95 {pct(overheads, 95):.0f} ms"
+    )
+    root = f"tenants/{TENANT}/workflow_state/lg"
+    docs = {name: store.query(f"{root}/{name}") for name in ("checkpoints", "blobs", "writes")}
+    stored = sum(
+        len(v)
+        for rows in docs.values()
+        for _, d in rows
+        for v in d.values()
+        if isinstance(v, bytes)
+    )
+    steps = sum(len(d["steps"]) for d in done.values())
+    writes = sum(len(rows) for rows in docs.values())
+    print(
+        f"  checkpointing: {len(docs['checkpoints'])} checkpoints, {len(docs['blobs'])} blob versions, "
+        f"{len(docs['writes'])} pending writes for {steps} steps: {writes / steps:.1f} documents and "
+        f"{stored / steps / 1024:.1f} KB per step"
+    )
+    _ = run_ids
+
+
+def _dt(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+if __name__ == "__main__":
+    main()
