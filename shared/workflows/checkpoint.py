@@ -213,9 +213,10 @@ class FirestoreSaver(BaseCheckpointSaver[int]):
                     f"thread {thread} is leased to a newer runner "
                     f"(token {current.get('lease_token')}, this one {token})"
                 )
+            # The lease document is only read: concurrent writers of one step (a checkpoint and
+            # its tasks' writes) then do not queue behind each other on it.
             for doc_path, data in docs:
                 tx.set(doc_path, data)
-            tx.set(path, {**current, "written_at": datetime.now(UTC)})
 
         self._store.run_transaction(_guarded)
 
