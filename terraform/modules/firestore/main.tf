@@ -81,6 +81,25 @@ resource "google_firestore_index" "open_llm_batches" {
   }
 }
 
+# Knowledge base: nearest chunks embedded by the current model.
+resource "google_firestore_index" "knowledge_vector" {
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = "knowledge_chunks"
+
+  fields {
+    field_path = "model_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "embedding"
+    vector_config {
+      dimension = 384
+      flat {}
+    }
+  }
+}
+
 # Semantic LLM cache: nearest question among entries with the same fingerprint and embedder.
 resource "google_firestore_index" "semantic_cache_vector" {
   project    = var.project_id

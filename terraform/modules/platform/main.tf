@@ -297,6 +297,23 @@ module "fn_workflow_runner" {
   labels             = local.labels
 }
 
+module "fn_insights_api" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "insights_api"
+  entry_point           = "insights_api"
+  source_dir            = "${local.build}/insights_api"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_llm_caller.email
+  ingress               = "ALLOW_ALL"
+  memory                = "1Gi"
+  environment           = merge(local.common_env, local.llm_env)
+  secret_environment    = local.llm_secrets
+  invoker_members       = [module.sa_gateway.member]
+  labels                = local.labels
+}
+
 module "fn_prompts_api" {
   source                = "../cloud_function"
   project_id            = var.project_id
@@ -453,6 +470,7 @@ module "api_gateway" {
     prompts_api   = module.fn_prompts_api.uri
     llm_batches   = module.fn_llm_batches.uri
     workflows_api = module.fn_workflows_api.uri
+    insights_api  = module.fn_insights_api.uri
   }
   gateway_service_account_email = module.sa_gateway.email
   jwt_issuer                    = var.jwt_issuer

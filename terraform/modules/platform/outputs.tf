@@ -14,5 +14,6 @@ output "function_uris" {
     workflows_api   = module.fn_workflows_api.uri
     workflow_runner = module.fn_workflow_runner.uri
     workflow_events = module.fn_workflow_events.uri
+    insights_api    = module.fn_insights_api.uri
   }
 }

@@ -1,0 +1,355 @@
+"""A tenant's knowledge base: documents chunked, embedded and stored in Firestore with a vector
+field, and hybrid retrieval over them (vector similarity and keyword match, fused by reciprocal
+rank), returning citations.
+
+``tenants/{t}/knowledge_docs/{doc_id}``: title, format, chunk count, embedding model.
+``tenants/{t}/knowledge_chunks/{doc_id}-{n}``: text, ``embedding`` (a Firestore vector),
+``model_id``, ``terms`` (normalised words, for keyword candidates), source and date.
+The tenant is the path, so a query can never reach another tenant's chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from shared.errors import InvalidInput, NotFound
+from shared.store.base import Vector
+
+if TYPE_CHECKING:
+    from shared.embeddings.base import Embedder
+    from shared.tenancy.scope import TenantStore
+
+Format = Literal["text", "markdown", "json"]
+CHUNK_CHARS = 900
+OVERLAP_CHARS = 120
+MAX_DOC_CHARS = 500_000
+VECTOR_CANDIDATES = 40
+KEYWORD_TERMS = 4
+KEYWORD_CANDIDATES = 30
+RRF_K = 60
+_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]+")
+_STOP = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "this",
+        "that",
+        "my",
+        "our",
+        "your",
+        "their",
+        "i",
+        "we",
+        "you",
+        "they",
+        "he",
+        "she",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "not",
+        "no",
+        "at",
+        "by",
+        "from",
+        "as",
+        "if",
+        "so",
+        "what",
+        "how",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "me",
+        "us",
+        "them",
+        "have",
+        "has",
+        "had",
+        "about",
+        "into",
+        "than",
+        "then",
+        "there",
+    ]
+)
+
+
+def terms_of(text: str) -> list[str]:
+    """Lower-cased words without stop words, lightly stemmed (plural s)."""
+    out = []
+    for word in _WORD.findall(text.lower()):
+        if word in _STOP or len(word) < 3:
+            continue
+        if word.endswith("s") and len(word) > 4 and not word.endswith("ss"):
+            word = word[:-1]
+        out.append(word)
+    return out
+
+
+def _json_text(value: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """One ``a / b: value`` line per leaf, so every line keeps the keys that explain it."""
+    if isinstance(value, dict):
+        return [line for key, sub in value.items() for line in _json_text(sub, (*path, str(key)))]
+    if isinstance(value, list):
+        return [line for item in value for line in _json_text(item, path)]
+    return [f"{' / '.join(path)}: {value}" if path else str(value)]
+
+
+def chunk(content: str, fmt: Format) -> list[str]:
+    """Chunks of about ``CHUNK_CHARS``, split at headings and paragraphs where possible, with a
+    little overlap so a sentence cut at a boundary is still found whole in one chunk."""
+    if fmt == "json":
+        try:
+            text = "\n".join(_json_text(json.loads(content)))
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"content is not valid JSON: {exc.msg}", field="content") from exc
+    else:
+        text = content
+    blocks = (
+        re.split(r"\n(?=#{1,6} )|\n\s*\n", text)
+        if fmt == "markdown"
+        else re.split(r"\n\s*\n", text)
+    )
+    chunks: list[str] = []
+    current = ""
+    for block in (b.strip() for b in blocks):
+        if not block:
+            continue
+        while len(block) > CHUNK_CHARS:  # a long paragraph: cut at a sentence end if there is one
+            cut = block.rfind(". ", 0, CHUNK_CHARS)
+            cut = cut + 1 if cut > CHUNK_CHARS // 2 else CHUNK_CHARS
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(block[:cut].strip())
+            block = block[max(cut - OVERLAP_CHARS, 1) :].strip()
+        if len(current) + len(block) + 2 > CHUNK_CHARS and current:
+            chunks.append(current)
+            current = current[-OVERLAP_CHARS:] + "\n" + block if OVERLAP_CHARS else block
+        else:
+            current = f"{current}\n\n{block}" if current else block
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk, with the citation a caller shows."""
+
+    chunk_id: str
+    doc_id: str
+    source_type: str
+    title: str
+    text: str
+    date: str | None
+    score: float
+    vector_rank: int | None
+    keyword_rank: int | None
+
+    def citation(self, snippet_chars: int = 240) -> dict[str, Any]:
+        return {
+            "source_type": self.source_type,
+            "id": self.doc_id,
+            "chunk_id": self.chunk_id,
+            "title": self.title,
+            "date": self.date,
+            "snippet": self.text[:snippet_chars],
+        }
+
+
+class KnowledgeBase:
+    def __init__(self, scope: TenantStore, embedder: Embedder) -> None:
+        self._scope = scope
+        self._embedder = embedder
+
+    # --- documents ------------------------------------------------------------------------------
+    def add(
+        self,
+        title: str,
+        content: str,
+        fmt: Format = "text",
+        *,
+        doc_id: str | None = None,
+        source: str | None = None,
+        added_by: str = "",
+    ) -> dict[str, Any]:
+        """Chunk, embed and store a document (replacing one with the same ``doc_id``).
+
+        Raises:
+            InvalidInput: empty or too large content, bad JSON, bad format.
+        """
+        if fmt not in ("text", "markdown", "json"):
+            raise InvalidInput("format must be text, markdown or json", field="format")
+        if not content.strip():
+            raise InvalidInput("content is empty", field="content")
+        if len(content) > MAX_DOC_CHARS:
+            raise InvalidInput(
+                f"content may hold at most {MAX_DOC_CHARS} characters", field="content"
+            )
+        doc_id = doc_id or "kb-" + uuid.uuid4().hex[:16]
+        # A short heading chunk (title and the opening line) lets a question that names the
+        # topic find the document even when its body is mostly steps shared with others.
+        opening = content.strip().splitlines()[0][:200]
+        pieces = [f"{title}. {opening}", *chunk(content, fmt)]
+        vectors = self._embedder.embed([f"{title}\n{p}" for p in pieces])
+        now = datetime.now(UTC)
+        if self._scope.get(self._doc_path(doc_id)) is not None:
+            self.delete(doc_id)
+        docs: list[tuple[str, dict[str, Any]]] = [
+            (
+                self._scope.path("knowledge_chunks", f"{doc_id}-{n}"),
+                {
+                    "doc_id": doc_id,
+                    "n": n,
+                    "title": title,
+                    "text": text,
+                    "embedding": Vector(vector),
+                    "model_id": self._embedder.model_id,
+                    "terms": sorted(set(terms_of(f"{title} {text}")))[:400],
+                    "title_terms": sorted(set(terms_of(title))),
+                    "source_type": "knowledge",
+                    "date": now.date().isoformat(),
+                    "content_hash": hashlib.sha256(text.encode()).hexdigest(),
+                },
+            )
+            for n, (text, vector) in enumerate(zip(pieces, vectors, strict=True))
+        ]
+        meta = {
+            "doc_id": doc_id,
+            "title": title,
+            "format": fmt,
+            "source": source,
+            "chunks": len(pieces),
+            "chars": len(content),
+            "model_id": self._embedder.model_id,
+            "added_by": added_by,
+            "created_at": now,
+        }
+        self._scope.set_many([*docs, (self._doc_path(doc_id), meta)])
+        return meta
+
+    def _doc_path(self, doc_id: str) -> str:
+        return self._scope.path("knowledge_docs", doc_id)
+
+    def documents(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._scope.query(
+            self._scope.path("knowledge_docs"), order_by="created_at", descending=True, limit=limit
+        )
+        return [doc for _, doc in rows]
+
+    def delete(self, doc_id: str) -> None:
+        """Remove a document and its chunks.
+
+        Raises:
+            NotFound: no such document in this tenant.
+        """
+        meta = self._scope.get(self._doc_path(doc_id))
+        if meta is None:
+            raise NotFound(f"no knowledge document {doc_id!r} in this tenant", field="doc_id")
+        for n in range(int(meta.get("chunks", 0))):
+            self._scope.delete(self._scope.path("knowledge_chunks", f"{doc_id}-{n}"))
+        self._scope.delete(self._doc_path(doc_id))
+
+    # --- retrieval ------------------------------------------------------------------------------
+    def search(
+        self, query: str, k: int = 5, *, mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+    ) -> list[Hit]:
+        """The ``k`` best chunks for ``query``: vector and keyword candidates fused by
+        reciprocal rank (1 / (60 + rank) from each list); ``mode`` keeps one list only."""
+        collection = self._scope.path("knowledge_chunks")
+        docs: dict[str, dict[str, Any]] = {}
+        vector_rank: dict[str, int] = {}
+        if mode != "keyword":
+            [vector] = self._embedder.embed([query])
+            by_vector = self._scope.nearest(
+                collection,
+                field="embedding",
+                vector=vector,
+                limit=VECTOR_CANDIDATES,
+                where=[("model_id", "==", self._embedder.model_id)],
+            )
+            docs = {cid: doc for cid, doc, _ in by_vector}
+            vector_rank = {cid: i for i, (cid, _, _) in enumerate(by_vector)}
+        keyword_rank: dict[str, int] = {}
+        if mode != "vector":
+            wanted = list(dict.fromkeys(terms_of(query)))
+            # The longest words are the most specific: they bring keyword candidates in.
+            for term in sorted(wanted, key=len, reverse=True)[:KEYWORD_TERMS]:
+                for cid, doc in self._scope.query(
+                    collection, where=[("terms", "array_contains", term)], limit=KEYWORD_CANDIDATES
+                ):
+                    docs.setdefault(cid, doc)
+            keyword_rank = _keyword_ranks(wanted, docs)
+        fused = []
+        for cid, doc in docs.items():
+            score = 0.0
+            if cid in vector_rank:
+                score += 1 / (RRF_K + vector_rank[cid])
+            if cid in keyword_rank:
+                score += 1 / (RRF_K + keyword_rank[cid])
+            fused.append((score, cid, doc))
+        fused.sort(key=lambda row: row[0], reverse=True)
+        return [
+            Hit(
+                chunk_id=cid,
+                doc_id=doc["doc_id"],
+                source_type=doc.get("source_type", "knowledge"),
+                title=doc.get("title", ""),
+                text=doc.get("text", ""),
+                date=doc.get("date"),
+                score=round(score, 6),
+                vector_rank=vector_rank.get(cid),
+                keyword_rank=keyword_rank.get(cid),
+            )
+            for score, cid, doc in fused[:k]
+        ]
+
+
+def _keyword_ranks(wanted: list[str], docs: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Rank candidates by the summed rarity (inverse document frequency within the candidate
+    set) of the query words they contain; candidates with none are not ranked."""
+    if not wanted or not docs:
+        return {}
+    sets = {cid: set(doc.get("terms", [])) for cid, doc in docs.items()}
+    titles = {cid: set(doc.get("title_terms", [])) for cid, doc in docs.items()}
+    n = len(sets)
+    idf = {t: math.log(1 + n / (1 + sum(t in s for s in sets.values()))) for t in wanted}
+    # A query word in the document's title counts three times: titles name the topic.
+    scored = [
+        (sum(idf[t] * (3 if t in titles[cid] else 1) for t in wanted if t in s), cid)
+        for cid, s in sets.items()
+    ]
+    ranked = sorted((row for row in scored if row[0] > 0), reverse=True)
+    return {cid: i for i, (_, cid) in enumerate(ranked)}
