@@ -21,6 +21,7 @@ from shared.messaging.pubsub import ordering_key
 from shared.prompts.service import record_outcome, run_prompt
 
 if TYPE_CHECKING:
+    from shared.knowledge.index import KnowledgeBase
     from shared.llm.client import LLMClient
     from shared.messaging.pubsub import Publisher
     from shared.tenancy.scope import TenantStore
@@ -55,6 +56,7 @@ class Deps:
     scope: TenantStore
     publisher: Publisher | None
     run_id: str
+    knowledge: KnowledgeBase | None = None  # the tenant's knowledge base (triage replies)
 
 
 def _now() -> str:
@@ -253,6 +255,16 @@ def make_agents(deps: Deps) -> dict[str, Any]:
             )
         else:
             message = str(state["context"].get("input", {}).get("message", ""))
+            hits = deps.knowledge.search(message, k=4) if deps.knowledge is not None else []
+            citations = [h.citation() for h in hits]
+            knowledge = (
+                "\n".join(f"[{h.doc_id}] {h.title}: {h.text[:1200]}" for h in hits) or "none"
+            )
+            retrieval = _action(
+                "content_generation",
+                "retrieve_knowledge",
+                ", ".join(c["id"] for c in citations) or "no knowledge base documents matched",
+            )
             draft, record = call_template(
                 deps,
                 "content_generation",
@@ -261,9 +273,19 @@ def make_agents(deps: Deps) -> dict[str, Any]:
                 {
                     "message": message,
                     "classification": json.dumps(state.get("classification")),
+                    "knowledge": knowledge,
                     "history": _history(state),
                 },
             )
+            draft = {**draft, "citations": citations}
+            return {
+                "draft": draft,
+                "draft_template": record["template"],
+                "actions": [retrieval, record],
+                "steps": [
+                    _step("content_generation", "content_generation", f"{len(hits)} sources")
+                ],
+            }
         return {
             "draft": draft,
             "draft_template": record["template"],

@@ -110,7 +110,13 @@ class Runner:
         saver = saver_for(self._store, self._scope.tenant_id)
         thread = run.run_id if run.mode == "multi_agent" else f"{run.run_id}-single"
         token = saver.acquire_lease(thread)
-        deps = Deps(self._client, self._scope, self._publisher, run.run_id)
+        knowledge = None
+        if run.type == "interaction_triage":
+            from shared import runtime
+            from shared.knowledge.index import KnowledgeBase
+
+            knowledge = KnowledgeBase(self._scope, runtime.embedder())
+        deps = Deps(self._client, self._scope, self._publisher, run.run_id, knowledge)
         build = build_graph if run.mode == "multi_agent" else build_single_agent
         graph = build(run.type, deps, saver)
         config: dict[str, Any] = {

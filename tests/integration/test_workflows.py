@@ -180,6 +180,22 @@ def test_triage_and_cancel(stack: Stack, make_token: TokenFactory) -> None:
         "", json={"type": "interaction_triage", "customer_id": "cust-1", "input": {}}
     )
     assert missing.status_code == 400 and missing.json()["error"]["field"] == "input.message"
+    kb = httpx.Client(
+        base_url=stack.procs["gateway"].url + "/api/v1/ai/knowledge",
+        headers={"Authorization": "Bearer " + make_token("acme", ["admin"])},
+        timeout=60,
+    )
+    _CLIENTS.append(kb)
+    added = kb.post(
+        "",
+        json={
+            "doc_id": "pricing",
+            "title": "Renewal pricing",
+            "content": "Renewal prices are fixed for 12 months. A wrong price on an invoice is corrected by "
+            "billing within two business days and the difference is credited.",
+        },
+    )
+    assert added.status_code == 201, added.text
     run_id = api.post(
         "",
         json={
@@ -193,12 +209,18 @@ def test_triage_and_cancel(stack: Stack, make_token: TokenFactory) -> None:
     assert run["context"]["interactions"][0]["summary"] == "Asked about the renewal price"
     classify = next(a for a in run["actions"] if a.get("template") == "interaction_classify@v1")
     assert classify["cost_usd"] > 0
+    retrieval = next(a for a in run["actions"] if a["action"] == "retrieve_knowledge")
+    assert "pricing" in retrieval["summary"]  # the reply is grounded in the knowledge base
+    draft_tpl = next(a for a in run["actions"] if a.get("template", "") == "reply_draft@v2")
+    assert draft_tpl["cost_usd"] > 0
     if run["status"] == "waiting_for_human":  # the hand-off policy fired: a person decides
         assert run["pending_task"]["kind"] == "review_triage"
+        assert run["pending_task"]["payload"]["draft"]["citations"][0]["id"] == "pricing"
         cancelled = api.delete(f"/{run_id}")
         assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled"
     else:
         assert run["output"]["outcome"] == "drafted" and run["output"]["draft"]["body"]
+        assert run["output"]["draft"]["citations"][0]["id"] == "pricing"
     assert api.get("/wf-unknown").status_code == 404
 
 
