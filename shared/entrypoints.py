@@ -96,3 +96,13 @@ def handle_pubsub_workflow_event(cloud_event: CloudEvent) -> dict[str, Any]:
         runtime.task_queue(),
         get_settings().workflow_runner_url,
     )
+
+
+def handle_pubsub_history_event(cloud_event: CloudEvent) -> dict[str, Any]:
+    """Index the interaction a ``customer.history_changed`` ai-event names. Raises on transient
+    failure (Pub/Sub retries); a message that is not an ai-event is dead-lettered."""
+    from shared.insights.history import handle_history_event
+
+    runtime.init_logging()
+    message = message_from_cloud_event(cloud_event.get_data(), str(cloud_event["id"]))
+    return handle_history_event(message, runtime.document_store(), runtime.embedder())

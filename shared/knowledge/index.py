@@ -16,14 +16,17 @@ import math
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.errors import InvalidInput, NotFound
 from shared.store.base import Vector
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from shared.embeddings.base import Embedder
+    from shared.store.base import Filter
     from shared.tenancy.scope import TenantStore
 
 Format = Literal["text", "markdown", "json"]
@@ -286,9 +289,37 @@ class KnowledgeBase:
     def search(
         self, query: str, k: int = 5, *, mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
     ) -> list[Hit]:
-        """The ``k`` best chunks for ``query``: vector and keyword candidates fused by
-        reciprocal rank (1 / (60 + rank) from each list); ``mode`` keeps one list only."""
-        collection = self._scope.path("knowledge_chunks")
+        """The ``k`` best chunks for ``query`` (see :class:`ChunkIndex`)."""
+        return ChunkIndex(self._scope, self._embedder, "knowledge_chunks").search(
+            query, k, mode=mode
+        )
+
+
+class ChunkIndex:
+    """Hybrid retrieval over one tenant collection of embedded chunks: vector and keyword
+    candidates fused by reciprocal rank (1 / (60 + rank) from each list), optionally restricted
+    by ``where`` (a customer) and weighted towards recent chunks."""
+
+    def __init__(
+        self,
+        scope: TenantStore,
+        embedder: Embedder,
+        collection: str,
+        *,
+        where: Sequence[Filter] = (),
+        recency_half_life_days: float | None = None,
+    ) -> None:
+        self._scope = scope
+        self._embedder = embedder
+        self._collection = scope.path(collection)
+        self._where = list(where)
+        self._half_life = recency_half_life_days
+
+    def search(
+        self, query: str, k: int = 5, *, mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+    ) -> list[Hit]:
+        """The ``k`` best chunks for ``query``; ``mode`` keeps one candidate list only."""
+        collection = self._collection
         docs: dict[str, dict[str, Any]] = {}
         vector_rank: dict[str, int] = {}
         if mode != "keyword":
@@ -298,7 +329,7 @@ class KnowledgeBase:
                 field="embedding",
                 vector=vector,
                 limit=VECTOR_CANDIDATES,
-                where=[("model_id", "==", self._embedder.model_id)],
+                where=[*self._where, ("model_id", "==", self._embedder.model_id)],
             )
             docs = {cid: doc for cid, doc, _ in by_vector}
             vector_rank = {cid: i for i, (cid, _, _) in enumerate(by_vector)}
@@ -308,10 +339,13 @@ class KnowledgeBase:
             # The longest words are the most specific: they bring keyword candidates in.
             for term in sorted(wanted, key=len, reverse=True)[:KEYWORD_TERMS]:
                 for cid, doc in self._scope.query(
-                    collection, where=[("terms", "array_contains", term)], limit=KEYWORD_CANDIDATES
+                    collection,
+                    where=[*self._where, ("terms", "array_contains", term)],
+                    limit=KEYWORD_CANDIDATES,
                 ):
                     docs.setdefault(cid, doc)
             keyword_rank = _keyword_ranks(wanted, docs)
+        today = datetime.now(UTC).date()
         fused = []
         for cid, doc in docs.items():
             score = 0.0
@@ -319,6 +353,9 @@ class KnowledgeBase:
                 score += 1 / (RRF_K + vector_rank[cid])
             if cid in keyword_rank:
                 score += 1 / (RRF_K + keyword_rank[cid])
+            if self._half_life and doc.get("date"):
+                age = max((today - date.fromisoformat(str(doc["date"])[:10])).days, 0)
+                score *= 0.5 + 0.5 * 0.5 ** (age / self._half_life)
             fused.append((score, cid, doc))
         fused.sort(key=lambda row: row[0], reverse=True)
         return [

@@ -100,6 +100,44 @@ resource "google_firestore_index" "knowledge_vector" {
   }
 }
 
+# Customer history: nearest chunks of one customer, and keyword candidates of one customer.
+resource "google_firestore_index" "history_vector" {
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = "history_chunks"
+
+  fields {
+    field_path = "customer_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "model_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "embedding"
+    vector_config {
+      dimension = 384
+      flat {}
+    }
+  }
+}
+
+resource "google_firestore_index" "history_terms" {
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = "history_chunks"
+
+  fields {
+    field_path = "customer_id"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path   = "terms"
+    array_config = "CONTAINS"
+  }
+}
+
 # Semantic LLM cache: nearest question among entries with the same fingerprint and embedder.
 resource "google_firestore_index" "semantic_cache_vector" {
   project    = var.project_id

@@ -168,6 +168,7 @@ module "pubsub" {
     crm_events      = module.fn_crm_events.uri
     scoring_events  = module.fn_scoring_events.uri
     workflow_events = module.fn_workflow_events.uri
+    insights_events = module.fn_insights_events.uri
   }
   publishers = [
     { topic = "ai-events", member = module.sa_crm_events.member },
@@ -311,6 +312,23 @@ module "fn_insights_api" {
   environment           = merge(local.common_env, local.llm_env)
   secret_environment    = local.llm_secrets
   invoker_members       = [module.sa_gateway.member]
+  labels                = local.labels
+}
+
+# Indexes each customer's new interactions for retrieval (ai-events push, filtered).
+module "fn_insights_events" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "insights_events"
+  entry_point           = "handle_history_event"
+  source_dir            = "${local.build}/insights_events"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_llm_caller.email
+  ingress               = "ALLOW_INTERNAL_ONLY"
+  memory                = "1Gi"
+  environment           = local.common_env
+  invoker_members       = [module.sa_pubsub_push.member]
   labels                = local.labels
 }
 

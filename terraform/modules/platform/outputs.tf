@@ -15,5 +15,6 @@ output "function_uris" {
     workflow_runner = module.fn_workflow_runner.uri
     workflow_events = module.fn_workflow_events.uri
     insights_api    = module.fn_insights_api.uri
+    insights_events = module.fn_insights_events.uri
   }
 }
