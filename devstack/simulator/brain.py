@@ -94,8 +94,17 @@ def _last_user(conv: Conversation) -> str:
     return ""
 
 
-def instance_of(schema: dict[str, Any], words: list[str], path: str = "") -> Any:
+_CITED = re.compile(r"\[([A-Za-z0-9_.:\-]{2,80})\]")
+
+
+def instance_of(
+    schema: dict[str, Any], words: list[str], path: str = "", cited: list[str] | None = None
+) -> Any:
     """A value that validates against ``schema`` (the subset of JSON schema LLM APIs accept)."""
+    name = path.rsplit(".", 1)[-1]
+    if cited and schema.get("type") == "array" and (name.endswith("ids") or name == "sources"):
+        pick = _seed(path, *words) % len(cited)
+        return [cited[pick], cited[(pick + 1) % len(cited)]][: min(2, len(cited))]
     if "enum" in schema:
         options = schema["enum"]
         return options[_seed(path, *words) % len(options)]
@@ -106,17 +115,17 @@ def instance_of(schema: dict[str, Any], words: list[str], path: str = "") -> Any
             first = next(
                 (s for s in schema[combinator] if s.get("type") != "null"), schema[combinator][0]
             )
-            return instance_of(first, words, path)
+            return instance_of(first, words, path, cited)
     kind = schema.get("type", "object")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "string")
     if kind == "object":
         props: dict[str, Any] = schema.get("properties", {})
-        return {name: instance_of(sub, words, f"{path}.{name}") for name, sub in props.items()}
+        return {key: instance_of(sub, words, f"{path}.{key}", cited) for key, sub in props.items()}
     if kind == "array":
         count = max(int(schema.get("minItems", 1)), min(2, int(schema.get("maxItems", 2))))
         return [
-            instance_of(schema.get("items", {"type": "string"}), words, f"{path}[{i}]")
+            instance_of(schema.get("items", {"type": "string"}), words, f"{path}[{i}]", cited)
             for i in range(count)
         ]
     if kind in ("integer", "number"):
@@ -187,7 +196,10 @@ def answer(conv: Conversation) -> Answer:
             finish_reason="tool_calls",
         )
     if conv.schema is not None:
-        value = instance_of(conv.schema, words)
+        # Bracketed ids in the prompt ("[doc-1] ...") are sources a model would cite: fields
+        # named like "source_ids" or "sources" get them, as a grounded answer would.
+        cited = list(dict.fromkeys(_CITED.findall(_last_user(conv))))
+        value = instance_of(conv.schema, words, cited=cited)
         return Answer(structured=value if isinstance(value, dict) else {"value": value})
     text = _text_answer(conv)
     finish = "length" if len(text) >= conv.max_tokens * 4 else "stop"

@@ -111,5 +111,11 @@ def handle_history_event(
     scope = TenantStore(store, str(tenant_id))
     with log_context(tenant_id=tenant_id, interaction_id=data["interaction_id"]):
         chunks = index_interaction(scope, embedder, str(data["interaction_id"]))
-        _log.info("interaction indexed", extra={"fields": {"chunks": chunks}})
-    return {"status": "indexed", "chunks": chunks}
+        from shared.insights.service import mark_stale
+
+        stale = mark_stale(scope, str(event["entity_id"]))
+        _log.info(
+            "interaction indexed",
+            extra={"fields": {"chunks": chunks, "insights_marked_stale": stale}},
+        )
+    return {"status": "indexed", "chunks": chunks, "insights_marked_stale": stale}

@@ -1,0 +1,259 @@
+"""Customer insights: retrieval over the customer's history and the tenant's knowledge base,
+one ``customer_insight`` call per insight type, every claim tied to the excerpts it cites.
+
+Stored in ``tenants/{t}/insights/{customer_id}-{type}`` with ``expires_at``; a fresh stored
+insight is served unless ``force``; new history for the customer marks its insights stale
+(:func:`mark_stale`). When the budget is spent or every provider is down, a stored insight is
+served with its age instead of an error.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from shared.config import TOPIC_AI_EVENTS
+from shared.errors import InvalidInput, NotFound
+from shared.insights.history import customer_history
+from shared.knowledge.index import KnowledgeBase
+from shared.llm.errors import AllProvidersFailed, BudgetExceeded
+from shared.messaging.pubsub import ordering_key
+from shared.prompts.service import run_prompt
+from shared.store.base import check_segment
+
+if TYPE_CHECKING:
+    from shared.embeddings.base import Embedder
+    from shared.knowledge.index import Hit
+    from shared.llm.client import LLMClient
+    from shared.messaging.pubsub import Publisher
+    from shared.tenancy.scope import TenantStore
+
+INSIGHT_TYPES = (
+    "churn_risk",
+    "upsell",
+    "cross_sell",
+    "engagement",
+    "sentiment_trend",
+    "next_best_action",
+)
+QUESTIONS = {
+    "churn_risk": "complaints, cancellation, unhappy, price, competitor, late payment, unresolved issue",
+    "upsell": "more users, growth, premium features, higher plan, expansion, usage limits",
+    "cross_sell": "other products, add-on, new team, integration, additional needs",
+    "engagement": "meetings, calls, replies, product usage, responsiveness, last contact",
+    "sentiment_trend": "thanks, happy, frustrated, angry, disappointed, satisfied, tone",
+    "next_best_action": "open questions, requests, follow-up, next step, pending decision",
+}
+TTL = timedelta(hours=24)
+TEMPLATE = "customer_insight"
+
+
+class Recommendation(BaseModel):
+    action: str
+    description: str
+    priority: str
+    estimated_impact: str
+    next_steps: list[str] = Field(default_factory=list)
+
+
+class CustomerInsight(BaseModel):
+    insight_id: str
+    customer_id: str
+    type: str
+    title: str
+    description: str
+    confidence: float
+    impact_score: int
+    recommendations: list[Recommendation]
+    supporting_data: list[dict[str, Any]]  # {claim, citations: [citation...]}
+    grounded: bool  # every claim cites at least one retrieved excerpt
+    template: str
+    cost_usd: float
+    generated_at: datetime
+    expires_at: datetime
+    stale: bool = False
+
+
+def _excerpts(hits: list[Hit]) -> str:
+    return (
+        "\n".join(f"[{h.doc_id}] {h.date or ''} {h.source_type}: {h.text[:700]}" for h in hits)
+        or "none"
+    )
+
+
+def _path(scope: TenantStore, customer_id: str, kind: str) -> str:
+    return scope.path("insights", f"{customer_id}-{kind}")
+
+
+def generate(
+    scope: TenantStore,
+    client: LLMClient,
+    embedder: Embedder,
+    customer_id: str,
+    types: list[str],
+    *,
+    force: bool = False,
+    publisher: Publisher | None = None,
+) -> list[dict[str, Any]]:
+    """The customer's insights of ``types``: stored ones while fresh, else newly generated.
+
+    Raises:
+        InvalidInput: unknown type; NotFound: no such customer; BudgetExceeded / AllProvidersFailed
+        when nothing is stored to fall back on.
+    """
+    customer_id = check_segment(customer_id, field="customer_id")
+    unknown = [t for t in types if t not in INSIGHT_TYPES]
+    if unknown or not types:
+        raise InvalidInput(f"types must be among {', '.join(INSIGHT_TYPES)}", field="types")
+    customer = scope.get(scope.path("customers", customer_id))
+    if customer is None:
+        raise NotFound(f"no customer {customer_id!r} in this tenant", field="customer_id")
+    customer.pop("_meta", None)
+    now = datetime.now(UTC)
+    out = []
+    for kind in dict.fromkeys(types):
+        stored = scope.get(_path(scope, customer_id, kind))
+        if stored is not None and not stored.get("stale") and stored["expires_at"] > now and not force:
+            out.append(_served(stored, now, cached=True))
+            continue
+        try:
+            insight = _generate_one(scope, client, embedder, customer_id, customer, kind, now)
+        except (BudgetExceeded, AllProvidersFailed):
+            if stored is None:
+                raise
+            out.append(_served(stored, now, cached=True, degraded=True))
+            continue
+        doc = insight.model_dump(mode="python")
+        scope.set(_path(scope, customer_id, kind), doc)
+        if publisher is not None:
+            publisher.publish(
+                TOPIC_AI_EVENTS,
+                {
+                    "event_id": f"{insight.insight_id}",
+                    "event_type": "insight.generated",
+                    "tenant_id": scope.tenant_id,
+                    "entity_type": "customer",
+                    "entity_id": customer_id,
+                    "data": {
+                        "type": kind,
+                        "title": insight.title,
+                        "impact_score": insight.impact_score,
+                    },
+                },
+                ordering_key=ordering_key(scope.tenant_id, customer_id),
+                attributes={"tenant_id": scope.tenant_id, "event_type": "insight.generated"},
+            )
+        out.append(_served(doc, now, cached=False))
+    return out
+
+
+def _generate_one(
+    scope: TenantStore,
+    client: LLMClient,
+    embedder: Embedder,
+    customer_id: str,
+    customer: dict[str, Any],
+    kind: str,
+    now: datetime,
+) -> CustomerInsight:
+    history = customer_history(scope, embedder, customer_id).search(QUESTIONS[kind], k=6)
+    knowledge = KnowledgeBase(scope, embedder).search(QUESTIONS[kind], k=3)
+    rendered, response = run_prompt(
+        client,
+        scope,
+        TEMPLATE,
+        {
+            "insight_type": kind,
+            "customer": json.dumps(customer, default=str)[:6000],
+            "history": _excerpts(history)[:12000],
+            "knowledge": _excerpts(knowledge)[:6000],
+        },
+        crm_object=f"customer:{customer_id}",
+    )
+    answer = response.structured or {}
+    by_id = {h.doc_id: h for h in [*history, *knowledge]}
+    supporting = []
+    for item in answer.get("supporting_data", []):
+        cites = [by_id[i].citation() for i in item.get("source_ids", []) if i in by_id]
+        supporting.append({"claim": item.get("claim", ""), "citations": cites})
+    return CustomerInsight(
+        insight_id=f"{customer_id}-{kind}-{int(now.timestamp())}",
+        customer_id=customer_id,
+        type=kind,
+        title=str(answer.get("title", "")),
+        description=str(answer.get("description", "")),
+        confidence=float(answer.get("confidence", 0.0)),
+        impact_score=int(answer.get("impact_score", 1)),
+        recommendations=[
+            Recommendation.model_validate(r) for r in answer.get("recommendations", [])
+        ],
+        supporting_data=supporting,
+        grounded=bool(supporting) and all(s["citations"] for s in supporting),
+        template=rendered.template.ref,
+        cost_usd=response.cost_usd,
+        generated_at=now,
+        expires_at=now + TTL,
+    )
+
+
+def _served(
+    doc: dict[str, Any], now: datetime, *, cached: bool, degraded: bool = False
+) -> dict[str, Any]:
+    body = CustomerInsight.model_validate(doc).model_dump(mode="json")
+    body.update(
+        cached=cached,
+        age_seconds=int((now - doc["generated_at"]).total_seconds()),
+        served_stale_because=("the budget or the providers are unavailable" if degraded else None),
+    )
+    return body
+
+
+def mark_stale(scope: TenantStore, customer_id: str) -> int:
+    """New history: the customer's stored insights are no longer fresh; returns how many."""
+    rows = scope.query(scope.path("insights"), where=[("customer_id", "==", customer_id)])
+    for doc_id, doc in rows:
+        scope.set(scope.path("insights", doc_id), {**doc, "stale": True})
+    return len(rows)
+
+
+def list_insights(
+    scope: TenantStore,
+    *,
+    customer_id: str | None = None,
+    kind: str | None = None,
+    min_impact: int | None = None,
+    since: datetime | None = None,
+    limit: int = 20,
+    before: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Stored insights newest first, filtered; ``before`` is the cursor of the previous page."""
+    where: list[Any] = []
+    if customer_id:
+        where.append(("customer_id", "==", customer_id))
+    if kind:
+        if kind not in INSIGHT_TYPES:
+            raise InvalidInput(f"type must be one of {', '.join(INSIGHT_TYPES)}", field="type")
+        where.append(("type", "==", kind))
+    rows = [d for _, d in scope.query(scope.path("insights"), where=where)]
+    if min_impact is not None:
+        rows = [d for d in rows if d["impact_score"] >= min_impact]
+    if since is not None:
+        rows = [d for d in rows if d["generated_at"] >= since]
+    rows.sort(key=lambda d: (d["generated_at"], d["insight_id"]), reverse=True)
+    if before:
+        anchor = _cursor(rows, before)
+        rows = [d for d in rows if (d["generated_at"].isoformat(), d["insight_id"]) < anchor]
+    page = rows[:limit]
+    now = datetime.now(UTC)
+    cursor = page[-1]["insight_id"] if len(rows) > limit else None
+    return [_served(d, now, cached=True) for d in page], cursor
+
+
+def _cursor(rows: list[dict[str, Any]], insight_id: str) -> tuple[str, str]:
+    for d in rows:
+        if d["insight_id"] == insight_id:
+            return d["generated_at"].isoformat(), d["insight_id"]
+    raise InvalidInput("cursor is not one this API returned", field="cursor")
