@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import uvicorn
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from devstack.topology import load_routes, route_regex
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from starlette.requests import Request
 
 _HOP_BY_HOP = {
@@ -95,19 +97,30 @@ def build_app() -> Starlette:
             msg = f"method {request.method} is not allowed on {path}"
             return JSONResponse({"error": {"code": "method_not_allowed", "message": msg}}, 405)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
-        upstream = await client.request(
-            request.method,
-            functions[target] + path,
-            params=request.query_params,
-            headers=headers,
-            content=await request.body(),
+        upstream = await client.send(
+            client.build_request(
+                request.method,
+                functions[target] + path,
+                params=request.query_params,
+                headers=headers,
+                content=await request.body(),
+            ),
+            stream=True,  # server-sent events (chat) pass through as they come
         )
         out_headers = {
             k: v
             for k, v in upstream.headers.items()
             if k.lower() not in _HOP_BY_HOP | {"content-encoding"}
         }
-        return Response(upstream.content, upstream.status_code, headers=out_headers)
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for piece in upstream.aiter_raw():
+                    yield piece
+            finally:
+                await upstream.aclose()
+
+        return StreamingResponse(body(), upstream.status_code, headers=out_headers)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return Starlette(

@@ -116,7 +116,12 @@ def generate(
     out = []
     for kind in dict.fromkeys(types):
         stored = scope.get(_path(scope, customer_id, kind))
-        if stored is not None and not stored.get("stale") and stored["expires_at"] > now and not force:
+        if (
+            stored is not None
+            and not stored.get("stale")
+            and stored["expires_at"] > now
+            and not force
+        ):
             out.append(_served(stored, now, cached=True))
             continue
         try:

@@ -2,6 +2,8 @@
 
 - ``POST /api/v1/ai/insights/generate`` (``insights:generate``): ``{"customer_id", "types"?,
   "force"?}``; stored insights while fresh, else generated.
+- ``POST /api/v1/ai/insights/chat`` (``insights:read``): ``{"message", "customer_id"?,
+  "session_id"?}``, answered as server-sent events (see ``shared.insights.chat``).
 - ``GET /api/v1/ai/insights/customer/{customer_id}``, ``GET /api/v1/ai/insights?type=&min_impact=
   &since=&limit=&cursor=`` (``insights:read``).
 
@@ -25,6 +27,8 @@ from shared.store.base import check_segment
 from shared.web.http import Route
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from shared.web.http import RequestContext
 
 
@@ -141,7 +145,16 @@ def all_insights(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return {"insights": rows, "next_cursor": cursor}, 200
 
 
+def chat(ctx: RequestContext) -> Iterator[str]:
+    from shared.insights.chat import start_chat
+
+    return start_chat(
+        ctx.scope, runtime.llm_client(), runtime.embedder(), ctx.principal.subject, ctx.json_body()
+    )
+
+
 ROUTES = (
+    Route("POST", "/api/v1/ai/insights/chat", Permission.INSIGHTS_READ, chat, stream=True),
     Route("POST", "/api/v1/ai/insights/generate", Permission.INSIGHTS_GENERATE, generate_insights),
     Route("GET", "/api/v1/ai/insights", Permission.INSIGHTS_READ, all_insights),
     Route(

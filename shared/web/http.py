@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from shared.auth.rbac import require
 from shared.errors import AppError, InvalidInput, MethodNotAllowed, NotFound
@@ -61,6 +61,8 @@ class RequestContext:
 
 
 Handler = Callable[[RequestContext], tuple[dict[str, Any], int]]
+# A streaming route's handler validates, then returns the server-sent events to send.
+StreamHandler = Callable[[RequestContext], Iterator[str]]
 
 
 def template_regex(pattern: str) -> re.Pattern[str]:
@@ -73,7 +75,8 @@ class Route:
     method: str
     pattern: str  # e.g. /api/v1/ai/crm/{collection}/{record_id}
     permission: Permission
-    handler: Handler
+    handler: Handler | StreamHandler
+    stream: bool = False  # the handler returns server-sent events (text/event-stream)
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -115,7 +118,10 @@ def dispatch(
                 ctx = RequestContext(
                     principal, tenant_id, TenantStore(store, tenant_id), request, params
                 )
-                body, status = route.handler(ctx)
+                if route.stream:
+                    events = cast("Iterator[str]", route.handler(ctx))
+                    return _event_stream(events, request_id)  # type: ignore[no-any-return]
+                body, status = cast("tuple[dict[str, Any], int]", route.handler(ctx))
                 return to_json(body), status, {**JSON_HEADERS, "X-Request-ID": request_id}
         except AppError as exc:
             level = (
@@ -132,6 +138,29 @@ def dispatch(
                 "request_id": request_id,
             }
             return to_json(body), 500, {**JSON_HEADERS, "X-Request-ID": request_id}
+
+
+def _event_stream(events: Iterator[str], request_id: str) -> Any:
+    """A streamed ``text/event-stream`` response; errors after the first event are sent as an
+    ``error`` event (the status line has gone already)."""
+    import flask
+
+    def guarded() -> Iterator[str]:
+        try:
+            yield from events
+        except AppError as exc:
+            yield (
+                "event: error\ndata: "
+                + to_json({"error": exc.to_dict(), "request_id": request_id})
+                + "\n\n"
+            )
+
+    return flask.Response(
+        flask.stream_with_context(guarded()),
+        status=200,
+        mimetype="text/event-stream",
+        headers={"X-Request-ID": request_id, "Cache-Control": "no-cache"},
+    )
 
 
 def _bearer(request: flask.Request) -> str | None:
