@@ -93,15 +93,39 @@ class Runner:
             return None
         return run
 
+    def _defer(self, run_id: str, slice_no: int) -> dict[str, Any]:
+        """Another runner holds this slice: look again when its lease ends (it may have died).
+        A task scheduled for then, named after the lease, stands in for this delivery, so the
+        queue's own retry timing does not matter (the emulator retries at once, then gives up)."""
+        run = self.runs.get(run_id)
+        until = run.lease_until or datetime.now(UTC)
+        wait = max(until - datetime.now(UTC), timedelta(0)) + timedelta(seconds=1)
+        enqueue_slice(
+            self._queue,
+            self._runner_url,
+            run,
+            slice_no,
+            delay=wait,
+            suffix=f"-after-{int(until.timestamp())}",
+        )
+        return {
+            "run_id": run_id,
+            "status": "deferred",
+            "retry_in_s": round(wait.total_seconds(), 1),
+        }
+
     # --- run ------------------------------------------------------------------------------------
     def run_slice(self, run_id: str, slice_no: int) -> dict[str, Any]:
         """Run one slice; returns what happened (the task's response body).
 
         Raises:
-            InProgress (409): another runner holds this slice; TransientError (503): this
-            attempt failed and was recorded, Cloud Tasks should retry.
+            TransientError (503): this attempt failed and was recorded, Cloud Tasks should retry.
+            A slice another runner holds is deferred to when its lease ends (200).
         """
-        run = self._claim(run_id, slice_no)
+        try:
+            run = self._claim(run_id, slice_no)
+        except InProgress:
+            return self._defer(run_id, slice_no)
         if run is None:
             current = self.runs.get(run_id)
             return {"run_id": run_id, "status": current.status, "skipped": True}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.config import QUEUE_WORKFLOWS_BATCH, QUEUE_WORKFLOWS_INTERACTIVE, TOPIC_AI_EVENTS
@@ -131,7 +131,13 @@ class RunStore:
 
 
 def enqueue_slice(
-    queue: TaskQueue, runner_url: str | None, run: WorkflowRun, slice_no: int
+    queue: TaskQueue,
+    runner_url: str | None,
+    run: WorkflowRun,
+    slice_no: int,
+    *,
+    delay: timedelta | None = None,
+    suffix: str = "",
 ) -> None:
     """Ask Cloud Tasks to run ``slice_no`` of ``run`` (named, so a repeat is refused in the cloud).
 
@@ -145,7 +151,8 @@ def enqueue_slice(
         queue_name,
         runner_url,
         {"tenant_id": run.tenant_id, "run_id": run.run_id, "slice": slice_no},
-        name=f"{run.run_id}-{run.mode}-{slice_no}",
+        name=f"{run.run_id}-{run.mode}-{slice_no}{suffix}",
+        delay=delay,
     )
 
 

@@ -53,8 +53,9 @@ def test_published_events_reach_the_read_model_once(stack: Stack) -> None:
     )
     _publish(stack, update)
     _wait_for(lambda: (store.get("tenants/acme/leads/lead-7") or {}).get("title") == "CFO")
+    # The scoring function's first call loads its libraries: give the announcement time.
     events = [
-        json.loads(m.data) for m in pull(STACK_PROJECT, "ai-events-audit", expect=3, timeout=15)
+        json.loads(m.data) for m in pull(STACK_PROJECT, "ai-events-audit", expect=3, timeout=60)
     ]
     followups = [e for e in events if e["event_type"] == "lead.scoring_requested"]
     # Two scoring requests (created, updated); the duplicate delivery published nothing.

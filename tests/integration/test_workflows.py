@@ -279,6 +279,21 @@ def test_an_inbound_support_message_starts_triage_when_the_tenant_says_so(
     assert run["status"] in ("waiting_for_human", "completed"), run
 
 
+def test_cancelling_a_running_run_stops_it_at_the_next_step(
+    stack: Stack, make_token: TokenFactory, stack_sim: httpx.Client
+) -> None:
+    _seed(stack)
+    api = _api(stack, make_token)
+    stack_sim.post("/_sim/config", json={"latency_ms": 1500})
+    run_id = api.post("", json={"type": "lead_qualification", "lead_id": "lead-7"}).json()["run_id"]
+    _until(api, run_id, {"running"})
+    cancelling = api.delete(f"/{run_id}")
+    assert cancelling.status_code == 202 and cancelling.json()["cancel_requested"] is True
+    run = _until(api, run_id, {"cancelled", "completed", "failed"}, timeout=60)
+    assert run["status"] == "cancelled", run
+    assert "decision" not in [s["node"] for s in run["steps"]]  # stopped before the next agent
+
+
 def test_a_runner_killed_mid_step_resumes_without_repeating_completed_steps(
     stack: Stack, make_token: TokenFactory, stack_sim: httpx.Client
 ) -> None:
