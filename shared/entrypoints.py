@@ -105,4 +105,10 @@ def handle_pubsub_history_event(cloud_event: CloudEvent) -> dict[str, Any]:
 
     runtime.init_logging()
     message = message_from_cloud_event(cloud_event.get_data(), str(cloud_event["id"]))
-    return handle_history_event(message, runtime.document_store(), runtime.embedder())
+    return handle_history_event(
+        message,
+        runtime.document_store(),
+        runtime.embedder(),
+        runtime.llm_client(),
+        runtime.publisher(),
+    )

@@ -22,6 +22,8 @@ from shared.tenancy.scope import TenantStore
 if TYPE_CHECKING:
     from shared.crm.ingest import PubSubMessage
     from shared.embeddings.base import Embedder
+    from shared.llm.client import LLMClient
+    from shared.messaging.pubsub import Publisher
     from shared.store.base import DocumentStore
 
 _log = get_logger("insights.history")
@@ -93,7 +95,11 @@ def customer_history(scope: TenantStore, embedder: Embedder, customer_id: str) -
 
 
 def handle_history_event(
-    message: PubSubMessage, store: DocumentStore, embedder: Embedder
+    message: PubSubMessage,
+    store: DocumentStore,
+    embedder: Embedder,
+    client: LLMClient | None = None,
+    publisher: Publisher | None = None,
 ) -> dict[str, Any]:
     """Index the interaction a ``customer.history_changed`` event names.
 
@@ -113,9 +119,15 @@ def handle_history_event(
         chunks = index_interaction(scope, embedder, str(data["interaction_id"]))
         from shared.insights.service import mark_stale
 
-        stale = mark_stale(scope, str(event["entity_id"]))
+        customer_id = str(event["entity_id"])
+        stale = mark_stale(scope, customer_id)
+        refresh: dict[str, Any] = {}
+        if stale and client is not None:
+            from shared.insights.service import refresh_if_high_priority
+
+            refresh = refresh_if_high_priority(scope, client, embedder, customer_id, publisher)
         _log.info(
             "interaction indexed",
-            extra={"fields": {"chunks": chunks, "insights_marked_stale": stale}},
+            extra={"fields": {"chunks": chunks, "insights_marked_stale": stale, **refresh}},
         )
-    return {"status": "indexed", "chunks": chunks, "insights_marked_stale": stale}
+    return {"status": "indexed", "chunks": chunks, "insights_marked_stale": stale, **refresh}

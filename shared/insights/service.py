@@ -262,3 +262,53 @@ def _cursor(rows: list[dict[str, Any]], insight_id: str) -> tuple[str, str]:
         if d["insight_id"] == insight_id:
             return d["generated_at"].isoformat(), d["insight_id"]
     raise InvalidInput("cursor is not one this API returned", field="cursor")
+
+
+BACKGROUND_BUDGET_SHARE = 0.8  # background refreshes stop here; the rest is kept for chat
+
+
+def budget_allows_background(client: LLMClient, tenant_id: str) -> bool:
+    """False once the tenant has used 80 % of its monthly money or token budget, so that what
+    is left goes to interactive chat rather than to background refreshes."""
+    ledger = client.ledger
+    policy = client.policy_for(tenant_id)
+    if ledger is None or not policy.has_limits:
+        return True
+    used = ledger.budget_state(tenant_id).get("total", {})
+    spent_usd = used.get("spent_usd", 0.0) + used.get("reserved_usd", 0.0)
+    spent_tokens = used.get("spent_tokens", 0) + used.get("reserved_tokens", 0)
+    limit = policy.budget
+    if limit.monthly_usd and spent_usd >= BACKGROUND_BUDGET_SHARE * limit.monthly_usd:
+        return False
+    return not (
+        limit.monthly_tokens and spent_tokens >= BACKGROUND_BUDGET_SHARE * limit.monthly_tokens
+    )
+
+
+def refresh_if_high_priority(
+    scope: TenantStore,
+    client: LLMClient,
+    embedder: Embedder,
+    customer_id: str,
+    publisher: Publisher | None = None,
+) -> dict[str, Any]:
+    """After new history: regenerate a high-priority customer's stored insights now (their
+    record says ``priority: high``), unless the budget is kept for chat or the providers are
+    down, in which case they stay stale and are regenerated on the next request."""
+    customer = scope.get(scope.path("customers", customer_id)) or {}
+    if str(customer.get("priority", "")).lower() != "high":
+        return {"refreshed": [], "reason": "not a high-priority customer"}
+    kinds = [
+        d["type"]
+        for _, d in scope.query(scope.path("insights"), where=[("customer_id", "==", customer_id)])
+    ]
+    if not kinds:
+        return {"refreshed": [], "reason": "no stored insights"}
+    if not budget_allows_background(client, scope.tenant_id):
+        return {"refreshed": [], "reason": "budget kept for interactive chat"}
+    try:
+        generate(scope, client, embedder, customer_id, kinds, force=True, publisher=publisher)
+    except (BudgetExceeded, AllProvidersFailed) as exc:
+        # Not lost: the insights stay stale and the next request regenerates them.
+        return {"refreshed": [], "reason": f"left stale: {exc.message}"}
+    return {"refreshed": kinds, "reason": "high-priority customer"}

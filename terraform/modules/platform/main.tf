@@ -327,7 +327,8 @@ module "fn_insights_events" {
   service_account_email = module.sa_llm_caller.email
   ingress               = "ALLOW_INTERNAL_ONLY"
   memory                = "1Gi"
-  environment           = local.common_env
+  environment           = merge(local.common_env, local.llm_env)
+  secret_environment    = local.llm_secrets
   invoker_members       = [module.sa_pubsub_push.member]
   labels                = local.labels
 }
