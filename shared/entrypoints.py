@@ -11,14 +11,20 @@ from typing import TYPE_CHECKING, Any
 from shared import runtime
 from shared.config import get_settings
 from shared.crm.ingest import IngestResult, PubSubMessage, message_from_cloud_event
-from shared.errors import InvalidInput
+from shared.errors import AppError, InvalidInput
+from shared.log import get_logger
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import flask
     from cloudevents.http import CloudEvent
 
     from shared.auth.principal import Principal
+    from shared.auth.rbac import Permission, Role
     from shared.web.http import Response, Route
+
+_log = get_logger("entrypoints")
 
 
 def handle_pubsub_crm_event(cloud_event: CloudEvent) -> IngestResult:
@@ -60,25 +66,98 @@ def handle_pubsub_ai_event(cloud_event: CloudEvent) -> dict[str, Any]:
     return handle_ai_event(message, runtime.document_store(), runtime.publisher())
 
 
+def _google_identity(
+    request: flask.Request, account: str | None, role: Role, audience: str
+) -> Principal:
+    """Our own caller's Google OIDC token: signed by Google, minted for ``audience`` (with or
+    without the trailing slash), for the one service account that maps to ``role``."""
+    from shared.auth.service import ServiceTokenVerifier
+
+    base = audience.rstrip("/")
+    verifier = ServiceTokenVerifier(
+        audience=[base, f"{base}/"], identities={account: role} if account else {}
+    )
+    return verifier.verify(request.headers.get("Authorization"))
+
+
 def scheduler_caller(request: flask.Request) -> Principal:
     """Who calls a scheduled job: in the cloud, Cloud Scheduler's Google OIDC token for the job's
     service account (``service:scheduler``); locally, a dev JWT with that role."""
-    settings = get_settings()
-    header = request.headers.get("Authorization")
-    if settings.is_cloud:
-        from shared.auth.rbac import Role
-        from shared.auth.service import ServiceTokenVerifier
+    from shared.auth.rbac import Role
 
-        identities = (
-            {settings.scheduler_service_account: Role.SERVICE_SCHEDULER}
-            if settings.scheduler_service_account
-            else {}
+    settings = get_settings()
+    if settings.is_cloud:
+        audience = settings.service_audience or request.host_url
+        return _google_identity(
+            request, settings.scheduler_service_account, Role.SERVICE_SCHEDULER, audience
         )
-        # Cloud Scheduler mints the token for the job's URI; accept it with or without the slash.
-        base = (settings.service_audience or request.host_url).rstrip("/")
-        verifier = ServiceTokenVerifier(audience=[base, f"{base}/"], identities=identities)
-        return verifier.verify(header)
-    return runtime.token_verifier().verify(header)
+    return runtime.token_verifier().verify(request.headers.get("Authorization"))
+
+
+def tasks_caller(request: flask.Request) -> Principal:
+    """Who calls a Cloud Tasks target: in the cloud, Cloud Tasks' Google OIDC token for the tasks
+    identity. Locally the emulator sends no token: a request carrying its
+    ``X-CloudTasks-TaskName`` header is taken as ``service:tasks`` (as the event functions trust
+    loopback callers; see the README)."""
+    from shared.auth.principal import Principal
+    from shared.auth.rbac import Role
+
+    settings = get_settings()
+    if settings.is_cloud:
+        audience = settings.workflow_runner_url or request.base_url
+        return _google_identity(
+            request, settings.tasks_service_account, Role.SERVICE_TASKS, audience
+        )
+    if request.headers.get("X-CloudTasks-TaskName"):
+        return Principal(
+            subject="cloud-tasks-emulator",
+            tenant_id=None,
+            roles=frozenset({Role.SERVICE_TASKS.value}),
+            is_service=True,
+        )
+    return runtime.token_verifier().verify(request.headers.get("Authorization"))
+
+
+def handle_service_call(
+    request: flask.Request,
+    caller: Callable[[flask.Request], Principal],
+    permission: Permission,
+    run: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Response:
+    """Serve a call from our own infrastructure (Cloud Scheduler, Cloud Tasks): authenticate
+    with ``caller``, require ``permission``, run ``run`` on the JSON body, map errors (a
+    retryable one answers 503 so the platform retries)."""
+    from shared.auth.rbac import require
+    from shared.web.http import JSON_HEADERS, error_response, to_json
+
+    runtime.init_logging()
+    request_id = request.headers.get("X-CloudTasks-TaskName") or request.headers.get(
+        "X-Request-ID", ""
+    )
+    try:
+        require(caller(request), permission)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidInput("request body must be a JSON object", field="body")
+        return to_json(run(body)), 200, dict(JSON_HEADERS)
+    except AppError as exc:
+        _log.warning("%s refused or failed: %s", request.path, exc.message)
+        return error_response(exc, request_id)
+
+
+def job_tenants(body: dict[str, Any]) -> list[str]:
+    """The tenants a scheduled job covers: ``tenant_id`` when the body names one, else every
+    tenant registered by its first CRM event.
+
+    Raises:
+        InvalidInput: a malformed ``tenant_id``.
+    """
+    from shared.store.base import check_segment
+    from shared.tenancy.scope import TENANTS
+
+    if body.get("tenant_id") is not None:
+        return [check_segment(str(body["tenant_id"]), field="tenant_id")]
+    return [tenant_id for tenant_id, _ in runtime.document_store().query(TENANTS)]
 
 
 def handle_pubsub_workflow_event(cloud_event: CloudEvent) -> dict[str, Any]:

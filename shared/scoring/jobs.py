@@ -10,24 +10,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shared import runtime
-from shared.auth.rbac import Permission, require
+from shared.auth.rbac import Permission
 from shared.config import get_settings
-from shared.entrypoints import scheduler_caller
+from shared.entrypoints import handle_service_call, job_tenants, scheduler_caller
 from shared.errors import AppError, InvalidInput
-from shared.log import get_logger, log_context
+from shared.log import log_context
 from shared.scoring import drift
 from shared.scoring.registry import ModelRegistry
 from shared.scoring.service import train_from_read_model
-from shared.store.base import check_segment
-from shared.tenancy.scope import TENANTS, TenantStore
-from shared.web.http import JSON_HEADERS, error_response, to_json
+from shared.tenancy.scope import TenantStore
 
 if TYPE_CHECKING:
     import flask
 
     from shared.web.http import Response
-
-_log = get_logger("scoring.jobs")
 
 
 def run_job(body: dict[str, Any]) -> dict[str, Any]:
@@ -42,10 +38,7 @@ def run_job(body: dict[str, Any]) -> dict[str, Any]:
     ):
         raise InvalidInput("explain_top must be a whole number from 0 to 2000", field="explain_top")
     store = runtime.document_store()
-    if body.get("tenant_id") is not None:
-        tenants = [check_segment(str(body["tenant_id"]), field="tenant_id")]
-    else:
-        tenants = [tenant_id for tenant_id, _ in store.query(TENANTS)]
+    tenants = job_tenants(body)
     results: dict[str, Any] = {}
     for tenant_id in tenants:
         scope = TenantStore(store, tenant_id)
@@ -92,14 +85,4 @@ def run_job(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle_job(request: flask.Request) -> Response:
-    runtime.init_logging()
-    request_id = request.headers.get("X-Request-ID", "")
-    try:
-        require(scheduler_caller(request), Permission.BATCH_RUN)
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InvalidInput("request body must be a JSON object", field="body")
-        return to_json(run_job(body)), 200, dict(JSON_HEADERS)
-    except AppError as exc:
-        _log.warning("scoring job refused or failed: %s", exc.message)
-        return error_response(exc, request_id)
+    return handle_service_call(request, scheduler_caller, Permission.BATCH_RUN, run_job)

@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import runtime
-from shared.auth.rbac import Permission, Role, require
+from shared.auth.rbac import Permission
 from shared.config import get_settings
-from shared.errors import AppError, Conflict, InvalidInput, NotFound
-from shared.log import get_logger, log_context
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.log import log_context
 from shared.store.base import check_segment
 from shared.tenancy.scope import TenantStore
-from shared.web.http import JSON_HEADERS, Route, error_response, to_json
+from shared.web.http import Route
 from shared.workflows.models import (
     FINAL_STATUSES,
     WORKFLOW_TYPES,
@@ -37,10 +37,8 @@ from shared.workflows.runs import RunStore, enqueue_slice, run_id_for
 if TYPE_CHECKING:
     import flask
 
-    from shared.auth.principal import Principal
     from shared.web.http import RequestContext, Response
 
-_log = get_logger("workflows.api")
 DECISIONS = ("approve", "edit", "reject")
 
 
@@ -253,34 +251,6 @@ ROUTES = (
 
 
 # --- the Cloud Tasks target ---------------------------------------------------------------------
-def tasks_caller(request: flask.Request) -> Principal:
-    """Cloud Tasks' Google OIDC token for the tasks identity in the cloud. Locally the emulator
-    sends no token: a request carrying its ``X-CloudTasks-TaskName`` header is taken as
-    ``service:tasks`` (as the event functions trust loopback callers; see the README)."""
-    from shared.auth.principal import Principal
-
-    settings = get_settings()
-    if settings.is_cloud:
-        from shared.auth.service import ServiceTokenVerifier
-
-        identities = (
-            {settings.tasks_service_account: Role.SERVICE_TASKS}
-            if settings.tasks_service_account
-            else {}
-        )
-        url = (settings.workflow_runner_url or request.base_url).rstrip("/")
-        verifier = ServiceTokenVerifier(audience=[url, f"{url}/"], identities=identities)
-        return verifier.verify(request.headers.get("Authorization"))
-    if request.headers.get("X-CloudTasks-TaskName"):
-        return Principal(
-            subject="cloud-tasks-emulator",
-            tenant_id=None,
-            roles=frozenset({"service:tasks"}),
-            is_service=True,
-        )
-    return runtime.token_verifier().verify(request.headers.get("Authorization"))
-
-
 def _own_url(request: flask.Request) -> str:
     """The URL Cloud Tasks called (where the next slice goes); HTTPS in the cloud, where TLS ends
     before the function."""
@@ -289,15 +259,9 @@ def _own_url(request: flask.Request) -> str:
 
 
 def handle_task(request: flask.Request) -> Response:
-    runtime.init_logging()
-    request_id = request.headers.get("X-CloudTasks-TaskName") or request.headers.get(
-        "X-Request-ID", ""
-    )
-    try:
-        require(tasks_caller(request), Permission.TASKS_RUN)
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InvalidInput("request body must be a JSON object", field="body")
+    from shared.entrypoints import handle_service_call, tasks_caller
+
+    def run(body: dict[str, Any]) -> dict[str, Any]:
         tenant_id = check_segment(str(body.get("tenant_id", "")), field="tenant_id")
         run_id = check_segment(str(body.get("run_id", "")), field="run_id")
         slice_no = body.get("slice")
@@ -316,7 +280,6 @@ def handle_task(request: flask.Request) -> Response:
                 runner_url=get_settings().workflow_runner_url or _own_url(request),
                 lease=timedelta(seconds=get_settings().workflow_lease_s),
             )
-            return to_json(runner.run_slice(run_id, slice_no)), 200, dict(JSON_HEADERS)
-    except AppError as exc:
-        _log.warning("workflow task refused or failed: %s", exc.message)
-        return error_response(exc, request_id)
+            return runner.run_slice(run_id, slice_no)
+
+    return handle_service_call(request, tasks_caller, Permission.TASKS_RUN, run)

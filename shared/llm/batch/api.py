@@ -19,22 +19,20 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import runtime
-from shared.auth.rbac import Permission, require
+from shared.auth.rbac import Permission
 from shared.errors import AppError, InvalidInput, NotFound
 from shared.llm.batch.service import MAX_ITEMS, BatchItem, job_id_for
-from shared.log import get_logger, log_context
+from shared.log import log_context
 from shared.prompts.registry import default_registry, parse_version
 from shared.prompts.service import prepare
 from shared.store.base import check_segment
-from shared.tenancy.scope import TENANTS, TenantStore
-from shared.web.http import JSON_HEADERS, Route, error_response, to_json
+from shared.tenancy.scope import TenantStore
+from shared.web.http import Route
 
 if TYPE_CHECKING:
     import flask
 
     from shared.web.http import RequestContext, Response
-
-_log = get_logger("llm.batch.api")
 
 
 def _int_arg(ctx: RequestContext, name: str, default: int, low: int, high: int) -> int:
@@ -147,11 +145,10 @@ def collect_all(body: dict[str, Any]) -> dict[str, Any]:
     fails with a permanent error is reported and the others go on; transient errors raise."""
     if body.get("job") != "collect":
         raise InvalidInput("job must be 'collect'", field="job")
+    from shared.entrypoints import job_tenants
+
     store = runtime.document_store()
-    if body.get("tenant_id") is not None:
-        tenants = [check_segment(str(body["tenant_id"]), field="tenant_id")]
-    else:
-        tenants = [tenant_id for tenant_id, _ in store.query(TENANTS)]
+    tenants = job_tenants(body)
     service = runtime.batch_service()
     report: dict[str, Any] = {}
     for tenant_id in tenants:
@@ -171,19 +168,9 @@ def collect_all(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle_job(request: flask.Request) -> Response:
-    from shared.entrypoints import scheduler_caller
+    from shared.entrypoints import handle_service_call, scheduler_caller
 
-    runtime.init_logging()
-    request_id = request.headers.get("X-Request-ID", "")
-    try:
-        require(scheduler_caller(request), Permission.BATCH_RUN)
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InvalidInput("request body must be a JSON object", field="body")
-        return to_json(collect_all(body)), 200, dict(JSON_HEADERS)
-    except AppError as exc:
-        _log.warning("batch collection refused or failed: %s", exc.message)
-        return error_response(exc, request_id)
+    return handle_service_call(request, scheduler_caller, Permission.BATCH_RUN, collect_all)
 
 
 _BASE = "/api/v1/ai/llm/batches"
