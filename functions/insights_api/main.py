@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import functions_framework
 
 from shared.entrypoints import handle_http
-from shared.knowledge.api import ROUTES
+from shared.insights.api import ROUTES
 
 if TYPE_CHECKING:
     import flask
