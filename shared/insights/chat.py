@@ -58,10 +58,11 @@ def start_chat(
     session = scope.get(session_path) or {"user": user, "customer_id": customer_id, "turns": []}
     if session.get("user") != user:
         raise PermissionDenied("this chat session belongs to another user", field="session_id")
+    [vector] = embedder.embed([question])  # one embedding for both indexes
     hits: list[Hit] = []
     if customer_id:
-        hits += customer_history(scope, embedder, customer_id).search(question, k=5)
-    hits += KnowledgeBase(scope, embedder).search(question, k=4)
+        hits += customer_history(scope, embedder, customer_id).search(question, k=5, vector=vector)
+    hits += KnowledgeBase(scope, embedder).search(question, k=4, vector=vector)
     excerpts = (
         "\n".join(f"[{h.doc_id}] {h.date or ''} {h.source_type}: {h.text[:900]}" for h in hits)
         or "none"

@@ -164,8 +164,10 @@ def _generate_one(
     kind: str,
     now: datetime,
 ) -> CustomerInsight:
-    history = customer_history(scope, embedder, customer_id).search(QUESTIONS[kind], k=6)
-    knowledge = KnowledgeBase(scope, embedder).search(QUESTIONS[kind], k=3)
+    query = QUESTIONS[kind]
+    [vector] = embedder.embed([query])  # one embedding for both indexes
+    history = customer_history(scope, embedder, customer_id).search(query, k=6, vector=vector)
+    knowledge = KnowledgeBase(scope, embedder).search(query, k=3, vector=vector)
     rendered, response = run_prompt(
         client,
         scope,

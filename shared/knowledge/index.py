@@ -287,11 +287,16 @@ class KnowledgeBase:
 
     # --- retrieval ------------------------------------------------------------------------------
     def search(
-        self, query: str, k: int = 5, *, mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        mode: Literal["hybrid", "vector", "keyword"] = "hybrid",
+        vector: list[float] | None = None,
     ) -> list[Hit]:
         """The ``k`` best chunks for ``query`` (see :class:`ChunkIndex`)."""
         return ChunkIndex(self._scope, self._embedder, "knowledge_chunks").search(
-            query, k, mode=mode
+            query, k, mode=mode, vector=vector
         )
 
 
@@ -316,14 +321,22 @@ class ChunkIndex:
         self._half_life = recency_half_life_days
 
     def search(
-        self, query: str, k: int = 5, *, mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        mode: Literal["hybrid", "vector", "keyword"] = "hybrid",
+        vector: list[float] | None = None,
     ) -> list[Hit]:
-        """The ``k`` best chunks for ``query``; ``mode`` keeps one candidate list only."""
+        """The ``k`` best chunks for ``query``; ``mode`` keeps one candidate list only;
+        ``vector`` is the query's embedding when the caller has it already (one embedding for
+        several indexes)."""
         collection = self._collection
         docs: dict[str, dict[str, Any]] = {}
         vector_rank: dict[str, int] = {}
         if mode != "keyword":
-            [vector] = self._embedder.embed([query])
+            if vector is None:
+                [vector] = self._embedder.embed([query])
             by_vector = self._scope.nearest(
                 collection,
                 field="embedding",
