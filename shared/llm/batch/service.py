@@ -19,20 +19,26 @@ Item states: ``pending`` (to run online), ``submitted`` (inside a live provider 
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from shared.errors import AppError, InvalidInput, NotFound
+from shared.llm.batch._finish import JobFinisher
+from shared.llm.batch._jobs import (
+    BatchItem,
+    item_doc,
+    item_path,
+    items_of,
+    job_id_for,
+    job_view,
+    release_lease,
+    take_lease,
+)
 from shared.llm.client import CallContext
 from shared.llm.errors import ProviderError
-from shared.llm.ledger import Reservation, UsageRecord
-from shared.llm.schema import matches_schema
+from shared.llm.ledger import Reservation
 from shared.llm.tokens import estimate_request_tokens
 from shared.llm.types import LLMRequest, LLMResponse, Usage
 from shared.log import get_logger
@@ -44,32 +50,15 @@ if TYPE_CHECKING:
     from shared.llm.client import LLMClient
     from shared.tenancy.scope import TenantStore
 
+__all__ = ["MAX_ITEMS", "BatchItem", "BatchService", "job_id_for"]
 _log = get_logger("llm.batch")
 MAX_ITEMS = 2_000
 GROUP_SIZE = 10_000
-CHUNK = 150  # items finished per transaction (two writes each, under Firestore's 500)
 MAX_ONLINE_ATTEMPTS = 3
-FINAL = ("done", "failed")
-
-
-class BatchItem(BaseModel):
-    """One request of a job, with what its usage record must name."""
-
-    ref: str  # the caller's id for the item (a lead id, ...)
-    request: LLMRequest
-    crm_object: str | None = None
-    template_id: str | None = None
-    template_version: str | None = None
-
-
-def job_id_for(tenant_id: str, idempotency_key: str | None) -> str:
-    if idempotency_key:
-        return "b" + hashlib.sha256(f"{tenant_id}|{idempotency_key}".encode()).hexdigest()[:23]
-    return "b" + uuid.uuid4().hex[:23]
 
 
 @dataclass
-class BatchService:
+class BatchService(JobFinisher):
     client: LLMClient
     providers: dict[str, BatchProvider]
     mode: str = "provider"
@@ -105,7 +94,7 @@ class BatchService:
         custom = [f"i{n:05d}" for n in range(len(items))]
         docs: list[tuple[str, dict[str, Any]]] = [
             (
-                self._item_path(scope, job_id, cid),
+                item_path(scope, job_id, cid),
                 {
                     **item.model_dump(mode="json"),
                     "custom_id": cid,
@@ -201,9 +190,9 @@ class BatchService:
                 scope.set_many(
                     [
                         (
-                            self._item_path(scope, job["job_id"], cid),
+                            item_path(scope, job["job_id"], cid),
                             {
-                                **self._item_doc(items[cid], cid),
+                                **item_doc(items[cid], cid),
                                 "state": "submitted",
                                 "batch_id": batch_id,
                             },
@@ -220,7 +209,7 @@ class BatchService:
             NotFound: no such job; TransientError: the store failed (the scheduler retries).
         """
         job_path = scope.path("llm_batches", job_id)
-        if not self._lease(scope, job_path, lease_s):
+        if not take_lease(scope, job_path, lease_s, self.clock()):
             return self.view(scope, job_id)
         job = scope.get(job_path)
         if job is None:
@@ -236,7 +225,7 @@ class BatchService:
         scope.set(job_path, {**job, "lease_until": job.get("lease_until")})
         self._run_online(scope, job)
         self._maybe_finish(scope, job)
-        self._release(scope, job_path)
+        release_lease(scope, job_path)
         return self.view(scope, job_id)
 
     def _poll(
@@ -245,7 +234,7 @@ class BatchService:
         provider = self.providers.get(pb["provider"])
         cids = [
             cid
-            for cid, doc in self._items(scope, job["job_id"])
+            for cid, doc in items_of(scope, job["job_id"])
             if doc.get("batch_id") == pb["batch_id"] and doc["state"] == "submitted"
         ]
         if provider is None:
@@ -271,7 +260,7 @@ class BatchService:
             return
         results: dict[str, LLMResponse | str] = {}
         if status.state != "failed":
-            docs = dict(self._items(scope, job["job_id"]))
+            docs = dict(items_of(scope, job["job_id"]))
             requests = {cid: LLMRequest.model_validate(docs[cid]["request"]) for cid in cids}
             results = provider.results(pb["batch_id"], pb["model"], requests)
         finished = {cid: r for cid, r in results.items() if isinstance(r, LLMResponse)}
@@ -292,11 +281,11 @@ class BatchService:
         if not cids:
             return
         reasons = reasons or {}
-        docs = dict(self._items(scope, job["job_id"]))
+        docs = dict(items_of(scope, job["job_id"]))
         scope.set_many(
             [
                 (
-                    self._item_path(scope, job["job_id"], cid),
+                    item_path(scope, job["job_id"], cid),
                     {**docs[cid], "state": "pending", "batch_error": reasons.get(cid, why)},
                 )
                 for cid in cids
@@ -306,9 +295,7 @@ class BatchService:
 
     def _run_online(self, scope: TenantStore, job: dict[str, Any]) -> None:
         pending = [
-            (cid, doc)
-            for cid, doc in self._items(scope, job["job_id"])
-            if doc["state"] == "pending"
+            (cid, doc) for cid, doc in items_of(scope, job["job_id"]) if doc["state"] == "pending"
         ]
         if not pending:
             return
@@ -342,250 +329,15 @@ class BatchService:
                 permanent = not outcome.retryable or attempts >= MAX_ONLINE_ATTEMPTS
                 (failed if permanent else retry).append(
                     (
-                        self._item_path(scope, job["job_id"], cid),
+                        item_path(scope, job["job_id"], cid),
                         {**row, "state": "failed" if permanent else "pending"},
                     )
                 )
         if retry or failed:
             scope.set_many(retry + failed)
 
-    def _finish_items(
-        self,
-        scope: TenantStore,
-        job: dict[str, Any],
-        results: dict[str, LLMResponse],
-        *,
-        online: bool = False,
-    ) -> None:
-        """Mark items done with their answers; for batch answers also write the usage record in
-        the same transaction (online calls were recorded by the client already)."""
-        ledger = self.client.ledger
-        today = self.clock().date()
-        cids = sorted(results)
-        for start in range(0, len(cids), CHUNK):
-            part = cids[start : start + CHUNK]
-            records: dict[str, UsageRecord] = {}
-
-            def _tx(
-                tx: Any, part: list[str] = part, records: dict[str, UsageRecord] = records
-            ) -> list[str]:
-                records.clear()  # a retried transaction starts over
-                paths = {cid: self._item_path(scope, job["job_id"], cid) for cid in part}
-                current = {cid: tx.get(path) for cid, path in paths.items()}
-                changed = []
-                for cid in part:
-                    doc = current[cid]
-                    if doc is None or doc["state"] in FINAL:
-                        continue
-                    response = results[cid]
-                    request = LLMRequest.model_validate(doc["request"])
-                    if not online:
-                        response = self._priced(response, request, today)
-                    tx.set(paths[cid], {**doc, "state": "done", "result": _result(response)})
-                    if not online and ledger is not None:
-                        record = self._record(job, doc, response)
-                        records[cid] = record
-                        tx.set(ledger.record_path(record), ledger.record_doc(record))
-                    changed.append(cid)
-                return changed
-
-            changed = scope.run_transaction(_tx)
-            if ledger is not None:
-                for cid in changed:
-                    if cid in records:
-                        ledger.aggregate(records[cid])
-
-    def _priced(self, response: LLMResponse, request: LLMRequest, today: Any) -> LLMResponse:
-        cost = self.client.catalog.cost(response.model, response.usage, today, batch=True)
-        valid = (
-            matches_schema(request.response_schema, response.structured)
-            if request.response_schema is not None
-            else None
-        )
-        return response.model_copy(update={"cost_usd": cost, "batch": True, "schema_valid": valid})
-
-    def _record(
-        self, job: dict[str, Any], doc: dict[str, Any], response: LLMResponse
-    ) -> UsageRecord:
-        return UsageRecord(
-            call_id=f"batch-{job['job_id']}-{doc['custom_id']}",
-            tenant_id=job["tenant_id"],
-            feature=job["feature"],
-            crm_object=doc.get("crm_object"),
-            template_id=doc.get("template_id"),
-            template_version=doc.get("template_version"),
-            provider=response.provider,
-            model=response.model,
-            input_tokens=response.usage.input_tokens,
-            output_tokens=response.usage.output_tokens,
-            cached_input_tokens=response.usage.cached_input_tokens,
-            cost_usd=response.cost_usd,
-            latency_ms=0.0,
-            cache_hit=False,
-            outcome="ok",
-            schema_valid=response.schema_valid,
-            batch=True,
-            at=self.clock(),
-        )
-
-    def _maybe_finish(self, scope: TenantStore, job: dict[str, Any]) -> None:
-        items = [doc for _, doc in self._items(scope, job["job_id"])]
-        if any(doc["state"] not in FINAL for doc in items):
-            return
-        batch_cost = sum(
-            d["result"]["cost_usd"] for d in items if d["state"] == "done" and d["result"]["batch"]
-        )
-        batch_tokens = sum(
-            d["result"]["input_tokens"] + d["result"]["output_tokens"]
-            for d in items
-            if d["state"] == "done" and d["result"]["batch"]
-        )
-        online_cost = sum(
-            d["result"]["cost_usd"]
-            for d in items
-            if d["state"] == "done" and not d["result"]["batch"]
-        )
-        job_path = scope.path("llm_batches", job["job_id"])
-        summary = {
-            "state": "completed",
-            "completed_at": self.clock(),
-            "done": sum(d["state"] == "done" for d in items),
-            "failed": sum(d["state"] == "failed" for d in items),
-            "batch_cost_usd": round(batch_cost, 9),
-            "online_cost_usd": round(online_cost, 9),
-        }
-
-        def once(tx: Any) -> bool:
-            current = tx.get(job_path)
-            if current is None or current["state"] != "open":
-                return False
-            tx.set(
-                job_path,
-                {
-                    **current,
-                    **summary,
-                    "notes": job["notes"],
-                    "provider_batches": job["provider_batches"],
-                },
-            )
-            return True
-
-        res = job["reservation"]
-        reservation = Reservation(
-            job["tenant_id"],
-            job["feature"],
-            res["period"],
-            res["tokens"],
-            res["usd"],
-            res["active"],
-        )
-        ledger = self.client.ledger
-        if ledger is None:
-            scope.run_transaction(once)
-            return
-        ledger.settle(
-            reservation,
-            self.client.policy_for(job["tenant_id"]),
-            batch_tokens,
-            batch_cost,
-            once=once,
-        )
-
-    # --- leases, reads --------------------------------------------------------------------------
-    def _lease(self, scope: TenantStore, job_path: str, lease_s: float) -> bool:
-        now = self.clock()
-
-        def _take(tx: Any) -> bool:
-            job = tx.get(job_path)
-            if job is None:
-                raise NotFound(f"no batch {job_path.rsplit('/', 1)[-1]!r}", field="batch_id")
-            until = job.get("lease_until")
-            if until is not None and until > now:
-                return False
-            tx.set(job_path, {**job, "lease_until": now + timedelta(seconds=lease_s)})
-            return True
-
-        return bool(scope.run_transaction(_take))
-
-    def _release(self, scope: TenantStore, job_path: str) -> None:
-        def _drop(tx: Any) -> None:
-            job = tx.get(job_path)
-            if job is not None:
-                tx.set(job_path, {**job, "lease_until": None})
-
-        scope.run_transaction(_drop)
-
-    def _items(self, scope: TenantStore, job_id: str) -> list[tuple[str, dict[str, Any]]]:
-        return scope.query(scope.path("llm_batches", job_id, "items"))
-
-    @staticmethod
-    def _item_path(scope: TenantStore, job_id: str, custom_id: str) -> str:
-        return scope.path("llm_batches", job_id, "items", custom_id)
-
-    @staticmethod
-    def _item_doc(item: BatchItem, custom_id: str) -> dict[str, Any]:
-        return {**item.model_dump(mode="json"), "custom_id": custom_id, "attempts": 0}
-
     def view(
         self, scope: TenantStore, job_id: str, *, limit: int = 100, after: str | None = None
     ) -> dict[str, Any]:
         """The job with its counts and up to ``limit`` items (results included) after ``after``."""
-        job = scope.get(scope.path("llm_batches", job_id))
-        if job is None:
-            raise NotFound(f"no batch {job_id!r}", field="batch_id")
-        items = self._items(scope, job_id)
-        counts: dict[str, int] = {}
-        for _, doc in items:
-            counts[doc["state"]] = counts.get(doc["state"], 0) + 1
-        page = [(cid, doc) for cid, doc in sorted(items) if after is None or cid > after][:limit]
-        return {
-            "batch_id": job_id,
-            **{
-                k: job.get(k)
-                for k in (
-                    "state",
-                    "mode",
-                    "feature",
-                    "created_at",
-                    "deadline_at",
-                    "completed_at",
-                    "total",
-                    "batch_cost_usd",
-                    "online_cost_usd",
-                    "notes",
-                )
-            },
-            "provider_batches": [
-                {k: pb[k] for k in ("provider", "model", "state", "size")}
-                for pb in job.get("provider_batches", [])
-            ],
-            "counts": counts,
-            "items": [
-                {
-                    "id": doc["ref"],
-                    "custom_id": cid,
-                    "state": doc["state"],
-                    "template": f"{doc['template_id']}@v{doc['template_version']}"
-                    if doc.get("template_id")
-                    else None,
-                    "result": doc.get("result"),
-                    "error": doc.get("error"),
-                }
-                for cid, doc in page
-            ],
-            "next_after": page[-1][0] if len(page) == limit else None,
-        }
-
-
-def _result(response: LLMResponse) -> dict[str, Any]:
-    return {
-        "text": response.text,
-        "structured": response.structured,
-        "provider": response.provider,
-        "model": response.model,
-        "input_tokens": response.usage.input_tokens,
-        "output_tokens": response.usage.output_tokens,
-        "cost_usd": response.cost_usd,
-        "batch": response.batch,
-        "schema_valid": response.schema_valid,
-    }
+        return job_view(scope, job_id, limit=limit, after=after)
