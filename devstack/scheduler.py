@@ -14,8 +14,14 @@ from devstack.tokens import mint_token
 if TYPE_CHECKING:
     from devstack.stack import Stack
 
-# (function, JSON body, period in seconds); the cloud runs the collector every 10 minutes.
-JOBS = (("llm_batch_jobs", b'{"job": "collect"}', 30.0),)
+# (function, JSON body, period in seconds); the cloud runs the collector every 10 minutes, the
+# insights refresh hourly and the re-embedding every 30 minutes.
+JOBS = (
+    ("llm_batch_jobs", b'{"job": "collect"}', 30.0),
+    ("insights_jobs", b'{"job": "refresh"}', 120.0),
+    ("insights_jobs", b'{"job": "reembed", "max_seconds": 60}', 120.0),
+)
+TICK = 30.0
 
 
 class LocalScheduler:
@@ -34,8 +40,12 @@ class LocalScheduler:
 
     def _run(self) -> None:
         private = (self._stack.state_dir / "jwt-private.pem").read_text()
-        while not self._stop.wait(JOBS[0][2]):
-            for function, body, _ in JOBS:
+        ticks = 0
+        while not self._stop.wait(TICK):
+            ticks += 1
+            for function, body, period in JOBS:
+                if ticks % max(1, round(period / TICK)):
+                    continue
                 url = self._stack.function_urls.get(function)
                 if url is None:
                     continue

@@ -36,7 +36,11 @@ def main() -> None:
             f"demo tenant: {DEMO_TENANT} ({seeded} records); token: ./scripts/token --tenant {DEMO_TENANT} --role admin"
         )
         print(f"logs: {Path(stack.state_dir, 'logs')}")
-        print("scheduler: llm_batch_jobs collect every 30 s", flush=True)
+        print(
+            "scheduler: llm_batch_jobs collect every 30 s; insights_jobs refresh and reembed"
+            " every 2 min",
+            flush=True,
+        )
         print("press Ctrl-C to stop", flush=True)
         while not stopping.wait(1):
             dead = [p.name for p in stack.procs.values() if not p.alive()]

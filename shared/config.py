@@ -40,6 +40,8 @@ ENV_GEMINI_VERTEX = "GEMINI_USE_VERTEX"
 ENV_LLM_BATCH_MODE = "LLM_BATCH_MODE"
 ENV_WORKFLOW_RUNNER_URL = "WORKFLOW_RUNNER_URL"
 ENV_WORKFLOW_LEASE_SECONDS = "WORKFLOW_LEASE_SECONDS"
+ENV_EMBEDDING_MODEL = "EMBEDDING_MODEL"
+ENV_EMBEDDING_DIMENSIONS = "EMBEDDING_DIMENSIONS"
 
 # Topic and queue names the code uses. tests/infra proves each is declared in terraform/topology.json.
 TOPIC_CRM_EVENTS = "crm-events"
@@ -85,6 +87,11 @@ class Settings(BaseModel):
     workflow_runner_url: str | None = None  # the Cloud Tasks target that runs workflow slices
     # How long a runner holds a slice: past it, a retried task may take over (a killed runner).
     workflow_lease_s: float = 330.0
+    # "local": the ONNX model shipped in a package; otherwise a Google embedding model
+    # (text-embedding-005, gemini-embedding-001) through google-genai, on Vertex AI with
+    # GEMINI_USE_VERTEX, the Gemini API with GEMINI_API_KEY, else the simulator.
+    embedding_model: str = "local"
+    embedding_dimensions: int = 768  # requested from a Google model (the vector index's size)
 
     @property
     def is_cloud(self) -> bool:
@@ -130,6 +137,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "gemini_api_key": env.get(ENV_GEMINI_API_KEY) or None,
         "llm_batch_mode": env.get(ENV_LLM_BATCH_MODE) or "provider",
         "workflow_runner_url": env.get(ENV_WORKFLOW_RUNNER_URL) or None,
+        "embedding_model": env.get(ENV_EMBEDDING_MODEL) or "local",
     }
     lease = env.get(ENV_WORKFLOW_LEASE_SECONDS) or "330"
     try:
@@ -138,6 +146,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"{ENV_WORKFLOW_LEASE_SECONDS} must be a number of seconds; got {lease!r}"
         ) from exc
+    dims = env.get(ENV_EMBEDDING_DIMENSIONS) or "768"
+    if not dims.isdigit() or not 1 <= int(dims) <= 3072:
+        raise ConfigError(f"{ENV_EMBEDDING_DIMENSIONS} must be an integer 1-3072; got {dims!r}")
     if values["llm_batch_mode"] not in ("provider", "online"):
         raise ConfigError(
             f"{ENV_LLM_BATCH_MODE} must be provider or online; got {values['llm_batch_mode']!r}"
@@ -147,6 +158,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             **values,
             "gemini_use_vertex": (env.get(ENV_GEMINI_VERTEX) or "").lower() in ("1", "true", "yes"),
             "workflow_lease_s": lease_s,
+            "embedding_dimensions": int(dims),
         }
     )
     if settings.is_cloud and not settings.auth_jwks_url:

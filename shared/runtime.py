@@ -104,10 +104,23 @@ def batch_service() -> BatchService:
 
 @lru_cache(maxsize=1)
 def embedder() -> Embedder:
-    """The offline ONNX model (loaded on first use, not here)."""
-    from shared.embeddings.local import LocalOnnxEmbedder
+    """The configured embedding model (``EMBEDDING_MODEL``): the offline ONNX model by default,
+    or a Google model on Vertex AI, the Gemini API or the simulator. Nothing loads here."""
+    settings = get_settings()
+    if settings.embedding_model == "local":
+        from shared.embeddings.local import LocalOnnxEmbedder
 
-    return LocalOnnxEmbedder()
+        return LocalOnnxEmbedder()
+    from shared.embeddings.google import GoogleEmbedder
+    from shared.llm.factory import gemini_endpoint
+
+    return GoogleEmbedder(
+        settings.embedding_model,
+        settings.embedding_dimensions,
+        gemini_endpoint(settings),
+        vertex_project=settings.project_id,
+        vertex_location=settings.region,
+    )
 
 
 @lru_cache(maxsize=1)

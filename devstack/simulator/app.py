@@ -3,6 +3,8 @@
 - OpenAI:    POST /v1/chat/completions (JSON or SSE chunks ending in ``data: [DONE]``)
 - Anthropic: POST /v1/messages (JSON or the typed SSE events: message_start ... message_stop)
 - Gemini:    POST /v1beta/models/{model}:generateContent and :streamGenerateContent?alt=sse (or /v1/)
+- Google embeddings: POST /v1beta/models/{model}:batchEmbedContents, and on Vertex AI paths
+             (/v1beta1/projects/.../models/{model}:predict), see ``embeddings``
 - Batches:   OpenAI /v1/files + /v1/batches, Anthropic /v1/messages/batches (see ``batches``)
 - Admin:     POST /_sim/faults {provider, model, fault, times} · DELETE /_sim/faults (clears all)
              POST /_sim/config {latency_ms, ttft_ms, chunk_ms, context_windows} · GET /_sim/requests
@@ -21,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from devstack.simulator import wire
+from devstack.simulator import embeddings, wire
 from devstack.simulator.batches import BatchBook, make_routes
 from devstack.simulator.brain import (
     Answer,
@@ -137,9 +139,35 @@ async def anthropic_messages(request: Request) -> Response:
     )
 
 
-async def gemini(request: Request) -> Response:
+async def _embed(request: Request, model: str, render: Callable[..., dict[str, Any]]) -> Response:
+    try:
+        body = await request.json()
+    except json.JSONDecodeError:
+        return JSONResponse(wire.error_body("gemini", 400, "body is not JSON"), status_code=400)
+    fault = BOOK.take("gemini", model, request.headers.get("x-sim-fault"))
+    BOOK.record({"provider": "gemini", "model": model, "embed": True, "at": time.time()})
+    await _sleep_ms(fault.get("latency_ms"))
+    if fault.get("status"):
+        return _error("gemini", int(fault["status"]), f"simulated {fault['status']}", fault)
+    return JSONResponse(render(body))
+
+
+async def vertex(request: Request) -> Response:
+    """Vertex AI paths (``projects/{p}/locations/{l}/publishers/google/models/{model}:method``):
+    generation as on the Gemini API, and text embeddings through ``:predict``."""
     rest = request.path_params["rest"]
+    _, _, tail = rest.rpartition("/models/")
+    model, _, method = tail.partition(":")
+    if method == "predict":
+        return await _embed(request, model, embeddings.vertex_predict)
+    return await gemini(request, f"{model}:{method}")
+
+
+async def gemini(request: Request, rest: str | None = None) -> Response:
+    rest = rest or request.path_params["rest"]
     model, _, method = rest.partition(":")
+    if method == "batchEmbedContents":
+        return await _embed(request, model, embeddings.gemini_api_embed)
     stream = method == "streamGenerateContent"
     if method not in ("generateContent", "streamGenerateContent"):
         return JSONResponse(
@@ -183,6 +211,8 @@ def build_app() -> Starlette:
             Route("/v1/messages", anthropic_messages, methods=["POST"]),
             Route("/v1beta/models/{rest:path}", gemini, methods=["POST"]),
             Route("/v1/models/{rest:path}", gemini, methods=["POST"]),
+            Route("/v1beta1/projects/{rest:path}", vertex, methods=["POST"]),
+            Route("/v1/projects/{rest:path}", vertex, methods=["POST"]),
             Route("/_sim/faults", admin_faults, methods=["POST", "DELETE"]),
             Route("/_sim/config", admin_config, methods=["POST"]),
             Route("/_sim/requests", admin_requests, methods=["GET"]),

@@ -154,8 +154,69 @@ def instance_of(
     return text + "x" * max(0, min_len - len(text))
 
 
+_EXCERPT = re.compile(r"^\[([A-Za-z0-9_.:\-]{2,80})\]\s*(.*)$")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _excerpts(prompt: str) -> tuple[str, list[tuple[str, str]]]:
+    """The prompt's text before its excerpt lines, and the excerpts (``[id] ...`` lines, each
+    running on until the next one)."""
+    head: list[str] = []
+    found: list[tuple[str, str]] = []
+    for line in prompt.splitlines():
+        match = _EXCERPT.match(line.strip())
+        if match:
+            body = match.group(2)
+            # "[id] 2026-01-02 knowledge: text": the text follows the first colon.
+            found.append((match.group(1), body.split(": ", 1)[-1]))
+        elif found:
+            found[-1] = (found[-1][0], f"{found[-1][1]}\n{line}")
+        else:
+            head.append(line)
+    return "\n".join(head), found
+
+
+def _grounded_answer(question: str, excerpts: list[tuple[str, str]]) -> str:
+    """What a careful model does with retrieved excerpts: the sentences that best match the
+    question, each followed by the id of the excerpt it comes from; or a plain refusal."""
+    wanted = set(_keywords(question, limit=12)) - {
+        "request",
+        "question",
+        "excerpts",
+        "date",
+        "source",
+        "text",
+    }
+    scored = []
+    for order, (doc_id, text) in enumerate(excerpts):
+        for sentence in _SENTENCE.split(text):
+            sentence = sentence.strip(" -*#\t")
+            words = {w.lower() for w in _WORD.findall(sentence)}
+            overlap = len(wanted & words)
+            if overlap and len(sentence) > 20:
+                scored.append((-overlap, order, sentence, doc_id))
+    scored.sort()
+    picked: list[str] = []
+    used: set[str] = set()
+    best = -scored[0][0] if scored else 0
+    for negative, _, sentence, doc_id in scored:
+        if -negative * 2 < best:  # weaker than half the best match: not worth saying
+            break
+        if doc_id in used and len(used) < len({d for *_, d in scored}):
+            continue
+        used.add(doc_id)
+        end = "" if sentence.endswith((".", "!", "?")) else "."
+        picked.append(f"{sentence[:300]}{end} [{doc_id}]")
+        if len(picked) == 3:
+            break
+    return " ".join(picked) or "The excerpts I was given do not answer this question."
+
+
 def _text_answer(conv: Conversation) -> str:
     question = _last_user(conv)
+    head_text, excerpts = _excerpts(question)
+    if excerpts:
+        return _grounded_answer(head_text, excerpts)[: max(40, conv.max_tokens * 4)]
     words = _keywords(question)
     head = question.strip().splitlines()[0][:160] if question.strip() else "your request"
     sentences = [f"Here is my answer about: {head}."]

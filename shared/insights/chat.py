@@ -1,6 +1,7 @@
 """Chat about a customer or the knowledge base, answered with retrieval and streamed as
-server-sent events: ``delta`` events (text), then ``citations``, then ``usage`` (tokens, cost,
-session id), then ``done``.
+server-sent events: ``delta`` events (text), then ``citations`` (with the answer's grounding:
+which sentences cite a retrieved excerpt that supports them, see ``grounding``), then ``usage``
+(tokens, cost, session id), then ``done``.
 
 The session's memory lives in ``tenants/{t}/chat_sessions/{session_id}`` (its turns); the LLM
 layer trims or summarises it when it outgrows the model's window. Retrieved text is sent as
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import InvalidInput, NotFound, PermissionDenied
+from shared.insights import grounding
 from shared.insights.history import customer_history
 from shared.knowledge.index import KnowledgeBase
 from shared.llm.types import Message
@@ -93,7 +95,11 @@ def start_chat(
                 usage = piece.usage
         used = {h.doc_id for h in hits if f"[{h.doc_id}]" in answer}
         yield _sse(
-            "citations", {"citations": [h.citation() for h in hits if h.doc_id in used or not used]}
+            "citations",
+            {
+                "citations": [h.citation() for h in hits if h.doc_id in used or not used],
+                "grounding": grounding.check(answer, hits),
+            },
         )
         now = datetime.now(UTC).isoformat()
         session["turns"] = [

@@ -21,7 +21,7 @@ from shared.insights.history import customer_history
 from shared.knowledge.index import KnowledgeBase
 from shared.llm.errors import AllProvidersFailed, BudgetExceeded
 from shared.messaging.pubsub import ordering_key
-from shared.prompts.service import run_prompt
+from shared.prompts.service import call_context, prepare
 from shared.store.base import check_segment
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from shared.knowledge.index import Hit
     from shared.llm.client import LLMClient
     from shared.messaging.pubsub import Publisher
+    from shared.prompts.render import RenderedPrompt
     from shared.tenancy.scope import TenantStore
 
 INSIGHT_TYPES = (
@@ -131,45 +132,53 @@ def generate(
                 raise
             out.append(_served(stored, now, cached=True, degraded=True))
             continue
-        doc = insight.model_dump(mode="python")
-        scope.set(_path(scope, customer_id, kind), doc)
-        if publisher is not None:
-            publisher.publish(
-                TOPIC_AI_EVENTS,
-                {
-                    "event_id": f"{insight.insight_id}",
-                    "event_type": "insight.generated",
-                    "tenant_id": scope.tenant_id,
-                    "entity_type": "customer",
-                    "entity_id": customer_id,
-                    "data": {
-                        "type": kind,
-                        "title": insight.title,
-                        "impact_score": insight.impact_score,
-                    },
-                },
-                ordering_key=ordering_key(scope.tenant_id, customer_id),
-                attributes={"tenant_id": scope.tenant_id, "event_type": "insight.generated"},
-            )
+        doc = store_insight(scope, insight, publisher)
         out.append(_served(doc, now, cached=False))
     return out
 
 
-def _generate_one(
+def store_insight(
+    scope: TenantStore, insight: CustomerInsight, publisher: Publisher | None
+) -> dict[str, Any]:
+    """Store a new insight (replacing the customer's previous one of its type) and announce it
+    with ``insight.generated`` for the real-time service."""
+    doc = insight.model_dump(mode="python")
+    scope.set(_path(scope, insight.customer_id, insight.type), doc)
+    if publisher is not None:
+        publisher.publish(
+            TOPIC_AI_EVENTS,
+            {
+                "event_id": f"{insight.insight_id}",
+                "event_type": "insight.generated",
+                "tenant_id": scope.tenant_id,
+                "entity_type": "customer",
+                "entity_id": insight.customer_id,
+                "data": {
+                    "type": insight.type,
+                    "title": insight.title,
+                    "impact_score": insight.impact_score,
+                },
+            },
+            ordering_key=ordering_key(scope.tenant_id, insight.customer_id),
+            attributes={"tenant_id": scope.tenant_id, "event_type": "insight.generated"},
+        )
+    return doc
+
+
+def prepare_insight(
     scope: TenantStore,
-    client: LLMClient,
     embedder: Embedder,
     customer_id: str,
     customer: dict[str, Any],
     kind: str,
-    now: datetime,
-) -> CustomerInsight:
+) -> tuple[RenderedPrompt, list[Hit]]:
+    """Retrieve for one insight type and render the ``customer_insight`` request; the hits are
+    what the answer's ``source_ids`` may cite."""
     query = QUESTIONS[kind]
     [vector] = embedder.embed([query])  # one embedding for both indexes
     history = customer_history(scope, embedder, customer_id).search(query, k=6, vector=vector)
     knowledge = KnowledgeBase(scope, embedder).search(query, k=3, vector=vector)
-    rendered, response = run_prompt(
-        client,
+    rendered = prepare(
         scope,
         TEMPLATE,
         {
@@ -178,13 +187,26 @@ def _generate_one(
             "history": _excerpts(history)[:12000],
             "knowledge": _excerpts(knowledge)[:6000],
         },
-        crm_object=f"customer:{customer_id}",
+        routing_key=f"customer:{customer_id}",
     )
-    answer = response.structured or {}
-    by_id = {h.doc_id: h for h in [*history, *knowledge]}
+    return rendered, [*history, *knowledge]
+
+
+def build_insight(
+    customer_id: str,
+    kind: str,
+    answer: dict[str, Any],
+    citations: dict[str, dict[str, Any]],
+    *,
+    template: str,
+    cost_usd: float,
+    now: datetime,
+) -> CustomerInsight:
+    """A ``CustomerInsight`` from the model's structured answer; ``citations`` maps the ids the
+    prompt offered to their citations (ids it did not offer are dropped)."""
     supporting = []
     for item in answer.get("supporting_data", []):
-        cites = [by_id[i].citation() for i in item.get("source_ids", []) if i in by_id]
+        cites = [citations[i] for i in item.get("source_ids", []) if i in citations]
         supporting.append({"claim": item.get("claim", ""), "citations": cites})
     return CustomerInsight(
         insight_id=f"{customer_id}-{kind}-{int(now.timestamp())}",
@@ -199,10 +221,40 @@ def _generate_one(
         ],
         supporting_data=supporting,
         grounded=bool(supporting) and all(s["citations"] for s in supporting),
-        template=rendered.template.ref,
-        cost_usd=response.cost_usd,
+        template=template,
+        cost_usd=cost_usd,
         generated_at=now,
         expires_at=now + TTL,
+    )
+
+
+def _generate_one(
+    scope: TenantStore,
+    client: LLMClient,
+    embedder: Embedder,
+    customer_id: str,
+    customer: dict[str, Any],
+    kind: str,
+    now: datetime,
+) -> CustomerInsight:
+    rendered, hits = prepare_insight(scope, embedder, customer_id, customer, kind)
+    response = client.complete(
+        rendered.request,
+        call_context(
+            rendered,
+            scope.tenant_id,
+            feature=rendered.template.feature,
+            crm_object=f"customer:{customer_id}",
+        ),
+    )
+    return build_insight(
+        customer_id,
+        kind,
+        response.structured or {},
+        {h.doc_id: h.citation() for h in hits},
+        template=rendered.template.ref,
+        cost_usd=response.cost_usd,
+        now=now,
     )
 
 

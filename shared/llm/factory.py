@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from shared.errors import ConfigError
 from shared.llm.catalog import Catalog
 from shared.llm.providers.base import Endpoint
 from shared.llm.router import Router
@@ -31,15 +32,29 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
         providers["anthropic"] = AnthropicProvider(Endpoint(settings.anthropic_api_key))
     elif sim:
         providers["anthropic"] = AnthropicProvider(Endpoint(SIMULATED_KEY, sim, simulated=True))
-    if settings.gemini_use_vertex:
+    if settings.gemini_use_vertex or settings.gemini_api_key or sim:
         providers["gemini"] = GeminiProvider(
-            None, vertex_project=settings.project_id, vertex_location=settings.region
+            gemini_endpoint(settings),
+            vertex_project=settings.project_id,
+            vertex_location=settings.region,
         )
-    elif settings.gemini_api_key:
-        providers["gemini"] = GeminiProvider(Endpoint(settings.gemini_api_key))
-    elif sim:
-        providers["gemini"] = GeminiProvider(Endpoint(SIMULATED_KEY, sim, simulated=True))
     return providers
+
+
+def gemini_endpoint(settings: Settings) -> Endpoint | None:
+    """Where Google models are called: None for Vertex AI (the function's identity), the Gemini
+    API with a key, else the simulator.
+
+    Raises:
+        ConfigError: none of the three is configured.
+    """
+    if settings.gemini_use_vertex:
+        return None
+    if settings.gemini_api_key:
+        return Endpoint(settings.gemini_api_key)
+    if settings.llm_simulator_url:
+        return Endpoint(SIMULATED_KEY, settings.llm_simulator_url.rstrip("/"), simulated=True)
+    raise ConfigError("Google models need GEMINI_USE_VERTEX, GEMINI_API_KEY or LLM_SIMULATOR_URL")
 
 
 def build_router(settings: Settings, catalog: Catalog | None = None) -> Router:

@@ -24,6 +24,27 @@ if TYPE_CHECKING:
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
 
 
+def genai_client(
+    endpoint: Endpoint | None, vertex_project: str | None, vertex_location: str
+) -> genai.Client:
+    """A ``google-genai`` client: Vertex AI with the ambient identity when ``endpoint`` is None,
+    else the Gemini API (or the simulator) at the endpoint. One attempt per call: retries
+    belong to the caller (the router, the embedding job)."""
+    from google import genai
+    from google.genai import types
+
+    once = types.HttpRetryOptions(attempts=1)
+    if endpoint is None:
+        return genai.Client(
+            vertexai=True,
+            project=vertex_project,
+            location=vertex_location,
+            http_options=types.HttpOptions(retry_options=once),
+        )
+    options = types.HttpOptions(base_url=endpoint.base_url, retry_options=once)
+    return genai.Client(api_key=endpoint.api_key, http_options=options)
+
+
 class GeminiProvider(SdkProvider["genai.Client"]):
     name = "gemini"
 
@@ -40,21 +61,7 @@ class GeminiProvider(SdkProvider["genai.Client"]):
         self._vertex = (vertex_project, vertex_location)
 
     def _build(self) -> genai.Client:
-        from google import genai
-        from google.genai import types
-
-        # Retries belong to the router: one attempt per SDK call.
-        once = types.HttpRetryOptions(attempts=1)
-        if self._endpoint is None:
-            project, location = self._vertex
-            return genai.Client(
-                vertexai=True,
-                project=project,
-                location=location,
-                http_options=types.HttpOptions(retry_options=once),
-            )
-        options = types.HttpOptions(base_url=self._endpoint.base_url, retry_options=once)
-        return genai.Client(api_key=self._endpoint.api_key, http_options=options)
+        return genai_client(self._endpoint, *self._vertex)
 
     def _config(self, request: LLMRequest, timeout: float) -> Any:
         from google.genai import types

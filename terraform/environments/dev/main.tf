@@ -35,6 +35,7 @@ module "platform" {
   log_level             = "DEBUG"
   kms_key_name          = var.kms_key_name
   notification_channels = var.notification_channels
+  embedding_model       = var.embedding_model
 }
 
 output "gateway_hostname" { value = module.platform.gateway_hostname }

@@ -15,3 +15,8 @@ variable "notification_channels" {
   type    = list(string)
   default = []
 }
+variable "embedding_model" {
+  description = "\"local\" or a Vertex AI text embedding model (text-embedding-005); a change re-embeds in the background."
+  type        = string
+  default     = "local"
+}

@@ -83,6 +83,7 @@ resource "google_firestore_index" "open_llm_batches" {
 
 # Knowledge base: nearest chunks embedded by the current model.
 resource "google_firestore_index" "knowledge_vector" {
+  for_each   = toset([for d in var.vector_dimensions : tostring(d)])
   project    = var.project_id
   database   = google_firestore_database.this.name
   collection = "knowledge_chunks"
@@ -94,7 +95,7 @@ resource "google_firestore_index" "knowledge_vector" {
   fields {
     field_path = "embedding"
     vector_config {
-      dimension = 384
+      dimension = tonumber(each.value)
       flat {}
     }
   }
@@ -102,6 +103,7 @@ resource "google_firestore_index" "knowledge_vector" {
 
 # Customer history: nearest chunks of one customer, and keyword candidates of one customer.
 resource "google_firestore_index" "history_vector" {
+  for_each   = toset([for d in var.vector_dimensions : tostring(d)])
   project    = var.project_id
   database   = google_firestore_database.this.name
   collection = "history_chunks"
@@ -117,7 +119,7 @@ resource "google_firestore_index" "history_vector" {
   fields {
     field_path = "embedding"
     vector_config {
-      dimension = 384
+      dimension = tonumber(each.value)
       flat {}
     }
   }
@@ -140,6 +142,7 @@ resource "google_firestore_index" "history_terms" {
 
 # Semantic LLM cache: nearest question among entries with the same fingerprint and embedder.
 resource "google_firestore_index" "semantic_cache_vector" {
+  for_each   = toset([for d in var.vector_dimensions : tostring(d)])
   project    = var.project_id
   database   = google_firestore_database.this.name
   collection = "llm_semantic_cache"
@@ -155,7 +158,7 @@ resource "google_firestore_index" "semantic_cache_vector" {
   fields {
     field_path = "embedding"
     vector_config {
-      dimension = 384
+      dimension = tonumber(each.value)
       flat {}
     }
   }

@@ -13,3 +13,8 @@ variable "ttl_collections" {
   type        = list(string)
   default     = ["idempotency", "llm_cache", "llm_semantic_cache", "llm_usage", "checkpoints", "blobs", "blob_chunks", "writes"]
 }
+variable "vector_dimensions" {
+  description = "Sizes of the embedding vectors to index (the local model's 384, and a configured Vertex AI model's)."
+  type        = list(number)
+  default     = [384]
+}

@@ -15,7 +15,14 @@ locals {
   }
   # Gemini runs on Vertex AI with the unit's identity; OpenAI and Anthropic keys come from
   # Secret Manager (created outside Terraform so no key ever sits in state).
-  llm_env = { GEMINI_USE_VERTEX = "true" }
+  llm_env = {
+    GEMINI_USE_VERTEX    = "true"
+    EMBEDDING_MODEL      = var.embedding_model
+    EMBEDDING_DIMENSIONS = tostring(var.embedding_dimensions)
+  }
+  # Vector indexes for the local model's 384 dimensions and the configured model's: both exist
+  # while a change of model re-embeds (search compares only vectors of the current model).
+  vector_dimensions = distinct(concat([384], var.embedding_model == "local" ? [] : [var.embedding_dimensions]))
   llm_secrets = {
     OPENAI_API_KEY    = var.openai_key_secret
     ANTHROPIC_API_KEY = var.anthropic_key_secret
@@ -156,6 +163,7 @@ module "firestore" {
   location               = var.firestore_location
   point_in_time_recovery = var.environment == "prod"
   delete_protection      = var.environment == "prod"
+  vector_dimensions      = local.vector_dimensions
 }
 
 module "pubsub" {
@@ -333,6 +341,27 @@ module "fn_insights_events" {
   labels                = local.labels
 }
 
+# Background insights work on Cloud Scheduler: the batched refresh of stale insights and the
+# re-embedding after a change of embedding model.
+module "fn_insights_jobs" {
+  source                = "../cloud_function"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "insights_jobs"
+  entry_point           = "insights_jobs"
+  source_dir            = "${local.build}/insights_jobs"
+  source_bucket         = google_storage_bucket.sources.name
+  service_account_email = module.sa_llm_caller.email
+  ingress               = "ALLOW_INTERNAL_ONLY"
+  memory                = "1Gi"
+  timeout_seconds       = 900
+  concurrency           = 1
+  environment           = merge(local.common_env, local.llm_env)
+  secret_environment    = local.llm_secrets
+  invoker_members       = [module.sa_scheduler.member]
+  labels                = local.labels
+}
+
 module "fn_prompts_api" {
   source                = "../cloud_function"
   project_id            = var.project_id
@@ -464,6 +493,18 @@ module "scheduler" {
       uri         = module.fn_llm_batch_jobs.uri
       body        = { job = "collect" }
       description = "Collect finished LLM provider batches; run failed or late items online; settle costs"
+    }
+    insights-refresh-hourly = {
+      schedule    = "45 * * * *"
+      uri         = module.fn_insights_jobs.uri
+      body        = { job = "refresh" }
+      description = "Store insights refreshed by finished batches; submit stale and expiring ones as a batch LLM job"
+    }
+    embeddings-reembed = {
+      schedule    = "*/30 * * * *"
+      uri         = module.fn_insights_jobs.uri
+      body        = { job = "reembed", max_seconds = 600 }
+      description = "Re-embed chunks an earlier embedding model made (nothing to do unless the model changed)"
     }
     scoring-drift-hourly = {
       schedule    = "15 * * * *"

@@ -16,5 +16,6 @@ output "function_uris" {
     workflow_events = module.fn_workflow_events.uri
     insights_api    = module.fn_insights_api.uri
     insights_events = module.fn_insights_events.uri
+    insights_jobs   = module.fn_insights_jobs.uri
   }
 }

@@ -44,3 +44,13 @@ variable "notification_channels" {
   type    = list(string)
   default = []
 }
+variable "embedding_model" {
+  description = "EMBEDDING_MODEL: \"local\" (the ONNX model shipped in a package, 384 dimensions) or a Vertex AI text embedding model such as text-embedding-005. Changing it re-embeds in the background (insights_jobs)."
+  type        = string
+  default     = "local"
+}
+variable "embedding_dimensions" {
+  description = "Vector size requested from a Vertex AI embedding model (EMBEDDING_DIMENSIONS)."
+  type        = number
+  default     = 768
+}

@@ -64,6 +64,11 @@ def test_chat_streams_deltas_then_citations_and_usage_and_remembers(
     assert text.strip()
     citations = next(d for k, d in events if k == "citations")["citations"]
     assert citations[0]["id"] == "i-9" and citations[0]["source_type"] == "support_message"
+    # Every sentence of the answer cites the excerpt that says it (the simulator answers from
+    # the excerpts, as a grounded model does); the check is reported with the citations.
+    grounding = next(d for k, d in events if k == "citations")["grounding"]
+    assert "[i-9]" in text and "system prompt" not in text
+    assert grounding["sentences"] >= 1 and grounding["score"] == 1.0, grounding
     usage = next(d for k, d in events if k == "usage")
     assert usage["input_tokens"] > 0 and usage["template"] == "insight_chat@v1"
     # The retrieved message tried to give instructions: flagged as a security event.
