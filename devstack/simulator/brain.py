@@ -190,7 +190,7 @@ def _grounded_answer(question: str, excerpts: list[tuple[str, str]]) -> str:
     scored = []
     for order, (doc_id, text) in enumerate(excerpts):
         for sentence in _SENTENCE.split(text):
-            sentence = sentence.strip(" -*#\t")
+            sentence = sentence.strip(" -*#>\t")
             words = {w.lower() for w in _WORD.findall(sentence)}
             overlap = len(wanted & words)
             if overlap and len(sentence) > 20:

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 SUPPORT_SHARE = 0.6
 _CITATION = re.compile(r"\[([A-Za-z0-9_.:\-]{2,80})\]")
 # A sentence ends at . ! or ? followed by space, unless a citation follows (it belongs to the
-# sentence before it), or after a citation followed by the next sentence's capital.
-_BOUNDARY = re.compile(r"(?<=[.!?])\s+(?!\[)|(?<=\])\s+(?=[A-Z])")
+# sentence before it), or after a citation followed by anything but another citation or a
+# lower-case continuation.
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+(?!\[)|(?<=\])\s+(?=[^\[\sa-z])")
 _WORD = re.compile(r"[a-z0-9][a-z0-9'-]{3,}")
 _COMMON = {"this", "that", "with", "from", "have", "your", "they", "will", "were", "then", "when"}
 

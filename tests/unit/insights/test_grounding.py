@@ -54,3 +54,10 @@ def test_uncited_wrongly_cited_and_unknown_sources_are_not() -> None:
 
 def test_an_empty_answer_has_nothing_ungrounded() -> None:
     assert check("", HITS)["score"] == 1.0
+
+
+def test_a_citation_ends_its_sentence_before_quoted_or_capitalised_text() -> None:
+    assert sentences("Call back for the label. [kb-1] > Refunds are paid. [kb-2]") == [
+        "Call back for the label. [kb-1]",
+        "> Refunds are paid. [kb-2]",
+    ]
