@@ -5,7 +5,9 @@
 - Gemini:    POST /v1beta/models/{model}:generateContent and :streamGenerateContent?alt=sse (or /v1/)
 - Google embeddings: POST /v1beta/models/{model}:batchEmbedContents, and on Vertex AI paths
              (/v1beta1/projects/.../models/{model}:predict), see ``embeddings``
-- Batches:   OpenAI /v1/files + /v1/batches, Anthropic /v1/messages/batches (see ``batches``)
+- Batches:   OpenAI /v1/files + /v1/batches, Anthropic /v1/messages/batches (see ``batches``),
+             Gemini API /v1beta/models/{model}:batchGenerateContent + /v1beta/batches/{id}
+             (see ``gemini_batches``)
 - Admin:     POST /_sim/faults {provider, model, fault, times} · DELETE /_sim/faults (clears all)
              POST /_sim/config {latency_ms, ttft_ms, chunk_ms, context_windows} · GET /_sim/requests
 """
@@ -23,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from devstack.simulator import embeddings, wire
+from devstack.simulator import embeddings, gemini_batches, wire
 from devstack.simulator.batches import BatchBook, make_routes
 from devstack.simulator.brain import (
     Answer,
@@ -168,6 +170,8 @@ async def gemini(request: Request, rest: str | None = None) -> Response:
     model, _, method = rest.partition(":")
     if method == "batchEmbedContents":
         return await _embed(request, model, embeddings.gemini_api_embed)
+    if method == "batchGenerateContent":
+        return await gemini_batches.create(BATCHES, request, model)
     stream = method == "streamGenerateContent"
     if method not in ("generateContent", "streamGenerateContent"):
         return JSONResponse(
@@ -205,6 +209,12 @@ async def health(request: Request) -> Response:
 
 
 def build_app() -> Starlette:
+    batch_routes = make_routes(BATCHES)
+    openai_batch_get = next(
+        r.endpoint
+        for r in batch_routes
+        if r.path == "/v1/batches/{batch_id}" and "GET" in r.methods
+    )
     return Starlette(
         routes=[
             Route("/v1/chat/completions", openai_chat, methods=["POST"]),
@@ -217,6 +227,7 @@ def build_app() -> Starlette:
             Route("/_sim/config", admin_config, methods=["POST"]),
             Route("/_sim/requests", admin_requests, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
-            *make_routes(BATCHES),
+            *gemini_batches.make_routes(BATCHES, openai_batch_get),
+            *batch_routes,
         ]
     )

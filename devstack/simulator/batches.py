@@ -33,10 +33,12 @@ if TYPE_CHECKING:
 _PARSE: dict[str, Callable[[dict[str, Any]], Any]] = {
     "openai": wire.openai_parse,
     "anthropic": wire.anthropic_parse,
+    "gemini": wire.gemini_parse,
 }
 _RENDER: dict[str, Callable[..., dict[str, Any]]] = {
     "openai": wire.openai_render,
     "anthropic": wire.anthropic_render,
+    "gemini": wire.gemini_render,
 }
 
 
@@ -72,7 +74,7 @@ class BatchBook:
         self, provider: str, model: str, requests: list[tuple[str, dict[str, Any]]]
     ) -> SimBatch:
         fault = self.faults.take(provider, model, None)
-        prefix = "batch_" if provider == "openai" else "msgbatch_"
+        prefix = {"openai": "batch_", "anthropic": "msgbatch_"}.get(provider, "gbatch")
         batch = SimBatch(
             prefix + uuid.uuid4().hex[:20], provider, model, requests, time.time(), fault
         )

@@ -5,9 +5,8 @@
 - Anthropic Message Batches: the request list inline, then the results JSONL.
 
 Both reuse the online adapter's request building and response parsing, so a batched answer is
-the same :class:`~shared.llm.types.LLMResponse` an online call gives. Gemini on Vertex AI takes
-batch input only from Cloud Storage or BigQuery; that path is not built, so batch jobs use the
-OpenAI and Anthropic models of the requested tier (see the README).
+the same :class:`~shared.llm.types.LLMResponse` an online call gives. Gemini's batch mode is in
+``gemini``.
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ class BatchProvider(Protocol):
     def cancel(self, batch_id: str) -> None: ...
 
 
-def _sdk_failure(provider: str, exc: Exception) -> ProviderError:
+def sdk_failure(provider: str, exc: Exception) -> ProviderError:
     return ProviderError(
         f"{provider} batch: {exc}"[:500],
         kind=FailureKind.UNAVAILABLE,
@@ -94,7 +93,7 @@ class OpenAIBatches:
                 completion_window="24h",
             )
         except openai.OpenAIError as exc:
-            raise _sdk_failure(self.name, exc) from exc
+            raise sdk_failure(self.name, exc) from exc
         return batch.id
 
     def status(self, batch_id: str) -> BatchStatus:
@@ -103,7 +102,7 @@ class OpenAIBatches:
         try:
             batch = self._provider._get().batches.retrieve(batch_id)
         except openai.OpenAIError as exc:
-            raise _sdk_failure(self.name, exc) from exc
+            raise sdk_failure(self.name, exc) from exc
         states: dict[str, BatchState] = {
             "completed": "ended",
             "failed": "failed",
@@ -125,7 +124,7 @@ class OpenAIBatches:
             files = [f for f in (batch.output_file_id, batch.error_file_id) if f]
             texts = [client.files.content(f).text for f in files]
         except openai.OpenAIError as exc:
-            raise _sdk_failure(self.name, exc) from exc
+            raise sdk_failure(self.name, exc) from exc
         for text in texts:
             for line in text.splitlines():
                 if not line.strip():
@@ -154,7 +153,7 @@ class OpenAIBatches:
         try:
             self._provider._get().batches.cancel(batch_id)
         except openai.OpenAIError as exc:
-            raise _sdk_failure(self.name, exc) from exc
+            raise sdk_failure(self.name, exc) from exc
 
 
 class AnthropicBatches:
@@ -173,7 +172,7 @@ class AnthropicBatches:
         try:
             batch = self._provider._get().messages.batches.create(requests=requests)  # type: ignore[arg-type]
         except anthropic.AnthropicError as exc:
-            raise _sdk_failure(self.name, exc) from exc
+            raise sdk_failure(self.name, exc) from exc
         return batch.id
 
     def status(self, batch_id: str) -> BatchStatus:
@@ -182,7 +181,7 @@ class AnthropicBatches:
         try:
             batch = self._provider._get().messages.batches.retrieve(batch_id)
         except anthropic.AnthropicError as exc:
-            raise _sdk_failure(self.name, exc) from exc
+            raise sdk_failure(self.name, exc) from exc
         return BatchStatus(
             "ended" if batch.processing_status == "ended" else "running", batch.processing_status
         )
@@ -207,7 +206,7 @@ class AnthropicBatches:
                 else:
                     out[row.custom_id] = f"provider {result.type} the request"
         except anthropic.AnthropicError as exc:
-            raise _sdk_failure(self.name, exc) from exc
+            raise sdk_failure(self.name, exc) from exc
         return out
 
     def cancel(self, batch_id: str) -> None:
@@ -216,7 +215,7 @@ class AnthropicBatches:
         try:
             self._provider._get().messages.batches.cancel(batch_id)
         except anthropic.AnthropicError as exc:
-            raise _sdk_failure(self.name, exc) from exc
+            raise sdk_failure(self.name, exc) from exc
 
 
 def batch_providers(providers: dict[str, Provider]) -> dict[str, BatchProvider]:
@@ -228,4 +227,11 @@ def batch_providers(providers: dict[str, Provider]) -> dict[str, BatchProvider]:
     anthropic_p = providers.get("anthropic")
     if isinstance(anthropic_p, anthropic_provider.AnthropicProvider):
         out["anthropic"] = AnthropicBatches(anthropic_p)
+    from shared.llm.providers.gemini_provider import GeminiProvider
+
+    gemini_p = providers.get("gemini")
+    if isinstance(gemini_p, GeminiProvider):
+        from shared.llm.batch.gemini import GeminiBatches
+
+        out["gemini"] = GeminiBatches(gemini_p)
     return out

@@ -63,14 +63,17 @@ class GeminiProvider(SdkProvider["genai.Client"]):
     def _build(self) -> genai.Client:
         return genai_client(self._endpoint, *self._vertex)
 
-    def _config(self, request: LLMRequest, timeout: float) -> Any:
+    def _config(self, request: LLMRequest, timeout: float | None) -> Any:
+        """The call's ``GenerateContentConfig``; without ``timeout`` (a batch request) it carries
+        no HTTP options."""
         from google.genai import types
 
         config: dict[str, Any] = {
             "temperature": request.temperature,
             "max_output_tokens": request.max_tokens,
-            "http_options": types.HttpOptions(timeout=int(timeout * 1000)),
         }
+        if timeout is not None:
+            config["http_options"] = types.HttpOptions(timeout=int(timeout * 1000))
         if request.system:
             config["system_instruction"] = request.system
         if request.tools:
@@ -148,14 +151,24 @@ class GeminiProvider(SdkProvider["genai.Client"]):
             raw = self._get().models.generate_content(
                 model=model, contents=self._contents(request), config=self._config(request, timeout)
             )
-            candidate = raw.candidates[0] if raw.candidates else None
-            parts = (
-                candidate.content.parts
-                if candidate and candidate.content and candidate.content.parts
-                else []
-            )
         except Exception as exc:  # many transport types (httpx, requests); all re-raised typed
             raise self._error(model, exc) from exc
+        return self.to_response(model, request, raw, (time.perf_counter() - start) * 1000)
+
+    def to_response(
+        self, model: str, request: LLMRequest, raw: Any, latency_ms: float
+    ) -> LLMResponse:
+        """Our response from a ``GenerateContentResponse`` (an online call's or a batch item's).
+
+        Raises:
+            ProviderError: structured output that is not valid JSON (BAD_RESPONSE).
+        """
+        candidate = raw.candidates[0] if raw.candidates else None
+        parts = (
+            candidate.content.parts
+            if candidate and candidate.content and candidate.content.parts
+            else []
+        )
         text = "".join(p.text for p in parts if p.text)
         calls = [
             ToolCall(
@@ -180,7 +193,7 @@ class GeminiProvider(SdkProvider["genai.Client"]):
             provider=self.name,
             model=model,
             finish_reason="tool_calls" if calls else finish,
-            latency_ms=(time.perf_counter() - start) * 1000,
+            latency_ms=latency_ms,
         )
 
     def stream(self, model: str, request: LLMRequest, *, timeout: float) -> Iterator[StreamChunk]:

@@ -151,6 +151,47 @@ def test_an_anthropic_tier_uses_message_batches(parts: dict[str, Any]) -> None:
     assert all(i["result"]["schema_valid"] for i in done["items"])
 
 
+def test_a_gemini_tier_uses_gemini_batch_mode(parts: dict[str, Any]) -> None:
+    items = _items(4, tier="fast")  # fast -> gemini-2.5-flash first
+    job = _submit(parts, 0, items=items)
+    assert [pb["provider"] for pb in job["provider_batches"]] == ["gemini"]
+    assert job["provider_batches"][0]["model"] == "gemini-2.5-flash"
+    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    assert done["counts"] == {"done": 4}
+    assert all(i["result"]["provider"] == "gemini" and i["result"]["batch"] for i in done["items"])
+    assert all(set(i["result"]["structured"]) >= {"subject", "body"} for i in done["items"])
+    usage = _usage(parts)
+    assert len(usage) == 4 and all(u["batch"] and u["model"] == "gemini-2.5-flash" for u in usage)
+    u = usage[0]
+    online = Catalog.load().cost(
+        u["model"],
+        Usage(input_tokens=u["input_tokens"], output_tokens=u["output_tokens"]),
+        datetime.now(UTC).date(),
+    )
+    assert u["cost_usd"] == pytest.approx(online / 2, rel=1e-6)
+
+
+def test_gemini_items_that_failed_and_a_failed_gemini_batch_run_online(
+    parts: dict[str, Any],
+) -> None:
+    parts["sim"].post(
+        "/_sim/faults", json={"provider": "gemini", "fault": {"item_errors": 1}, "times": 1}
+    )
+    job = _submit(parts, 0, items=_items(3, tier="fast"))
+    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    assert done["counts"] == {"done": 3}
+    assert sorted(i["result"]["batch"] for i in done["items"]) == [False, True, True]
+
+    parts["sim"].post(
+        "/_sim/faults", json={"provider": "gemini", "fault": {"batch": "failed"}, "times": 1}
+    )
+    job = _submit(parts, 0, items=_items(2, tier="fast"))
+    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    assert done["counts"] == {"done": 2}
+    assert done["provider_batches"][0]["state"] == "failed"
+    assert not any(i["result"]["batch"] for i in done["items"])
+
+
 def test_items_the_provider_failed_run_online_and_nothing_is_lost(parts: dict[str, Any]) -> None:
     parts["sim"].post(
         "/_sim/faults", json={"provider": "openai", "fault": {"item_errors": 2}, "times": 1}
