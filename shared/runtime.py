@@ -93,12 +93,18 @@ def llm_client() -> LLMClient:
 @lru_cache(maxsize=1)
 def batch_service() -> BatchService:
     """Background LLM work on the process's client, through the providers' batch interfaces."""
+    from shared.bigquery import bigquery_client
+    from shared.llm.batch.gemini import BigQueryTables
     from shared.llm.batch.providers import batch_providers
     from shared.llm.batch.service import BatchService
 
+    settings = get_settings()
     client = llm_client()
+    tables = BigQueryTables(
+        lambda: bigquery_client(settings), settings.project_id, settings.bigquery_dataset
+    )
     return BatchService(
-        client, batch_providers(client.router.providers), mode=get_settings().llm_batch_mode
+        client, batch_providers(client.router.providers, tables), mode=settings.llm_batch_mode
     )
 
 

@@ -7,7 +7,8 @@
              (/v1beta1/projects/.../models/{model}:predict), see ``embeddings``
 - Batches:   OpenAI /v1/files + /v1/batches, Anthropic /v1/messages/batches (see ``batches``),
              Gemini API /v1beta/models/{model}:batchGenerateContent + /v1beta/batches/{id}
-             (see ``gemini_batches``)
+             (see ``gemini_batches``), Vertex AI batchPredictionJobs over BigQuery
+             (see ``vertex_batches``)
 - Admin:     POST /_sim/faults {provider, model, fault, times} · DELETE /_sim/faults (clears all)
              POST /_sim/config {latency_ms, ttft_ms, chunk_ms, context_windows} · GET /_sim/requests
 """
@@ -25,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from devstack.simulator import embeddings, gemini_batches, wire
+from devstack.simulator import embeddings, gemini_batches, vertex_batches, wire
 from devstack.simulator.batches import BatchBook, make_routes
 from devstack.simulator.brain import (
     Answer,
@@ -156,8 +157,11 @@ async def _embed(request: Request, model: str, render: Callable[..., dict[str, A
 
 async def vertex(request: Request) -> Response:
     """Vertex AI paths (``projects/{p}/locations/{l}/publishers/google/models/{model}:method``):
-    generation as on the Gemini API, and text embeddings through ``:predict``."""
+    generation as on the Gemini API, text embeddings through ``:predict``, and batch prediction
+    (``projects/{p}/locations/{l}/batchPredictionJobs``, see ``vertex_batches``)."""
     rest = request.path_params["rest"]
+    if "/batchPredictionJobs" in rest:
+        return await vertex_batches.handle(BATCHES, request, rest)
     _, _, tail = rest.rpartition("/models/")
     model, _, method = tail.partition(":")
     if method == "predict":
@@ -213,7 +217,7 @@ def build_app() -> Starlette:
     openai_batch_get = next(
         r.endpoint
         for r in batch_routes
-        if r.path == "/v1/batches/{batch_id}" and "GET" in r.methods
+        if r.path == "/v1/batches/{batch_id}" and "GET" in (r.methods or ())
     )
     return Starlette(
         routes=[
@@ -221,8 +225,8 @@ def build_app() -> Starlette:
             Route("/v1/messages", anthropic_messages, methods=["POST"]),
             Route("/v1beta/models/{rest:path}", gemini, methods=["POST"]),
             Route("/v1/models/{rest:path}", gemini, methods=["POST"]),
-            Route("/v1beta1/projects/{rest:path}", vertex, methods=["POST"]),
-            Route("/v1/projects/{rest:path}", vertex, methods=["POST"]),
+            Route("/v1beta1/projects/{rest:path}", vertex, methods=["POST", "GET"]),
+            Route("/v1/projects/{rest:path}", vertex, methods=["POST", "GET"]),
             Route("/_sim/faults", admin_faults, methods=["POST", "DELETE"]),
             Route("/_sim/config", admin_config, methods=["POST"]),
             Route("/_sim/requests", admin_requests, methods=["GET"]),

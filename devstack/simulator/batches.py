@@ -34,11 +34,13 @@ _PARSE: dict[str, Callable[[dict[str, Any]], Any]] = {
     "openai": wire.openai_parse,
     "anthropic": wire.anthropic_parse,
     "gemini": wire.gemini_parse,
+    "vertex": wire.gemini_parse,
 }
 _RENDER: dict[str, Callable[..., dict[str, Any]]] = {
     "openai": wire.openai_render,
     "anthropic": wire.anthropic_render,
     "gemini": wire.gemini_render,
+    "vertex": wire.gemini_render,
 }
 
 
@@ -73,11 +75,15 @@ class BatchBook:
     def add(
         self, provider: str, model: str, requests: list[tuple[str, dict[str, Any]]]
     ) -> SimBatch:
-        fault = self.faults.take(provider, model, None)
+        fault = self.faults.take("gemini" if provider == "vertex" else provider, model, None)
         prefix = {"openai": "batch_", "anthropic": "msgbatch_"}.get(provider, "gbatch")
-        batch = SimBatch(
-            prefix + uuid.uuid4().hex[:20], provider, model, requests, time.time(), fault
+        # Vertex AI job ids are numbers; the SDK refuses anything else.
+        batch_id = (
+            str(int(uuid.uuid4().hex[:14], 16))
+            if provider == "vertex"
+            else prefix + uuid.uuid4().hex[:20]
         )
+        batch = SimBatch(batch_id, provider, model, requests, time.time(), fault)
         with self.lock:
             self.batches[batch.id] = batch
         self.faults.record(

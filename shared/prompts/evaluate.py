@@ -71,6 +71,12 @@ def load_cases(template_id: str, directory: Path = CASES_DIR) -> list[dict[str, 
     return cases
 
 
+def case_variables(template: PromptTemplate, case: dict[str, Any]) -> dict[str, Any]:
+    """The case's variables this version declares: one case set serves every version, and a
+    later version may take inputs an earlier one did not (``reply_draft@v2``'s ``knowledge``)."""
+    return {k: v for k, v in case["variables"].items() if k in template.variables}
+
+
 def evaluate(
     client: LLMClient, template: PromptTemplate, cases: list[dict[str, Any]]
 ) -> EvalReport:
@@ -80,7 +86,7 @@ def evaluate(
         result = CaseResult(case["name"])
         try:
             overrides = validate_overrides(template, case.get("overrides", {}), tenant_id="eval")
-            rendered = render(template, case["variables"], overrides)
+            rendered = render(template, case_variables(template, case), overrides)
             response = client.complete(
                 rendered.request,
                 CallContext(

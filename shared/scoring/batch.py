@@ -10,32 +10,19 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.bigquery import bigquery_client
 from shared.errors import InvalidInput, TransientError
 from shared.scoring.registry import ModelRegistry
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
 
-    from shared.config import Settings
     from shared.tenancy.scope import TenantStore
+
+__all__ = ["bigquery_client", "score_open_leads"]
 
 CHUNK = 5_000
 INSERT_ROWS = 1_000
-
-
-def bigquery_client(settings: Settings) -> bigquery.Client:
-    from google.cloud import bigquery
-
-    if settings.bigquery_emulator_host:
-        from google.api_core.client_options import ClientOptions
-        from google.auth.credentials import AnonymousCredentials
-
-        return bigquery.Client(
-            project=settings.project_id,
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options=ClientOptions(api_endpoint=f"http://{settings.bigquery_emulator_host}"),
-        )
-    return bigquery.Client(project=settings.project_id)
 
 
 def score_open_leads(

@@ -53,7 +53,7 @@ def tokens_per_version(url: str) -> None:
     client.router.close()
 
 
-def _job(mode: str, url: str) -> dict[str, object]:
+def _job(mode: str, url: str, model: str | None = None) -> dict[str, object]:
     store = MemoryStore()
     providers = providers_for(url)
     client = LLMClient(
@@ -74,10 +74,13 @@ def _job(mode: str, url: str) -> dict[str, object]:
         rendered = prepare(
             scope, "outreach_draft", {"lead": json.dumps(lead)}, routing_key=f"lead-{i}"
         )
+        request = (
+            rendered.request.model_copy(update={"model": model}) if model else rendered.request
+        )
         items.append(
             BatchItem(
                 ref=f"lead-{i}",
-                request=rendered.request,
+                request=request,
                 crm_object=f"lead:lead-{i}",
                 template_id=rendered.template_id,
                 template_version=str(rendered.version),
@@ -119,6 +122,15 @@ def batch_vs_online(url: str) -> None:
         )
     saving = 1 - rows["provider batch"]["cost"] / rows["online"]["cost"]  # type: ignore[operator]
     print(f"  batch saves {saving:.0%} of the online cost")
+    print(
+        f"\n{ITEMS}-item background job (outreach_draft pinned to gemini-2.5-flash, Gemini batch):"
+    )
+    for name, mode in (("online", "online"), ("provider batch", "provider")):
+        r = _job(mode, url, model="gemini-2.5-flash")
+        print(
+            f"  {name:<15} {r['state']}, {r['done']} done, {r['records']} usage records, "
+            f"{r['tokens']} tokens, cost ${r['cost']:.4f}, submit+collect {r['total_s']:.1f} s"
+        )
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from shared.llm.errors import FailureKind, ProviderError
 from shared.llm.providers import anthropic_provider, openai_provider
 
 if TYPE_CHECKING:
+    from shared.llm.batch.gemini import BigQueryTables
     from shared.llm.providers.base import Provider
     from shared.llm.types import LLMRequest, LLMResponse
 
@@ -218,8 +219,11 @@ class AnthropicBatches:
             raise sdk_failure(self.name, exc) from exc
 
 
-def batch_providers(providers: dict[str, Provider]) -> dict[str, BatchProvider]:
-    """The batch interface of each configured provider that has one we support."""
+def batch_providers(
+    providers: dict[str, Provider], tables: BigQueryTables | None = None
+) -> dict[str, BatchProvider]:
+    """The batch interface of each configured provider that has one we support; ``tables`` is
+    where Gemini on Vertex AI exchanges requests and answers (BigQuery)."""
     out: dict[str, BatchProvider] = {}
     openai_p = providers.get("openai")
     if isinstance(openai_p, openai_provider.OpenAIProvider):
@@ -233,5 +237,5 @@ def batch_providers(providers: dict[str, Provider]) -> dict[str, BatchProvider]:
     if isinstance(gemini_p, GeminiProvider):
         from shared.llm.batch.gemini import GeminiBatches
 
-        out["gemini"] = GeminiBatches(gemini_p)
+        out["gemini"] = GeminiBatches(gemini_p, tables)
     return out

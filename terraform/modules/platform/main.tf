@@ -76,7 +76,26 @@ module "sa_llm_caller" {
   project_id    = var.project_id
   account_id    = "fn-llm-caller"
   display_name  = "Functions that call LLM providers"
-  project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/aiplatform.user"]
+  project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/aiplatform.user", "roles/bigquery.jobUser"]
+}
+
+# Gemini batch prediction on Vertex AI exchanges requests and answers through tables in the
+# product's dataset: the LLM callers write and read them, Vertex AI's service agent runs the job.
+resource "google_bigquery_dataset_iam_member" "llm_batch_tables" {
+  for_each = {
+    llm_caller   = module.sa_llm_caller.member
+    vertex_agent = "serviceAccount:service-${var.project_number}@gcp-sa-aiplatform.iam.gserviceaccount.com"
+  }
+  project    = var.project_id
+  dataset_id = module.bigquery.dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = each.value
+}
+
+resource "google_project_iam_member" "vertex_agent_bigquery_jobs" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = "serviceAccount:service-${var.project_number}@gcp-sa-aiplatform.iam.gserviceaccount.com"
 }
 
 # The nightly scoring job submits batch LLM jobs (score explanations): it reads the keys too.
