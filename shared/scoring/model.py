@@ -43,12 +43,26 @@ class Calibrator:
     y: list[float] = field(default_factory=list)
     a: float = 1.0
     b: float = 0.0
+    tail: float = 0.0  # isotonic only: log-odds slope beyond the first and last points
 
     def __call__(self, logits: np.ndarray) -> np.ndarray:
         import numpy as np
 
         if self.kind == "isotonic":
-            out = np.clip(np.interp(logits, self.x, self.y), 1e-4, 1 - 1e-4)
+            out = np.interp(logits, self.x, self.y)
+            if self.tail > 0:
+                # Past the ends the map keeps rising instead of clipping to one value, so
+                # calibration never turns distinct scores into ties (ranking is kept).
+                ends = np.clip(np.asarray([self.y[0], self.y[-1]]), 1e-4, 1 - 1e-4)
+                low, high = np.log(ends / (1 - ends))
+                below, above = logits < self.x[0], logits > self.x[-1]
+                out = np.where(
+                    below, 1 / (1 + np.exp(-(low + self.tail * (logits - self.x[0])))), out
+                )
+                out = np.where(
+                    above, 1 / (1 + np.exp(-(high + self.tail * (logits - self.x[-1])))), out
+                )
+            out = np.clip(out, 1e-6, 1 - 1e-6)
         else:
             out = 1 / (1 + np.exp(-(self.a * logits + self.b)))
         return np.asarray(out, dtype="float64")

@@ -55,18 +55,27 @@ def labels(frame: pd.DataFrame, target: str, positive: str) -> tuple[pd.DataFram
 
 
 def _calibrate(logits: np.ndarray, y: np.ndarray) -> Calibrator:
+    import numpy as np
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logits.reshape(-1, 1), y)
+    slope = float(platt.coef_[0, 0])
     if len(y) >= 2000 and min(y.sum(), len(y) - y.sum()) >= 50:
-        iso = IsotonicRegression(out_of_bounds="clip", y_min=1e-4, y_max=1 - 1e-4).fit(logits, y)
+        iso = IsotonicRegression(y_min=1e-4, y_max=1 - 1e-4).fit(logits, y)
+        fitted = iso.predict(logits)
+        # Isotonic regression is a step function: every score inside a step would get the same
+        # probability, and ties lose ranking (AUC). The map goes through each step's centre
+        # instead, strictly increasing, so distinct scores keep their order.
+        levels = np.unique(fitted)
+        centres = [float(logits[fitted == level].mean()) for level in levels]
         return Calibrator(
             "isotonic",
-            x=[float(v) for v in iso.X_thresholds_],
-            y=[float(v) for v in iso.y_thresholds_],
+            x=centres,
+            y=[float(v) for v in levels],
+            tail=max(slope, 1e-3),
         )
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logits.reshape(-1, 1), y)
-    return Calibrator("platt", a=float(platt.coef_[0, 0]), b=float(platt.intercept_[0]))
+    return Calibrator("platt", a=slope, b=float(platt.intercept_[0]))
 
 
 def _leaf_counts(booster: Any) -> list[list[int]]:

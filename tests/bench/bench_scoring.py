@@ -104,10 +104,6 @@ def main() -> None:
     bench_gateway()
 
 
-if __name__ == "__main__":
-    main()
-
-
 def bench_gateway(requests: int = 300) -> None:
     """Single-lead score latency through the local gateway -> scoring_api -> Firestore emulator."""
     import statistics as stats
@@ -202,3 +198,7 @@ def _bench_bigquery(stack: Any, leads: int = 10_000) -> None:
         f"  batch scoring through BigQuery (emulator): {run['scored']:,} leads in {time.perf_counter() - t0:.1f} s"
     )
     client.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -97,3 +97,23 @@ def test_bad_arguments_name_the_field(data: Any) -> None:
     with pytest.raises(InvalidInput) as info:
         train(data, target="status", positive="converted", exclude=["missing_col"])
     assert info.value.field == "exclude"
+
+
+def test_calibration_keeps_the_ranking_of_distinct_scores() -> None:
+    import numpy as np
+
+    from shared.scoring.model import Calibrator
+    from shared.scoring.training import _calibrate
+
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=5000)
+    y = (rng.random(5000) < 1 / (1 + np.exp(-(2 * logits - 1)))).astype(int)
+    calibrator = _calibrate(logits, y)
+    assert calibrator.kind == "isotonic"
+    grid = np.linspace(-4, 4, 2001)  # past both ends of what it was fitted on (about +-2.7)
+    p = calibrator(grid)
+    assert np.all(np.diff(p) > 0)  # strictly increasing: no ties, so no lost ranking
+    assert abs(float(calibrator(np.array([0.5]))[0]) - 0.5) < 0.06  # and still calibrated
+    # A calibrator stored before the tail existed still loads and clips as it did.
+    old = Calibrator("isotonic", x=[-1.0, 1.0], y=[0.2, 0.8])
+    assert list(old(np.array([-5.0, 5.0]))) == [0.2, 0.8]
