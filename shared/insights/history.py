@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.crm.followups import CUSTOMER_HISTORY_CHANGED
 from shared.errors import InvalidInput
-from shared.knowledge.index import ChunkIndex, chunk, terms_of
+from shared.knowledge.index import ChunkIndex, chunk, keyword_map
 from shared.log import get_logger, log_context
 from shared.store.base import Vector, check_segment
 from shared.tenancy.scope import TenantStore
@@ -70,7 +70,7 @@ def index_interaction(scope: TenantStore, embedder: Embedder, interaction_id: st
                     "text": piece,
                     "embedding": Vector(vector),
                     "model_id": embedder.model_id,
-                    "terms": sorted(set(terms_of(piece)))[:400],
+                    "kw": keyword_map(piece),
                     "title_terms": [],
                     "source_type": SOURCE_TYPES.get(str(doc.get("channel")), "interaction"),
                     "date": when,

@@ -120,6 +120,12 @@ def terms_of(text: str) -> list[str]:
     return out
 
 
+def keyword_map(text: str, limit: int = 400) -> dict[str, bool]:
+    """A chunk's searchable words as a map ``{word: True}``: keyword search asks for a map entry
+    by equality (``has_key``), which Firestore answers from single-field indexes."""
+    return dict.fromkeys(sorted(set(terms_of(text)))[:limit], True)
+
+
 def _json_text(value: Any, path: tuple[str, ...] = ()) -> list[str]:
     """One ``a / b: value`` line per leaf, so every line keeps the keys that explain it."""
     if isinstance(value, dict):
@@ -240,7 +246,7 @@ class KnowledgeBase:
                     "text": text,
                     "embedding": Vector(vector),
                     "model_id": self._embedder.model_id,
-                    "terms": sorted(set(terms_of(f"{title} {text}")))[:400],
+                    "kw": keyword_map(f"{title} {text}"),
                     "title_terms": sorted(set(terms_of(title))),
                     "source_type": "knowledge",
                     "date": now.date().isoformat(),
@@ -353,7 +359,7 @@ class ChunkIndex:
             for term in sorted(wanted, key=len, reverse=True)[:KEYWORD_TERMS]:
                 for cid, doc in self._scope.query(
                     collection,
-                    where=[*self._where, ("terms", "array_contains", term)],
+                    where=[*self._where, ("kw", "has_key", term)],
                     limit=KEYWORD_CANDIDATES,
                 ):
                     docs.setdefault(cid, doc)
@@ -392,7 +398,7 @@ def _keyword_ranks(wanted: list[str], docs: dict[str, dict[str, Any]]) -> dict[s
     set) of the query words they contain; candidates with none are not ranked."""
     if not wanted or not docs:
         return {}
-    sets = {cid: set(doc.get("terms", [])) for cid, doc in docs.items()}
+    sets = {cid: set(doc.get("kw") or ()) for cid, doc in docs.items()}
     titles = {cid: set(doc.get("title_terms", [])) for cid, doc in docs.items()}
     n = len(sets)
     idf = {t: math.log(1 + n / (1 + sum(t in s for s in sets.values()))) for t in wanted}

@@ -16,7 +16,10 @@ from shared.errors import InvalidInput
 
 T = TypeVar("T")
 Document = dict[str, Any]
-Operator = Literal["==", "!=", "<", "<=", ">", ">=", "in", "array_contains"]
+# ``(field, "has_key", key)``: the map ``field`` holds ``key`` set to true. An equality on a map
+# entry, which Firestore serves from its automatic single-field indexes (and index merging with
+# other equalities), where ``array_contains`` on a large collection needs more.
+Operator = Literal["==", "!=", "<", "<=", ">", ">=", "in", "array_contains", "has_key"]
 Filter = tuple[str, Operator, Any]
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.@:+\-]{1,256}$")

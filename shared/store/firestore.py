@@ -67,6 +67,17 @@ def _from_firestore(value: Any) -> Any:
     return value
 
 
+def _firestore_filter(flt: Filter) -> tuple[str, str, Any]:
+    """Our filter as the SDK's (field path, operator, value); ``has_key`` becomes an equality on
+    the map entry, its key quoted as a field path needs (keys may start with a digit)."""
+    field, op, value = flt
+    if op == "has_key":
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        return FieldPath(*field.split("."), str(value)).to_api_repr(), "==", True
+    return field, op, value
+
+
 def _doc(snap: Any) -> Document | None:
     return _from_firestore(snap.to_dict()) if snap.exists else None
 
@@ -210,8 +221,8 @@ class FirestoreStore:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query: Any = self._client.collection(collection)
-        for field, op, value in where:
-            query = query.where(filter=FieldFilter(field, op, value))
+        for flt in where:
+            query = query.where(filter=FieldFilter(*_firestore_filter(flt)))
         if order_by is not None:
             direction = firestore.Query.DESCENDING if descending else firestore.Query.ASCENDING
             query = query.order_by(order_by, direction=direction)
@@ -234,8 +245,8 @@ class FirestoreStore:
         from google.cloud.firestore_v1.vector import Vector as FirestoreVector
 
         query: Any = self._client.collection(collection)
-        for name, op, value in where:
-            query = query.where(filter=FieldFilter(name, op, value))
+        for flt in where:
+            query = query.where(filter=FieldFilter(*_firestore_filter(flt)))
         nearest = query.find_nearest(
             vector_field=field,
             query_vector=FirestoreVector(list(vector)),

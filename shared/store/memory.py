@@ -30,6 +30,8 @@ def _matches(data: Document, flt: Filter) -> bool:
         return actual in expected
     if op == "array_contains":
         return isinstance(actual, list) and expected in actual
+    if op == "has_key":
+        return isinstance(actual, dict) and actual.get(expected) is True
     try:
         if op == "<":
             return bool(actual < expected)

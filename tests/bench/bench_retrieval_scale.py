@@ -54,7 +54,7 @@ def fill(scope: TenantStore, n: int, model_id: str) -> float:
                     "text": " ".join(words),
                     "embedding": Vector([v / norm for v in vec]),
                     "model_id": model_id,
-                    "terms": words,
+                    "kw": dict.fromkeys(words, True),
                     "title_terms": [],
                     "source_type": "knowledge",
                     "date": "2026-11-01",

@@ -52,6 +52,23 @@ def test_query_filters_orders_and_limits(backend: DocumentStore) -> None:
     assert backend.query("t/x/items") == []
 
 
+def test_has_key_matches_map_entries_set_to_true(backend: DocumentStore) -> None:
+    backend.set("t/x/chunks/a", {"kw": {"refund": True, "2024": True, "o'brien": True}, "c": "1"})
+    backend.set("t/x/chunks/b", {"kw": {"refund": True}, "c": "2"})
+    backend.set("t/x/chunks/c", {"kw": {"refund": False}, "c": "1"})
+    backend.set("t/x/chunks/d", {"kw": ["refund"], "c": "1"})  # a list is not a map
+
+    def ids(*where: Any) -> set[str]:
+        return {d for d, _ in backend.query("t/x/chunks", where=list(where))}
+
+    assert ids(("kw", "has_key", "refund")) == {"a", "b"}
+    # Keys a plain field path cannot spell (a leading digit, a quote) are quoted for Firestore.
+    assert ids(("kw", "has_key", "2024")) == {"a"}
+    assert ids(("kw", "has_key", "o'brien")) == {"a"}
+    assert ids(("kw", "has_key", "refund"), ("c", "==", "1")) == {"a"}
+    assert ids(("kw", "has_key", "missing")) == set()
+
+
 def test_transaction_is_atomic(backend: DocumentStore) -> None:
     backend.set("acct/a", {"balance": 10})
 

@@ -125,18 +125,22 @@ resource "google_firestore_index" "history_vector" {
   }
 }
 
-resource "google_firestore_index" "history_terms" {
+# Keyword search asks for one entry of a chunk's `kw` map by equality (`kw.<word> == true`,
+# with `customer_id ==` for history), served by single-field indexes and index merging, so no
+# composite index is needed; the map keeps ascending entries only (no descending, no
+# array-contains) to halve the index writes per chunk.
+resource "google_firestore_field" "keyword_map" {
+  for_each   = toset(["knowledge_chunks", "history_chunks"])
   project    = var.project_id
   database   = google_firestore_database.this.name
-  collection = "history_chunks"
+  collection = each.value
+  field      = "kw"
 
-  fields {
-    field_path = "customer_id"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path   = "terms"
-    array_config = "CONTAINS"
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION"
+    }
   }
 }
 
