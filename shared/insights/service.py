@@ -10,6 +10,7 @@ served with its age instead of an error.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -209,7 +210,8 @@ def build_insight(
         cites = [citations[i] for i in item.get("source_ids", []) if i in citations]
         supporting.append({"claim": item.get("claim", ""), "citations": cites})
     return CustomerInsight(
-        insight_id=f"{customer_id}-{kind}-{int(now.timestamp())}",
+        # Two generations within one second (a refresh racing a forced one) must not share an id.
+        insight_id=f"{customer_id}-{kind}-{int(now.timestamp())}-{uuid.uuid4().hex[:6]}",
         customer_id=customer_id,
         type=kind,
         title=str(answer.get("title", "")),
