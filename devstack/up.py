@@ -51,6 +51,10 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C (or SIGTERM) while stopping must not abandon the processes still
+        # running: shutdown finishes first.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("stopping ...", flush=True)
         stack.stop()
         (stack.state_dir / "stack.env").unlink(missing_ok=True)
