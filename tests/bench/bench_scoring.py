@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import sys
 import time
@@ -50,7 +51,7 @@ def _rolling(frame: Any, cut: int, windows: int) -> float:
 
     edges = np.linspace(cut, len(frame), windows + 1).astype(int)
     scores, outcomes = [], []
-    for start, end in zip(edges[:-1], edges[1:], strict=True):
+    for start, end in itertools.pairwise(edges):
         model = train(frame.iloc[:start], target="y", positive="yes")
         rows, y = labels(frame.iloc[start:end], "y", "yes")
         scores.append(model.predict_proba(rows))
