@@ -236,6 +236,25 @@ def train(
         report_logits = report_logits + booster.predict(tree_all.iloc[report_idx], raw_score=True)
     report["validation"] = summary(y[report_idx], calibrator(report_logits))
     report["reference"] = _reference(raw, columns, calibrator(report_logits))
+    if booster is not None:
+        # The figures above come from models that never saw the held-out rows; the model kept is
+        # refitted on every row with the tree count early stopping chose (more data, same shape).
+        linear = LogisticRegression(C=c_value, max_iter=3000).fit(matrix_all, y)
+        coef = [float(v) for v in linear.coef_[0]]
+        intercept = float(linear.intercept_[0])
+        margin_all = cross_val_predict(
+            LogisticRegression(C=c_value, max_iter=3000),
+            matrix_all,
+            y,
+            cv=StratifiedKFold(3, shuffle=True, random_state=seed),
+            method="decision_function",
+        )
+        booster = lightgbm.train(
+            {**TREE_PARAMS, "seed": seed},
+            lightgbm.Dataset(tree_all, y, init_score=margin_all),
+            num_boost_round=booster.num_trees(),
+        )
+        leaf_counts = _leaf_counts(booster)
     report["calibrator"] = calibrator.kind
     train_logits = matrix_all @ np.asarray(coef) + intercept
     if booster is not None:
