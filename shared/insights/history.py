@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from shared.crm.followups import CUSTOMER_HISTORY_CHANGED
 from shared.errors import InvalidInput
-from shared.knowledge.index import ChunkIndex, chunk, keyword_map
+from shared.knowledge.index import ChunkIndex
+from shared.knowledge.text import chunk, keyword_map
 from shared.log import get_logger, log_context
 from shared.store.base import Vector, check_segment
 from shared.tenancy.scope import TenantStore

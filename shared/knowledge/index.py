@@ -4,22 +4,22 @@ rank), returning citations.
 
 ``tenants/{t}/knowledge_docs/{doc_id}``: title, format, chunk count, embedding model.
 ``tenants/{t}/knowledge_chunks/{doc_id}-{n}``: text, ``embedding`` (a Firestore vector),
-``model_id``, ``terms`` (normalised words, for keyword candidates), source and date.
+``model_id``, ``kw`` (its normalised words as a map ``{word: true}``, for keyword candidates),
+source and date.
 The tenant is the path, so a query can never reach another tenant's chunks.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.errors import InvalidInput, NotFound
+from shared.knowledge.text import Format, chunk, keyword_map, terms_of
 from shared.store.base import Vector
 
 if TYPE_CHECKING:
@@ -29,148 +29,11 @@ if TYPE_CHECKING:
     from shared.store.base import Filter
     from shared.tenancy.scope import TenantStore
 
-Format = Literal["text", "markdown", "json"]
-CHUNK_CHARS = 900
-OVERLAP_CHARS = 120
 MAX_DOC_CHARS = 500_000
 VECTOR_CANDIDATES = 40
 KEYWORD_TERMS = 4
 KEYWORD_CANDIDATES = 30
 RRF_K = 60
-_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]+")
-_STOP = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "and",
-        "or",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "it",
-        "this",
-        "that",
-        "my",
-        "our",
-        "your",
-        "their",
-        "i",
-        "we",
-        "you",
-        "they",
-        "he",
-        "she",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "not",
-        "no",
-        "at",
-        "by",
-        "from",
-        "as",
-        "if",
-        "so",
-        "what",
-        "how",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "me",
-        "us",
-        "them",
-        "have",
-        "has",
-        "had",
-        "about",
-        "into",
-        "than",
-        "then",
-        "there",
-    ]
-)
-
-
-def terms_of(text: str) -> list[str]:
-    """Lower-cased words without stop words, lightly stemmed (plural s)."""
-    out = []
-    for word in _WORD.findall(text.lower()):
-        if word in _STOP or len(word) < 3:
-            continue
-        if word.endswith("s") and len(word) > 4 and not word.endswith("ss"):
-            word = word[:-1]
-        out.append(word)
-    return out
-
-
-def keyword_map(text: str, limit: int = 400) -> dict[str, bool]:
-    """A chunk's searchable words as a map ``{word: True}``: keyword search asks for a map entry
-    by equality (``has_key``), which Firestore answers from single-field indexes."""
-    return dict.fromkeys(sorted(set(terms_of(text)))[:limit], True)
-
-
-def _json_text(value: Any, path: tuple[str, ...] = ()) -> list[str]:
-    """One ``a / b: value`` line per leaf, so every line keeps the keys that explain it."""
-    if isinstance(value, dict):
-        return [line for key, sub in value.items() for line in _json_text(sub, (*path, str(key)))]
-    if isinstance(value, list):
-        return [line for item in value for line in _json_text(item, path)]
-    return [f"{' / '.join(path)}: {value}" if path else str(value)]
-
-
-def chunk(content: str, fmt: Format) -> list[str]:
-    """Chunks of about ``CHUNK_CHARS``, split at headings and paragraphs where possible, with a
-    little overlap so a sentence cut at a boundary is still found whole in one chunk."""
-    if fmt == "json":
-        try:
-            text = "\n".join(_json_text(json.loads(content)))
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"content is not valid JSON: {exc.msg}", field="content") from exc
-    else:
-        text = content
-    blocks = (
-        re.split(r"\n(?=#{1,6} )|\n\s*\n", text)
-        if fmt == "markdown"
-        else re.split(r"\n\s*\n", text)
-    )
-    chunks: list[str] = []
-    current = ""
-    for block in (b.strip() for b in blocks):
-        if not block:
-            continue
-        while len(block) > CHUNK_CHARS:  # a long paragraph: cut at a sentence end if there is one
-            cut = block.rfind(". ", 0, CHUNK_CHARS)
-            cut = cut + 1 if cut > CHUNK_CHARS // 2 else CHUNK_CHARS
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(block[:cut].strip())
-            block = block[max(cut - OVERLAP_CHARS, 1) :].strip()
-        if len(current) + len(block) + 2 > CHUNK_CHARS and current:
-            chunks.append(current)
-            current = current[-OVERLAP_CHARS:] + "\n" + block if OVERLAP_CHARS else block
-        else:
-            current = f"{current}\n\n{block}" if current else block
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 @dataclass(frozen=True)

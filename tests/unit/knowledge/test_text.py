@@ -5,7 +5,7 @@ import json
 import pytest
 
 from shared.errors import InvalidInput
-from shared.knowledge.index import CHUNK_CHARS, chunk, terms_of
+from shared.knowledge.text import CHUNK_CHARS, chunk, terms_of
 
 
 def test_markdown_splits_at_headings_and_paragraphs() -> None:
