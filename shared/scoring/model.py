@@ -55,13 +55,14 @@ class Calibrator:
                 # calibration never turns distinct scores into ties (ranking is kept).
                 ends = np.clip(np.asarray([self.y[0], self.y[-1]]), 1e-4, 1 - 1e-4)
                 low, high = np.log(ends / (1 - ends))
-                below, above = logits < self.x[0], logits > self.x[-1]
-                out = np.where(
-                    below, 1 / (1 + np.exp(-(low + self.tail * (logits - self.x[0])))), out
+                below = logits < self.x[0]
+                edge = np.where(
+                    below,
+                    low + self.tail * (logits - self.x[0]),
+                    high + self.tail * (logits - self.x[-1]),
                 )
-                out = np.where(
-                    above, 1 / (1 + np.exp(-(high + self.tail * (logits - self.x[-1])))), out
-                )
+                outside = below | (logits > self.x[-1])
+                out = np.where(outside, 1 / (1 + np.exp(-edge)), out)
             out = np.clip(out, 1e-6, 1 - 1e-6)
         else:
             out = 1 / (1 + np.exp(-(self.a * logits + self.b)))

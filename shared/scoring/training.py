@@ -78,6 +78,31 @@ def _calibrate(logits: np.ndarray, y: np.ndarray) -> Calibrator:
     return Calibrator("platt", a=slope, b=float(platt.intercept_[0]))
 
 
+def _fit_linear(matrix: np.ndarray, y: np.ndarray, c_value: float) -> tuple[list[float], float]:
+    from sklearn.linear_model import LogisticRegression
+
+    linear = LogisticRegression(C=c_value, max_iter=3000).fit(matrix, y)
+    return [float(v) for v in linear.coef_[0]], float(linear.intercept_[0])
+
+
+def _oof_margin(matrix: np.ndarray, y: np.ndarray, c_value: float, seed: int) -> np.ndarray:
+    """The logistic model's log-odds for each row from a fit that did not see it: the trees start
+    there and learn what the logistic model misses; out-of-fold margins keep them honest."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    folds = StratifiedKFold(3, shuffle=True, random_state=seed)
+    margin = cross_val_predict(
+        LogisticRegression(C=c_value, max_iter=3000),
+        matrix,
+        y,
+        cv=folds,
+        method="decision_function",
+    )
+    return np.asarray(margin, dtype="float64")
+
+
 def _leaf_counts(booster: Any) -> list[list[int]]:
     def walk(node: dict[str, Any], out: dict[int, int]) -> None:
         if "leaf_index" in node:
@@ -119,8 +144,7 @@ def train(
     """
     import numpy as np
     import pandas as pd
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+    from sklearn.model_selection import train_test_split
 
     labelled, y = labels(frame, target, positive)
     drop = [target, *([id_column] if id_column else []), *(exclude or [])]
@@ -190,24 +214,14 @@ def train(
         held, test_size=0.5, random_state=seed, stratify=held_stratify
     )
     c_value = 0.2 if enough else 0.05
-    linear = LogisticRegression(C=c_value, max_iter=3000).fit(matrix_all[fit_idx], y[fit_idx])
-    coef = [float(v) for v in linear.coef_[0]]
-    intercept = float(linear.intercept_[0])
-    val_logits = matrix_all[val_idx] @ linear.coef_[0] + intercept
+    coef, intercept = _fit_linear(matrix_all[fit_idx], y[fit_idx], c_value)
+    val_logits = matrix_all[val_idx] @ np.asarray(coef) + intercept
     booster = None
     leaf_counts: list[list[int]] = []
     if enough:
         import lightgbm
 
-        folds = StratifiedKFold(3, shuffle=True, random_state=seed)
-        # The trees learn what the logistic model misses; out-of-fold margins keep them honest.
-        margin = cross_val_predict(
-            LogisticRegression(C=c_value, max_iter=3000),
-            matrix_all[fit_idx],
-            y[fit_idx],
-            cv=folds,
-            method="decision_function",
-        )
+        margin = _oof_margin(matrix_all[fit_idx], y[fit_idx], c_value, seed)
         params = {**TREE_PARAMS, "seed": seed}
         train_set = lightgbm.Dataset(tree_all.iloc[fit_idx], y[fit_idx], init_score=margin)
         valid_set = lightgbm.Dataset(
@@ -239,19 +253,10 @@ def train(
     if booster is not None:
         # The figures above come from models that never saw the held-out rows; the model kept is
         # refitted on every row with the tree count early stopping chose (more data, same shape).
-        linear = LogisticRegression(C=c_value, max_iter=3000).fit(matrix_all, y)
-        coef = [float(v) for v in linear.coef_[0]]
-        intercept = float(linear.intercept_[0])
-        margin_all = cross_val_predict(
-            LogisticRegression(C=c_value, max_iter=3000),
-            matrix_all,
-            y,
-            cv=StratifiedKFold(3, shuffle=True, random_state=seed),
-            method="decision_function",
-        )
+        coef, intercept = _fit_linear(matrix_all, y, c_value)
         booster = lightgbm.train(
-            {**TREE_PARAMS, "seed": seed},
-            lightgbm.Dataset(tree_all, y, init_score=margin_all),
+            params,
+            lightgbm.Dataset(tree_all, y, init_score=_oof_margin(matrix_all, y, c_value, seed)),
             num_boost_round=booster.num_trees(),
         )
         leaf_counts = _leaf_counts(booster)
