@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import pandas as pd
 
-Kind = Literal["numeric", "boolean", "categorical", "date", "text"]
+Kind = Literal["numeric", "boolean", "categorical", "date", "text", "period"]
 
 PLACEHOLDERS = {
     "",
@@ -44,6 +44,7 @@ class ColumnSpec:
     categories: list[str] = field(default_factory=list)  # kept values (categorical, boolean)
     median: float | None = None  # numeric imputation and reference
     missing_rate: float = 0.0
+    parts: list[str] = field(default_factory=list)  # period only: the context fields it combines
 
 
 @dataclass

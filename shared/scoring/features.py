@@ -33,6 +33,7 @@ class Feature:
     has_missing: bool = False
     low: float | None = None  # 1st and 99th percentiles seen in training
     high: float | None = None
+    linear_only: bool = False  # the period key (shared/scoring/context.py): not for the trees
 
 
 def _bool_text(series: pd.Series) -> pd.Series:
@@ -52,6 +53,12 @@ def raw_features(frame: pd.DataFrame, columns: list[ColumnSpec]) -> dict[str, pd
 
     out: dict[str, pd.Series] = {}
     for spec in columns:
+        if spec.kind == "period":
+            from shared.scoring.context import period_values
+
+            by_name = {c.name: c for c in columns}
+            out[spec.name] = period_values(frame, [by_name[p] for p in spec.parts])
+            continue
         col = (
             clean(frame[spec.name])
             if spec.name in frame
@@ -101,7 +108,7 @@ def fit_features(frame: pd.DataFrame, columns: list[ColumnSpec]) -> list[Feature
         else:
             spec = sources[source]
             counts = values.value_counts()
-            if spec.kind == "categorical" and spec.categories:
+            if spec.kind in ("categorical", "period") and spec.categories:
                 kept = [c for c in spec.categories if c in counts.index]
             else:
                 kept = sorted(str(v) for v in counts.index)
@@ -112,6 +119,7 @@ def fit_features(frame: pd.DataFrame, columns: list[ColumnSpec]) -> list[Feature
                     "cat",
                     categories=[*kept, OTHER],
                     has_missing=bool(values.isna().any()),
+                    linear_only=spec.kind == "period",
                 )
             )
     return features
@@ -134,6 +142,12 @@ def tree_frame(
                 known.astype("object").where(known.notna(), None), categories=f.categories
             )
     return pd.DataFrame(data, index=frame.index)
+
+
+def booster_frame(tree: pd.DataFrame, features: list[Feature]) -> pd.DataFrame:
+    """The trees' inputs: :func:`tree_frame` without the features only the logistic part uses."""
+    linear_only = [f.name for f in features if f.linear_only]
+    return tree.drop(columns=linear_only) if linear_only else tree
 
 
 def linear_matrix(tree: pd.DataFrame, features: list[Feature]) -> tuple[np.ndarray, list[str]]:
@@ -176,9 +190,10 @@ def unusual_share(tree: pd.DataFrame, features: list[Feature]) -> np.ndarray:
     outside the 1st-99th percentile range, or a category that was not kept from training."""
     import numpy as np
 
-    sources = sorted({f.source for f in features})
+    described = [f for f in features if not f.linear_only]  # the period key's fields count alone
+    sources = sorted({f.source for f in described})
     flags = {s: np.zeros(len(tree), dtype=bool) for s in sources}
-    for f in features:
+    for f in described:
         col = tree[f.name]
         if f.kind == "num" and f.low is not None and f.high is not None:
             values = col.to_numpy(dtype="float64")

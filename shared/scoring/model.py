@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from shared.scoring.columns import ColumnSpec, display, format_value
 from shared.scoring.features import (
     Feature,
+    booster_frame,
     from_json,
     linear_matrix,
     to_json,
@@ -102,7 +103,9 @@ class LeadModel:
             else np.full(len(tree), self.intercept)
         )
         if self.booster is not None:
-            logits = logits + self.booster.predict(tree, raw_score=True)
+            logits = logits + self.booster.predict(
+                booster_frame(tree, self.features), raw_score=True
+            )
         return np.asarray(logits, dtype="float64")
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -124,9 +127,9 @@ class LeadModel:
         val_auc = float(self.report.get("validation", {}).get("auc") or 0.5)
         quality = min(max((val_auc - 0.5) / 0.35, 0.0), 1.0)
         if self.booster is not None and self.leaf_counts:
-            leaves = np.asarray(self.booster.predict(tree, pred_leaf=True), dtype=int).reshape(
-                len(tree), -1
-            )
+            leaves = np.asarray(
+                self.booster.predict(booster_frame(tree, self.features), pred_leaf=True), dtype=int
+            ).reshape(len(tree), -1)
             counts = np.column_stack(
                 [np.asarray(self.leaf_counts[t])[leaves[:, t]] for t in range(leaves.shape[1])]
             )
@@ -140,25 +143,31 @@ class LeadModel:
         return np.asarray(np.round(conf, 3), dtype="float64")
 
     def contributions(self, tree: pd.DataFrame, matrix: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """The source fields, and per lead the log-odds each adds against an average lead."""
+        """The source fields, and per lead the log-odds each adds against an average lead. The
+        period key's share is split evenly between the context fields it combines."""
         import numpy as np
 
-        sources = sorted({f.source for f in self.features})
+        parts = {c.name: c.parts for c in self.columns if c.kind == "period"}
+        sources = sorted({f.source for f in self.features if f.source not in parts})
         index = {name: k for k, name in enumerate(sources)}
+
+        def grouping(owners: list[str]) -> np.ndarray:
+            group = np.zeros((len(owners), len(sources)))
+            for row, owner in enumerate(owners):
+                for name in parts.get(owner, [owner]):
+                    group[row, index[name]] = 1.0 / len(parts.get(owner, [owner]))
+            return group
+
         out = np.zeros((len(tree), len(sources)))
         if self.coef:
-            owners = self._owners()
             lin = (matrix - np.asarray(self.linear_means)) * np.asarray(self.coef)
-            group = np.zeros((len(owners), len(sources)))
-            group[np.arange(len(owners)), [index[o] for o in owners]] = 1.0
-            out += lin @ group
+            out += lin @ grouping(self._owners())
         if self.booster is not None and len(tree):
-            contrib = np.asarray(self.booster.predict(tree, pred_contrib=True))[
-                :, : len(self.features)
-            ]
-            group = np.zeros((len(self.features), len(sources)))
-            group[np.arange(len(self.features)), [index[f.source] for f in self.features]] = 1.0
-            out += contrib @ group
+            trees = [f for f in self.features if not f.linear_only]
+            contrib = np.asarray(
+                self.booster.predict(booster_frame(tree, self.features), pred_contrib=True)
+            )[:, : len(trees)]
+            out += contrib @ grouping([f.source for f in trees])
         return sources, out
 
     def _owners(self) -> list[str]:

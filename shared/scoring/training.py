@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import InvalidInput
 from shared.scoring.columns import clean, infer
-from shared.scoring.features import fit_features, linear_matrix, raw_features, tree_frame
+from shared.scoring.context import find_period
+from shared.scoring.features import (
+    booster_frame,
+    fit_features,
+    linear_matrix,
+    raw_features,
+    tree_frame,
+)
 from shared.scoring.leakage import find_leaks
 from shared.scoring.metrics import summary
 from shared.scoring.model import Calibrator, LeadModel
@@ -175,9 +182,15 @@ def train(
         + [{"field": leak.field, "reason": leak.reason} for leak in leaks]
         + [{"field": c, "reason": "excluded by the caller"} for c in exclude or []],
     }
+    period, context = find_period(cleaned, columns)
+    if context:
+        report["context"] = context
+    if period is not None:
+        columns = [*columns, period]
     features = fit_features(cleaned, columns)
     tree_all = tree_frame(cleaned, columns, features)
     matrix_all, _ = linear_matrix(tree_all, features)
+    tree_all = booster_frame(tree_all, features)
     version = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     common: dict[str, Any] = {
         "version": version,

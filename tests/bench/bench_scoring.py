@@ -75,6 +75,11 @@ def bench_bank() -> None:
         f"  time order, first 80 % -> last 20 %: AUC {figures['auc']:.3f}  ECE {figures['ece']:.3f} "
         f"(base rate {y.mean():.1%} vs {timed.report['positives'] / timed.report['labelled_rows']:.1%} in training)"
     )
+    context = timed.report.get("context", {})
+    print(
+        f"  context fields: {sorted(context.get('context_fields', {}))}; period key "
+        f"{context.get('period_key')}: {context.get('periods')} periods in training"
+    )
     print(f"  same test rows, retrained as outcomes arrive: AUC {_rolling(frame, cut, 10):.3f}")
     start = time.perf_counter()
     full = train(frame, target="y", positive="yes")
@@ -110,6 +115,7 @@ def bench_crm() -> None:
         f"{int((closed.deal_stage == 'Lost').sum())}):"
     )
     print(f"  5-fold stratified: AUC {auc:.3f}  ECE {ece:.4f}")
+    print(f"  context fields: {model.report.get('context', {}).get('context_fields', 'none')}")
     for item in model.report["excluded"]:
         print(f"  left out {item['field']}: {item['reason']}")
 
