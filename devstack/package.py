@@ -1,4 +1,5 @@
-"""``scripts/package``: one deployable folder per function under ``build/functions/``."""
+"""``scripts/package``: one deployable folder per function under ``build/functions/``, and one
+per Cloud Run service under ``build/run_services/`` (with its Dockerfile)."""
 
 from __future__ import annotations
 
@@ -29,28 +30,40 @@ def flatten_requirements(path: Path, seen: set[Path] | None = None) -> list[str]
     return lines
 
 
+def _bundle(source: Path, requirements: Path, target: Path) -> Path:
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    shutil.copy2(source, target / "main.py")
+    reqs = flatten_requirements(requirements)
+    (target / "requirements.txt").write_text("\n".join(reqs) + "\n")
+    shutil.copytree(
+        REPO / "shared",
+        target / "shared",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    return target
+
+
 def package(out: Path) -> list[Path]:
+    return [
+        _bundle(spec.source, spec.source.parent / "requirements.txt", out / spec.name)
+        for spec in discover_functions()
+    ]
+
+
+def package_services(out: Path) -> list[Path]:
     built = []
-    for spec in discover_functions():
-        target = out / spec.name
-        if target.exists():
-            shutil.rmtree(target)
-        target.mkdir(parents=True)
-        shutil.copy2(spec.source, target / "main.py")
-        reqs = flatten_requirements(spec.source.parent / "requirements.txt")
-        (target / "requirements.txt").write_text("\n".join(reqs) + "\n")
-        shutil.copytree(
-            REPO / "shared",
-            target / "shared",
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-        )
+    for folder in sorted(p for p in (REPO / "run_services").iterdir() if (p / "main.py").is_file()):
+        target = _bundle(folder / "main.py", folder / "requirements.txt", out / folder.name)
+        shutil.copy2(folder / "Dockerfile", target / "Dockerfile")
         built.append(target)
     return built
 
 
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "build/functions"
-    for target in package(out):
+    for target in package(out) + package_services(out.parent / "run_services"):
         print(f"packaged {target.relative_to(REPO) if target.is_relative_to(REPO) else target}")
 
 

@@ -1,4 +1,5 @@
-"""The whole local stack in one object: emulators, topology, functions, gateway."""
+"""The whole local stack in one object: emulators, topology, functions, real-time service,
+gateway."""
 
 from __future__ import annotations
 
@@ -83,6 +84,13 @@ class Stack:
                 wait_until_ready(self.procs[spec.name], http_path=None)
             apply_to_emulators(self.project, self.function_urls)
             create_bigquery_tables(self.project)
+            if self.with_functions:
+                # The real-time WebSocket service (Cloud Run in the cloud); it subscribes to
+                # ai-events, so it starts once the topology exists.
+                port = self._port(8096)
+                cmd = [str(VENV_BIN / "python"), "-m", "shared.realtime", f"--port={port}"]
+                self.procs["realtime"] = spawn("realtime", cmd, port, logs, env=self.env())
+                wait_until_ready(self.procs["realtime"], http_path="/health")
             if self.with_gateway:
                 port = self._port(8080)
                 urls = ",".join(f"{k}={v}" for k, v in self.function_urls.items())

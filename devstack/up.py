@@ -17,7 +17,7 @@ def main() -> None:
     stack = Stack(project="crm-ai-local", state_dir=REPO / ".local", fixed_ports=True)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    print("starting emulators, functions and gateway ...", flush=True)
+    print("starting emulators, functions, real-time service and gateway ...", flush=True)
     stack.start()
     try:
         env_file = stack.state_dir / "stack.env"
@@ -29,6 +29,8 @@ def main() -> None:
         print(f"health: {gateway.url}/health")
         for name, url in stack.function_urls.items():
             print(f"function {name}: {url}")
+        realtime = stack.procs["realtime"].url.replace("http://", "ws://")
+        print(f"real-time WebSocket: {realtime}/ws (token as subprotocol: bearer, <JWT>)")
         print(f"llm simulator: {stack.procs['simulator'].url}")
         for name in ("firestore", "pubsub", "tasks", "bigquery"):
             print(f"emulator {name}: {stack.procs[name].address}")

@@ -14,3 +14,4 @@ class Principal(BaseModel):
     tenant_id: str | None
     roles: frozenset[str]
     is_service: bool = False
+    expires_at: int | None = None  # the token's exp (Unix seconds), for long-lived connections

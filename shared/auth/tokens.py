@@ -117,4 +117,5 @@ def _principal_from_claims(claims: dict[str, Any]) -> Principal:
         tenant_id=tenant if isinstance(tenant, str) else None,
         roles=frozenset(roles),
         is_service=is_service,
+        expires_at=int(claims["exp"]) if isinstance(claims.get("exp"), int | float) else None,
     )

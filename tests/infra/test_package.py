@@ -4,7 +4,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
-from devstack.package import package
+from devstack.package import package, package_services
 from devstack.topology import discover_functions
 
 if TYPE_CHECKING:
@@ -29,3 +29,19 @@ def test_each_function_bundle_stands_alone(tmp_path: Path) -> None:
             check=False,
         )
         assert result.returncode == 0, result.stderr
+
+
+def test_the_realtime_service_bundle_stands_alone(tmp_path: Path) -> None:
+    [folder] = package_services(tmp_path)
+    assert folder.name == "realtime"
+    assert (folder / "Dockerfile").is_file() and (folder / "shared/realtime/app.py").is_file()
+    reqs = (folder / "requirements.txt").read_text().splitlines()
+    assert "websockets==17.4" in reqs and "functions-framework==3.10.2" not in reqs
+    result = subprocess.run(
+        [sys.executable, "-E", "-s", "-c", "import main; print(type(main.app).__name__)"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "Starlette", result.stderr

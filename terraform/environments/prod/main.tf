@@ -36,7 +36,9 @@ module "platform" {
   kms_key_name          = var.kms_key_name
   notification_channels = var.notification_channels
   embedding_model       = var.embedding_model
+  realtime_image        = var.realtime_image
 }
 
 output "gateway_hostname" { value = module.platform.gateway_hostname }
 output "openapi" { value = module.platform.openapi }
+output "realtime_uri" { value = module.platform.realtime_uri }

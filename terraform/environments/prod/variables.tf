@@ -20,3 +20,7 @@ variable "embedding_model" {
   type        = string
   default     = "local"
 }
+variable "realtime_image" {
+  description = "Set by cloudbuild.yaml: the real-time service image it built and pushed."
+  type        = string
+}

@@ -572,3 +572,50 @@ module "monitoring" {
   project_id            = var.project_id
   notification_channels = var.notification_channels
 }
+
+# --- real time ----------------------------------------------------------------------------------
+# The WebSocket service (run_services/realtime) on Cloud Run. Each instance creates, pulls and
+# deletes a subscription of its own on ai-events (every instance needs every event), so its
+# identity may manage subscriptions, and nothing else on Pub/Sub.
+
+resource "google_artifact_registry_repository" "images" {
+  #checkov:skip=CKV_GCP_84:Images hold our code only, no customer data; Google-managed encryption suffices.
+  project       = var.project_id
+  location      = var.region
+  repository_id = "crm-ai"
+  format        = "DOCKER"
+  labels        = local.labels
+}
+
+resource "google_project_iam_custom_role" "realtime_fanout" {
+  project     = var.project_id
+  role_id     = "crmAiRealtimeFanout"
+  title       = "CRM AI real-time fan-out"
+  description = "Create, pull and delete the instance's own subscription on ai-events."
+  permissions = [
+    "pubsub.subscriptions.create",
+    "pubsub.subscriptions.consume",
+    "pubsub.subscriptions.delete",
+    "pubsub.subscriptions.get",
+    "pubsub.topics.attachSubscription",
+  ]
+}
+
+module "sa_realtime" {
+  source        = "../service_account"
+  project_id    = var.project_id
+  account_id    = "run-realtime"
+  display_name  = "realtime Cloud Run service"
+  project_roles = ["roles/logging.logWriter", google_project_iam_custom_role.realtime_fanout.name]
+}
+
+module "run_realtime" {
+  source                = "../run_service"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "realtime"
+  image                 = var.realtime_image
+  service_account_email = module.sa_realtime.email
+  environment           = local.common_env
+  labels                = local.labels
+}

@@ -19,3 +19,4 @@ output "function_uris" {
     insights_jobs   = module.fn_insights_jobs.uri
   }
 }
+output "realtime_uri" { value = module.run_realtime.uri }

@@ -54,3 +54,7 @@ variable "embedding_dimensions" {
   type        = number
   default     = 768
 }
+variable "realtime_image" {
+  description = "The real-time service's image: <region>-docker.pkg.dev/<project>/crm-ai/realtime:<tag> (cloudbuild.yaml builds and pushes it)."
+  type        = string
+}

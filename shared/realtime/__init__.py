@@ -1,0 +1,1 @@
+"""The real-time side: fan-out of ai-events to WebSocket clients (run_services/realtime)."""

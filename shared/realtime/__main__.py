@@ -1,0 +1,24 @@
+"""Run the real-time service locally: ``python -m shared.realtime --port 8096`` (scripts/up does)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def main() -> None:
+    import uvicorn
+
+    from shared.log import configure_logging
+    from shared.realtime.app import build_app
+
+    parser = argparse.ArgumentParser(prog="python -m shared.realtime")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8096)
+    args = parser.parse_args()
+    configure_logging()
+    # No access log: a browser's token may travel in the query string (?access_token=).
+    uvicorn.run(build_app(), host=args.host, port=args.port, ws="websockets", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

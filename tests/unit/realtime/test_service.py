@@ -1,0 +1,229 @@
+"""The real-time service through Starlette's test client: authentication, tenancy, roles,
+subscriptions, replay, slow clients. The hub is fed directly (the Pub/Sub intake has its own
+integration test on the emulator)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from shared.auth.principal import Principal
+from shared.auth.tokens import TokenVerifier
+from shared.realtime import hub as hub_module
+from shared.realtime.app import FORBIDDEN, UNAUTHENTICATED, build_app
+from shared.realtime.hub import Connection, Hub, Subscription, permission_for
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from tests.conftest import TokenFactory
+
+
+class Feed:
+    """Stands in for the Pub/Sub intake: events are pushed onto the service's loop."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopped = False
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def push(self, event: Any) -> None:
+        assert self.loop is not None
+        done = asyncio.run_coroutine_threadsafe(self._dispatch(event), self.loop)
+        done.result(timeout=5)
+
+    async def _dispatch(self, event: Any) -> None:
+        self.hub.dispatch(event)
+
+
+def event(
+    n: int,
+    kind: str = "lead.score_changed",
+    tenant: str = "acme",
+    entity: tuple[str, str] = ("lead", "lead-1"),
+) -> dict[str, Any]:
+    return {
+        "event_id": f"e{n}",
+        "event_type": kind,
+        "tenant_id": tenant,
+        "entity_type": entity[0],
+        "entity_id": entity[1],
+        "data": {"n": n},
+    }
+
+
+@pytest.fixture
+def service(keys: tuple[Path, Path]) -> Iterator[tuple[TestClient, Feed]]:
+    verifier = TokenVerifier(
+        issuer="crm-dev", audience="crm-ai", public_key_pem=keys[1].read_text()
+    )
+    hub = Hub()
+    feeds: list[Feed] = []
+
+    def intake(target: Hub) -> Feed:
+        feeds.append(Feed(target))
+        return feeds[-1]
+
+    app = build_app(hub=hub, verifier=lambda: verifier, intake=intake)
+    with TestClient(app) as client:
+        yield client, feeds[0]
+    assert feeds[0].stopped
+
+
+def connect(client: TestClient, token: str) -> Any:
+    return client.websocket_connect("/ws", subprotocols=["bearer", token])
+
+
+def test_events_reach_their_tenant_only_and_only_what_roles_allow(
+    service: tuple[TestClient, Feed], make_token: TokenFactory
+) -> None:
+    client, feed = service
+    with (
+        connect(client, make_token("acme", ["viewer"])) as viewer,
+        connect(client, make_token("acme", ["manager"])) as manager,
+        connect(client, make_token("globex", ["admin"])) as other,
+    ):
+        assert viewer.accepted_subprotocol == "bearer"
+        ready = viewer.receive_json()
+        assert ready["type"] == "ready" and ready["tenant_id"] == "acme"
+        assert "scoring.drift_detected" not in ready["event_types"]
+        assert "scoring.drift_detected" in manager.receive_json()["event_types"]
+        other.receive_json()
+        feed.push(event(1, "scoring.drift_detected", entity=("model", "v1")))
+        feed.push(event(2))
+        feed.push(event(3, "lead.scoring_requested"))  # internal: never streamed
+        feed.push(event(4, tenant="globex"))
+        assert viewer.receive_json()["event"]["event_id"] == "e2"
+        assert [manager.receive_json()["event"]["event_id"] for _ in range(2)] == ["e1", "e2"]
+        assert other.receive_json()["event"]["event_id"] == "e4"
+        # Nothing else was queued for the viewer: the next thing it gets is its pong.
+        viewer.send_json({"type": "ping"})
+        assert viewer.receive_json()["type"] == "pong"
+
+
+def test_bad_tokens_and_roles_are_refused_with_reasons(
+    service: tuple[TestClient, Feed], make_token: TokenFactory
+) -> None:
+    client, _ = service
+    for token, code, words in [
+        ("not-a-jwt", UNAUTHENTICATED, "token is invalid"),
+        (make_token("acme", ["viewer"], ttl_seconds=-120), UNAUTHENTICATED, "expired"),
+        (make_token(None, ["service:pubsub"]), FORBIDDEN, "may read no streamed event"),
+    ]:
+        with connect(client, token) as ws:
+            refused = ws.receive_json()
+            assert refused["type"] == "error" and words in refused["message"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == code
+    with client.websocket_connect("/ws") as ws:  # no token at all
+        assert "missing" in ws.receive_json()["message"]
+    # The header and the query string work too (servers; last resort).
+    token = make_token("acme", ["viewer"])
+    with client.websocket_connect("/ws", headers={"Authorization": f"Bearer {token}"}) as ws:
+        assert ws.receive_json()["type"] == "ready"
+    with client.websocket_connect(f"/ws?access_token={token}") as ws:
+        assert ws.receive_json()["type"] == "ready"
+
+
+def test_subscriptions_narrow_the_stream_and_bad_ones_are_explained(
+    service: tuple[TestClient, Feed], make_token: TokenFactory
+) -> None:
+    client, feed = service
+    with connect(client, make_token("acme", ["viewer"])) as ws:
+        ws.receive_json()
+        for message, field in [
+            ({"type": "subscribe", "event_types": ["scoring.drift_detected"]}, "event_types"),
+            ({"type": "subscribe", "event_types": ["lead.scoring_requested"]}, "event_types"),
+            ({"type": "subscribe", "event_types": "workflow."}, "event_types"),
+            ({"type": "subscribe", "entities": ["lead-1"]}, "entities"),
+            ({"type": "subscribe", "last_event_id": 7}, "last_event_id"),
+            ({"type": "dance"}, "type"),
+        ]:
+            ws.send_json(message)
+            error = ws.receive_json()
+            assert error["type"] == "error" and error["field"] == field, error
+        ws.send_text("{not json")
+        assert ws.receive_json()["field"] == "message"
+        ws.send_json(
+            {"type": "subscribe", "event_types": ["workflow."], "entities": ["workflow_run:r1"]}
+        )
+        assert ws.receive_json() == {
+            "type": "subscribed",
+            "event_types": ["workflow."],
+            "entities": ["workflow_run:r1"],
+        }
+        feed.push(event(1))
+        feed.push(event(2, "workflow.step_completed", entity=("workflow_run", "r2")))
+        feed.push(event(3, "workflow.step_completed", entity=("workflow_run", "r1")))
+        assert ws.receive_json()["event"]["event_id"] == "e3"
+
+
+def test_a_reconnecting_client_gets_what_it_missed_or_a_resync(
+    service: tuple[TestClient, Feed], make_token: TokenFactory
+) -> None:
+    client, feed = service
+    token = make_token("acme", ["rep"])
+    for n in range(1, 6):
+        feed.push(event(n))
+    feed.push(event(3))  # Pub/Sub redelivers: not streamed twice
+    with connect(client, token) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "subscribe", "last_event_id": "e3"})
+        assert ws.receive_json()["type"] == "subscribed"
+        assert [ws.receive_json()["event"]["event_id"] for _ in range(2)] == ["e4", "e5"]
+        ws.send_json({"type": "subscribe", "last_event_id": "gone"})
+        ws.receive_json()
+        assert ws.receive_json()["type"] == "resync"
+    assert client.get("/health").json() == {"status": "ok", "connections": 0}
+
+
+def test_envelopes_without_their_fields_are_counted_not_streamed(
+    service: tuple[TestClient, Feed], make_token: TokenFactory
+) -> None:
+    client, feed = service
+    with connect(client, make_token("acme", ["viewer"])) as ws:
+        ws.receive_json()
+        feed.push(["not", "an", "object"])
+        feed.push({"event_type": "lead.score_changed", "tenant_id": "acme"})
+        feed.push(event(9))
+        assert ws.receive_json()["event"]["event_id"] == "e9"
+    assert feed.hub.counters["invalid"] == 2
+
+
+def test_a_slow_client_loses_its_backlog_for_one_resync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hub_module, "QUEUE_SIZE", 3)
+    hub = Hub()
+    slow = Connection(Principal(subject="u", tenant_id="acme", roles=frozenset({"viewer"})))
+    fast = Connection(Principal(subject="v", tenant_id="acme", roles=frozenset({"viewer"})))
+    hub.add(slow)
+    hub.add(fast)
+    for n in range(5):
+        hub.dispatch(event(n))
+        fast.queue.get_nowait()  # keeps up
+    assert slow.queue.qsize() == 2 and slow.dropped == 3
+    assert [slow.queue.get_nowait()["type"] for _ in range(2)] == ["resync", "event"]
+    assert hub.counters["delivered"] == 10
+
+
+def test_streamed_types_map_to_permissions() -> None:
+    assert permission_for("workflow.needs_human") is not None
+    assert permission_for("workflowx") is None
+    assert permission_for("lead.scoring_requested") is None
+    viewer = Principal(subject="u", tenant_id="acme", roles=frozenset({"viewer"}))
+    assert Subscription.parse({"event_types": ["workflow."]}, viewer).matches(
+        event(1, "workflow.created", entity=("workflow_run", "r"))
+    )
