@@ -1,6 +1,6 @@
 """Cloud Run entry point of the real-time WebSocket service (logic: shared/realtime/app.py).
 
-The container runs ``uvicorn main:app --host 0.0.0.0 --port $PORT --ws websockets
+The container runs ``uvicorn main:app --host 0.0.0.0 --port $PORT --ws websockets-sansio
 --no-access-log`` (see the Dockerfile beside this file)."""
 
 from __future__ import annotations

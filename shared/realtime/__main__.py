@@ -17,7 +17,9 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging()
     # No access log: a browser's token may travel in the query string (?access_token=).
-    uvicorn.run(build_app(), host=args.host, port=args.port, ws="websockets", access_log=False)
+    uvicorn.run(
+        build_app(), host=args.host, port=args.port, ws="websockets-sansio", access_log=False
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
-    from shared.auth.principal import Principal
     from shared.auth.tokens import TokenVerifier
 
 log = get_logger(__name__)
@@ -94,24 +93,33 @@ class RealtimeService:
             return
         connection = Connection(principal)
         self.hub.add(connection)
-        writer = asyncio.create_task(_pump(websocket, connection))
-        expiry = asyncio.create_task(_close_at_expiry(websocket, principal))
-        try:
-            await websocket.send_json(
-                {"type": "ready", "tenant_id": principal.tenant_id, "event_types": allowed}
+        connection.offer(
+            {"type": "ready", "tenant_id": principal.tenant_id, "event_types": allowed}
+        )
+        background = [asyncio.create_task(_pump(websocket, connection))]
+        if principal.expires_at is not None:
+            background.append(
+                asyncio.create_task(_close_at_expiry(websocket, principal.expires_at))
             )
-            while True:
-                text = await websocket.receive_text()
-                self._handle(connection, text)
-        except WebSocketDisconnect:
-            pass
+        try:
+            await self._read(websocket, connection)
         finally:
             self.hub.remove(connection)
-            writer.cancel()
-            expiry.cancel()
-            for task in (writer, expiry):
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                    await task
+            for task in background:
+                task.cancel()
+
+    async def _read(self, websocket: WebSocket, connection: Connection) -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                connection.offer(
+                    {"type": "error", "field": "message", "message": "send JSON as text frames"}
+                )
+                continue
+            self._handle(connection, text)
 
     def _handle(self, connection: Connection, text: str) -> None:
         """One client message; replies go through the connection's queue, in order."""
@@ -171,15 +179,22 @@ async def _refuse(websocket: WebSocket, code: int, error: str, reason: str) -> N
 
 
 async def _pump(websocket: WebSocket, connection: Connection) -> None:
-    while True:
-        item = await connection.queue.get()
-        await websocket.send_text(json.dumps(item, default=str))
+    try:
+        while True:
+            item = await connection.queue.get()
+            await websocket.send_text(json.dumps(item, default=str))
+    except (WebSocketDisconnect, OSError):
+        return  # the client went away; the reader sees it too
+    except Exception:
+        # Not the client going away: log it and close, rather than leave a socket open that no
+        # longer streams (the client reconnects).
+        log.exception("real-time socket failed; closing it")
+        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+            await websocket.close(code=1011, reason="internal error; reconnect")
 
 
-async def _close_at_expiry(websocket: WebSocket, principal: Principal) -> None:
-    if principal.expires_at is None:
-        return
-    await asyncio.sleep(max(0.0, principal.expires_at - time.time()))
+async def _close_at_expiry(websocket: WebSocket, expires_at: int) -> None:
+    await asyncio.sleep(max(0.0, expires_at - time.time()))
     await websocket.send_json(
         {"type": "error", "error": "unauthenticated", "message": "token has expired"}
     )

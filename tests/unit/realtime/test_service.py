@@ -227,3 +227,22 @@ def test_streamed_types_map_to_permissions() -> None:
     assert Subscription.parse({"event_types": ["workflow."]}, viewer).matches(
         event(1, "workflow.created", entity=("workflow_run", "r"))
     )
+
+
+def test_the_socket_closes_when_its_token_expires(
+    service: tuple[TestClient, Feed], make_token: TokenFactory
+) -> None:
+    client, _ = service
+    with connect(client, make_token("acme", ["viewer"], ttl_seconds=1)) as ws:
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_bytes(b"\x00binary")
+        assert ws.receive_json()["message"] == "send JSON as text frames"
+        expired = ws.receive_json()  # within about a second
+        assert expired == {
+            "type": "error",
+            "error": "unauthenticated",
+            "message": "token has expired",
+        }
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == UNAUTHENTICATED
