@@ -30,6 +30,8 @@ from shared.errors import InvalidInput
 from shared.log import get_logger
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from shared.auth.principal import Principal
 
 log = get_logger(__name__)
@@ -160,12 +162,18 @@ class Connection:
 
 class Hub:
     def __init__(
-        self, *, recent_events: int = RECENT_EVENTS, recent_seconds: float = RECENT_SECONDS
+        self,
+        *,
+        recent_events: int = RECENT_EVENTS,
+        recent_seconds: float = RECENT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock
         self._connections: dict[str, set[Connection]] = {}
         self._recent: dict[str, deque[tuple[float, dict[str, Any]]]] = {}
         self._recent_size = recent_events
         self._recent_seconds = recent_seconds
+        self._swept = float("-inf")
         self.counters = {"received": 0, "delivered": 0, "duplicates": 0, "invalid": 0}
 
     def add(self, connection: Connection) -> None:
@@ -200,11 +208,13 @@ class Hub:
         if permission_for(event["event_type"]) is None:
             return 0
         tenant = event["tenant_id"]
+        now = self._clock()
+        self._forget_before(now - self._recent_seconds, tenant)
         recent = self._recent.setdefault(tenant, deque(maxlen=self._recent_size))
         if any(seen["event_id"] == event["event_id"] for _, seen in recent):
             self.counters["duplicates"] += 1
             return 0
-        recent.append((time.monotonic(), event))
+        recent.append((now, event))
         delivered = 0
         for connection in self._connections.get(tenant, ()):
             if connection.may_read(event) and connection.subscription.matches(event):
@@ -213,11 +223,27 @@ class Hub:
         self.counters["delivered"] += delivered
         return delivered
 
+    def _forget_before(self, horizon: float, tenant: str) -> None:
+        """Drop events past the replay window: this tenant's now, every tenant's once a minute
+        (an instance serving many tenants must not keep 500 events for each forever)."""
+        recent = self._recent.get(tenant)
+        while recent and recent[0][0] < horizon:
+            recent.popleft()
+        if horizon - self._swept < 60:
+            return
+        self._swept = horizon
+        for name in list(self._recent):
+            old = self._recent[name]
+            while old and old[0][0] < horizon:
+                old.popleft()
+            if not old:
+                del self._recent[name]
+
     def replay(self, connection: Connection, last_event_id: str) -> list[dict[str, Any]] | None:
         """The events after ``last_event_id`` this connection may see, or None when that event is
         not among the recent ones here (the client should resync)."""
         recent = self._recent.get(connection.tenant_id, deque())
-        horizon = time.monotonic() - self._recent_seconds
+        horizon = self._clock() - self._recent_seconds
         events = [event for at, event in recent if at >= horizon]
         ids = [event["event_id"] for event in events]
         if last_event_id not in ids:

@@ -246,3 +246,21 @@ def test_the_socket_closes_when_its_token_expires(
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
         assert closed.value.code == UNAUTHENTICATED
+
+
+def test_events_past_the_replay_window_are_forgotten_for_every_tenant() -> None:
+    now = [1000.0]
+    hub = Hub(recent_seconds=900, clock=lambda: now[0])
+    reader = Connection(Principal(subject="u", tenant_id="acme", roles=frozenset({"viewer"})))
+    hub.dispatch(event(1))
+    hub.dispatch(event(2, tenant="globex"))
+    now[0] += 600
+    hub.dispatch(event(3))
+    assert [e["event_id"] for e in hub.replay(reader, "e1") or []] == ["e3"]
+    now[0] += 600  # e1 and globex's e2 are now past the window
+    hub.dispatch(event(4))
+    assert hub.replay(reader, "e1") is None
+    assert [e["event_id"] for e in hub.replay(reader, "e3") or []] == ["e4"]
+    assert "globex" not in hub._recent  # swept, although globex had no new event
+    hub.dispatch(event(1))  # no longer remembered: delivered again
+    assert hub.counters["duplicates"] == 0
