@@ -11,6 +11,17 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+def _run_in(folder: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` with nothing but the bundle on the path (as in the cloud)."""
+    return subprocess.run(
+        [sys.executable, "-E", "-s", "-c", code],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def test_each_function_bundle_stands_alone(tmp_path: Path) -> None:
     built = package(tmp_path)
     assert {p.name for p in built} == {s.name for s in discover_functions()}
@@ -20,14 +31,7 @@ def test_each_function_bundle_stands_alone(tmp_path: Path) -> None:
         reqs = (folder / "requirements.txt").read_text().splitlines()
         assert "functions-framework==3.10.2" in reqs
         assert not any(line.startswith("-r") for line in reqs)
-        # The bundle imports with nothing but itself on the path (as in the cloud).
-        result = subprocess.run(
-            [sys.executable, "-E", "-s", "-c", "import main"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = _run_in(folder, "import main")
         assert result.returncode == 0, result.stderr
 
 
@@ -37,11 +41,5 @@ def test_the_realtime_service_bundle_stands_alone(tmp_path: Path) -> None:
     assert (folder / "Dockerfile").is_file() and (folder / "shared/realtime/app.py").is_file()
     reqs = (folder / "requirements.txt").read_text().splitlines()
     assert "websockets==17.4" in reqs and "functions-framework==3.10.2" not in reqs
-    result = subprocess.run(
-        [sys.executable, "-E", "-s", "-c", "import main; print(type(main.app).__name__)"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _run_in(folder, "import main; print(type(main.app).__name__)")
     assert result.returncode == 0 and result.stdout.strip() == "Starlette", result.stderr
