@@ -78,7 +78,10 @@ class RealtimeService:
         token, protocol = _token(websocket)
         await websocket.accept(subprotocol=protocol)
         try:
-            principal = self._verifier().verify(f"Bearer {token}" if token else None)
+            # In a thread: with a JWKS URL, a key-cache miss fetches the keys over the network.
+            principal = await asyncio.to_thread(
+                self._verifier().verify, f"Bearer {token}" if token else None
+            )
         except Unauthenticated as exc:
             await _refuse(websocket, UNAUTHENTICATED, "unauthenticated", str(exc))
             return
