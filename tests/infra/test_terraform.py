@@ -131,3 +131,33 @@ def test_functions_declare_the_runtime_terraform_uses() -> None:
     assert re.search(r'default\s*=\s*"python31[1-3]"', body), (
         "the Cloud Functions runtime must be Python 3.11-3.13"
     )
+
+
+def test_every_run_service_is_deployed_with_an_identity_that_can_fan_out() -> None:
+    modules = _modules(TF / "modules/platform/main.tf")
+    services = sorted(
+        p.name for p in (REPO / "run_services").iterdir() if (p / "main.py").is_file()
+    )
+    assert services == ["realtime"]
+    module = modules["run_realtime"]
+    assert module["source"] == "../run_service" and module["name"] == "realtime"
+    assert module["image"] == "${var.realtime_image}"
+    for env in ("dev", "prod"):
+        assert _modules(TF / f"environments/{env}/main.tf")["platform"]["realtime_image"] == (
+            "${var.realtime_image}"
+        )
+    # What shared/realtime/intake.py does with its own subscription, and nothing more.
+    role = (
+        (TF / "modules/platform/main.tf")
+        .read_text()
+        .split('resource "google_project_iam_custom_role" "realtime_fanout"', 1)[1]
+        .split("\n}", 1)[0]
+    )
+    granted = set(re.findall(r'"(pubsub\.[a-zA-Z.]+)"', role))
+    assert granted == {
+        "pubsub.subscriptions.create",
+        "pubsub.subscriptions.consume",
+        "pubsub.subscriptions.delete",
+        "pubsub.subscriptions.get",
+        "pubsub.topics.attachSubscription",
+    }
