@@ -70,8 +70,17 @@ class RealtimeService:
     def __init__(self, hub: Hub, verifier: Callable[[], TokenVerifier]) -> None:
         self.hub = hub
         self._verifier = verifier
+        self.intake: Any = None
 
     async def health(self, _: Request) -> JSONResponse:
+        """200 while events flow in; 503 once the intake has stopped, so Cloud Run's liveness
+        probe replaces the instance instead of leaving its sockets without events."""
+        problem = getattr(self.intake, "problem", None)
+        if problem:
+            return JSONResponse(
+                {"status": "failing", "reason": problem, "connections": self.hub.connection_count},
+                status_code=503,
+            )
         return JSONResponse({"status": "ok", "connections": self.hub.connection_count})
 
     async def stream(self, websocket: WebSocket) -> None:
@@ -210,8 +219,8 @@ def build_app(
     verifier: Callable[[], TokenVerifier] | None = None,
     intake: Callable[[Hub], Any] | None = None,
 ) -> Starlette:
-    """The service. ``intake(hub)`` returns an object with ``start(loop)`` and ``stop()`` (the
-    Pub/Sub one by default); tests pass their own hub and intake."""
+    """The service. ``intake(hub)`` returns an object with ``start(loop)``, ``stop()`` and a
+    ``problem`` (None while healthy); the Pub/Sub one by default, tests pass their own."""
     from shared import runtime
 
     hub = hub or Hub()
@@ -226,6 +235,7 @@ def build_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         source = (intake or pubsub)(hub)
+        service.intake = source
         await asyncio.to_thread(source.start, asyncio.get_running_loop())
         try:
             yield

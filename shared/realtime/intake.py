@@ -69,7 +69,9 @@ class PubSubIntake:
         self._client: Any = None
         self._future: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
         self.malformed = 0
+        self.problem: str | None = None  # why events stopped flowing (the health check's 503)
 
     @classmethod
     def from_settings(cls, settings: Settings, deliver: Callable[[Any], Any]) -> PubSubIntake:
@@ -107,7 +109,18 @@ class PubSubIntake:
             callback=self._on_message,
             flow_control=pubsub_v1.types.FlowControl(max_messages=1000),
         )
+        self._future.add_done_callback(self._on_stream_end)
         log.info("real-time intake started", extra={"fields": {"subscription": self.subscription}})
+
+    def _on_stream_end(self, future: Any) -> None:
+        if self._stopping:
+            return
+        error = future.exception() if not future.cancelled() else None
+        self.problem = f"the streaming pull of {self.subscription} ended: {error or 'cancelled'}"
+        log.error(
+            "real-time intake stopped; the health check now fails",
+            extra={"fields": {"reason": self.problem}},
+        )
 
     def _on_message(self, message: Any) -> None:
         # Runs on the client's callback threads: decode here, hand over to the loop.
@@ -128,7 +141,8 @@ class PubSubIntake:
     def stop(self) -> None:
         """Stop pulling and delete the subscription (best effort at shutdown: if Pub/Sub does
         not answer, the expiration policy removes it a day later, and that is logged)."""
-        if self._future is not None:
+        self._stopping = True
+        if self._future is not None and not self._future.done():  # a failed one is in problem
             self._future.cancel()
             with contextlib.suppress(futures.CancelledError, futures.TimeoutError):
                 self._future.result(timeout=10)  # ends with its cancellation
@@ -137,6 +151,8 @@ class PubSubIntake:
 
             try:
                 self._client.delete_subscription(request={"subscription": self.subscription})
+            except exceptions.NotFound:
+                pass  # already gone: nothing to clean up
             except exceptions.GoogleAPICallError as exc:
                 log.warning(
                     "real-time subscription not deleted; it expires after a day unused",

@@ -31,6 +31,7 @@ class Feed:
         self.hub = hub
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopped = False
+        self.problem: str | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -264,3 +265,11 @@ def test_events_past_the_replay_window_are_forgotten_for_every_tenant() -> None:
     assert "globex" not in hub._recent  # swept, although globex had no new event
     hub.dispatch(event(1))  # no longer remembered: delivered again
     assert hub.counters["duplicates"] == 0
+
+
+def test_health_fails_once_events_stop_flowing(service: tuple[TestClient, Feed]) -> None:
+    client, feed = service
+    assert client.get("/health").status_code == 200
+    feed.problem = "the streaming pull ended: 404 subscription not found"
+    failing = client.get("/health")
+    assert failing.status_code == 503 and "404" in failing.json()["reason"]
