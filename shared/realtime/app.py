@@ -197,7 +197,7 @@ async def _pump(websocket: WebSocket, connection: Connection) -> None:
             await websocket.send_text(json.dumps(item, default=str))
     except (WebSocketDisconnect, OSError):
         return  # the client went away; the reader sees it too
-    except Exception:
+    except Exception:  # a socket's boundary: logged with its traceback, then closed
         # Not the client going away: log it and close, rather than leave a socket open that no
         # longer streams (the client reconnects).
         log.exception("real-time socket failed; closing it")
@@ -207,10 +207,7 @@ async def _pump(websocket: WebSocket, connection: Connection) -> None:
 
 async def _close_at_expiry(websocket: WebSocket, expires_at: int) -> None:
     await asyncio.sleep(max(0.0, expires_at - time.time()))
-    await websocket.send_json(
-        {"type": "error", "error": "unauthenticated", "message": "token has expired"}
-    )
-    await websocket.close(code=UNAUTHENTICATED, reason="token has expired")
+    await _refuse(websocket, UNAUTHENTICATED, "unauthenticated", "token has expired")
 
 
 def build_app(

@@ -50,10 +50,15 @@ QUEUE_SIZE = 256
 MAX_FILTERS = 100
 
 
+def covers(pattern: str, event_type: str) -> bool:
+    """An event type matches itself, and a prefix ending in "." matches the types under it."""
+    return event_type == pattern or (pattern.endswith(".") and event_type.startswith(pattern))
+
+
 def permission_for(event_type: str) -> Permission | None:
     """What a reader needs to see ``event_type``; None if it is never streamed."""
     for pattern, permission in STREAMED.items():
-        if event_type == pattern or (pattern.endswith(".") and event_type.startswith(pattern)):
+        if covers(pattern, event_type):
             return permission
     return None
 
@@ -107,9 +112,7 @@ class Subscription:
 
     def matches(self, event: dict[str, Any]) -> bool:
         kind = event["event_type"]
-        if self.event_types is not None and not any(
-            kind == t or (t.endswith(".") and kind.startswith(t)) for t in self.event_types
-        ):
+        if self.event_types is not None and not any(covers(t, kind) for t in self.event_types):
             return False
         if self.entities is not None:
             entity = f"{event.get('entity_type')}:{event.get('entity_id')}"

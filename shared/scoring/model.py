@@ -90,9 +90,10 @@ class LeadModel:
 
     # --- scoring --------------------------------------------------------------------------------
     def _inputs(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """The trees' inputs and the logistic part's (the latter also sees the period key)."""
         tree = tree_frame(frame, self.columns, self.features)
         matrix, _ = linear_matrix(tree, self.features)
-        return tree, matrix
+        return booster_frame(tree, self.features), matrix
 
     def _logits(self, tree: pd.DataFrame, matrix: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -103,9 +104,7 @@ class LeadModel:
             else np.full(len(tree), self.intercept)
         )
         if self.booster is not None:
-            logits = logits + self.booster.predict(
-                booster_frame(tree, self.features), raw_score=True
-            )
+            logits = logits + self.booster.predict(tree, raw_score=True)
         return np.asarray(logits, dtype="float64")
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -127,9 +126,9 @@ class LeadModel:
         val_auc = float(self.report.get("validation", {}).get("auc") or 0.5)
         quality = min(max((val_auc - 0.5) / 0.35, 0.0), 1.0)
         if self.booster is not None and self.leaf_counts:
-            leaves = np.asarray(
-                self.booster.predict(booster_frame(tree, self.features), pred_leaf=True), dtype=int
-            ).reshape(len(tree), -1)
+            leaves = np.asarray(self.booster.predict(tree, pred_leaf=True), dtype=int).reshape(
+                len(tree), -1
+            )
             counts = np.column_stack(
                 [np.asarray(self.leaf_counts[t])[leaves[:, t]] for t in range(leaves.shape[1])]
             )
@@ -164,9 +163,7 @@ class LeadModel:
             out += lin @ grouping(self._owners())
         if self.booster is not None and len(tree):
             trees = [f for f in self.features if not f.linear_only]
-            contrib = np.asarray(
-                self.booster.predict(booster_frame(tree, self.features), pred_contrib=True)
-            )[:, : len(trees)]
+            contrib = np.asarray(self.booster.predict(tree, pred_contrib=True))[:, : len(trees)]
             out += contrib @ grouping([f.source for f in trees])
         return sources, out
 
