@@ -66,6 +66,13 @@ class NotFound(AppError):
     code = "not_found"
 
 
+class PayloadTooLarge(AppError):
+    """The request body is larger than the operation accepts."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
 class MethodNotAllowed(AppError):
     status_code = 405
     code = "method_not_allowed"

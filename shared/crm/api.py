@@ -8,17 +8,38 @@ Routes (all tenant-scoped by the caller's token, permission ``crm:read``):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from shared.auth.rbac import Permission
-from shared.errors import InvalidInput, NotFound
-from shared.store.base import check_segment
+from shared.errors import NotFound
+from shared.web.contract import Id, Query, Request, ResponseBody
 from shared.web.http import Route
 
 if TYPE_CHECKING:
     from shared.web.http import RequestContext
 
-COLLECTIONS = ("leads", "customers", "interactions", "deals")
+
+class RecordPath(Request):
+    collection: Literal["leads", "customers", "interactions", "deals"]
+    record_id: Id
+
+
+class InteractionsQuery(Query):
+    limit: int = Field(50, ge=1, le=200, description="How many, newest first")
+
+
+class CrmRecord(ResponseBody):
+    """The read model's copy of a CRM record: its fields as the CRM sent them, plus these."""
+
+    version: int | None = Field(description="The CRM's version of the record last applied")
+    last_event_id: str | None = Field(description="The CRM event that last changed it")
+
+
+class Interactions(ResponseBody):
+    items: list[CrmRecord]
+    customer_id: str
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
@@ -29,13 +50,7 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_record(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    collection = ctx.params["collection"]
-    if collection not in COLLECTIONS:
-        raise InvalidInput(
-            f"collection must be one of {', '.join(COLLECTIONS)} (got {collection!r})",
-            field="collection",
-        )
-    record_id = check_segment(ctx.params["record_id"], field="record_id")
+    collection, record_id = ctx.params["collection"], ctx.params["record_id"]
     doc = ctx.scope.get(ctx.scope.path(collection, record_id))
     if doc is None:
         # The same answer whether the id is unknown or another tenant's: nothing leaks.
@@ -44,16 +59,13 @@ def get_record(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 def list_interactions(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    customer_id = check_segment(ctx.params["customer_id"], field="customer_id")
-    raw_limit = ctx.request.args.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
-        raise InvalidInput("limit must be a whole number from 1 to 200", field="limit")
+    customer_id = ctx.params["customer_id"]
     rows = ctx.scope.query(
         ctx.scope.path("interactions"),
         where=[("customer_id", "==", customer_id)],
         order_by="updated_at",  # composite index declared in terraform/modules/firestore
         descending=True,
-        limit=int(raw_limit),
+        limit=ctx.query(InteractionsQuery).limit,
     )
     return {"items": [_public(doc) for _, doc in rows], "customer_id": customer_id}, 200
 
@@ -64,6 +76,16 @@ ROUTES = (
         "/api/v1/ai/crm/customers/{customer_id}/interactions",
         Permission.CRM_READ,
         list_interactions,
+        query=InteractionsQuery,
+        response=Interactions,
     ),
-    Route("GET", "/api/v1/ai/crm/{collection}/{record_id}", Permission.CRM_READ, get_record),
+    Route(
+        "GET",
+        "/api/v1/ai/crm/{collection}/{record_id}",
+        Permission.CRM_READ,
+        get_record,
+        path=RecordPath,
+        response=CrmRecord,
+        errors=(404,),
+    ),
 )

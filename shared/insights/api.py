@@ -11,13 +11,14 @@ knowledge base routes of :mod:`shared.knowledge.api`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
 
 from shared import runtime
 from shared.auth.rbac import Permission
-from shared.errors import InvalidInput
 from shared.knowledge.api import ROUTES as KNOWLEDGE_ROUTES
-from shared.store.base import check_segment
+from shared.web.contract import Id, IsoInstant, Query, Request, ResponseBody
 from shared.web.http import Route
 
 if TYPE_CHECKING:
@@ -26,62 +27,88 @@ if TYPE_CHECKING:
     from shared.web.http import RequestContext
 
 
+InsightType = Literal[
+    "churn_risk", "upsell", "cross_sell", "engagement", "sentiment_trend", "next_best_action"
+]
+
+
+class GenerateBody(Request):
+    customer_id: Id
+    types: list[InsightType] = Field(
+        default=["churn_risk", "next_best_action"], min_length=1, max_length=6
+    )
+    force: bool = Field(False, description="Generate again even if fresh insights are stored")
+
+
+class InsightsQuery(Query):
+    type: InsightType | None = None
+    min_impact: int | None = Field(None, ge=1, le=10)
+    since: IsoInstant | None = Field(None, description="Generated at or after (UTC if no offset)")
+    limit: int = Field(20, ge=1, le=100)
+    cursor: Id | None = Field(None, description="next_cursor of the previous page")
+
+
+class ChatBody(Request):
+    message: Annotated[str, StringConstraints(min_length=1, max_length=4000, pattern=r"\S")]
+    customer_id: Id | None = Field(None, description="Ground the answer in this customer's history")
+    session_id: Id | None = Field(None, description="Continue this session (yours only)")
+
+
+class Insight(ResponseBody):
+    insight_id: str
+    customer_id: str
+    type: str
+
+
+class GeneratedInsights(ResponseBody):
+    customer_id: str
+    insights: list[Insight]
+
+
+class InsightPage(ResponseBody):
+    insights: list[Insight]
+    next_cursor: str | None
+
+
+class CustomerInsights(InsightPage):
+    customer_id: str
+
+
 def generate_insights(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     from shared.insights.service import generate
 
-    body = ctx.json_body()
-    customer_id = body.get("customer_id")
-    if not isinstance(customer_id, str) or not customer_id:
-        raise InvalidInput("customer_id is required", field="customer_id")
-    types = body.get("types", ["churn_risk", "next_best_action"])
-    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
-        raise InvalidInput("types must be a list of insight types", field="types")
+    body = ctx.body(GenerateBody)
     insights = generate(
         ctx.scope,
         runtime.llm_client(),
         runtime.embedder(),
-        customer_id,
-        types,
-        force=bool(body.get("force", False)),
+        body.customer_id,
+        list(body.types),
+        force=body.force,
         publisher=runtime.publisher(),
     )
-    return {"customer_id": customer_id, "insights": insights}, 200
+    return {"customer_id": body.customer_id, "insights": insights}, 200
 
 
 def customer_insights(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     from shared.insights.service import list_insights
 
-    customer_id = check_segment(ctx.params["customer_id"], field="customer_id")
+    customer_id = ctx.params["customer_id"]
     rows, cursor = list_insights(ctx.scope, customer_id=customer_id, limit=50)
     return {"customer_id": customer_id, "insights": rows, "next_cursor": cursor}, 200
 
 
 def all_insights(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    from datetime import UTC, datetime
-
     from shared.insights.service import list_insights
 
-    args = ctx.request.args
-    limit = args.get("limit", "20")
-    if not limit.isdigit() or not 1 <= int(limit) <= 100:
-        raise InvalidInput("limit must be a whole number from 1 to 100", field="limit")
-    min_impact = args.get("min_impact")
-    if min_impact is not None and (not min_impact.isdigit() or not 1 <= int(min_impact) <= 10):
-        raise InvalidInput("min_impact must be a whole number from 1 to 10", field="min_impact")
-    since = None
-    if args.get("since"):
-        try:
-            since = datetime.fromisoformat(args["since"])
-        except ValueError as exc:
-            raise InvalidInput("since must be an ISO date or date-time", field="since") from exc
-        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    query = ctx.query(InsightsQuery)
     rows, cursor = list_insights(
         ctx.scope,
-        kind=args.get("type"),
-        min_impact=int(min_impact) if min_impact else None,
-        since=since,
-        limit=int(limit),
-        before=args.get("cursor"),
+        kind=query.type,
+        min_impact=query.min_impact,
+        since=query.since,
+        limit=query.limit,
+        before=query.cursor,
     )
     return {"insights": rows, "next_cursor": cursor}, 200
 
@@ -89,20 +116,52 @@ def all_insights(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 def chat(ctx: RequestContext) -> Iterator[str]:
     from shared.insights.chat import start_chat
 
+    body = ctx.body(ChatBody)
     return start_chat(
-        ctx.scope, runtime.llm_client(), runtime.embedder(), ctx.principal.subject, ctx.json_body()
+        ctx.scope,
+        runtime.llm_client(),
+        runtime.embedder(),
+        ctx.principal.subject,
+        body.message,
+        customer_id=body.customer_id,
+        session_id=body.session_id,
     )
 
 
+_BASE = "/api/v1/ai/insights"
 ROUTES = (
     *KNOWLEDGE_ROUTES,
-    Route("POST", "/api/v1/ai/insights/chat", Permission.INSIGHTS_READ, chat, stream=True),
-    Route("POST", "/api/v1/ai/insights/generate", Permission.INSIGHTS_GENERATE, generate_insights),
-    Route("GET", "/api/v1/ai/insights", Permission.INSIGHTS_READ, all_insights),
+    Route(
+        "POST",
+        _BASE + "/chat",
+        Permission.INSIGHTS_READ,
+        chat,
+        stream=True,
+        body=ChatBody,
+        errors=(402, 404, 422),
+    ),
+    Route(
+        "POST",
+        _BASE + "/generate",
+        Permission.INSIGHTS_GENERATE,
+        generate_insights,
+        body=GenerateBody,
+        response=GeneratedInsights,
+        errors=(402, 404, 422),
+    ),
     Route(
         "GET",
-        "/api/v1/ai/insights/customer/{customer_id}",
+        _BASE,
+        Permission.INSIGHTS_READ,
+        all_insights,
+        query=InsightsQuery,
+        response=InsightPage,
+    ),
+    Route(
+        "GET",
+        _BASE + "/customer/{customer_id}",
         Permission.INSIGHTS_READ,
         customer_insights,
+        response=CustomerInsights,
     ),
 )

@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import InvalidInput, NotFound, PermissionDenied
+from shared.errors import NotFound, PermissionDenied
 from shared.insights import grounding
 from shared.insights.history import customer_history
 from shared.knowledge.index import KnowledgeBase
@@ -40,23 +40,25 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 
 
 def start_chat(
-    scope: TenantStore, client: LLMClient, embedder: Embedder, user: str, body: dict[str, Any]
+    scope: TenantStore,
+    client: LLMClient,
+    embedder: Embedder,
+    user: str,
+    question: str,
+    *,
+    customer_id: str | None = None,
+    session_id: str | None = None,
 ) -> Iterator[str]:
-    """Validate the request and retrieve, then return the event stream (which calls the model).
+    """Check the customer and session and retrieve, then return the event stream (which calls
+    the model). The request's types and bounds are checked at the edge.
 
     Raises:
-        InvalidInput, NotFound, PermissionDenied (another user's session): before any event.
+        NotFound, PermissionDenied (another user's session): before any event.
     """
-    question = body.get("message")
-    if not isinstance(question, str) or not question.strip() or len(question) > 4000:
-        raise InvalidInput("message is required (at most 4000 characters)", field="message")
-    customer_id = body.get("customer_id")
-    if customer_id is not None:
-        customer_id = check_segment(str(customer_id), field="customer_id")
-        if scope.get(scope.path("customers", customer_id)) is None:
-            raise NotFound(f"no customer {customer_id!r} in this tenant", field="customer_id")
-    session_id = body.get("session_id") or "chat-" + uuid.uuid4().hex[:16]
-    session_path = scope.path("chat_sessions", check_segment(str(session_id), field="session_id"))
+    if customer_id is not None and scope.get(scope.path("customers", customer_id)) is None:
+        raise NotFound(f"no customer {customer_id!r} in this tenant", field="customer_id")
+    session_id = session_id or "chat-" + uuid.uuid4().hex[:16]
+    session_path = scope.path("chat_sessions", check_segment(session_id, field="session_id"))
     session = scope.get(session_path) or {"user": user, "customer_id": customer_id, "turns": []}
     if session.get("user") != user:
         raise PermissionDenied("this chat session belongs to another user", field="session_id")

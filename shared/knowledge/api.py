@@ -10,17 +10,79 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from shared import runtime
 from shared.auth.rbac import Permission
-from shared.errors import InvalidInput
-from shared.knowledge.index import KnowledgeBase
-from shared.store.base import check_segment
+from shared.knowledge.index import MAX_DOC_CHARS, KnowledgeBase
+from shared.web.contract import Id, JsonDocument, Request, ResponseBody
 from shared.web.http import Route
 
 if TYPE_CHECKING:
     from shared.web.http import RequestContext
+
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"\S")]
+
+
+class AddDocument(Request):
+    title: Title
+    format: Literal["text", "markdown", "json"] = "text"
+    content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DOC_CHARS)] | (
+        JsonDocument
+    ) = Field(description="Text, or with format json a JSON value")
+    doc_id: Id | None = Field(None, description="Replaces the document with this id")
+    source: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _text_unless_json(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str) and info.data.get("format") != "json":
+            raise ValueError("must be text unless format is json")
+        return value
+
+
+class SearchBody(Request):
+    query: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"\S")]
+    k: int = Field(5, ge=1, le=20)
+
+
+class Document(ResponseBody):
+    doc_id: str
+    title: str
+    format: str
+    source: str | None
+    chunks: int
+    chars: int
+    model_id: str
+    added_by: str
+    created_at: datetime
+
+
+class Documents(ResponseBody):
+    documents: list[Document]
+
+
+class Deleted(ResponseBody):
+    deleted: str
+
+
+class Citation(ResponseBody):
+    source_type: str
+    id: str
+    chunk_id: str
+    title: str | None
+    date: str | None
+    snippet: str
+    score: float
+
+
+class SearchResults(ResponseBody):
+    results: list[Citation]
 
 
 def _kb(ctx: RequestContext) -> KnowledgeBase:
@@ -28,27 +90,14 @@ def _kb(ctx: RequestContext) -> KnowledgeBase:
 
 
 def add_document(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    body = ctx.json_body()
-    title, content = body.get("title"), body.get("content")
-    if not isinstance(title, str) or not title.strip() or len(title) > 300:
-        raise InvalidInput("title is required (at most 300 characters)", field="title")
-    if isinstance(content, (dict, list)) and body.get("format") == "json":
-        import json
-
-        content = json.dumps(content)
-    if not isinstance(content, str):
-        raise InvalidInput(
-            "content must be text (or a JSON value with format json)", field="content"
-        )
-    doc_id = body.get("doc_id")
-    if doc_id is not None:
-        doc_id = check_segment(str(doc_id), field="doc_id")
+    body = ctx.body(AddDocument)
+    content = body.content if isinstance(body.content, str) else json.dumps(body.content)
     meta = _kb(ctx).add(
-        title.strip(),
+        body.title.strip(),
         content,
-        body.get("format", "text"),
-        doc_id=doc_id,
-        source=str(body["source"])[:500] if body.get("source") else None,
+        body.format,
+        doc_id=body.doc_id,
+        source=body.source or None,
         added_by=ctx.principal.subject,
     )
     return meta, 201
@@ -59,26 +108,43 @@ def list_documents(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 def delete_document(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    doc_id = check_segment(ctx.params["doc_id"], field="doc_id")
+    doc_id = ctx.params["doc_id"]
     _kb(ctx).delete(doc_id)
     return {"deleted": doc_id}, 200
 
 
 def search(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    body = ctx.json_body()
-    query = body.get("query")
-    if not isinstance(query, str) or not query.strip() or len(query) > 2000:
-        raise InvalidInput("query is required (at most 2000 characters)", field="query")
-    k = body.get("k", 5)
-    if not isinstance(k, int) or not 1 <= k <= 20:
-        raise InvalidInput("k must be a whole number from 1 to 20", field="k")
-    hits = _kb(ctx).search(query, k=k)
+    body = ctx.body(SearchBody)
+    hits = _kb(ctx).search(body.query, k=body.k)
     return {"results": [{**h.citation(), "score": h.score} for h in hits]}, 200
 
 
+_BASE = "/api/v1/ai/knowledge"
 ROUTES = (
-    Route("POST", "/api/v1/ai/knowledge", Permission.KNOWLEDGE_MANAGE, add_document),
-    Route("GET", "/api/v1/ai/knowledge", Permission.INSIGHTS_READ, list_documents),
-    Route("POST", "/api/v1/ai/knowledge/search", Permission.INSIGHTS_READ, search),
-    Route("DELETE", "/api/v1/ai/knowledge/{doc_id}", Permission.KNOWLEDGE_MANAGE, delete_document),
+    Route(
+        "POST",
+        _BASE,
+        Permission.KNOWLEDGE_MANAGE,
+        add_document,
+        body=AddDocument,
+        response=Document,
+        status=201,
+        max_body=4 * 1024 * 1024,
+    ),
+    Route("GET", _BASE, Permission.INSIGHTS_READ, list_documents, response=Documents),
+    Route(
+        "POST",
+        _BASE + "/search",
+        Permission.INSIGHTS_READ,
+        search,
+        body=SearchBody,
+        response=SearchResults,
+    ),
+    Route(
+        "DELETE",
+        _BASE + "/{doc_id}",
+        Permission.KNOWLEDGE_MANAGE,
+        delete_document,
+        response=Deleted,
+    ),
 )

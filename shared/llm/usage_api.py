@@ -9,39 +9,89 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ValidationError
+from pydantic import ConfigDict, Field, StringConstraints
 
 from shared import runtime
 from shared.auth.rbac import Permission
 from shared.errors import InvalidInput
 from shared.llm.ledger import _merge_sum
-from shared.llm.policy import LLMPolicy
-from shared.store.base import check_segment
+from shared.llm.policy import Limit, LLMPolicy
+from shared.web.contract import Day, IsoDate, Query, ResponseBody
 from shared.web.http import Route
 
 if TYPE_CHECKING:
     from shared.web.http import RequestContext
 
 MAX_DAYS = 92
+_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]{1,64}$")]
 
 
-def _day(ctx: RequestContext, name: str, default: date) -> date:
-    raw = ctx.request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{name} must be a date YYYY-MM-DD (got {raw!r})", field=name) from exc
+class UsageQuery(Query):
+    from_: IsoDate | None = Field(None, alias="from", description="First day (default: to - 29)")
+    to: IsoDate | None = Field(None, description="Last day (default: today, UTC)")
+
+
+class LimitBody(Limit):
+    model_config = _STRICT
+
+
+class PolicyBody(LLMPolicy):
+    """The tenant's LLM policy as an admin sets it."""
+
+    model_config = _STRICT
+    budget: LimitBody = Field(default_factory=LimitBody)
+    feature_budgets: dict[Name, LimitBody] = Field(default_factory=dict, max_length=50)  # type: ignore[assignment]
+    degrade_to_tier: Name | None = Field(
+        None, description="Over budget: retry on this cheaper tier instead of failing"
+    )
+    alert_thresholds: list[Annotated[int, Field(ge=1, le=100)]] = Field(
+        default_factory=lambda: [50, 80, 100], max_length=10
+    )
+
+
+class Budget(ResponseBody):
+    period: str = Field(description="YYYY-MM")
+    limits: dict[str, Any]
+    used: dict[str, Any]
+    by_feature: dict[str, Any]
+    alerts_sent: list[Any]
+
+
+class Usage(ResponseBody):
+    tenant_id: str
+    from_: Day = Field(alias="from")
+    to: Day
+    total: dict[str, Any]
+    by_day: list[dict[str, Any]]
+    by_feature: dict[str, Any]
+    by_model: dict[str, Any]
+    by_object_type: dict[str, Any]
+    budget: Budget
+
+
+class ObjectUsage(ResponseBody):
+    object: str
+    usage: dict[str, Any]
+
+
+class Policy(ResponseBody):
+    budget: dict[str, Any]
+    feature_budgets: dict[str, Any]
+    degrade_to_tier: str | None
+    injection: Literal["off", "flag", "block"]
+    pii: Literal["off", "redact"]
+    alert_thresholds: list[int]
 
 
 def get_usage(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     today = datetime.now(UTC).date()
-    end = _day(ctx, "to", today)
-    start = _day(ctx, "from", end - timedelta(days=29))
+    query = ctx.query(UsageQuery)
+    end = query.to or today
+    start = query.from_ or end - timedelta(days=29)
     if start > end:
         raise InvalidInput("from must not be after to", field="from")
     if (end - start).days + 1 > MAX_DAYS:
@@ -79,7 +129,7 @@ def get_usage(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 def get_object_usage(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    ref = check_segment(ctx.params["object_ref"], field="object_ref")
+    ref = ctx.params["object_ref"]
     doc = ctx.scope.get(ctx.scope.path("llm_usage_objects", ref)) or {}
     return {"object": ref, "usage": doc}, 200
 
@@ -89,13 +139,7 @@ def get_policy(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 def put_policy(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    body = ctx.json_body()
-    try:
-        policy = LLMPolicy.model_validate(body)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise InvalidInput(f"{field}: {err['msg']}", field=field) from exc
+    policy = LLMPolicy.model_validate(ctx.body(PolicyBody).model_dump())
     if policy.degrade_to_tier is not None:
         try:
             runtime.llm_client().catalog.tier(policy.degrade_to_tier)
@@ -106,8 +150,28 @@ def put_policy(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 ROUTES = (
-    Route("GET", "/api/v1/ai/usage", Permission.USAGE_READ, get_usage),
-    Route("GET", "/api/v1/ai/usage/policy", Permission.USAGE_READ, get_policy),
-    Route("PUT", "/api/v1/ai/usage/policy", Permission.BUDGETS_MANAGE, put_policy),
-    Route("GET", "/api/v1/ai/usage/objects/{object_ref}", Permission.USAGE_READ, get_object_usage),
+    Route(
+        "GET",
+        "/api/v1/ai/usage",
+        Permission.USAGE_READ,
+        get_usage,
+        query=UsageQuery,
+        response=Usage,
+    ),
+    Route("GET", "/api/v1/ai/usage/policy", Permission.USAGE_READ, get_policy, response=Policy),
+    Route(
+        "PUT",
+        "/api/v1/ai/usage/policy",
+        Permission.BUDGETS_MANAGE,
+        put_policy,
+        body=PolicyBody,
+        response=Policy,
+    ),
+    Route(
+        "GET",
+        "/api/v1/ai/usage/objects/{object_ref}",
+        Permission.USAGE_READ,
+        get_object_usage,
+        response=ObjectUsage,
+    ),
 )

@@ -11,18 +11,103 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, RootModel, StringConstraints, field_validator
 
 from shared.auth.rbac import Permission
-from shared.errors import InvalidInput
 from shared.prompts.overrides import OverrideStore, validate_overrides
 from shared.prompts.registry import default_registry, parse_version
 from shared.prompts.service import prepare, record_outcome, template_report
+from shared.web.contract import Fields, IsoDate, Query, Request, ResponseBody, ShortText, Text
 from shared.web.http import Route
 
 if TYPE_CHECKING:
     from shared.prompts.registry import PromptTemplate
     from shared.web.http import RequestContext
+
+
+REPORT_DAYS = 366
+Version = int | Annotated[str, StringConstraints(pattern=r"^[vV]?[1-9][0-9]{0,3}$")]
+OverrideName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class OverridesBody(
+    RootModel[
+        Annotated[
+            dict[OverrideName, Text | Annotated[list[Text], Field(max_length=50)]],
+            Field(max_length=20),
+        ]
+    ]
+):
+    """Override values by name; which names a template accepts, and their kinds and lengths, are
+    in its ``overridable`` (GET the template)."""
+
+    model_config = ConfigDict(
+        strict=True, frozen=True, json_schema_extra={"additionalProperties": False}
+    )
+
+
+class PreviewBody(Request):
+    variables: Fields = Field(default_factory=dict)
+    version: Version | None = Field(None, description='A version (2 or "v2"); default: routed')
+    routing_key: ShortText | None = Field(None, description="The key traffic shares hash")
+
+
+class OutcomeBody(Request):
+    version: Version
+    outcome: Literal["approved", "edited", "rejected"]
+    ref: ShortText = Field(min_length=1, description="What was reviewed: a call or run id")
+
+
+class ReportQuery(Query):
+    since: IsoDate | None = Field(
+        None, description=f"First day (default: 30 days ago; at most {REPORT_DAYS} days ago)"
+    )
+
+    @field_validator("since")
+    @classmethod
+    def _recent(cls, value: date | None) -> date | None:
+        if value is not None and value < datetime.now(UTC).date() - timedelta(REPORT_DAYS):
+            raise ValueError(f"may be at most {REPORT_DAYS} days ago")
+        return value
+
+
+class TemplateVersions(ResponseBody):
+    template_id: str
+    traffic_percent: dict[str, Any]
+    versions: list[dict[str, Any]]
+
+
+class TemplateList(ResponseBody):
+    templates: list[TemplateVersions]
+
+
+class Overrides(ResponseBody):
+    template_id: str
+    overridable: dict[str, Any]
+    values: dict[str, Any]
+    revision: int
+    updated_by: str | None
+    updated_at: datetime | None
+
+
+class Preview(ResponseBody):
+    template: str
+    tier: str
+    max_tokens: int
+    system: str | None
+    messages: list[dict[str, Any]]
+    response_schema: dict[str, Any] | None
+
+
+class Outcome(ResponseBody):
+    template_id: str
+    recorded_by: str
+
+
+class Report(ResponseBody):
+    template_id: str
 
 
 def _describe(template: PromptTemplate, *, full: bool) -> dict[str, Any]:
@@ -90,7 +175,7 @@ def get_overrides(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 def put_overrides(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     tid = ctx.params["template_id"]
-    body = ctx.json_body()
+    body = dict(ctx.body(OverridesBody).root)
     # Every version of the template must accept the values: traffic may reach any of them.
     clean: dict[str, Any] = {}
     for template in default_registry().versions(tid):
@@ -107,17 +192,13 @@ def delete_overrides(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 def preview(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    body = ctx.json_body()
-    variables = body.get("variables", {})
-    if not isinstance(variables, dict):
-        raise InvalidInput("variables must be an object", field="variables")
-    version = parse_version(body["version"]) if body.get("version") is not None else None
+    body = ctx.body(PreviewBody)
     rendered = prepare(
         ctx.scope,
         ctx.params["template_id"],
-        variables,
-        version=version,
-        routing_key=body.get("routing_key"),
+        dict(body.variables),
+        version=parse_version(body.version) if body.version is not None else None,
+        routing_key=body.routing_key,
     )
     req = rendered.request
     return {
@@ -131,40 +212,69 @@ def preview(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 def post_outcome(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    body = ctx.json_body()
-    for name in ("version", "outcome", "ref"):
-        if body.get(name) in (None, ""):
-            raise InvalidInput(f"{name} is required", field=name)
+    body = ctx.body(OutcomeBody)
     doc = record_outcome(
         ctx.scope,
         ctx.params["template_id"],
-        parse_version(body["version"]),
-        str(body["outcome"]),
-        ref=str(body["ref"])[:200],
+        parse_version(body.version),
+        body.outcome,
+        ref=body.ref,
     )
     return {**doc, "recorded_by": ctx.principal.subject}, 201
 
 
 def get_report(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    raw = ctx.request.args.get("since")
-    try:
-        since_day = date.fromisoformat(raw) if raw else datetime.now(UTC).date() - timedelta(30)
-    except ValueError as exc:
-        raise InvalidInput(f"since must be a date YYYY-MM-DD (got {raw!r})", field="since") from exc
+    since_day = ctx.query(ReportQuery).since or datetime.now(UTC).date() - timedelta(30)
     since = datetime(since_day.year, since_day.month, since_day.day, tzinfo=UTC)
     return template_report(ctx.scope, ctx.params["template_id"], since=since), 200
 
 
 _BASE = "/api/v1/ai/prompts"
+_ONE = _BASE + "/{template_id}"
 ROUTES = (
-    Route("GET", _BASE, Permission.USAGE_READ, list_prompts),
-    Route("GET", _BASE + "/{template_id}", Permission.USAGE_READ, get_prompt),
-    Route("GET", _BASE + "/{template_id}/overrides", Permission.PROMPTS_MANAGE, get_overrides),
-    Route("PUT", _BASE + "/{template_id}/overrides", Permission.PROMPTS_MANAGE, put_overrides),
+    Route("GET", _BASE, Permission.USAGE_READ, list_prompts, response=TemplateList),
+    Route("GET", _ONE, Permission.USAGE_READ, get_prompt, response=TemplateVersions),
+    Route("GET", _ONE + "/overrides", Permission.PROMPTS_MANAGE, get_overrides, response=Overrides),
     Route(
-        "DELETE", _BASE + "/{template_id}/overrides", Permission.PROMPTS_MANAGE, delete_overrides
+        "PUT",
+        _ONE + "/overrides",
+        Permission.PROMPTS_MANAGE,
+        put_overrides,
+        body=OverridesBody,
+        response=Overrides,
+        errors=(422,),
     ),
-    Route("POST", _BASE + "/{template_id}/preview", Permission.PROMPTS_MANAGE, preview),
-    Route("POST", _BASE + "/{template_id}/outcomes", Permission.WORKFLOWS_DECIDE, post_outcome),
-    Route("GET", _BASE + "/{template_id}/report", Permission.USAGE_READ, get_report),
+    Route(
+        "DELETE",
+        _ONE + "/overrides",
+        Permission.PROMPTS_MANAGE,
+        delete_overrides,
+        response=Overrides,
+    ),
+    Route(
+        "POST",
+        _ONE + "/preview",
+        Permission.PROMPTS_MANAGE,
+        preview,
+        body=PreviewBody,
+        response=Preview,
+        errors=(422,),
+    ),
+    Route(
+        "POST",
+        _ONE + "/outcomes",
+        Permission.WORKFLOWS_DECIDE,
+        post_outcome,
+        body=OutcomeBody,
+        response=Outcome,
+        status=201,
+    ),
+    Route(
+        "GET",
+        _ONE + "/report",
+        Permission.USAGE_READ,
+        get_report,
+        query=ReportQuery,
+        response=Report,
+    ),
 )

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
 from shared import runtime
 from shared.auth.rbac import Permission
-from shared.errors import AppError, InvalidInput
+from shared.errors import AppError
 from shared.scoring import abtest
-from shared.scoring.registry import ModelRegistry
+from shared.scoring.registry import Assignment, ModelRecord, ModelRegistry
 from shared.scoring.service import LeadScorer, train_from_read_model
-from shared.store.base import check_segment
+from shared.scoring.types import LeadScoreResult
+from shared.web.contract import ErrorDetail, Fields, Id, Request, ResponseBody
 from shared.web.http import Route
 
 if TYPE_CHECKING:
@@ -28,59 +31,71 @@ if TYPE_CHECKING:
 MAX_BATCH = 1000
 
 
+class ScoreLead(Request):
+    lead_id: Id
+    fields: Fields | None = Field(
+        None, description="Score these values instead of the read model's record"
+    )
+    force: bool = Field(False, description="Score again even if a fresh score is stored")
+
+
+class BatchLead(Request):
+    lead_id: Id
+    fields: Fields | None = None
+
+
+class ScoreBatch(Request):
+    leads: list[BatchLead] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ItemError(ResponseBody):
+    index: int = Field(description="Position in the request's leads")
+    lead_id: str | None
+    error: ErrorDetail
+
+
+class BatchScores(ResponseBody):
+    results: list[LeadScoreResult]
+    errors: list[ItemError]
+
+
+class ModelList(ResponseBody):
+    assignment: Assignment = Field(description="Champion, challenger and traffic share")
+    models: list[ModelRecord]
+
+
+class TrainReport(ResponseBody):
+    """What training did: the new version, its figures, and whether it was promoted."""
+
+
+class AbTestBody(Request):
+    challenger: Id | None = Field(None, description="Start a test of this version")
+    share: float = Field(0.1, gt=0, lt=1, description="Share of leads the challenger scores")
+
+
+class AbTestReport(ResponseBody):
+    assignment: Assignment
+
+
 def _scorer(ctx: RequestContext) -> LeadScorer:
     return LeadScorer(ctx.scope, publisher=runtime.publisher())
 
 
-def _lead_id(item: dict[str, Any], field: str) -> str:
-    value = item.get("lead_id")
-    if not isinstance(value, str):
-        raise InvalidInput("lead_id is required (a string)", field=field)
-    return check_segment(value, field=field)
-
-
 def score_one(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    body = ctx.json_body()
-    result = _scorer(ctx).score(
-        _lead_id(body, "lead_id"), body.get("fields"), force=bool(body.get("force"))
-    )
+    body = ctx.body(ScoreLead)
+    result = _scorer(ctx).score(body.lead_id, body.fields, force=body.force)
     return result.model_dump(mode="json"), 200
 
 
 def score_batch(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    leads = ctx.json_body().get("leads")
-    if not isinstance(leads, list) or not leads:
-        raise InvalidInput("leads must be a non-empty list", field="leads")
-    if len(leads) > MAX_BATCH:
-        raise InvalidInput(
-            f"at most {MAX_BATCH} leads per request (got {len(leads)})", field="leads"
-        )
-    items: list[tuple[str, Any]] = []
-    errors: list[dict[str, Any]] = []
-    positions: list[int] = []
-    for i, item in enumerate(leads):
-        try:
-            if not isinstance(item, dict):
-                raise InvalidInput("each lead must be an object", field=f"leads[{i}]")
-            items.append((_lead_id(item, f"leads[{i}].lead_id"), item.get("fields")))
-            positions.append(i)
-        except InvalidInput as exc:
-            errors.append(
-                {
-                    "index": i,
-                    "lead_id": item.get("lead_id") if isinstance(item, dict) else None,
-                    "error": exc.to_dict(),
-                }
-            )
-    results = []
-    for i, (lead_id, _), outcome in zip(
-        positions, items, _scorer(ctx).score_many(items), strict=True
-    ):
+    leads = ctx.body(ScoreBatch).leads
+    results, errors = [], []
+    outcomes = _scorer(ctx).score_many([(lead.lead_id, lead.fields) for lead in leads])
+    for i, (lead, outcome) in enumerate(zip(leads, outcomes, strict=True)):
         if isinstance(outcome, AppError):
-            errors.append({"index": i, "lead_id": lead_id, "error": outcome.to_dict()})
+            errors.append({"index": i, "lead_id": lead.lead_id, "error": outcome.to_dict()})
         else:
             results.append(outcome.model_dump(mode="json"))
-    errors.sort(key=lambda e: e["index"])
     return {"results": results, "errors": errors}, 200
 
 
@@ -101,28 +116,67 @@ def train_now(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 def ab_test(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    body = ctx.json_body() if ctx.request.get_data() else {}
-    if "challenger" in body:
-        share = body.get("share", 0.1)
-        if not isinstance(share, (int, float)):
-            raise InvalidInput("share must be a number between 0 and 1", field="share")
-        ModelRegistry(ctx.scope).start_test(
-            check_segment(str(body["challenger"]), field="challenger"), float(share)
-        )
+    body = ctx.body(AbTestBody)
+    if body.challenger is not None:
+        ModelRegistry(ctx.scope).start_test(body.challenger, body.share)
     return abtest.report(ctx.scope), 200
 
 
 def promote(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    version = check_segment(ctx.params["version"], field="version")
+    version = ctx.params["version"]
     return ModelRegistry(ctx.scope).promote(version).model_dump(mode="json"), 200
 
 
+_BASE = "/api/v1/ai/scoring"
 ROUTES = (
-    Route("POST", "/api/v1/ai/scoring/leads/batch", Permission.SCORES_RUN, score_batch),
-    Route("POST", "/api/v1/ai/scoring/leads", Permission.SCORES_RUN, score_one),
-    Route("GET", "/api/v1/ai/scoring/leads/{lead_id}", Permission.SCORES_READ, get_score),
-    Route("GET", "/api/v1/ai/scoring/models", Permission.SCORES_READ, list_models),
-    Route("POST", "/api/v1/ai/scoring/models/train", Permission.MODELS_MANAGE, train_now),
-    Route("POST", "/api/v1/ai/scoring/models/test", Permission.MODELS_MANAGE, ab_test),
-    Route("POST", "/api/v1/ai/scoring/models/{version}/promote", Permission.MODELS_MANAGE, promote),
+    Route(
+        "POST",
+        _BASE + "/leads/batch",
+        Permission.SCORES_RUN,
+        score_batch,
+        body=ScoreBatch,
+        response=BatchScores,
+        max_body=4 * 1024 * 1024,
+    ),
+    Route(
+        "POST",
+        _BASE + "/leads",
+        Permission.SCORES_RUN,
+        score_one,
+        body=ScoreLead,
+        response=LeadScoreResult,
+        errors=(404,),
+    ),
+    Route(
+        "GET",
+        _BASE + "/leads/{lead_id}",
+        Permission.SCORES_READ,
+        get_score,
+        response=LeadScoreResult,
+    ),
+    Route("GET", _BASE + "/models", Permission.SCORES_READ, list_models, response=ModelList),
+    Route(
+        "POST",
+        _BASE + "/models/train",
+        Permission.MODELS_MANAGE,
+        train_now,
+        response=TrainReport,
+        errors=(409,),
+    ),
+    Route(
+        "POST",
+        _BASE + "/models/test",
+        Permission.MODELS_MANAGE,
+        ab_test,
+        body=AbTestBody,
+        response=AbTestReport,
+        errors=(404, 409),
+    ),
+    Route(
+        "POST",
+        _BASE + "/models/{version}/promote",
+        Permission.MODELS_MANAGE,
+        promote,
+        response=Assignment,
+    ),
 )

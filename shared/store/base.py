@@ -34,7 +34,7 @@ def check_segment(value: str, *, field: str = "id") -> str:
     """
     if (
         not isinstance(value, str)
-        or not _SEGMENT.match(value)
+        or not _SEGMENT.fullmatch(value)
         or value in (".", "..")
         or (value.startswith("__") and value.endswith("__"))
     ):

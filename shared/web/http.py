@@ -1,9 +1,14 @@
-"""The HTTP edge shared by every HTTP function: routing, authentication, roles, error mapping.
+"""The HTTP edge shared by every HTTP function: routing, authentication, roles, validation,
+error mapping.
 
 A function's ``main.py`` passes its Flask request and its route table to :func:`dispatch`. Every
-route names the permission it needs; there is no unauthenticated route. Errors are mapped to
-status codes once, here: an :class:`~shared.errors.AppError` becomes its own status with a JSON
-body that names the field; anything else is logged with its traceback and answered 500.
+route names the permission it needs; there is no unauthenticated route. Each route also names the
+pydantic models of its path, query and body (:mod:`shared.web.contract`): the edge refuses a body
+over the route's size limit (413) and validates the rest before the handler runs, so a handler
+gets typed objects, and a validation error becomes 400 naming the field (``leads[3].lead_id``).
+Errors are mapped to status codes once, here: an :class:`~shared.errors.AppError` becomes its own
+status with a JSON body that names the field; anything else is logged with its traceback and
+answered 500. The same route objects generate the OpenAPI document (``devstack/openapi.py``).
 """
 
 from __future__ import annotations
@@ -12,14 +17,17 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from pydantic import BaseModel, ValidationError, create_model
 
 from shared.auth.rbac import require
-from shared.errors import AppError, InvalidInput, MethodNotAllowed, NotFound
+from shared.errors import AppError, InvalidInput, MethodNotAllowed, NotFound, PayloadTooLarge
 from shared.log import get_logger, log_context, trace_from_header
 from shared.tenancy.scope import TenantStore, tenant_for
+from shared.web.contract import DEFAULT_MAX_BODY, Id
 
 if TYPE_CHECKING:
     import flask
@@ -32,6 +40,7 @@ if TYPE_CHECKING:
 _log = get_logger("http")
 Response = tuple[str, int, dict[str, str]]
 JSON_HEADERS = {"Content-Type": "application/json"}
+M = TypeVar("M", bound=BaseModel)
 
 
 def _default(value: Any) -> Any:
@@ -40,27 +49,41 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def to_json(body: dict[str, Any]) -> str:
+def to_json(body: dict[str, Any] | BaseModel) -> str:
     """JSON text with datetimes as ISO 8601 (Flask's default would write RFC 1123 dates)."""
+    if isinstance(body, BaseModel):
+        return body.model_dump_json()
     return json.dumps(body, default=_default)
 
 
 @dataclass(frozen=True)
 class RequestContext:
+    """One authenticated request, validated against its route's models."""
+
     principal: Principal
     tenant_id: str
     scope: TenantStore
     request: flask.Request
     params: dict[str, str]
+    body_model: BaseModel | None = None
+    query_model: BaseModel | None = None
 
-    def json_body(self) -> dict[str, Any]:
-        body = self.request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InvalidInput("request body must be a JSON object", field="body")
-        return body
+    def body(self, model: type[M]) -> M:
+        """The validated body, as the route's declared ``model``."""
+        return _as(self.body_model, model)
+
+    def query(self, model: type[M]) -> M:
+        """The validated query parameters, as the route's declared ``model``."""
+        return _as(self.query_model, model)
 
 
-Handler = Callable[[RequestContext], tuple[dict[str, Any], int]]
+def _as(value: BaseModel | None, model: type[M]) -> M:
+    if not isinstance(value, model):  # a route table bug, not the caller's
+        raise TypeError(f"the route declares no {model.__name__}")
+    return value
+
+
+Handler = Callable[[RequestContext], tuple[dict[str, Any] | BaseModel, int]]
 # A streaming route's handler validates, then returns the server-sent events to send.
 StreamHandler = Callable[[RequestContext], Iterator[str]]
 
@@ -72,21 +95,42 @@ def template_regex(pattern: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class Route:
+    """One operation: method and path template, the permission it needs, its handler, and the
+    models of its path, query, body and successful response (the contract the spec shows)."""
+
     method: str
     pattern: str  # e.g. /api/v1/ai/crm/{collection}/{record_id}
     permission: Permission
     handler: Handler | StreamHandler
     stream: bool = False  # the handler returns server-sent events (text/event-stream)
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    path: type[BaseModel] | None = None  # default: every {param} is an Id
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()  # statuses beyond the ones every operation may answer
+    max_body: int = DEFAULT_MAX_BODY
+    idempotent: bool = False  # takes an Idempotency-Key header
+    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _path_model: type[BaseModel] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "_regex", template_regex(self.pattern)
-        )  # compiled once, not per request
+        # Compiled once, not per request.
+        object.__setattr__(self, "_regex", template_regex(self.pattern))
+        names = re.findall(r"\{(\w+)\}", self.pattern)
+        model = self.path or create_model(  # type: ignore[call-overload]
+            "PathParams", __config__={"strict": True}, **{n: (Id, ...) for n in names}
+        )
+        object.__setattr__(self, "_path_model", model)
+
+    @property
+    def path_model(self) -> type[BaseModel]:
+        return self._path_model
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:
             return None
-        found = self._regex.match(path)  # type: ignore[attr-defined]
+        found = self._regex.match(path)
         return found.groupdict() if found else None
 
 
@@ -105,23 +149,31 @@ def dispatch(
     store: DocumentStore,
     project_id: str,
 ) -> Response:
-    """Authenticate, authorise and run the matching route; map every outcome to a response."""
+    """Authenticate, authorise, validate and run the matching route; map every outcome to a
+    response."""
     request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
     trace = trace_from_header(request.headers.get("X-Cloud-Trace-Context"), project_id)
     with log_context(request_id=request_id, trace=trace, path=request.path, method=request.method):
         try:
             route, params = _find(routes, request.method, request.path)
+            raw = _read_body(request, route) if route.body is not None else b""
             principal = verifier.verify(_bearer(request))
             tenant_id = tenant_for(principal, request.headers.get("X-Tenant-ID"))
             with log_context(tenant_id=tenant_id, subject=principal.subject):
                 require(principal, route.permission)
                 ctx = RequestContext(
-                    principal, tenant_id, TenantStore(store, tenant_id), request, params
+                    principal,
+                    tenant_id,
+                    TenantStore(store, tenant_id),
+                    request,
+                    _validated_path(route, params),
+                    body_model=_parse(route.body, raw) if route.body is not None else None,
+                    query_model=_query(route.query, request) if route.query else None,
                 )
                 if route.stream:
                     events = cast("Iterator[str]", route.handler(ctx))
                     return _event_stream(events, request_id)  # type: ignore[no-any-return]
-                body, status = cast("tuple[dict[str, Any], int]", route.handler(ctx))
+                body, status = cast("tuple[dict[str, Any] | BaseModel, int]", route.handler(ctx))
                 return to_json(body), status, {**JSON_HEADERS, "X-Request-ID": request_id}
         except AppError as exc:
             level = (
@@ -138,6 +190,76 @@ def dispatch(
                 "request_id": request_id,
             }
             return to_json(body), 500, {**JSON_HEADERS, "X-Request-ID": request_id}
+
+
+def _read_body(request: flask.Request, route: Route) -> bytes:
+    """The raw body, refused with 413 past the route's limit before more of it is read."""
+    declared = request.content_length
+    if declared is not None and declared > route.max_body:
+        raise PayloadTooLarge(
+            f"the body may hold at most {route.max_body} bytes (got {declared})", field="body"
+        )
+    raw = request.stream.read(route.max_body + 1)  # no Content-Length: read at most the limit
+    if len(raw) > route.max_body:
+        raise PayloadTooLarge(f"the body may hold at most {route.max_body} bytes", field="body")
+    return raw
+
+
+def _parse(model: type[M], raw: bytes) -> M:
+    try:
+        return model.model_validate_json(raw if raw.strip() else b"{}")
+    except ValidationError as exc:
+        raise invalid_input(exc) from None
+
+
+def _query(model: type[M], request: flask.Request) -> M:
+    try:
+        return model.model_validate(request.args.to_dict(flat=True))
+    except ValidationError as exc:
+        raise invalid_input(exc) from None
+
+
+def _validated_path(route: Route, params: dict[str, str]) -> dict[str, str]:
+    try:
+        return {k: str(v) for k, v in route.path_model.model_validate(params).model_dump().items()}
+    except ValidationError as exc:
+        raise invalid_input(exc) from None
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """A pydantic error location as the caller wrote it: ``leads[3].fields.employees``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def invalid_input(exc: ValidationError) -> InvalidInput:
+    """The first field at fault (with every reason, up to ten, in ``details``).
+
+    A value that matches none of a union's types is reported once, at the value, rather than once
+    per type tried: the field is the common part of the locations pydantic gives for it."""
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    group = [e["loc"] for e in errors if e["loc"][:1] == first["loc"][:1]]
+    common: list[int | str] = []
+    for parts in zip(*group, strict=False):
+        if len(set(parts)) > 1:
+            break
+        common.append(parts[0])
+    loc = common if len(group) > 1 else list(first["loc"])
+    name = field_path(loc) or "body"
+    reason = (
+        "does not match any of the allowed types"
+        if len(group) > 1 and len(common) < len(first["loc"])
+        else _reason(first["msg"])
+    )
+    if first["type"] == "json_invalid":
+        reason = f"not valid JSON ({first['ctx']['error']})" if first.get("ctx") else first["msg"]
+    details = [
+        {"field": field_path(e["loc"]) or "body", "reason": _reason(e["msg"])} for e in errors[:10]
+    ]
+    return InvalidInput(f"{name}: {reason}", field=name, errors=details)
 
 
 def _event_stream(events: Iterator[str], request_id: str) -> Any:
@@ -180,3 +302,7 @@ def _find(routes: Sequence[Route], method: str, path: str) -> tuple[Route, dict[
     if allowed:
         raise MethodNotAllowed(f"method {method} is not allowed on {path}", field="method")
     raise NotFound(f"no route for {method} {path}", field="path")
+
+
+def _reason(msg: str) -> str:
+    return msg.removeprefix("Value error, ")

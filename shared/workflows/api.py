@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
 
 from shared import runtime
 from shared.auth.rbac import Permission
@@ -24,55 +26,131 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.log import log_context
 from shared.store.base import check_segment
 from shared.tenancy.scope import TenantStore
+from shared.web.contract import Id, Query, Request, ResponseBody
 from shared.web.http import Route
 from shared.workflows.models import (
     FINAL_STATUSES,
-    WORKFLOW_TYPES,
     ConversationTurn,
+    Priority,
+    Status,
     WorkflowContext,
     WorkflowRun,
 )
 from shared.workflows.runs import RunStore, enqueue_slice, run_id_for
+from shared.workflows.triggers import TriggerSettings
 
 if TYPE_CHECKING:
     import flask
 
-    from shared.web.http import RequestContext, Response
+    from shared.web.http import RequestContext
+    from shared.web.http import Response as HttpResponse
 
-DECISIONS = ("approve", "edit", "reject")
+WorkflowType = Literal["lead_qualification", "outreach_draft", "interaction_triage"]
+Decision = Literal["approve", "edit", "reject"]
+NEEDS_LEAD = ("lead_qualification", "outreach_draft")
 
 
-def _context(ctx: RequestContext, body: dict[str, Any], kind: str) -> WorkflowContext:
+Message = Annotated[str, StringConstraints(max_length=8000)]
+Subject = Annotated[str, StringConstraints(max_length=300)]
+Body = Annotated[str, StringConstraints(max_length=10_000)]
+Line = Annotated[str, StringConstraints(max_length=500)]
+Comment = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class WorkflowInput(Request):
+    message: Message | None = Field(
+        None, description="interaction_triage: the customer's text (required there)"
+    )
+    goal: Line | None = Field(None, description="outreach_draft: what the message is for")
+    channel: Literal["email", "linkedin", "sms"] | None = Field(
+        None, description="outreach_draft: where it goes (default email)"
+    )
+
+
+class StartBody(Request):
+    type: WorkflowType
+    priority: Priority = "normal"
+    lead_id: Id | None = Field(None, description="Required for lead_qualification, outreach_draft")
+    customer_id: Id | None = None
+    input: WorkflowInput = WorkflowInput.model_validate({})
+
+
+class EditedDraft(Request):
+    """The draft's fields a person changed; nothing else reaches the outgoing message."""
+
+    subject: Subject | None = None
+    body: Body | None = None
+    call_to_action: Line | None = None
+
+
+class ContinueBody(Request):
+    decision: Decision
+    task_id: Id = Field(description="The pending task you decide on")
+    edited: EditedDraft | None = Field(None, description="Required with decision edit")
+    comment: Comment = ""
+
+
+class ListQuery(Query):
+    status: Status | None = None
+    type: WorkflowType | None = None
+    customer_id: Id | None = None
+    limit: int = Field(20, ge=1, le=100)
+    cursor: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        None, description="next_cursor of the previous page"
+    )
+
+
+class TriggerBody(Request):
+    type: Literal["interaction_triage"]
+    priority: Priority = "high"
+
+
+class TriggersBody(Request):
+    triggers: dict[Literal["interaction.inbound_message"], TriggerBody] = Field(
+        default_factory=dict, description="CRM event type to the workflow it starts"
+    )
+
+
+class RunView(ResponseBody):
+    run_id: str
+    tenant_id: str
+    type: WorkflowType
+    status: Status
+    priority: Priority
+    created_at: datetime
+    updated_at: datetime
+    tokens: int
+    cost_usd: float
+    pending_task: dict[str, Any] | None = None
+
+
+class RunPage(ResponseBody):
+    runs: list[RunView]
+    next_cursor: str | None
+
+
+class Triggers(ResponseBody):
+    triggers: dict[str, dict[str, Any]]
+
+
+def _context(ctx: RequestContext, body: StartBody) -> WorkflowContext:
     scope = ctx.scope
-    data = body.get("input", {})
-    if not isinstance(data, dict):
-        raise InvalidInput("input must be an object", field="input")
-    lead_id = body.get("lead_id")
-    customer_id = body.get("customer_id")
+    kind, lead_id, customer_id = body.type, body.lead_id, body.customer_id
     lead = customer = None
-    if kind in ("lead_qualification", "outreach_draft") and (
-        not isinstance(lead_id, str) or not lead_id
-    ):
+    if kind in NEEDS_LEAD and lead_id is None:
         raise InvalidInput(f"{kind} needs a lead_id", field="lead_id")
     if lead_id is not None:
-        lead = scope.get(scope.path("leads", check_segment(str(lead_id), field="lead_id")))
+        lead = scope.get(scope.path("leads", lead_id))
         if lead is None:
             raise NotFound(f"no lead {lead_id!r} in this tenant", field="lead_id")
         lead.pop("_meta", None)
-    if kind == "interaction_triage":
-        message = data.get("message")
-        if not isinstance(message, str) or not message.strip():
-            raise InvalidInput(
-                "interaction_triage needs input.message (the customer's text)",
-                field="input.message",
-            )
-        if len(message) > 8000:
-            raise InvalidInput(
-                "input.message may hold at most 8000 characters", field="input.message"
-            )
+    if kind == "interaction_triage" and not (body.input.message or "").strip():
+        raise InvalidInput(
+            "interaction_triage needs input.message (the customer's text)", field="input.message"
+        )
+    data = body.input.model_dump(exclude_none=True)
     interactions: list[dict[str, Any]] = []
     if customer_id is not None:
-        customer_id = check_segment(str(customer_id), field="customer_id")
         customer = scope.get(scope.path("customers", customer_id))
         if customer is not None:
             customer.pop("_meta", None)
@@ -101,20 +179,14 @@ def _context(ctx: RequestContext, body: dict[str, Any], kind: str) -> WorkflowCo
 
 
 def start(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    body = ctx.json_body()
-    kind = body.get("type")
-    if kind not in WORKFLOW_TYPES:
-        raise InvalidInput(f"type must be one of {', '.join(WORKFLOW_TYPES)}", field="type")
-    priority = body.get("priority", "normal")
-    if priority not in ("high", "normal", "low"):
-        raise InvalidInput("priority must be high, normal or low", field="priority")
+    body = ctx.body(StartBody)
     now = datetime.now(UTC)
     run = WorkflowRun(
         run_id=run_id_for(ctx.tenant_id, ctx.request.headers.get("Idempotency-Key")),
         tenant_id=ctx.tenant_id,
-        type=kind,
-        priority=priority,
-        context=_context(ctx, body, kind),
+        type=body.type,
+        priority=body.priority,
+        context=_context(ctx, body),
         created_by=ctx.principal.subject,
         created_at=now,
         updated_at=now,
@@ -135,43 +207,30 @@ def _start_run(scope: TenantStore, run: WorkflowRun) -> dict[str, Any]:
 
 
 def get_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    run_id = check_segment(ctx.params["run_id"], field="run_id")
-    return RunStore(ctx.scope).get(run_id).public(), 200
+    return RunStore(ctx.scope).get(ctx.params["run_id"]).public(), 200
 
 
 def list_runs(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    args = ctx.request.args
-    limit_raw = args.get("limit", "20")
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 100:
-        raise InvalidInput("limit must be a whole number from 1 to 100", field="limit")
-    status, kind = args.get("status"), args.get("type")
-    if kind is not None and kind not in WORKFLOW_TYPES:
-        raise InvalidInput(f"type must be one of {', '.join(WORKFLOW_TYPES)}", field="type")
+    query = ctx.query(ListQuery)
     runs, cursor = RunStore(ctx.scope).list(
-        status=status,
-        type_=kind,
-        customer_id=args.get("customer_id"),
-        limit=int(limit_raw),
-        before=args.get("cursor"),
+        status=query.status,
+        type_=query.type,
+        customer_id=query.customer_id,
+        limit=query.limit,
+        before=query.cursor,
     )
     return {"runs": [r.public() for r in runs], "next_cursor": cursor}, 200
 
 
 def continue_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    run_id = check_segment(ctx.params["run_id"], field="run_id")
-    body = ctx.json_body()
-    decision = body.get("decision")
-    if decision not in DECISIONS:
-        raise InvalidInput(f"decision must be one of {', '.join(DECISIONS)}", field="decision")
-    task_id = body.get("task_id")
-    if not isinstance(task_id, str) or not task_id:
-        raise InvalidInput("task_id is required (the pending task you decide on)", field="task_id")
-    edited = body.get("edited")
-    if decision == "edit" and not isinstance(edited, dict):
+    run_id = ctx.params["run_id"]
+    body = ctx.body(ContinueBody)
+    decision, task_id, comment = body.decision, body.task_id, body.comment
+    if decision == "edit" and body.edited is None:
         raise InvalidInput(
             "an edit needs 'edited': the changed fields of the draft", field="edited"
         )
-    comment = str(body.get("comment", ""))[:2000]
+    edited = body.edited.model_dump(exclude_none=True) if body.edited is not None else None
     runs = RunStore(ctx.scope, runtime.publisher())
 
     def change(run: WorkflowRun) -> WorkflowRun:
@@ -206,7 +265,7 @@ def continue_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 def cancel_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    run_id = check_segment(ctx.params["run_id"], field="run_id")
+    run_id = ctx.params["run_id"]
     runs = RunStore(ctx.scope, runtime.publisher())
 
     def change(run: WorkflowRun) -> WorkflowRun | None:
@@ -232,21 +291,53 @@ def get_trigger_settings(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 def put_trigger_settings(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     from shared.workflows.triggers import put_triggers
 
-    return put_triggers(ctx.scope, ctx.json_body()).model_dump(), 200
+    settings = TriggerSettings.model_validate(ctx.body(TriggersBody).model_dump())
+    return put_triggers(ctx.scope, settings).model_dump(), 200
 
 
+_BASE = "/api/v1/ai/workflows"
+_TRIGGERS = "/api/v1/ai/workflow-triggers"
 ROUTES = (
-    Route("GET", "/api/v1/ai/workflow-triggers", Permission.WORKFLOWS_READ, get_trigger_settings),
+    Route("GET", _TRIGGERS, Permission.WORKFLOWS_READ, get_trigger_settings, response=Triggers),
     Route(
-        "PUT", "/api/v1/ai/workflow-triggers", Permission.WORKFLOWS_CONFIGURE, put_trigger_settings
+        "PUT",
+        _TRIGGERS,
+        Permission.WORKFLOWS_CONFIGURE,
+        put_trigger_settings,
+        body=TriggersBody,
+        response=Triggers,
     ),
-    Route("POST", "/api/v1/ai/workflows", Permission.WORKFLOWS_RUN, start),
-    Route("GET", "/api/v1/ai/workflows", Permission.WORKFLOWS_READ, list_runs),
-    Route("GET", "/api/v1/ai/workflows/{run_id}", Permission.WORKFLOWS_READ, get_run),
     Route(
-        "PUT", "/api/v1/ai/workflows/{run_id}/continue", Permission.WORKFLOWS_DECIDE, continue_run
+        "POST",
+        _BASE,
+        Permission.WORKFLOWS_RUN,
+        start,
+        body=StartBody,
+        response=RunView,
+        status=202,
+        errors=(404, 422),
+        idempotent=True,
     ),
-    Route("DELETE", "/api/v1/ai/workflows/{run_id}", Permission.WORKFLOWS_RUN, cancel_run),
+    Route("GET", _BASE, Permission.WORKFLOWS_READ, list_runs, query=ListQuery, response=RunPage),
+    Route("GET", _BASE + "/{run_id}", Permission.WORKFLOWS_READ, get_run, response=RunView),
+    Route(
+        "PUT",
+        _BASE + "/{run_id}/continue",
+        Permission.WORKFLOWS_DECIDE,
+        continue_run,
+        body=ContinueBody,
+        response=RunView,
+        status=202,
+        errors=(409,),
+    ),
+    Route(
+        "DELETE",
+        _BASE + "/{run_id}",
+        Permission.WORKFLOWS_RUN,
+        cancel_run,
+        response=RunView,
+        status=202,
+    ),
 )
 
 
@@ -258,7 +349,7 @@ def _own_url(request: flask.Request) -> str:
     return "https://" + url.split("://", 1)[1] if get_settings().is_cloud else url
 
 
-def handle_task(request: flask.Request) -> Response:
+def handle_task(request: flask.Request) -> HttpResponse:
     from shared.entrypoints import handle_service_call, tasks_caller
 
     def run(body: dict[str, Any]) -> dict[str, Any]:

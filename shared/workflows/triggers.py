@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from shared.crm.followups import INBOUND_MESSAGE
 from shared.errors import InvalidInput
@@ -48,18 +48,12 @@ def get_triggers(scope: TenantStore) -> TriggerSettings:
     return TriggerSettings.model_validate(scope.get(_path(scope)) or {})
 
 
-def put_triggers(scope: TenantStore, body: dict[str, Any]) -> TriggerSettings:
-    """Validate and store a tenant's triggers.
+def put_triggers(scope: TenantStore, settings: TriggerSettings) -> TriggerSettings:
+    """Check and store a tenant's triggers.
 
     Raises:
-        InvalidInput: an unknown event, a workflow that event cannot start, a bad priority.
+        InvalidInput: an unknown event, a workflow that event cannot start.
     """
-    try:
-        settings = TriggerSettings.model_validate(body)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise InvalidInput(f"{field}: {err['msg']}", field=field) from exc
     for event, trigger in settings.triggers.items():
         if event not in TRIGGERABLE:
             raise InvalidInput(

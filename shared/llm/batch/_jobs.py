@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from shared.errors import NotFound
-from shared.llm.types import LLMRequest  # noqa: TC001 - pydantic resolves field types at run time
+from shared.llm.types import LLMRequest
 
 if TYPE_CHECKING:
     from shared.llm.types import LLMResponse

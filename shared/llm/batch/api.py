@@ -15,18 +15,21 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field, StringConstraints
 
 from shared import runtime
 from shared.auth.rbac import Permission
 from shared.errors import AppError, InvalidInput, NotFound
 from shared.llm.batch.service import MAX_ITEMS, BatchItem, job_id_for
 from shared.log import log_context
+from shared.prompts.api import Version
 from shared.prompts.registry import default_registry, parse_version
 from shared.prompts.service import prepare
-from shared.store.base import check_segment
 from shared.tenancy.scope import TenantStore
+from shared.web.contract import Fields, Id, Query, Request, ResponseBody
 from shared.web.http import Route
 
 if TYPE_CHECKING:
@@ -35,42 +38,72 @@ if TYPE_CHECKING:
     from shared.web.http import RequestContext, Response
 
 
-def _int_arg(ctx: RequestContext, name: str, default: int, low: int, high: int) -> int:
-    raw = ctx.request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidInput(f"{name} must be a whole number from {low} to {high}", field=name)
-    return int(raw)
+# "lead:lead-1", "customer:c-9": the type is a usage report's by_object_type.
+CrmObject = Annotated[
+    str, StringConstraints(pattern=r"^[a-z_]{1,40}:[A-Za-z0-9][A-Za-z0-9_.@:+\-]{0,255}$")
+]
 
 
-def _items(ctx: RequestContext, body: dict[str, Any]) -> list[BatchItem]:
-    template_id = body.get("template_id")
-    if not isinstance(template_id, str) or not template_id:
-        raise InvalidInput("template_id is required", field="template_id")
-    registry = default_registry()
-    registry.get(template_id)  # 404 for an unknown template
-    version = parse_version(body["version"]) if body.get("version") is not None else None
-    shared_vars = body.get("variables", {})
-    if not isinstance(shared_vars, dict):
-        raise InvalidInput("variables must be an object", field="variables")
-    raw_items = body.get("items", [])
-    lead_ids = body.get("lead_ids", [])
-    if not isinstance(raw_items, list) or not isinstance(lead_ids, list):
-        raise InvalidInput("items and lead_ids must be lists", field="items")
-    if len(raw_items) + len(lead_ids) > MAX_ITEMS:
+class ItemBody(Request):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    variables: Fields = Field(default_factory=dict)
+    crm_object: CrmObject | None = Field(None, description="The CRM object the usage is billed to")
+
+
+class SubmitBody(Request):
+    template_id: Id
+    version: Version | None = None
+    variables: Fields = Field(default_factory=dict, description="Shared by every item")
+    items: list[ItemBody] = Field(default_factory=list, max_length=MAX_ITEMS)
+    lead_ids: list[Id] = Field(
+        default_factory=list,
+        max_length=MAX_ITEMS,
+        description="Leads whose read-model record fills the template's lead variable",
+    )
+    deadline_hours: float = Field(24, ge=0.1, le=24)
+
+
+class JobQuery(Query):
+    limit: int = Field(100, ge=1, le=1000)
+    after: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        None, description="next_after of the previous page"
+    )
+
+
+class ListQuery(Query):
+    limit: int = Field(20, ge=1, le=100)
+
+
+class JobView(ResponseBody):
+    batch_id: str
+    state: str | None
+    mode: str | None
+    counts: dict[str, int]
+    items: list[dict[str, Any]]
+    next_after: str | None
+
+
+class JobSummary(ResponseBody):
+    batch_id: str
+    state: str | None
+    created_at: datetime | None
+
+
+class JobList(ResponseBody):
+    batches: list[JobSummary]
+
+
+def _items(ctx: RequestContext, body: SubmitBody) -> list[BatchItem]:
+    template_id = body.template_id
+    default_registry().get(template_id)  # 404 for an unknown template
+    version = parse_version(body.version) if body.version is not None else None
+    shared_vars = dict(body.variables)
+    if len(body.items) + len(body.lead_ids) > MAX_ITEMS:
         raise InvalidInput(f"a batch takes at most {MAX_ITEMS} items", field="items")
-    entries: list[tuple[str, dict[str, Any], str | None]] = []
-    for n, raw in enumerate(raw_items):
-        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
-            raise InvalidInput("each item needs a string id", field=f"items[{n}].id")
-        variables = raw.get("variables", {})
-        if not isinstance(variables, dict):
-            raise InvalidInput("variables must be an object", field=f"items[{n}].variables")
-        crm_object = raw.get("crm_object")
-        entries.append((raw["id"], {**shared_vars, **variables}, crm_object))
-    for n, lead_id in enumerate(lead_ids):
-        lead_id = check_segment(str(lead_id), field=f"lead_ids[{n}]")
+    entries: list[tuple[str, dict[str, Any], str | None]] = [
+        (item.id, {**shared_vars, **item.variables}, item.crm_object) for item in body.items
+    ]
+    for n, lead_id in enumerate(body.lead_ids):
         lead = ctx.scope.get(ctx.scope.path("leads", lead_id))
         if lead is None:
             raise NotFound(f"no lead {lead_id!r} in this tenant", field=f"lead_ids[{n}]")
@@ -100,10 +133,7 @@ def _items(ctx: RequestContext, body: dict[str, Any]) -> list[BatchItem]:
 
 
 def submit(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    body = ctx.json_body()
-    hours = body.get("deadline_hours", 24)
-    if not isinstance(hours, (int, float)) or not 0.1 <= hours <= 24:
-        raise InvalidInput("deadline_hours must be a number from 0.1 to 24", field="deadline_hours")
+    body = ctx.body(SubmitBody)
     items = _items(ctx, body)
     template = default_registry().get(items[0].template_id or "")
     key = ctx.request.headers.get("Idempotency-Key")
@@ -111,7 +141,7 @@ def submit(ctx: RequestContext) -> tuple[dict[str, Any], int]:
         ctx.scope,
         items,
         feature=template.feature,
-        deadline=timedelta(hours=float(hours)),
+        deadline=timedelta(hours=body.deadline_hours),
         job_id=job_id_for(ctx.tenant_id, key),
         submitted_by=ctx.principal.subject,
     )
@@ -119,15 +149,14 @@ def submit(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 def get_job(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    job_id = check_segment(ctx.params["batch_id"], field="batch_id")
-    after = ctx.request.args.get("after")
+    query = ctx.query(JobQuery)
     return runtime.batch_service().view(
-        ctx.scope, job_id, limit=_int_arg(ctx, "limit", 100, 1, 1000), after=after
+        ctx.scope, ctx.params["batch_id"], limit=query.limit, after=query.after
     ), 200
 
 
 def list_jobs(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    limit = _int_arg(ctx, "limit", 20, 1, 100)
+    limit = ctx.query(ListQuery).limit
     rows = ctx.scope.query(
         ctx.scope.path("llm_batches"), order_by="created_at", descending=True, limit=limit
     )
@@ -136,8 +165,7 @@ def list_jobs(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 def collect_now(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    job_id = check_segment(ctx.params["batch_id"], field="batch_id")
-    return runtime.batch_service().collect(ctx.scope, job_id), 200
+    return runtime.batch_service().collect(ctx.scope, ctx.params["batch_id"]), 200
 
 
 def collect_all(body: dict[str, Any]) -> dict[str, Any]:
@@ -175,8 +203,32 @@ def handle_job(request: flask.Request) -> Response:
 
 _BASE = "/api/v1/ai/llm/batches"
 ROUTES = (
-    Route("POST", _BASE, Permission.BATCH_SUBMIT, submit),
-    Route("GET", _BASE, Permission.USAGE_READ, list_jobs),
-    Route("GET", _BASE + "/{batch_id}", Permission.USAGE_READ, get_job),
-    Route("POST", _BASE + "/{batch_id}/collect", Permission.BATCH_SUBMIT, collect_now),
+    Route(
+        "POST",
+        _BASE,
+        Permission.BATCH_SUBMIT,
+        submit,
+        body=SubmitBody,
+        response=JobView,
+        status=202,
+        errors=(404, 422),
+        max_body=4 * 1024 * 1024,
+        idempotent=True,
+    ),
+    Route("GET", _BASE, Permission.USAGE_READ, list_jobs, query=ListQuery, response=JobList),
+    Route(
+        "GET",
+        _BASE + "/{batch_id}",
+        Permission.USAGE_READ,
+        get_job,
+        query=JobQuery,
+        response=JobView,
+    ),
+    Route(
+        "POST",
+        _BASE + "/{batch_id}/collect",
+        Permission.BATCH_SUBMIT,
+        collect_now,
+        response=JobView,
+    ),
 )

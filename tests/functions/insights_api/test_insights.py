@@ -92,7 +92,7 @@ def test_bad_insight_requests_name_the_field(api: Any, make_token: TokenFactory)
     url = "/api/v1/ai/insights/generate"
     cases = [
         ({"types": ["churn_risk"]}, 400, "customer_id"),
-        ({"customer_id": "cust-1", "types": ["horoscope"]}, 400, "types"),
+        ({"customer_id": "cust-1", "types": ["horoscope"]}, 400, "types[0]"),
         ({"customer_id": "nobody", "types": ["churn_risk"]}, 404, "customer_id"),
     ]
     for body, status, field in cases:

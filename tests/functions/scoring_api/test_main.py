@@ -69,14 +69,23 @@ def test_train_score_explain_and_cache(api: Any, make_token: TokenFactory) -> No
 def test_batch_with_per_item_errors_and_bad_input(api: Any, make_token: TokenFactory) -> None:
     _seed(120)
     rep = _auth(make_token, "rep")
-    body = {"leads": [{"lead_id": "lead-1"}, {"lead_id": "missing"}, {"lead_id": "../x"}, "nope"]}
+    body = {"leads": [{"lead_id": "lead-1"}, {"lead_id": "missing"}]}
     result = api.post("/api/v1/ai/scoring/leads/batch", json=body, headers=rep).get_json()
     assert [r["lead_id"] for r in result["results"]] == ["lead-1"]
-    assert [(e["index"], e["error"]["code"]) for e in result["errors"]] == [
-        (1, "not_found"),
-        (2, "invalid_input"),
-        (3, "invalid_input"),
-    ]
+    assert [(e["index"], e["error"]["code"]) for e in result["errors"]] == [(1, "not_found")]
+    # A malformed item is the request's fault: 400 naming the item's field, nothing scored.
+    for bad, field in (
+        ({"lead_id": "../x"}, "leads[2].lead_id"),
+        ("nope", "leads[2]"),
+        ({"lead_id": "l", "fields": {"employees": [1]}}, "leads[2].fields.employees"),
+    ):
+        refused = api.post(
+            "/api/v1/ai/scoring/leads/batch",
+            json={"leads": [*body["leads"], bad]},
+            headers=rep,
+        )
+        assert refused.status_code == 400, refused.get_json()
+        assert refused.get_json()["error"]["field"] == field
     # No model yet: the global prior, flagged.
     assert (
         result["results"][0]["model_kind"] == "prior"
