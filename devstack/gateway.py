@@ -1,24 +1,35 @@
 """The local stand-in for API Gateway: routes ``/api/v1/ai/...`` to the function processes.
 
-Its route table is ``terraform/routes.json``, the same one the OpenAPI spec of the real API
-Gateway is built from. ``GET /health`` answers 200 with each component's status, 503 if any is down.
+It routes by ``api/openapi.json`` (each operation's ``x-function``), the document API Gateway's
+Swagger 2.0 config is generated beside (``devstack/openapi.py``), and refuses what API Gateway
+would never pass on: a body over the operation's ``x-max-body-bytes`` (413) and a path with
+control characters (400), with the API's error shape. It serves the spec at ``GET /openapi.json``
+and an interactive page at ``GET /docs`` (Swagger UI from the ``swagger-ui-py`` package, served
+from here, never a CDN). ``GET /health`` answers 200 with each component's status, 503 if any
+is down.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
+import json
 import os
 import socket
+import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import uvicorn
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from devstack.topology import load_routes, route_regex
+from devstack.topology import OPENAPI, route_regex
+from shared.web.contract import DEFAULT_MAX_BODY
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -53,9 +64,54 @@ async def _tcp_ok(address: str) -> bool:
     return await loop.run_in_executor(None, probe)
 
 
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>CRM AI engine API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><main id="swagger-ui"></main>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script></body></html>
+"""
+DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui",
+  deepLinking: true, persistAuthorization: true});
+"""
+
+
+def _swagger_assets() -> Path:
+    # Located, not imported: the package's own module pulls in Jinja2 for handlers we do not use.
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("swagger-ui-py is not installed (requirements/dev.txt)")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    headers = {"Retry-After": "5"} if status == 503 else None
+    body = {"error": error, "request_id": uuid.uuid4().hex}
+    return JSONResponse(body, status, headers=headers)
+
+
+def load_operations() -> list[tuple[str, Any, str, int]]:
+    """(method, path regex, function, body limit) of every operation in the OpenAPI document."""
+    spec = json.loads(OPENAPI.read_text())
+    return [
+        (
+            method.upper(),
+            route_regex(path),
+            op["x-function"],
+            op.get("x-max-body-bytes", DEFAULT_MAX_BODY),
+        )
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+    ]
+
+
 def build_app() -> Starlette:
     functions = _function_urls()
-    table = [(r["method"], route_regex(r["path"]), r["function"]) for r in load_routes()]
+    table = load_operations()
+    spec_text = OPENAPI.read_text()
     client = httpx.AsyncClient(timeout=300)
 
     async def health(request: Request) -> Response:
@@ -87,45 +143,69 @@ def build_app() -> Starlette:
 
     async def proxy(request: Request) -> Response:
         path = request.url.path
-        matches = [(m, fn) for m, rx, fn in table if rx.match(path)]
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+            return _error(400, "invalid_input", "the path holds control characters", "path")
+        matches = [(m, fn, limit) for m, rx, fn, limit in table if rx.match(path)]
         if not matches:
-            return JSONResponse(
-                {"error": {"code": "not_found", "message": f"no route for {path}"}}, 404
-            )
-        target = next((fn for m, fn in matches if m == request.method), None)
-        if target is None:
+            return _error(404, "not_found", f"no route for {path}", "path")
+        found = next(((fn, limit) for m, fn, limit in matches if m == request.method), None)
+        if found is None:
             msg = f"method {request.method} is not allowed on {path}"
-            return JSONResponse({"error": {"code": "method_not_allowed", "message": msg}}, 405)
+            return _error(405, "method_not_allowed", msg, "method")
+        target, limit = found
+        content = bytearray()
+        async for piece in request.stream():
+            content += piece
+            if len(content) > limit:
+                msg = f"the body may hold at most {limit} bytes"
+                return _error(413, "payload_too_large", msg, "body")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
-        upstream = await client.send(
-            client.build_request(
-                request.method,
-                functions[target] + path,
-                params=request.query_params,
-                headers=headers,
-                content=await request.body(),
-            ),
-            stream=True,  # server-sent events (chat) pass through as they come
-        )
+        try:
+            upstream = await client.send(
+                client.build_request(
+                    request.method,
+                    functions[target] + path,
+                    params=request.query_params,
+                    headers=headers,
+                    content=bytes(content),
+                ),
+                stream=True,  # server-sent events (chat) pass through as they come
+            )
+        except httpx.TransportError as exc:
+            # The function's process is down or restarting: the cloud answers 503 too.
+            return _error(503, "unavailable", f"{target} is not reachable ({type(exc).__name__})")
         out_headers = {
             k: v
             for k, v in upstream.headers.items()
             if k.lower() not in _HOP_BY_HOP | {"content-encoding"}
         }
 
-        async def body() -> AsyncIterator[bytes]:
+        async def relay() -> AsyncIterator[bytes]:
             try:
                 async for piece in upstream.aiter_raw():
                     yield piece
             finally:
                 await upstream.aclose()
 
-        return StreamingResponse(body(), upstream.status_code, headers=out_headers)
+        return StreamingResponse(relay(), upstream.status_code, headers=out_headers)
+
+    async def openapi(request: Request) -> Response:
+        return Response(spec_text, media_type="application/json")
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(DOCS_PAGE)
+
+    async def docs_init(request: Request) -> Response:
+        return Response(DOCS_INIT, media_type="text/javascript")
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/docs", docs, methods=["GET"]),
+            Route("/docs/init.js", docs_init, methods=["GET"]),
+            Mount("/docs/static", StaticFiles(directory=_swagger_assets()), name="docs-static"),
             Route("/{path:path}", proxy, methods=methods),
         ]
     )

@@ -54,6 +54,53 @@ class ChatBody(Request):
     session_id: Id | None = Field(None, description="Continue this session (yours only)")
 
 
+class ChatSession(ResponseBody):
+    """First: the session to pass as session_id to continue the conversation."""
+
+    session_id: str
+
+
+class ChatDelta(ResponseBody):
+    """The answer's next piece of text."""
+
+    text: str
+
+
+class ChatCitations(ResponseBody):
+    """The excerpts the answer cites, and how much of it they support."""
+
+    citations: list[dict[str, Any]]
+    grounding: dict[str, Any]
+
+
+class ChatUsage(ResponseBody):
+    session_id: str
+    input_tokens: int
+    output_tokens: int
+    template: str
+
+
+class ChatDone(ResponseBody):
+    """Last: the answer is complete."""
+
+
+class ChatError(ResponseBody):
+    """Instead of the rest, when the answer fails after it started (the status line is sent)."""
+
+    error: dict[str, Any]
+    request_id: str
+
+
+CHAT_EVENTS = (
+    ("session", ChatSession),
+    ("delta", ChatDelta),
+    ("citations", ChatCitations),
+    ("usage", ChatUsage),
+    ("done", ChatDone),
+    ("error", ChatError),
+)
+
+
 class Insight(ResponseBody):
     insight_id: str
     customer_id: str
@@ -137,6 +184,7 @@ ROUTES = (
         Permission.INSIGHTS_READ,
         chat,
         stream=True,
+        events=CHAT_EVENTS,
         body=ChatBody,
         errors=(402, 404, 422),
     ),

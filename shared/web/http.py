@@ -111,6 +111,7 @@ class Route:
     errors: tuple[int, ...] = ()  # statuses beyond the ones every operation may answer
     max_body: int = DEFAULT_MAX_BODY
     idempotent: bool = False  # takes an Idempotency-Key header
+    events: tuple[tuple[str, type[BaseModel]], ...] = ()  # a stream's event names and payloads
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _path_model: type[BaseModel] = field(init=False, repr=False, compare=False)
 

@@ -11,7 +11,13 @@ import hcl2
 import pytest
 
 from devstack.procs import REPO
-from devstack.topology import discover_functions, load_routes, load_topology, route_regex
+from devstack.topology import (
+    discover_functions,
+    function_routes,
+    load_routes,
+    load_topology,
+    route_regex,
+)
 from shared import config
 
 TF = REPO / "terraform"
@@ -90,25 +96,9 @@ def test_subscriptions_point_at_declared_topics_and_functions() -> None:
             )
 
 
-def _function_routes() -> dict[tuple[str, str], str]:
-    """Every (method, path) an HTTP function serves, from the ROUTES its main.py imports."""
-    import ast
-    import importlib
-
-    out: dict[tuple[str, str], str] = {}
-    for spec in discover_functions():
-        if spec.kind != "http":
-            continue
-        for node in ast.walk(ast.parse(spec.source.read_text())):
-            if isinstance(node, ast.ImportFrom) and any(a.name == "ROUTES" for a in node.names):
-                for route in importlib.import_module(str(node.module)).ROUTES:
-                    out[(route.method, route.pattern)] = spec.name
-    return out
-
-
 def test_the_route_table_matches_the_functions_routes() -> None:
     table = {(r["method"], r["path"]): r["function"] for r in load_routes()}
-    assert table == _function_routes()
+    assert table == {key: name for key, (name, _) in function_routes().items()}
 
 
 @pytest.mark.parametrize(

@@ -1,39 +1,29 @@
-# API Gateway in front of the HTTP functions. The OpenAPI (Swagger 2.0) document is built here
-# from terraform/routes.json, the same table the local gateway (devstack/gateway.py) routes by.
+# API Gateway in front of the HTTP functions. Its Swagger 2.0 document (api/swagger2.json) is
+# generated with api/openapi.json from the route table and the routes' pydantic models
+# (devstack/openapi.py; a test fails when either is stale); the local gateway routes by the same
+# document. Here each operation gets its backend (from its x-function) and the JWT issuer.
 # The gateway checks the CRM's JWT, then calls the function with its own identity and passes the
 # caller's token on as X-Forwarded-Authorization, which shared/web/http.py verifies again.
 
 locals {
+  generated = jsondecode(file(var.swagger_file))
   paths = {
-    for path in distinct([for r in var.routes : r.path]) : path => {
-      for r in var.routes : lower(r.method) => {
-        operationId = r.operation_id
-        summary     = r.summary
-        parameters = [
-          for p in regexall("\\{(\\w+)\\}", path) : { name = p[0], in = "path", required = true, type = "string" }
-        ]
-        security = [{ crm_jwt = [] }]
-        responses = {
-          "200" = { description = "OK" }
-          "400" = { description = "Invalid input; the body names the field" }
-          "401" = { description = "Missing or invalid token" }
-          "403" = { description = "Role or tenant not allowed" }
-          "404" = { description = "Not found in this tenant" }
+    for path, ops in local.generated.paths : path => {
+      for method, op in ops : method => merge(
+        { for k, v in op : k => v if k != "x-function" },
+        {
+          x-google-backend = {
+            address          = var.backend_uris[op["x-function"]]
+            path_translation = "APPEND_PATH_TO_ADDRESS"
+            jwt_audience     = var.backend_uris[op["x-function"]]
+            deadline         = 60
+          }
         }
-        x-google-backend = {
-          address          = var.backend_uris[r.function]
-          path_translation = "APPEND_PATH_TO_ADDRESS"
-          jwt_audience     = var.backend_uris[r.function]
-          deadline         = 60
-        }
-      } if r.path == path
+      )
     }
   }
-  spec = {
-    swagger  = "2.0"
-    info     = { title = var.api_id, version = "1.0.0", description = "CRM AI engine" }
-    schemes  = ["https"]
-    produces = ["application/json"]
+  spec = merge(local.generated, {
+    info = merge(local.generated.info, { title = var.api_id })
     securityDefinitions = {
       crm_jwt = {
         type               = "oauth2"
@@ -45,7 +35,7 @@ locals {
       }
     }
     paths = local.paths
-  }
+  })
 }
 
 resource "google_api_gateway_api" "this" {

@@ -1,9 +1,9 @@
 variable "project_id" { type = string }
 variable "region" { type = string }
 variable "api_id" { type = string }
-variable "routes" {
-  description = "jsondecode(file(\"terraform/routes.json\")).routes"
-  type        = list(object({ method = string, path = string, function = string, operation_id = string, summary = string }))
+variable "swagger_file" {
+  description = "The generated Swagger 2.0 document (api/swagger2.json)."
+  type        = string
 }
 variable "backend_uris" {
   description = "Function folder name => HTTPS URI."

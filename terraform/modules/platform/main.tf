@@ -4,7 +4,6 @@
 locals {
   labels   = { app = "crm-ai", env = var.environment }
   topology = jsondecode(file("${path.module}/../../topology.json"))
-  routes   = jsondecode(file("${path.module}/../../routes.json")).routes
   build    = "${path.module}/../../../build/functions"
   common_env = {
     APP_ENV       = var.environment
@@ -537,11 +536,11 @@ module "scheduler" {
 # --- edge and operations -----------------------------------------------------------------------
 
 module "api_gateway" {
-  source     = "../api_gateway"
-  project_id = var.project_id
-  region     = var.region
-  api_id     = "crm-ai-${var.environment}"
-  routes     = local.routes
+  source       = "../api_gateway"
+  project_id   = var.project_id
+  region       = var.region
+  api_id       = "crm-ai-${var.environment}"
+  swagger_file = "${path.module}/../../../api/swagger2.json"
   backend_uris = {
     crm_api       = module.fn_crm_api.uri
     usage_api     = module.fn_usage_api.uri
