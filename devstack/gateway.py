@@ -84,11 +84,18 @@ def _swagger_assets() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
-def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     error: dict[str, Any] = {"code": code, "message": message}
     if field:
         error["field"] = field
-    headers = {"Retry-After": "5"} if status == 503 else None
+    if status == 503:
+        headers = {**(headers or {}), "Retry-After": "5"}
     body = {"error": error, "request_id": uuid.uuid4().hex}
     return JSONResponse(body, status, headers=headers)
 
@@ -145,13 +152,17 @@ def build_app() -> Starlette:
         path = request.url.path
         if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
             return _error(400, "invalid_input", "the path holds control characters", "path")
-        matches = [(m, fn, limit) for m, rx, fn, limit in table if rx.match(path)]
-        if not matches:
+        candidates = [(m, fn, limit, rx.groups) for m, rx, fn, limit in table if rx.match(path)]
+        if not candidates:
             return _error(404, "not_found", f"no route for {path}", "path")
+        # A literal segment wins over a parameter (/knowledge/search is not document "search").
+        fewest = min(groups for *_, groups in candidates)
+        matches = [(m, fn, limit) for m, fn, limit, groups in candidates if groups == fewest]
         found = next(((fn, limit) for m, fn, limit in matches if m == request.method), None)
         if found is None:
             msg = f"method {request.method} is not allowed on {path}"
-            return _error(405, "method_not_allowed", msg, "method")
+            allow = ", ".join(sorted({m for m, _, _ in matches}))
+            return _error(405, "method_not_allowed", msg, "method", {"Allow": allow})
         target, limit = found
         content = bytearray()
         async for piece in request.stream():
@@ -198,8 +209,15 @@ def build_app() -> Starlette:
     async def docs_init(request: Request) -> Response:
         return Response(DOCS_INIT, media_type="text/javascript")
 
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    async def not_routed(request: Request, exc: Exception) -> Response:
+        # Starlette's own 404 and 405 (a path its router cannot match, such as one with a
+        # newline) in the API's error shape.
+        status = getattr(exc, "status_code", 404)
+        return await proxy(request) if status in (404, 405) else _error(status, "error", str(exc))
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     return Starlette(
+        exception_handlers={404: not_routed, 405: not_routed},
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
@@ -207,7 +225,7 @@ def build_app() -> Starlette:
             Route("/docs/init.js", docs_init, methods=["GET"]),
             Mount("/docs/static", StaticFiles(directory=_swagger_assets()), name="docs-static"),
             Route("/{path:path}", proxy, methods=methods),
-        ]
+        ],
     )
 
 

@@ -20,7 +20,12 @@ from pydantic.json_schema import models_json_schema
 from devstack.procs import REPO
 from devstack.topology import OPENAPI, function_routes, load_routes
 from shared.auth.rbac import ROLE_PERMISSIONS, USER_ROLES
-from shared.web.contract import DEFAULT_MAX_BODY, ERROR_DESCRIPTIONS, ErrorBody
+from shared.web.contract import (
+    DEFAULT_MAX_BODY,
+    ERROR_DESCRIPTIONS,
+    MAX_IDEMPOTENCY_KEY,
+    ErrorBody,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,7 +37,7 @@ if TYPE_CHECKING:
 SWAGGER = REPO / "api/swagger2.json"
 REF = "#/components/schemas/{model}"
 # Statuses every operation may answer: bad input, no token, role or tenant, rate, unavailable.
-COMMON_ERRORS = (400, 401, 403, 429, 503)
+COMMON_ERRORS = (400, 401, 403, 422, 429, 503)
 RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before retrying",
@@ -105,9 +110,12 @@ def _parameters(model: type[BaseModel] | None, where: str) -> list[dict[str, Any
 
 
 def _has_required(model: type[BaseModel]) -> bool:
-    return bool(model.model_json_schema().get("required")) or model.model_json_schema().get(
-        "type"
-    ) not in ("object", None)
+    """Whether a request must carry a body: an empty one is read as ``{}``."""
+    try:
+        model.model_validate_json(b"{}")
+    except ValueError:
+        return True
+    return False
 
 
 class _Builder:
@@ -150,11 +158,11 @@ def _operation(route: Route, meta: dict[str, str], build: _Builder) -> dict[str,
                 "required": False,
                 "description": "The same key within a day answers with the same resource "
                 "instead of starting another (422 if the body differs)",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
             }
         )
     if params:
-        op["parameters"] = params
+        op["parameters"] = _resolve(params, {})
     if route.body is not None:
         op["requestBody"] = {
             "required": _has_required(route.body),
@@ -168,28 +176,60 @@ def _operation(route: Route, meta: dict[str, str], build: _Builder) -> dict[str,
         ok["description"] = "Server-sent events, in this order: " + ", ".join(
             name for name, _ in route.events
         )
-        ok["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
-        op["x-sse-events"] = {
-            name: build.ref(model, "serialization") for name, model in route.events
+        ok["content"] = {
+            "text/event-stream": {
+                "schema": {
+                    "description": "One event: its name, and its data as JSON text",
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["event", "data"],
+                            "properties": {
+                                "event": {"const": name},
+                                "data": {
+                                    "type": "string",
+                                    "contentMediaType": "application/json",
+                                    "contentSchema": build.ref(model, "serialization"),
+                                },
+                            },
+                        }
+                        for name, model in route.events
+                    ],
+                }
+            }
         }
+        op["x-sse-events"] = [name for name, _ in route.events]
     elif route.response is not None:
         ok["content"] = {"application/json": {"schema": build.ref(route.response, "serialization")}}
+    if route.links:
+        ok["links"] = {
+            target[0].upper() + target[1:]: {"operationId": target, "parameters": params}
+            for target, params in route.links.items()
+        }
     responses: dict[str, Any] = {str(route.status): ok}
     statuses = set(COMMON_ERRORS) | set(route.errors)
     if route.path_model.model_fields:
         statuses.add(404)
     if route.body is not None:
         statuses.add(413)
-    if route.idempotent:
-        statuses.add(422)
     for status in sorted(statuses):
         responses[str(status)] = {"$ref": f"#/components/responses/E{status}"}
     op["responses"] = responses
     return op
 
 
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
 def _resolve(node: Any, names: dict[str, str]) -> Any:
+    """Placeholder references to their component names; maps whose keys have a pattern get
+    ``additionalProperties: false`` (pydantic refuses other keys, the schema must say so)."""
     if isinstance(node, dict):
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node = {**node, "additionalProperties": False}
+        if node.get("type") in ("integer", "number"):
+            # pydantic writes a bound it applies after a before-validator under its own name
+            node = {_BOUNDS.get(k, k): v for k, v in node.items()}
         ref = node.get("$ref")
         if isinstance(ref, str) and ref in names:
             return {"$ref": names[ref]}
@@ -213,6 +253,7 @@ def build_openapi() -> dict[str, Any]:
         paths.setdefault(path, {})[method.lower()] = _operation(served[key][1], table[key], build)
     keys, defs = build.schemas()
     names = {f"{model.__name__}|{mode}": ref["$ref"] for (model, mode), ref in keys.items()}
+    defs = _resolve(defs, {})
     error = {"$ref": names[f"{ErrorBody.__name__}|serialization"]}
     responses = {
         f"E{status}": {

@@ -16,7 +16,10 @@ from devstack.stack import Stack
 def main() -> None:
     stack = Stack(project="crm-ai-local", state_dir=REPO / ".local", fixed_ports=True)
     stopping = threading.Event()
+    # SIGINT too: a shell starts a background job with SIGINT ignored, and Ctrl-C or `kill -INT`
+    # must still stop the stack.
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
     print("starting emulators, functions, real-time service and gateway ...", flush=True)
     stack.start()
     try:
@@ -50,8 +53,6 @@ def main() -> None:
                 print(f"stopped unexpectedly: {', '.join(dead)}; see the logs", file=sys.stderr)
                 break
         scheduler.stop()
-    except KeyboardInterrupt:
-        pass
     finally:
         # A second Ctrl-C (or SIGTERM) while stopping must not abandon the processes still
         # running: shutdown finishes first.

@@ -94,3 +94,27 @@ def sim(simulator_url: str) -> Iterator[Any]:
     finally:
         client.delete("/_sim/faults")
         client.close()
+
+
+STACK_PROJECT = "it-project"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) -> Iterator[Stack]:
+    saved = dict(os.environ)
+    state = tmp_path_factory.mktemp("stack")
+    # The functions verify tokens against the session's key pair.
+    (state / "jwt-private.pem").write_bytes(keys[0].read_bytes())
+    (state / "jwt-public.pem").write_bytes(keys[1].read_bytes())
+    # A short workflow lease, so a retried task takes over from a killed runner within seconds.
+    running = Stack(
+        project=STACK_PROJECT, state_dir=state, extra_env={"WORKFLOW_LEASE_SECONDS": "4"}
+    ).start()
+    runtime.reset()
+    try:
+        yield running
+    finally:
+        running.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        runtime.reset()

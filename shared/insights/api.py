@@ -186,7 +186,7 @@ ROUTES = (
         stream=True,
         events=CHAT_EVENTS,
         body=ChatBody,
-        errors=(402, 404, 422),
+        errors=(402, 404),
     ),
     Route(
         "POST",
@@ -195,7 +195,8 @@ ROUTES = (
         generate_insights,
         body=GenerateBody,
         response=GeneratedInsights,
-        errors=(402, 404, 422),
+        errors=(402, 404),
+        links={"getCustomerInsights": {"customer_id": "$response.body#/customer_id"}},
     ),
     Route(
         "GET",

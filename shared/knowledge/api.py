@@ -14,12 +14,12 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import Discriminator, Field, StringConstraints, Tag
 
 from shared import runtime
 from shared.auth.rbac import Permission
 from shared.knowledge.index import MAX_DOC_CHARS, KnowledgeBase
-from shared.web.contract import Id, JsonDocument, Request, ResponseBody
+from shared.web.contract import Id, Int, JsonDocument, OneOf, Request, ResponseBody
 from shared.web.http import Route
 
 if TYPE_CHECKING:
@@ -27,28 +27,44 @@ if TYPE_CHECKING:
 
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"\S")]
+DocText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_DOC_CHARS, pattern=r"\S")]
 
 
-class AddDocument(Request):
+class _Add(Request):
     title: Title
-    format: Literal["text", "markdown", "json"] = "text"
-    content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DOC_CHARS)] | (
-        JsonDocument
-    ) = Field(description="Text, or with format json a JSON value")
     doc_id: Id | None = Field(None, description="Replaces the document with this id")
     source: Annotated[str, StringConstraints(max_length=500)] | None = None
 
-    @field_validator("content")
-    @classmethod
-    def _text_unless_json(cls, value: Any, info: ValidationInfo) -> Any:
-        if not isinstance(value, str) and info.data.get("format") != "json":
-            raise ValueError("must be text unless format is json")
-        return value
+
+class AddText(_Add):
+    format: Literal["text", "markdown"] = "text"
+    content: DocText
+
+
+class AddJson(_Add):
+    format: Literal["json"]
+    content: DocText | JsonDocument = Field(description="A JSON value, or its text")
+
+
+def _format(value: Any) -> str:
+    found = value.get("format") if isinstance(value, dict) else getattr(value, "format", None)
+    return "json" if found == "json" else "text"
+
+
+class AddDocument(
+    OneOf[
+        Annotated[
+            Annotated[AddText, Tag("text")] | Annotated[AddJson, Tag("json")],
+            Discriminator(_format),
+        ]
+    ]
+):
+    """A document: text or Markdown, or with ``format: json`` a JSON value."""
 
 
 class SearchBody(Request):
     query: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"\S")]
-    k: int = Field(5, ge=1, le=20)
+    k: Int = Field(5, ge=1, le=20)
 
 
 class Document(ResponseBody):
@@ -90,7 +106,7 @@ def _kb(ctx: RequestContext) -> KnowledgeBase:
 
 
 def add_document(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    body = ctx.body(AddDocument)
+    body = ctx.body(AddDocument).root
     content = body.content if isinstance(body.content, str) else json.dumps(body.content)
     meta = _kb(ctx).add(
         body.title.strip(),
@@ -129,7 +145,11 @@ ROUTES = (
         body=AddDocument,
         response=Document,
         status=201,
-        max_body=4 * 1024 * 1024,
+        links={
+            "deleteKnowledgeDocument": {"doc_id": "$response.body#/doc_id"},
+            "searchKnowledge": {},
+        },
+        max_body=1024 * 1024,
     ),
     Route("GET", _BASE, Permission.INSIGHTS_READ, list_documents, response=Documents),
     Route(

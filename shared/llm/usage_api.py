@@ -19,7 +19,7 @@ from shared.auth.rbac import Permission
 from shared.errors import InvalidInput
 from shared.llm.ledger import _merge_sum
 from shared.llm.policy import Limit, LLMPolicy
-from shared.web.contract import Day, IsoDate, Query, ResponseBody
+from shared.web.contract import Day, Int, IsoDate, Query, ResponseBody
 from shared.web.http import Route
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ class UsageQuery(Query):
 
 class LimitBody(Limit):
     model_config = _STRICT
+    monthly_usd: float | None = Field(default=None, ge=0, le=1e9)
+    monthly_tokens: Int | None = Field(default=None, ge=0, le=10**15)
 
 
 class PolicyBody(LLMPolicy):
@@ -48,7 +50,7 @@ class PolicyBody(LLMPolicy):
     degrade_to_tier: Name | None = Field(
         None, description="Over budget: retry on this cheaper tier instead of failing"
     )
-    alert_thresholds: list[Annotated[int, Field(ge=1, le=100)]] = Field(
+    alert_thresholds: list[Annotated[Int, Field(ge=1, le=100)]] = Field(
         default_factory=lambda: [50, 80, 100], max_length=10
     )
 

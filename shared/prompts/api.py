@@ -10,16 +10,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, RootModel, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, RootModel, StringConstraints, WithJsonSchema
 
 from shared.auth.rbac import Permission
 from shared.prompts.overrides import OverrideStore, validate_overrides
 from shared.prompts.registry import default_registry, parse_version
 from shared.prompts.service import prepare, record_outcome, template_report
-from shared.web.contract import Fields, IsoDate, Query, Request, ResponseBody, ShortText, Text
+from shared.web.contract import Fields, Int, IsoDate, Query, Request, ResponseBody, ShortText, Text
 from shared.web.http import Route
 
 if TYPE_CHECKING:
@@ -28,7 +28,31 @@ if TYPE_CHECKING:
 
 
 REPORT_DAYS = 366
-Version = int | Annotated[str, StringConstraints(pattern=r"^[vV]?[1-9][0-9]{0,3}$")]
+_TEMPLATES = default_registry().ids()
+
+
+def _known_template(value: str) -> str:
+    if value not in _TEMPLATES:
+        raise ValueError(f"must be one of {', '.join(_TEMPLATES)}")
+    return value
+
+
+# The registry's templates are part of the contract: an unknown id is malformed input.
+TemplateId = Annotated[
+    str,
+    AfterValidator(_known_template),
+    WithJsonSchema({"type": "string", "enum": _TEMPLATES}),
+]
+
+
+class TemplatePath(Request):
+    template_id: TemplateId
+
+
+Version = (
+    Annotated[Int, Field(ge=1, le=9999)]
+    | Annotated[str, StringConstraints(pattern=r"^[vV]?[1-9][0-9]{0,3}$")]
+)
 OverrideName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
@@ -62,15 +86,10 @@ class OutcomeBody(Request):
 
 class ReportQuery(Query):
     since: IsoDate | None = Field(
-        None, description=f"First day (default: 30 days ago; at most {REPORT_DAYS} days ago)"
+        None,
+        description=f"First day (default: 30 days ago; an earlier day than {REPORT_DAYS} days "
+        f"ago counts as {REPORT_DAYS} days ago)",
     )
-
-    @field_validator("since")
-    @classmethod
-    def _recent(cls, value: date | None) -> date | None:
-        if value is not None and value < datetime.now(UTC).date() - timedelta(REPORT_DAYS):
-            raise ValueError(f"may be at most {REPORT_DAYS} days ago")
-        return value
 
 
 class TemplateVersions(ResponseBody):
@@ -224,7 +243,10 @@ def post_outcome(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 
 def get_report(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    since_day = ctx.query(ReportQuery).since or datetime.now(UTC).date() - timedelta(30)
+    today = datetime.now(UTC).date()
+    since_day = max(
+        ctx.query(ReportQuery).since or today - timedelta(30), today - timedelta(REPORT_DAYS)
+    )
     since = datetime(since_day.year, since_day.month, since_day.day, tzinfo=UTC)
     return template_report(ctx.scope, ctx.params["template_id"], since=since), 200
 
@@ -233,22 +255,32 @@ _BASE = "/api/v1/ai/prompts"
 _ONE = _BASE + "/{template_id}"
 ROUTES = (
     Route("GET", _BASE, Permission.USAGE_READ, list_prompts, response=TemplateList),
-    Route("GET", _ONE, Permission.USAGE_READ, get_prompt, response=TemplateVersions),
-    Route("GET", _ONE + "/overrides", Permission.PROMPTS_MANAGE, get_overrides, response=Overrides),
+    Route(
+        "GET", _ONE, Permission.USAGE_READ, get_prompt, path=TemplatePath, response=TemplateVersions
+    ),
+    Route(
+        "GET",
+        _ONE + "/overrides",
+        Permission.PROMPTS_MANAGE,
+        get_overrides,
+        path=TemplatePath,
+        response=Overrides,
+    ),
     Route(
         "PUT",
         _ONE + "/overrides",
         Permission.PROMPTS_MANAGE,
         put_overrides,
+        path=TemplatePath,
         body=OverridesBody,
         response=Overrides,
-        errors=(422,),
     ),
     Route(
         "DELETE",
         _ONE + "/overrides",
         Permission.PROMPTS_MANAGE,
         delete_overrides,
+        path=TemplatePath,
         response=Overrides,
     ),
     Route(
@@ -256,15 +288,16 @@ ROUTES = (
         _ONE + "/preview",
         Permission.PROMPTS_MANAGE,
         preview,
+        path=TemplatePath,
         body=PreviewBody,
         response=Preview,
-        errors=(422,),
     ),
     Route(
         "POST",
         _ONE + "/outcomes",
         Permission.WORKFLOWS_DECIDE,
         post_outcome,
+        path=TemplatePath,
         body=OutcomeBody,
         response=Outcome,
         status=201,
@@ -274,6 +307,7 @@ ROUTES = (
         _ONE + "/report",
         Permission.USAGE_READ,
         get_report,
+        path=TemplatePath,
         query=ReportQuery,
         response=Report,
     ),

@@ -146,6 +146,7 @@ ROUTES = (
         body=ScoreLead,
         response=LeadScoreResult,
         errors=(404,),
+        links={"getLeadScore": {"lead_id": "$response.body#/lead_id"}},
     ),
     Route(
         "GET",
@@ -162,6 +163,7 @@ ROUTES = (
         train_now,
         response=TrainReport,
         errors=(409,),
+        links={"promoteScoringModel": {"version": "$response.body#/version"}},
     ),
     Route(
         "POST",

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeAlias, TypeVar
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    RootModel,
     StringConstraints,
     WithJsonSchema,
 )
@@ -25,6 +26,7 @@ from typing_extensions import TypeAliasType
 
 # Bodies above this size are refused with 413 unless the route declares a larger limit.
 DEFAULT_MAX_BODY = 64 * 1024
+MAX_IDEMPOTENCY_KEY = 200
 MAX_FREE_DEPTH = 3
 MAX_FREE_KEYS = 50
 MAX_FREE_ITEMS = 50
@@ -37,6 +39,15 @@ Id = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_leng
 Text = Annotated[str, StringConstraints(max_length=MAX_FREE_STRING)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 Day = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+
+def _whole(value: object) -> object:
+    # JSON Schema counts 3.0 as an integer; strict pydantic would not, so the two would disagree.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# A whole number in a strict body: 3 or 3.0, never "3" or 3.5.
+Int = Annotated[int, BeforeValidator(_whole)]
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INSTANT = re.compile(
     r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?"
@@ -94,8 +105,9 @@ else:
         dict[str, _nested("Json", 2, MAX_FREE_ITEMS, MAX_FREE_STRING)],
         Field(max_length=MAX_FREE_KEYS),
     ]
-    # A JSON document (knowledge content): nested at most eight levels; its size is the body's.
-    JsonDocument = _nested("JsonDoc", 8, 10_000, 100_000)
+    # A JSON document (knowledge content): nested at most five levels, 500 items or keys a
+    # level; larger documents go in as text.
+    JsonDocument = _nested("JsonDoc", 5, 500, 20_000)
 # A flat record: field name to a scalar (lead fields, template variables).
 Fields = Annotated[
     dict[Annotated[str, StringConstraints(min_length=1, max_length=100)], Scalar],
@@ -107,6 +119,16 @@ class Request(BaseModel):
     """A request body or query: strict types, no unknown fields."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+U = TypeVar("U")
+
+
+class OneOf(RootModel[U], Generic[U]):
+    """A body that is one of several shapes, told apart by a field (a discriminated union). Error
+    locations leave out the shape's tag, so they name the field as the caller wrote it."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
 
 
 class Query(BaseModel):
@@ -146,7 +168,9 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     405: "The method is not allowed on this path",
     409: "Conflicts with the current state (stale task, concurrent decision)",
     413: "The body is larger than this operation accepts",
-    422: "Refused: an idempotency key reused with another body, or a guard refused the prompt",
+    422: "The request fits the schema but breaks a rule the schema cannot state (this "
+    "template's variables, `from` after `to`, a cursor this API did not return, an idempotency "
+    "key reused with another body, a guard refused the prompt); `error.field` names the input",
     429: "Too many requests; retry after `Retry-After` seconds",
     502: "An LLM provider answered with an error",
     503: "A dependency is unavailable; retry after `Retry-After` seconds",

@@ -24,10 +24,17 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from pydantic import BaseModel, ValidationError, create_model
 
 from shared.auth.rbac import require
-from shared.errors import AppError, InvalidInput, MethodNotAllowed, NotFound, PayloadTooLarge
+from shared.errors import (
+    AppError,
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unprocessable,
+)
 from shared.log import get_logger, log_context, trace_from_header
 from shared.tenancy.scope import TenantStore, tenant_for
-from shared.web.contract import DEFAULT_MAX_BODY, Id
+from shared.web.contract import DEFAULT_MAX_BODY, MAX_IDEMPOTENCY_KEY, Id, OneOf
 
 if TYPE_CHECKING:
     import flask
@@ -112,6 +119,8 @@ class Route:
     max_body: int = DEFAULT_MAX_BODY
     idempotent: bool = False  # takes an Idempotency-Key header
     events: tuple[tuple[str, type[BaseModel]], ...] = ()  # a stream's event names and payloads
+    # OpenAPI links from the success response: operationId => {parameter: runtime expression}.
+    links: dict[str, dict[str, str]] = field(default_factory=dict)
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _path_model: type[BaseModel] = field(init=False, repr=False, compare=False)
 
@@ -139,6 +148,8 @@ def error_response(exc: AppError, request_id: str) -> Response:
     headers = {**JSON_HEADERS, "X-Request-ID": request_id}
     if exc.retryable:
         headers["Retry-After"] = "5"
+    if isinstance(exc, MethodNotAllowed):
+        headers["Allow"] = ", ".join(exc.details.get("allowed", []))
     return to_json({"error": exc.to_dict(), "request_id": request_id}), exc.status_code, headers
 
 
@@ -157,6 +168,8 @@ def dispatch(
     with log_context(request_id=request_id, trace=trace, path=request.path, method=request.method):
         try:
             route, params = _find(routes, request.method, request.path)
+            if route.idempotent:
+                _check_idempotency_key(request.headers.get("Idempotency-Key"))
             raw = _read_body(request, route) if route.body is not None else b""
             principal = verifier.verify(_bearer(request))
             tenant_id = tenant_for(principal, request.headers.get("X-Tenant-ID"))
@@ -171,10 +184,17 @@ def dispatch(
                     body_model=_parse(route.body, raw) if route.body is not None else None,
                     query_model=_query(route.query, request) if route.query else None,
                 )
+                try:
+                    result = route.handler(ctx)
+                except InvalidInput as exc:
+                    if isinstance(exc, Unprocessable):
+                        raise
+                    # The schema held (checked above); what the handler refuses is a rule.
+                    raise Unprocessable(exc.message, field=exc.field, **exc.details) from exc
                 if route.stream:
-                    events = cast("Iterator[str]", route.handler(ctx))
+                    events = cast("Iterator[str]", result)
                     return _event_stream(events, request_id)  # type: ignore[no-any-return]
-                body, status = cast("tuple[dict[str, Any] | BaseModel, int]", route.handler(ctx))
+                body, status = cast("tuple[dict[str, Any] | BaseModel, int]", result)
                 return to_json(body), status, {**JSON_HEADERS, "X-Request-ID": request_id}
         except AppError as exc:
             level = (
@@ -206,11 +226,18 @@ def _read_body(request: flask.Request, route: Route) -> bytes:
     return raw
 
 
+def _check_idempotency_key(key: str | None) -> None:
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise InvalidInput(
+            f"Idempotency-Key must hold 1-{MAX_IDEMPOTENCY_KEY} characters", field="Idempotency-Key"
+        )
+
+
 def _parse(model: type[M], raw: bytes) -> M:
     try:
         return model.model_validate_json(raw if raw.strip() else b"{}")
     except ValidationError as exc:
-        raise invalid_input(exc) from None
+        raise invalid_input(exc, tagged=issubclass(model, OneOf)) from None
 
 
 def _query(model: type[M], request: flask.Request) -> M:
@@ -235,12 +262,20 @@ def field_path(loc: Sequence[int | str]) -> str:
     return out
 
 
-def invalid_input(exc: ValidationError) -> InvalidInput:
+def invalid_input(exc: ValidationError, *, tagged: bool = False) -> InvalidInput:
     """The first field at fault (with every reason, up to ten, in ``details``).
 
     A value that matches none of a union's types is reported once, at the value, rather than once
-    per type tried: the field is the common part of the locations pydantic gives for it."""
+    per type tried: the field is the common part of the locations pydantic gives for it. In a
+    ``tagged`` body (:class:`~shared.web.contract.OneOf`) the shape's tag leads each location and
+    is left out."""
     errors = exc.errors(include_url=False, include_input=False)
+    if tagged:
+        for error in errors:
+            if len(error["loc"]) > 1:
+                error["loc"] = error["loc"][1:]
+            elif error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                error["loc"] = (str(error.get("ctx", {}).get("discriminator", "")).strip("'"),)
     first = errors[0]
     group = [e["loc"] for e in errors if e["loc"][:1] == first["loc"][:1]]
     common: list[int | str] = []
@@ -293,16 +328,21 @@ def _bearer(request: flask.Request) -> str | None:
 
 
 def _find(routes: Sequence[Route], method: str, path: str) -> tuple[Route, dict[str, str]]:
-    allowed = False
-    for route in routes:
-        params = route.match(method, path)
-        if params is not None:
+    """The route for ``method`` on ``path``. A literal segment wins over a parameter, so
+    ``/knowledge/search`` is only ever the search, never the document called "search"."""
+    found = [(r, p) for r in routes if (p := r.match(r.method, path)) is not None]
+    if not found:
+        raise NotFound(f"no route for {method} {path}", field="path")
+    fewest = min(len(p) for _, p in found)
+    found = [(r, p) for r, p in found if len(p) == fewest]
+    for route, params in found:
+        if route.method == method:
             return route, params
-        if route.match(route.method, path) is not None:
-            allowed = True
-    if allowed:
-        raise MethodNotAllowed(f"method {method} is not allowed on {path}", field="method")
-    raise NotFound(f"no route for {method} {path}", field="path")
+    raise MethodNotAllowed(
+        f"method {method} is not allowed on {path}",
+        field="method",
+        allowed=sorted({r.method for r, _ in found}),
+    )
 
 
 def _reason(msg: str) -> str:

@@ -15,9 +15,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal
-
-from pydantic import Field, StringConstraints
+from typing import TYPE_CHECKING, Any
 
 from shared import runtime
 from shared.auth.rbac import Permission
@@ -26,17 +24,27 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.log import log_context
 from shared.store.base import check_segment
 from shared.tenancy.scope import TenantStore
-from shared.web.contract import Id, Query, Request, ResponseBody
 from shared.web.http import Route
 from shared.workflows.models import (
     FINAL_STATUSES,
     ConversationTurn,
-    Priority,
-    Status,
     WorkflowContext,
     WorkflowRun,
 )
 from shared.workflows.runs import RunStore, enqueue_slice, run_id_for
+from shared.workflows.schemas import (
+    ContinueBody,
+    Edit,
+    ListQuery,
+    RunPage,
+    RunView,
+    StartBody,
+    StartInteractionTriage,
+    StartLeadQualification,
+    StartOutreachDraft,
+    Triggers,
+    TriggersBody,
+)
 from shared.workflows.triggers import TriggerSettings
 
 if TYPE_CHECKING:
@@ -45,109 +53,18 @@ if TYPE_CHECKING:
     from shared.web.http import RequestContext
     from shared.web.http import Response as HttpResponse
 
-WorkflowType = Literal["lead_qualification", "outreach_draft", "interaction_triage"]
-Decision = Literal["approve", "edit", "reject"]
-NEEDS_LEAD = ("lead_qualification", "outreach_draft")
+StartRequest = StartLeadQualification | StartOutreachDraft | StartInteractionTriage
 
 
-Message = Annotated[str, StringConstraints(max_length=8000)]
-Subject = Annotated[str, StringConstraints(max_length=300)]
-Body = Annotated[str, StringConstraints(max_length=10_000)]
-Line = Annotated[str, StringConstraints(max_length=500)]
-Comment = Annotated[str, StringConstraints(max_length=2000)]
-
-
-class WorkflowInput(Request):
-    message: Message | None = Field(
-        None, description="interaction_triage: the customer's text (required there)"
-    )
-    goal: Line | None = Field(None, description="outreach_draft: what the message is for")
-    channel: Literal["email", "linkedin", "sms"] | None = Field(
-        None, description="outreach_draft: where it goes (default email)"
-    )
-
-
-class StartBody(Request):
-    type: WorkflowType
-    priority: Priority = "normal"
-    lead_id: Id | None = Field(None, description="Required for lead_qualification, outreach_draft")
-    customer_id: Id | None = None
-    input: WorkflowInput = WorkflowInput.model_validate({})
-
-
-class EditedDraft(Request):
-    """The draft's fields a person changed; nothing else reaches the outgoing message."""
-
-    subject: Subject | None = None
-    body: Body | None = None
-    call_to_action: Line | None = None
-
-
-class ContinueBody(Request):
-    decision: Decision
-    task_id: Id = Field(description="The pending task you decide on")
-    edited: EditedDraft | None = Field(None, description="Required with decision edit")
-    comment: Comment = ""
-
-
-class ListQuery(Query):
-    status: Status | None = None
-    type: WorkflowType | None = None
-    customer_id: Id | None = None
-    limit: int = Field(20, ge=1, le=100)
-    cursor: Annotated[str, StringConstraints(max_length=64)] | None = Field(
-        None, description="next_cursor of the previous page"
-    )
-
-
-class TriggerBody(Request):
-    type: Literal["interaction_triage"]
-    priority: Priority = "high"
-
-
-class TriggersBody(Request):
-    triggers: dict[Literal["interaction.inbound_message"], TriggerBody] = Field(
-        default_factory=dict, description="CRM event type to the workflow it starts"
-    )
-
-
-class RunView(ResponseBody):
-    run_id: str
-    tenant_id: str
-    type: WorkflowType
-    status: Status
-    priority: Priority
-    created_at: datetime
-    updated_at: datetime
-    tokens: int
-    cost_usd: float
-    pending_task: dict[str, Any] | None = None
-
-
-class RunPage(ResponseBody):
-    runs: list[RunView]
-    next_cursor: str | None
-
-
-class Triggers(ResponseBody):
-    triggers: dict[str, dict[str, Any]]
-
-
-def _context(ctx: RequestContext, body: StartBody) -> WorkflowContext:
+def _context(ctx: RequestContext, body: StartRequest) -> WorkflowContext:
     scope = ctx.scope
     kind, lead_id, customer_id = body.type, body.lead_id, body.customer_id
     lead = customer = None
-    if kind in NEEDS_LEAD and lead_id is None:
-        raise InvalidInput(f"{kind} needs a lead_id", field="lead_id")
     if lead_id is not None:
         lead = scope.get(scope.path("leads", lead_id))
         if lead is None:
             raise NotFound(f"no lead {lead_id!r} in this tenant", field="lead_id")
         lead.pop("_meta", None)
-    if kind == "interaction_triage" and not (body.input.message or "").strip():
-        raise InvalidInput(
-            "interaction_triage needs input.message (the customer's text)", field="input.message"
-        )
     data = body.input.model_dump(exclude_none=True)
     interactions: list[dict[str, Any]] = []
     if customer_id is not None:
@@ -179,7 +96,7 @@ def _context(ctx: RequestContext, body: StartBody) -> WorkflowContext:
 
 
 def start(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    body = ctx.body(StartBody)
+    body = ctx.body(StartBody).root
     now = datetime.now(UTC)
     run = WorkflowRun(
         run_id=run_id_for(ctx.tenant_id, ctx.request.headers.get("Idempotency-Key")),
@@ -224,13 +141,9 @@ def list_runs(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
 def continue_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     run_id = ctx.params["run_id"]
-    body = ctx.body(ContinueBody)
+    body = ctx.body(ContinueBody).root
     decision, task_id, comment = body.decision, body.task_id, body.comment
-    if decision == "edit" and body.edited is None:
-        raise InvalidInput(
-            "an edit needs 'edited': the changed fields of the draft", field="edited"
-        )
-    edited = body.edited.model_dump(exclude_none=True) if body.edited is not None else None
+    edited = body.edited.model_dump(exclude_none=True) if isinstance(body, Edit) else None
     runs = RunStore(ctx.scope, runtime.publisher())
 
     def change(run: WorkflowRun) -> WorkflowRun:
@@ -315,11 +228,23 @@ ROUTES = (
         body=StartBody,
         response=RunView,
         status=202,
-        errors=(404, 422),
+        errors=(404,),
         idempotent=True,
+        links={
+            "getWorkflow": {"run_id": "$response.body#/run_id"},
+            "cancelWorkflow": {"run_id": "$response.body#/run_id"},
+            "continueWorkflow": {"run_id": "$response.body#/run_id"},
+        },
     ),
     Route("GET", _BASE, Permission.WORKFLOWS_READ, list_runs, query=ListQuery, response=RunPage),
-    Route("GET", _BASE + "/{run_id}", Permission.WORKFLOWS_READ, get_run, response=RunView),
+    Route(
+        "GET",
+        _BASE + "/{run_id}",
+        Permission.WORKFLOWS_READ,
+        get_run,
+        response=RunView,
+        links={"continueWorkflow": {"run_id": "$response.body#/run_id"}},
+    ),
     Route(
         "PUT",
         _BASE + "/{run_id}/continue",

@@ -25,7 +25,7 @@ from shared.auth.rbac import Permission
 from shared.errors import AppError, InvalidInput, NotFound
 from shared.llm.batch.service import MAX_ITEMS, BatchItem, job_id_for
 from shared.log import log_context
-from shared.prompts.api import Version
+from shared.prompts.api import TemplateId, Version
 from shared.prompts.registry import default_registry, parse_version
 from shared.prompts.service import prepare
 from shared.tenancy.scope import TenantStore
@@ -51,7 +51,7 @@ class ItemBody(Request):
 
 
 class SubmitBody(Request):
-    template_id: Id
+    template_id: TemplateId
     version: Version | None = None
     variables: Fields = Field(default_factory=dict, description="Shared by every item")
     items: list[ItemBody] = Field(default_factory=list, max_length=MAX_ITEMS)
@@ -211,7 +211,11 @@ ROUTES = (
         body=SubmitBody,
         response=JobView,
         status=202,
-        errors=(404, 422),
+        errors=(404,),
+        links={
+            "getLlmBatch": {"batch_id": "$response.body#/batch_id"},
+            "collectLlmBatch": {"batch_id": "$response.body#/batch_id"},
+        },
         max_body=4 * 1024 * 1024,
         idempotent=True,
     ),
