@@ -150,7 +150,8 @@ def build_app() -> Starlette:
 
     async def proxy(request: Request) -> Response:
         path = request.url.path
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        decoded = request.scope["path"]  # url.path may keep escapes such as %0A
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
             return _error(400, "invalid_input", "the path holds control characters", "path")
         candidates = [(m, fn, limit, rx.groups) for m, rx, fn, limit in table if rx.match(path)]
         if not candidates:
