@@ -30,6 +30,7 @@ def main() -> None:
         gateway = stack.procs["gateway"]
         print(f"gateway: {gateway.url}")
         print(f"health: {gateway.url}/health")
+        print(f"API docs: {gateway.url}/docs (OpenAPI 3.1: {gateway.url}/openapi.json)")
         for name, url in stack.function_urls.items():
             print(f"function {name}: {url}")
         realtime = stack.procs["realtime"].url.replace("http://", "ws://")

@@ -6,25 +6,28 @@ Kept here rather than in ``main.py`` so every entry point stays a few lines (CON
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared import runtime
 from shared.config import get_settings
 from shared.crm.ingest import IngestResult, PubSubMessage, message_from_cloud_event
 from shared.errors import AppError, InvalidInput
 from shared.log import get_logger
+from shared.web.contract import Id, Request
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import flask
     from cloudevents.http import CloudEvent
+    from pydantic import BaseModel
 
     from shared.auth.principal import Principal
     from shared.auth.rbac import Permission, Role
     from shared.web.http import Response, Route
 
 _log = get_logger("entrypoints")
+B = TypeVar("B", bound="BaseModel")
 
 
 def handle_pubsub_crm_event(cloud_event: CloudEvent) -> IngestResult:
@@ -122,13 +125,17 @@ def handle_service_call(
     request: flask.Request,
     caller: Callable[[flask.Request], Principal],
     permission: Permission,
-    run: Callable[[dict[str, Any]], dict[str, Any]],
+    body_model: type[B],
+    run: Callable[[B], dict[str, Any]],
 ) -> Response:
     """Serve a call from our own infrastructure (Cloud Scheduler, Cloud Tasks): authenticate
-    with ``caller``, require ``permission``, run ``run`` on the JSON body, map errors (a
-    retryable one answers 503 so the platform retries)."""
+    with ``caller``, require ``permission``, validate the JSON body as ``body_model`` (400
+    naming the field), run ``run`` on it, map errors (a retryable one answers 503 so the
+    platform retries)."""
+    from pydantic import ValidationError
+
     from shared.auth.rbac import require
-    from shared.web.http import JSON_HEADERS, error_response, to_json
+    from shared.web.http import JSON_HEADERS, error_response, invalid_input, to_json
 
     runtime.init_logging()
     request_id = request.headers.get("X-CloudTasks-TaskName") or request.headers.get(
@@ -136,27 +143,29 @@ def handle_service_call(
     )
     try:
         require(caller(request), permission)
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InvalidInput("request body must be a JSON object", field="body")
+        try:
+            body = body_model.model_validate_json(request.get_data() or b"{}")
+        except ValidationError as exc:
+            raise invalid_input(exc) from None
         return to_json(run(body)), 200, dict(JSON_HEADERS)
     except AppError as exc:
         _log.warning("%s refused or failed: %s", request.path, exc.message)
         return error_response(exc, request_id)
 
 
-def job_tenants(body: dict[str, Any]) -> list[str]:
-    """The tenants a scheduled job covers: ``tenant_id`` when the body names one, else every
-    tenant registered by its first CRM event.
+class JobBody(Request):
+    """A scheduled job's body: which job, and optionally the one tenant it covers."""
 
-    Raises:
-        InvalidInput: a malformed ``tenant_id``.
-    """
-    from shared.store.base import check_segment
+    tenant_id: Id | None = None
+
+
+def job_tenants(body: JobBody) -> list[str]:
+    """The tenants a scheduled job covers: ``tenant_id`` when the body names one, else every
+    tenant registered by its first CRM event."""
     from shared.tenancy.scope import TENANTS
 
-    if body.get("tenant_id") is not None:
-        return [check_segment(str(body["tenant_id"]), field="tenant_id")]
+    if body.tenant_id is not None:
+        return [body.tenant_id]
     return [tenant_id for tenant_id, _ in runtime.document_store().query(TENANTS)]
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from shared import runtime
 from shared.auth.rbac import Permission
-from shared.entrypoints import handle_service_call, job_tenants, scheduler_caller
-from shared.errors import AppError, InvalidInput
+from shared.entrypoints import JobBody, handle_service_call, job_tenants, scheduler_caller
+from shared.errors import AppError
 from shared.log import log_context
 from shared.tenancy.scope import TenantStore
 
@@ -28,16 +30,14 @@ if TYPE_CHECKING:
 JOBS = ("refresh", "reembed")
 
 
-def run_job(body: dict[str, Any]) -> dict[str, Any]:
-    job = body.get("job")
-    if job not in JOBS:
-        raise InvalidInput("job must be 'refresh' or 'reembed'", field="job")
-    max_seconds = body.get("max_seconds", 240)
-    if not isinstance(max_seconds, int | float) or isinstance(max_seconds, bool):
-        raise InvalidInput("max_seconds must be a number of seconds", field="max_seconds")
-    if not 0 < max_seconds <= 840:
-        raise InvalidInput("max_seconds must be above 0 and at most 840", field="max_seconds")
-    deadline = time.monotonic() + float(max_seconds)
+class InsightsJob(JobBody):
+    job: Literal["refresh", "reembed"]
+    max_seconds: float = Field(240, gt=0, le=840, description="Stop and resume next run after")
+
+
+def run_job(body: InsightsJob) -> dict[str, Any]:
+    job = body.job
+    deadline = time.monotonic() + body.max_seconds
     store = runtime.document_store()
     results: dict[str, Any] = {}
     for tenant_id in job_tenants(body):
@@ -63,4 +63,6 @@ def run_job(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle_job(request: flask.Request) -> Response:
-    return handle_service_call(request, scheduler_caller, Permission.BATCH_RUN, run_job)
+    return handle_service_call(
+        request, scheduler_caller, Permission.BATCH_RUN, InsightsJob, run_job
+    )

@@ -7,18 +7,21 @@ plain-language explanations through a batch LLM job (see ``explain``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from shared import runtime
 from shared.auth.rbac import Permission
 from shared.config import get_settings
-from shared.entrypoints import handle_service_call, job_tenants, scheduler_caller
-from shared.errors import AppError, InvalidInput
+from shared.entrypoints import JobBody, handle_service_call, job_tenants, scheduler_caller
+from shared.errors import AppError
 from shared.log import log_context
 from shared.scoring import drift
 from shared.scoring.registry import ModelRegistry
 from shared.scoring.service import train_from_read_model
 from shared.tenancy.scope import TenantStore
+from shared.web.contract import Int
 
 if TYPE_CHECKING:
     import flask
@@ -26,17 +29,14 @@ if TYPE_CHECKING:
     from shared.web.http import Response
 
 
-def run_job(body: dict[str, Any]) -> dict[str, Any]:
-    job = body.get("job")
-    if job not in ("train", "drift", "batch_score"):
-        raise InvalidInput("job must be 'train', 'drift' or 'batch_score'", field="job")
-    explain_top = body.get("explain_top", 0)
-    if (
-        not isinstance(explain_top, int)
-        or isinstance(explain_top, bool)
-        or not 0 <= explain_top <= 2000
-    ):
-        raise InvalidInput("explain_top must be a whole number from 0 to 2000", field="explain_top")
+class ScoringJob(JobBody):
+    job: Literal["train", "drift", "batch_score"]
+    explain_top: Int = Field(0, ge=0, le=2000, description="batch_score: explain the top N")
+    retrain_on_drift: bool = False
+
+
+def run_job(body: ScoringJob) -> dict[str, Any]:
+    job, explain_top = body.job, body.explain_top
     store = runtime.document_store()
     tenants = job_tenants(body)
     results: dict[str, Any] = {}
@@ -74,7 +74,7 @@ def run_job(body: dict[str, Any]) -> dict[str, Any]:
                     results[tenant_id] = {"status": "no model"}
                     continue
                 report = drift.check(scope, registry.load(champion), runtime.publisher())
-                if report["alerts"] and body.get("retrain_on_drift"):
+                if report["alerts"] and body.retrain_on_drift:
                     report["retrained"] = train_from_read_model(scope)
                 results[tenant_id] = report
             except AppError as exc:
@@ -85,4 +85,4 @@ def run_job(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle_job(request: flask.Request) -> Response:
-    return handle_service_call(request, scheduler_caller, Permission.BATCH_RUN, run_job)
+    return handle_service_call(request, scheduler_caller, Permission.BATCH_RUN, ScoringJob, run_job)

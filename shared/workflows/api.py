@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 from shared import runtime
 from shared.auth.rbac import Permission
 from shared.config import get_settings
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, NotFound
 from shared.log import log_context
-from shared.store.base import check_segment
 from shared.tenancy.scope import TenantStore
 from shared.web.http import Route
 from shared.workflows.models import (
@@ -38,6 +37,7 @@ from shared.workflows.schemas import (
     ListQuery,
     RunPage,
     RunView,
+    SliceTask,
     StartBody,
     StartInteractionTriage,
     StartLeadQualification,
@@ -277,12 +277,8 @@ def _own_url(request: flask.Request) -> str:
 def handle_task(request: flask.Request) -> HttpResponse:
     from shared.entrypoints import handle_service_call, tasks_caller
 
-    def run(body: dict[str, Any]) -> dict[str, Any]:
-        tenant_id = check_segment(str(body.get("tenant_id", "")), field="tenant_id")
-        run_id = check_segment(str(body.get("run_id", "")), field="run_id")
-        slice_no = body.get("slice")
-        if not isinstance(slice_no, int) or slice_no < 0:
-            raise InvalidInput("slice must be a whole number", field="slice")
+    def run(body: SliceTask) -> dict[str, Any]:
+        tenant_id, run_id, slice_no = body.tenant_id, body.run_id, body.slice
         from shared.workflows.runner import Runner  # LangGraph: only the runner pays its import
 
         store = runtime.document_store()
@@ -298,4 +294,4 @@ def handle_task(request: flask.Request) -> HttpResponse:
             )
             return runner.run_slice(run_id, slice_no)
 
-    return handle_service_call(request, tasks_caller, Permission.TASKS_RUN, run)
+    return handle_service_call(request, tasks_caller, Permission.TASKS_RUN, SliceTask, run)

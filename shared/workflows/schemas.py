@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from shared.web.contract import Id, OneOf, Query, Request, ResponseBody
+from shared.web.contract import Id, Int, OneOf, Query, Request, ResponseBody
 from shared.workflows.models import Priority, Status
 
 WorkflowType = Literal["lead_qualification", "outreach_draft", "interaction_triage"]
@@ -123,6 +123,14 @@ class TriggersBody(Request):
     triggers: dict[Literal["interaction.inbound_message"], TriggerBody] = Field(
         default_factory=dict, description="CRM event type to the workflow it starts"
     )
+
+
+class SliceTask(Request):
+    """A Cloud Task's body: run this slice of this run (functions/workflow_runner)."""
+
+    tenant_id: Id
+    run_id: Id
+    slice: Int = Field(ge=0)
 
 
 class RunView(ResponseBody):

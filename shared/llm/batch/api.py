@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
 from shared import runtime
 from shared.auth.rbac import Permission
+from shared.entrypoints import JobBody
 from shared.errors import AppError, InvalidInput, NotFound
 from shared.llm.batch.service import MAX_ITEMS, BatchItem, job_id_for
 from shared.log import log_context
@@ -61,6 +62,12 @@ class SubmitBody(Request):
         description="Leads whose read-model record fills the template's lead variable",
     )
     deadline_hours: float = Field(24, ge=0.1, le=24)
+
+
+class CollectJob(JobBody):
+    """The scheduler's body: collect every open job (of one tenant, or of all)."""
+
+    job: Literal["collect"]
 
 
 class JobQuery(Query):
@@ -168,11 +175,9 @@ def collect_now(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return runtime.batch_service().collect(ctx.scope, ctx.params["batch_id"]), 200
 
 
-def collect_all(body: dict[str, Any]) -> dict[str, Any]:
+def collect_all(body: CollectJob) -> dict[str, Any]:
     """Advance every open job (of ``tenant_id``, or of every tenant). A tenant whose collection
     fails with a permanent error is reported and the others go on; transient errors raise."""
-    if body.get("job") != "collect":
-        raise InvalidInput("job must be 'collect'", field="job")
     from shared.entrypoints import job_tenants
 
     store = runtime.document_store()
@@ -198,7 +203,9 @@ def collect_all(body: dict[str, Any]) -> dict[str, Any]:
 def handle_job(request: flask.Request) -> Response:
     from shared.entrypoints import handle_service_call, scheduler_caller
 
-    return handle_service_call(request, scheduler_caller, Permission.BATCH_RUN, collect_all)
+    return handle_service_call(
+        request, scheduler_caller, Permission.BATCH_RUN, CollectJob, collect_all
+    )
 
 
 _BASE = "/api/v1/ai/llm/batches"

@@ -84,11 +84,11 @@ def test_bad_jobs_name_the_field(api: Any, make_token: TokenFactory) -> None:
     h = _auth(make_token, "manager")
     cases = [
         ({"lead_ids": ["lead-0"]}, 400, "template_id"),
-        ({"template_id": "outreach_draft"}, 400, "items"),
+        ({"template_id": "outreach_draft"}, 422, "items"),  # neither items nor lead_ids: a rule
         ({"template_id": "outreach_draft", "lead_ids": ["lead-9"]}, 404, "lead_ids[0]"),
         (
             {"template_id": "outreach_draft", "items": [{"id": "x", "variables": {}}]},
-            400,
+            422,  # the template's own variables: a rule the schema cannot state
             "items[0].variables.lead",
         ),
         (
@@ -96,7 +96,12 @@ def test_bad_jobs_name_the_field(api: Any, make_token: TokenFactory) -> None:
             400,
             "deadline_hours",
         ),
-        ({"template_id": "nope", "lead_ids": ["lead-0"]}, 404, None),
+        ({"template_id": "nope", "lead_ids": ["lead-0"]}, 400, "template_id"),  # an enum
+        (
+            {"template_id": "outreach_draft", "items": [{"id": "x", "crm_object": "lead"}]},
+            400,
+            "items[0].crm_object",
+        ),
     ]
     for body, status, field in cases:
         res = api["http"].post(BASE, json=body, headers=h)

@@ -37,7 +37,8 @@ def test_registry_is_listed_with_versions_and_shares(api: Any, make_token: Token
     assert one["versions"][1]["output_schema"]["required"] == ["subject", "body", "call_to_action"]
     assert api.get(BASE, headers=_auth(make_token, "rep")).status_code == 403
     missing = api.get(f"{BASE}/nope", headers=_auth(make_token, "manager"))
-    assert missing.status_code == 404
+    # Template ids are an enum in the contract: an unknown one is malformed input.
+    assert missing.status_code == 400 and missing.get_json()["error"]["field"] == "template_id"
 
 
 def test_overrides_are_admin_only_validated_and_tenant_scoped(
@@ -78,7 +79,7 @@ def test_overrides_are_admin_only_validated_and_tenant_scoped(
     bad = api.post(
         f"{BASE}/outreach_draft/preview", json={"variables": {}}, headers=_auth(make_token, "admin")
     )
-    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "variables.lead"
+    assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "variables.lead"
     assert api.delete(url, headers=_auth(make_token, "admin")).get_json()["values"] == {}
 
 

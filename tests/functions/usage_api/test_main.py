@@ -51,7 +51,7 @@ def test_roles_and_bad_input(api: Any, make_token: TokenFactory) -> None:
     bad = api.get("/api/v1/ai/usage?from=2026-13-01", headers=manager)
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "from"
     too_long = api.get("/api/v1/ai/usage?from=2026-01-01&to=2026-12-31", headers=manager)
-    assert too_long.status_code == 400 and too_long.get_json()["error"]["field"] == "to"
+    assert too_long.status_code == 422 and too_long.get_json()["error"]["field"] == "to"
     policy = {"budget": {"monthly_usd": 25}, "degrade_to_tier": "fast", "pii": "redact"}
     assert api.put("/api/v1/ai/usage/policy", json=policy, headers=manager).status_code == 403
     assert api.put("/api/v1/ai/usage/policy", json=policy, headers=admin).status_code == 200
@@ -62,4 +62,4 @@ def test_roles_and_bad_input(api: Any, make_token: TokenFactory) -> None:
     wrong = api.put("/api/v1/ai/usage/policy", json={"budget": {"monthly_usd": -1}}, headers=admin)
     assert wrong.status_code == 400 and wrong.get_json()["error"]["field"] == "budget.monthly_usd"
     tier = api.put("/api/v1/ai/usage/policy", json={"degrade_to_tier": "turbo"}, headers=admin)
-    assert tier.status_code == 400 and tier.get_json()["error"]["field"] == "degrade_to_tier"
+    assert tier.status_code == 422 and tier.get_json()["error"]["field"] == "degrade_to_tier"

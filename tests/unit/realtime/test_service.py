@@ -273,3 +273,38 @@ def test_health_fails_once_events_stop_flowing(service: tuple[TestClient, Feed])
     feed.problem = "the streaming pull ended: 404 subscription not found"
     failing = client.get("/health")
     assert failing.status_code == 503 and "404" in failing.json()["reason"]
+
+
+def test_every_message_the_service_sends_is_in_the_documented_protocol(
+    service: tuple[TestClient, Feed], make_token: TokenFactory
+) -> None:
+    """api/asyncapi.json is generated from shared/realtime/messages.py: the real messages of a
+    session (ready, subscribed, events, a replay, resync, pong, errors, a refusal) fit it."""
+    from pydantic import TypeAdapter
+
+    from shared.realtime.messages import ServerMessage, Subscribe
+
+    documented = TypeAdapter(ServerMessage)
+    client, feed = service
+    seen: list[dict[str, Any]] = []
+    with connect(client, make_token("acme", ["manager"])) as ws:
+        seen.append(ws.receive_json())
+        feed.push(event(1))
+        seen.append(ws.receive_json())
+        for message in (
+            {"type": "subscribe", "event_types": ["workflow."], "last_event_id": "e1"},
+            {"type": "subscribe", "last_event_id": "gone"},
+            {"type": "ping"},
+            {"type": "dance"},
+        ):
+            if message["type"] == "subscribe":
+                Subscribe.model_validate(message)  # what we document clients may send
+            ws.send_json(message)
+            seen.append(ws.receive_json())
+        seen.append(ws.receive_json())  # the resync after the second subscribe's answer
+        ws.send_text("{not json")
+        seen.append(ws.receive_json())
+    with connect(client, "not-a-jwt") as ws:
+        seen.append(ws.receive_json())
+    kinds = {documented.validate_python(message).type for message in seen}
+    assert kinds == {"ready", "event", "subscribed", "resync", "pong", "error"}
