@@ -192,7 +192,9 @@ def main() -> None:
         )
     print(f"cold import of main.py, median of {args.imports} (interpreter start subtracted)")
     for name in imports_after:
-        print(f"  {name:16s} {imports_before.get(name, float('nan')):6.0f} -> {imports_after[name]:6.0f} ms")
+        print(
+            f"  {name:16s} {imports_before.get(name, float('nan')):6.0f} -> {imports_after[name]:6.0f} ms"
+        )
     medians = [imports_after[n] - imports_before[n] for n in imports_after if n in imports_before]
     print(f"  median change over {len(medians)} functions: {statistics.median(medians):+.0f} ms")
 
