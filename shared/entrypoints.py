@@ -13,7 +13,6 @@ from shared.config import get_settings
 from shared.crm.ingest import IngestResult, PubSubMessage, message_from_cloud_event
 from shared.errors import AppError, InvalidInput
 from shared.log import get_logger
-from shared.web.contract import Id, Request
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
 
     from shared.auth.principal import Principal
     from shared.auth.rbac import Permission, Role
+    from shared.web.contract import JobBody
     from shared.web.http import Response, Route
 
 _log = get_logger("entrypoints")
@@ -151,12 +151,6 @@ def handle_service_call(
     except AppError as exc:
         _log.warning("%s refused or failed: %s", request.path, exc.message)
         return error_response(exc, request_id)
-
-
-class JobBody(Request):
-    """A scheduled job's body: which job, and optionally the one tenant it covers."""
-
-    tenant_id: Id | None = None
 
 
 def job_tenants(body: JobBody) -> list[str]:

@@ -17,10 +17,11 @@ from pydantic import Field
 
 from shared import runtime
 from shared.auth.rbac import Permission
-from shared.entrypoints import JobBody, handle_service_call, job_tenants, scheduler_caller
+from shared.entrypoints import handle_service_call, job_tenants, scheduler_caller
 from shared.errors import AppError
 from shared.log import log_context
 from shared.tenancy.scope import TenantStore
+from shared.web.contract import JobBody
 
 if TYPE_CHECKING:
     import flask

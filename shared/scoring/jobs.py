@@ -14,14 +14,14 @@ from pydantic import Field
 from shared import runtime
 from shared.auth.rbac import Permission
 from shared.config import get_settings
-from shared.entrypoints import JobBody, handle_service_call, job_tenants, scheduler_caller
+from shared.entrypoints import handle_service_call, job_tenants, scheduler_caller
 from shared.errors import AppError
 from shared.log import log_context
 from shared.scoring import drift
 from shared.scoring.registry import ModelRegistry
 from shared.scoring.service import train_from_read_model
 from shared.tenancy.scope import TenantStore
-from shared.web.contract import Int
+from shared.web.contract import Int, JobBody
 
 if TYPE_CHECKING:
     import flask

@@ -115,10 +115,12 @@ Fields = Annotated[
 ]
 
 
+# Every model defers building its validator to first use: a function imports many routes' models
+# and serves a few (cold starts matter); response models are only ever built for the spec.
 class Request(BaseModel):
     """A request body or query: strict types, no unknown fields."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
 
 U = TypeVar("U")
@@ -128,19 +130,25 @@ class OneOf(RootModel[U], Generic[U]):
     """A body that is one of several shapes, told apart by a field (a discriminated union). Error
     locations leave out the shape's tag, so they name the field as the caller wrote it."""
 
-    model_config = ConfigDict(strict=True, frozen=True)
+    model_config = ConfigDict(strict=True, frozen=True, defer_build=True)
 
 
 class Query(BaseModel):
     """Query parameters arrive as text, so numbers are parsed; unknown parameters are ignored."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class ResponseBody(BaseModel):
     """A response body: the fields listed are always there; later fields may be added."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+
+class JobBody(Request):
+    """A scheduled job's body: which job, and optionally the one tenant it covers."""
+
+    tenant_id: Id | None = None
 
 
 class ErrorDetail(BaseModel):

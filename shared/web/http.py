@@ -122,20 +122,23 @@ class Route:
     # OpenAPI links from the success response: operationId => {parameter: runtime expression}.
     links: dict[str, dict[str, str]] = field(default_factory=dict)
     _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _path_model: type[BaseModel] = field(init=False, repr=False, compare=False)
+    _path_model: type[BaseModel] | None = field(init=False, default=None, compare=False)
 
     def __post_init__(self) -> None:
         # Compiled once, not per request.
         object.__setattr__(self, "_regex", template_regex(self.pattern))
-        names = re.findall(r"\{(\w+)\}", self.pattern)
-        model = self.path or create_model(  # type: ignore[call-overload]
-            "PathParams", __config__={"strict": True}, **{n: (Id, ...) for n in names}
-        )
-        object.__setattr__(self, "_path_model", model)
 
     @property
     def path_model(self) -> type[BaseModel]:
-        return self._path_model
+        """The path parameters' model: the declared one, or every ``{param}`` an Id (built on
+        first use, not at import: cold starts)."""
+        if self._path_model is None:
+            names = re.findall(r"\{(\w+)\}", self.pattern)
+            model = self.path or create_model(  # type: ignore[call-overload]
+                "PathParams", __config__={"strict": True}, **{n: (Id, ...) for n in names}
+            )
+            object.__setattr__(self, "_path_model", model)
+        return self._path_model  # type: ignore[return-value]
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:

@@ -22,7 +22,6 @@ from pydantic import Field, StringConstraints
 
 from shared import runtime
 from shared.auth.rbac import Permission
-from shared.entrypoints import JobBody
 from shared.errors import AppError, InvalidInput, NotFound
 from shared.llm.batch.service import MAX_ITEMS, BatchItem, job_id_for
 from shared.log import log_context
@@ -30,7 +29,7 @@ from shared.prompts.api import TemplateId, Version
 from shared.prompts.registry import default_registry, parse_version
 from shared.prompts.service import prepare
 from shared.tenancy.scope import TenantStore
-from shared.web.contract import Fields, Id, Query, Request, ResponseBody
+from shared.web.contract import Fields, Id, JobBody, Query, Request, ResponseBody
 from shared.web.http import Route
 
 if TYPE_CHECKING:
