@@ -59,14 +59,55 @@ def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
 
 
 def handle_pubsub_ai_event(cloud_event: CloudEvent) -> dict[str, Any]:
-    """Rescore a lead on ``lead.scoring_requested``. Raises on transient failure (Pub/Sub retries);
-    a message that is not an ai-event raises InvalidInput and goes to the dead-letter topic after
-    the subscription's delivery attempts."""
+    """Rescore a lead on ``lead.scoring_requested``. Raises on transient failure (Pub/Sub
+    retries); a malformed message is dead-lettered at once (:func:`_ai_event`)."""
     from shared.scoring.events import handle_ai_event
 
+    return _ai_event(
+        cloud_event,
+        lambda message: handle_ai_event(message, runtime.document_store(), runtime.publisher()),
+    )
+
+
+def _ai_event(
+    cloud_event: CloudEvent, handle: Callable[[PubSubMessage], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run ``handle`` on an ``ai-events`` push. A message that can never succeed (not a Pub/Sub
+    message, not an ai-event, a malformed field: ``InvalidInput``) goes to ``ai-events-dead-letter``
+    at once with the reason, and the push is acknowledged, rather than being retried until the
+    subscription gives up on it. Transient failures raise so Pub/Sub delivers again (if the
+    dead-letter publish itself fails, that raises too: nothing is dropped)."""
+    from shared.config import TOPIC_AI_EVENTS_DEAD_LETTER
+
     runtime.init_logging()
-    message = message_from_cloud_event(cloud_event.get_data(), str(cloud_event["id"]))
-    return handle_ai_event(message, runtime.document_store(), runtime.publisher())
+    data: Any = cloud_event.get_data()
+    message_id = str(cloud_event["id"])
+    try:
+        message = message_from_cloud_event(data, message_id)
+    except InvalidInput as exc:
+        message, problem = PubSubMessage(message_id, json.dumps(data, default=str).encode()), exc
+    else:
+        try:
+            return handle(message)
+        except InvalidInput as exc:
+            problem = exc
+    runtime.publisher().publish(
+        TOPIC_AI_EVENTS_DEAD_LETTER,
+        message.data,
+        attributes={
+            **message.attributes,
+            "error_code": problem.code,
+            "error_message": problem.message[:1000],
+            "error_field": problem.field or "",
+            "original_message_id": message.message_id,
+        },
+    )
+    _log.warning(
+        "ai-event rejected to the dead-letter topic: %s",
+        problem.message,
+        extra={"fields": {"error_code": problem.code, "error_field": problem.field}},
+    )
+    return {"status": "dead_lettered", "reason": problem.message}
 
 
 def _google_identity(
@@ -165,32 +206,33 @@ def job_tenants(body: JobBody) -> list[str]:
 
 def handle_pubsub_workflow_event(cloud_event: CloudEvent) -> dict[str, Any]:
     """Start the workflow a tenant configured for an ai-event (``interaction.inbound_message``).
-    Raises on transient failure (Pub/Sub retries); a message that is not an ai-event raises
-    InvalidInput and is dead-lettered after the subscription's delivery attempts."""
+    Raises on transient failure (Pub/Sub retries); a malformed message is dead-lettered at once."""
     from shared.workflows.triggers import handle_workflow_event
 
-    runtime.init_logging()
-    message = message_from_cloud_event(cloud_event.get_data(), str(cloud_event["id"]))
-    return handle_workflow_event(
-        message,
-        runtime.document_store(),
-        runtime.publisher(),
-        runtime.task_queue(),
-        get_settings().workflow_runner_url,
+    return _ai_event(
+        cloud_event,
+        lambda message: handle_workflow_event(
+            message,
+            runtime.document_store(),
+            runtime.publisher(),
+            runtime.task_queue(),
+            get_settings().workflow_runner_url,
+        ),
     )
 
 
 def handle_pubsub_history_event(cloud_event: CloudEvent) -> dict[str, Any]:
     """Index the interaction a ``customer.history_changed`` ai-event names. Raises on transient
-    failure (Pub/Sub retries); a message that is not an ai-event is dead-lettered."""
+    failure (Pub/Sub retries); a malformed message is dead-lettered at once."""
     from shared.insights.history import handle_history_event
 
-    runtime.init_logging()
-    message = message_from_cloud_event(cloud_event.get_data(), str(cloud_event["id"]))
-    return handle_history_event(
-        message,
-        runtime.document_store(),
-        runtime.embedder(),
-        runtime.llm_client(),
-        runtime.publisher(),
+    return _ai_event(
+        cloud_event,
+        lambda message: handle_history_event(
+            message,
+            runtime.document_store(),
+            runtime.embedder(),
+            runtime.llm_client(),
+            runtime.publisher(),
+        ),
     )

@@ -89,9 +89,10 @@ class TokenVerifier:
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("token has expired") from exc
         except jwt.InvalidAudienceError as exc:
-            raise Unauthenticated(f"token audience is not {self._audience!r}") from exc
+            # The expected issuer and audience are not told to an unauthenticated caller.
+            raise Unauthenticated("token audience is not accepted") from exc
         except jwt.InvalidIssuerError as exc:
-            raise Unauthenticated(f"token issuer is not {self._issuer!r}") from exc
+            raise Unauthenticated("token issuer is not accepted") from exc
         except jwt.MissingRequiredClaimError as exc:
             raise Unauthenticated(f"token lacks the {exc.claim!r} claim") from exc
         except jwt.PyJWKClientConnectionError as exc:

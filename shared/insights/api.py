@@ -5,8 +5,9 @@ knowledge base routes of :mod:`shared.knowledge.api`).
   "force"?}``; stored insights while fresh, else generated.
 - ``GET /api/v1/ai/insights/customer/{customer_id}``, ``GET /api/v1/ai/insights?type=&min_impact=
   &since=&limit=&cursor=`` (``insights:read``).
-- ``POST /api/v1/ai/insights/chat`` (``insights:read``): ``{"message", "customer_id"?,
-  "session_id"?}``, answered as server-sent events (see :mod:`shared.insights.chat`).
+- ``POST /api/v1/ai/insights/chat`` (``insights:generate``: chat spends money, like generating):
+  ``{"message", "customer_id"?, "session_id"?}``, answered as server-sent events (see
+  :mod:`shared.insights.chat`).
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ ROUTES = (
     Route(
         "POST",
         _BASE + "/chat",
-        Permission.INSIGHTS_READ,
+        Permission.INSIGHTS_GENERATE,
         chat,
         stream=True,
         events=CHAT_EVENTS,

@@ -111,7 +111,7 @@ def handle_history_event(
         event = json.loads(message.data)
         kind, tenant_id = event["event_type"], event["tenant_id"]
         data = event.get("data", {})
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:  # ValueError: bad JSON or UTF-8
         raise InvalidInput(f"not an ai-event: {exc}", field="data") from exc
     if kind != CUSTOMER_HISTORY_CHANGED or not data.get("interaction_id"):
         return {"status": "ignored", "event_type": kind}

@@ -4,8 +4,8 @@
 
 - authentication: the CRM's JWT, from the ``Sec-WebSocket-Protocol`` header (browsers:
   ``new WebSocket(url, ["bearer", token])``; the service answers with the ``bearer`` protocol),
-  an ``Authorization: Bearer`` header (servers), or ``?access_token=`` (last resort: URLs end up
-  in logs). A bad or missing token closes with 4401, a token whose roles may read nothing
+  or an ``Authorization: Bearer`` header (servers). Never the query string: Cloud Run writes
+  request URLs to its logs. A bad or missing token closes with 4401, a token whose roles may read nothing
   streamed with 4403, each with the reason; the socket closes with 4401 when the token expires.
 - on connect the server sends ``{"type": "ready", "tenant_id", "event_types"}`` (what the
   caller's roles may read) and streams all of it as ``{"type": "event", "event": {...}}``;
@@ -63,7 +63,7 @@ def _token(websocket: WebSocket) -> tuple[str | None, str | None]:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip(), None
-    return websocket.query_params.get("access_token"), None
+    return None, None
 
 
 class RealtimeService:
@@ -74,14 +74,14 @@ class RealtimeService:
 
     async def health(self, _: Request) -> JSONResponse:
         """200 while events flow in; 503 once the intake has stopped, so Cloud Run's liveness
-        probe replaces the instance instead of leaving its sockets without events."""
+        probe replaces the instance instead of leaving its sockets without events. The endpoint
+        is public: the reason goes to the log, not to the caller (no subscription path, error
+        text or connection count)."""
         problem = getattr(self.intake, "problem", None)
         if problem:
-            return JSONResponse(
-                {"status": "failing", "reason": problem, "connections": self.hub.connection_count},
-                status_code=503,
-            )
-        return JSONResponse({"status": "ok", "connections": self.hub.connection_count})
+            log.warning("health: failing: %s", problem)
+            return JSONResponse({"status": "failing"}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     async def stream(self, websocket: WebSocket) -> None:
         token, protocol = _token(websocket)

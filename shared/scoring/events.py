@@ -33,7 +33,7 @@ def handle_ai_event(
     try:
         event = json.loads(message.data)
         kind, tenant_id, lead_id = event["event_type"], event["tenant_id"], event["entity_id"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:  # ValueError: bad JSON or UTF-8
         raise InvalidInput(f"not an ai-event: {exc}", field="data") from exc
     if kind != LEAD_SCORING_REQUESTED:
         return {"status": "ignored", "event_type": kind}

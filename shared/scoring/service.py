@@ -74,8 +74,9 @@ class LeadScorer:
     def score(
         self, lead_id: str, fields: dict[str, Any] | None = None, *, force: bool = False
     ) -> LeadScoreResult:
-        """Score one lead: from ``fields`` when given, else from the read model (cached until it
-        expires, the lead changes or the model assignment changes).
+        """Score one lead: from ``fields`` when given (a what-if: returned, never stored or
+        announced as the lead's score), else from the read model (stored, announced when it
+        changes, cached until it expires, the lead changes or the model assignment changes).
 
         Raises:
             NotFound: no such lead in the read model (and no fields given).
@@ -165,6 +166,10 @@ class LeadScorer:
             arm = "challenger" if version and version == assignment.challenger else "champion"
             for i, result in zip(members, results, strict=True):
                 outcomes[i] = result
+                if wanted[i][1] is not None:
+                    # Scored from the caller's fields, not the lead's record: not the lead's
+                    # score, so neither stored nor announced (issue 15, L1).
+                    continue
                 lead_id = wanted[i][0]
                 writes.append(
                     (

@@ -84,7 +84,7 @@ def handle_workflow_event(
         event = json.loads(message.data)
         kind, tenant_id, event_id = event["event_type"], event["tenant_id"], event["event_id"]
         data = event.get("data", {})
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:  # ValueError: bad JSON or UTF-8
         raise InvalidInput(f"not an ai-event: {exc}", field="data") from exc
     scope = TenantStore(store, str(tenant_id))
     trigger = get_triggers(scope).triggers.get(kind)

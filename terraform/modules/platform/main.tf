@@ -204,6 +204,10 @@ module "pubsub" {
     { topic = "ai-events", member = module.sa_scoring.member },
     { topic = "llm-usage", member = module.sa_scoring.member },
     { topic = "ai-events", member = module.sa_workflows_api.member },
+    # The ai-event functions send a message that can never succeed there at once, with the reason.
+    { topic = "ai-events-dead-letter", member = module.sa_scoring.member },       # scoring_events
+    { topic = "ai-events-dead-letter", member = module.sa_workflows_api.member }, # workflow_events
+    { topic = "ai-events-dead-letter", member = module.sa_llm_caller.member },    # insights_events
   ]
   bigquery_dataset = module.bigquery.dataset_id
   kms_key_name     = var.kms_key_name

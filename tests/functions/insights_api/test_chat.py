@@ -98,3 +98,7 @@ def test_chat_streams_deltas_then_citations_and_usage_and_remembers(
     assert taken.status_code == 403 and taken.get_json()["error"]["field"] == "session_id"
     bad = api.post("/api/v1/ai/insights/chat", json={"message": ""}, headers=rep)
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "message"
+    # Chat spends money: a viewer, who may read insights but not generate them, may not chat.
+    viewer = {"Authorization": "Bearer " + make_token("acme", ["viewer"], subject="vic")}
+    refused = api.post("/api/v1/ai/insights/chat", json={"message": "hi"}, headers=viewer)
+    assert refused.status_code == 403

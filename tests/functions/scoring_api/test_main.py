@@ -64,6 +64,17 @@ def test_train_score_explain_and_cache(api: Any, make_token: TokenFactory) -> No
         "/api/v1/ai/scoring/leads", json={"lead_id": "new-2", "fields": cold}, headers=rep
     ).get_json()
     assert a["score"] > b["score"]
+    # A what-if from request fields under a real lead's id is not that lead's score: the stored
+    # score and the announcements are untouched (issue 15, L1).
+    pull(PROJECT, "ai-events-audit", expect=10_000, timeout=0.5)
+    what_if = api.post(
+        "/api/v1/ai/scoring/leads", json={"lead_id": "lead-5", "fields": cold}, headers=rep
+    )
+    assert what_if.status_code == 200
+    stored = api.get("/api/v1/ai/scoring/leads/lead-5", headers=viewer).get_json()
+    assert stored["score"] == latest["score"] and stored["scored_at"] == latest["scored_at"]
+    announced = pull(PROJECT, "ai-events-audit", expect=1, timeout=3)
+    assert not [m for m in announced if b"lead.score_changed" in m.data]
 
 
 def test_batch_with_per_item_errors_and_bad_input(api: Any, make_token: TokenFactory) -> None:
