@@ -13,7 +13,9 @@ are hot, and Firestore sustains about one write a second per document.
 
 from __future__ import annotations
 
+import hashlib
 import random
+import re
 import threading
 import uuid
 from dataclasses import dataclass
@@ -23,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from shared.config import TOPIC_AI_EVENTS, TOPIC_LLM_USAGE
+from shared.errors import InvalidInput
 from shared.llm.errors import BudgetExceeded
 from shared.log import get_logger
 from shared.messaging.pubsub import ordering_key
+from shared.store.base import check_segment
 from shared.tenancy.scope import TenantStore
 
 if TYPE_CHECKING:
@@ -276,7 +280,7 @@ class Ledger:
         groups = {
             "by_feature": record.feature,
             "by_model": record.model,
-            "by_object_type": (record.crm_object or "none").split(":", 1)[0],
+            "by_object_type": _object_type(record.crm_object),
         }
         if record.template_id:
             groups["by_template"] = f"{record.template_id}@v{record.template_version}"
@@ -285,7 +289,7 @@ class Ledger:
             deltas.update({(group, key, k): v for k, v in values.items()})
         scope.increment(shard, deltas)
         if record.crm_object:
-            obj = scope.path("llm_usage_objects", record.crm_object.replace("/", "_"))
+            obj = scope.path("llm_usage_objects", _object_key(record.crm_object))
             scope.increment(obj, {(k,): v for k, v in values.items()})
         if self._publisher is not None:
             self._publisher.publish(
@@ -301,6 +305,26 @@ class Ledger:
         for _, shard in scope.query(scope.path("llm_usage_daily", day, "shards")):
             _merge_sum(total, shard)
         return total
+
+
+_OBJECT_TYPE = re.compile(r"[a-z_]{1,40}")
+
+
+def _object_type(crm_object: str | None) -> str:
+    """The report's key for an object's type; anything that is not a plain type name is
+    "other", so no caller's value can break the aggregate's field paths."""
+    kind = (crm_object or "none").split(":", 1)[0]
+    return kind if _OBJECT_TYPE.fullmatch(kind) else "other"
+
+
+def _object_key(crm_object: str) -> str:
+    """The object's usage document id: the ref itself when it is a safe id, else a digest of it.
+    Aggregation runs after the call was made (and paid): it must not fail on the ref's content,
+    or the usage would be lost (issue 15, L2)."""
+    try:
+        return check_segment(crm_object.replace("/", "_"), field="crm_object")
+    except InvalidInput:
+        return "unsafe-" + hashlib.sha256(crm_object.encode()).hexdigest()[:32]
 
 
 def new_call_id() -> str:
