@@ -34,6 +34,7 @@ class Permission(StrEnum):
     WORKFLOWS_RUN = "workflows:run"
     WORKFLOWS_DECIDE = "workflows:decide"
     WORKFLOWS_CONFIGURE = "workflows:configure"  # which CRM events start which workflows
+    WORKFLOWS_MANAGE = "workflows:manage"  # decide on or cancel runs other people started
     INSIGHTS_READ = "insights:read"
     INSIGHTS_GENERATE = "insights:generate"
     KNOWLEDGE_MANAGE = "knowledge:manage"
@@ -58,7 +59,12 @@ _REP = _VIEWER | {
     Permission.WORKFLOWS_DECIDE,
     Permission.INSIGHTS_GENERATE,
 }
-_MANAGER = _REP | {Permission.USAGE_READ, Permission.MODELS_MANAGE, Permission.BATCH_SUBMIT}
+_MANAGER = _REP | {
+    Permission.USAGE_READ,
+    Permission.MODELS_MANAGE,
+    Permission.BATCH_SUBMIT,
+    Permission.WORKFLOWS_MANAGE,
+}
 _ADMIN = _MANAGER | {
     Permission.WORKFLOWS_CONFIGURE,
     Permission.KNOWLEDGE_MANAGE,

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import runtime
-from shared.auth.rbac import Permission
+from shared.auth.rbac import Permission, has_permission
 from shared.config import get_settings
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, PermissionDenied
 from shared.log import log_context
 from shared.tenancy.scope import TenantStore
 from shared.web.http import Route
@@ -139,6 +139,20 @@ def list_runs(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return {"runs": [r.public() for r in runs], "next_cursor": cursor}, 200
 
 
+def _check_may_act(ctx: RequestContext, run: WorkflowRun) -> None:
+    """Who may decide on or cancel a run: the person who started it; anyone with
+    ``workflows:manage`` (managers, admins); and, for a run a CRM event started (nobody's, the
+    team's queue), any rep. Another rep's run is refused, so one rep cannot approve, rewrite or
+    stop another's outreach."""
+    if run.created_by.startswith("event:") or run.created_by == ctx.principal.subject:
+        return
+    if not has_permission(ctx.principal, Permission.WORKFLOWS_MANAGE):
+        raise PermissionDenied(
+            f"run {run.run_id} was started by another user; only they or a manager may act on it",
+            field="run_id",
+        )
+
+
 def continue_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     run_id = ctx.params["run_id"]
     body = ctx.body(ContinueBody).root
@@ -147,6 +161,7 @@ def continue_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     runs = RunStore(ctx.scope, runtime.publisher())
 
     def change(run: WorkflowRun) -> WorkflowRun:
+        _check_may_act(ctx, run)
         if run.status != "waiting_for_human" or run.pending_task is None:
             raise Conflict(
                 f"run {run_id} is {run.status}, not waiting for a decision", field="run_id"
@@ -182,6 +197,7 @@ def cancel_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     runs = RunStore(ctx.scope, runtime.publisher())
 
     def change(run: WorkflowRun) -> WorkflowRun | None:
+        _check_may_act(ctx, run)
         if run.status in FINAL_STATUSES:
             return None
         run.cancel_requested = True

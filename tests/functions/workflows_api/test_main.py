@@ -69,3 +69,30 @@ def test_a_run_is_created_queued_and_enqueued_once_per_key(
         headers=rep,
     )
     assert late.status_code == 409
+
+
+def test_only_the_runs_owner_or_a_manager_may_decide_or_cancel(
+    api: Any, make_token: TokenFactory
+) -> None:
+    """Issue 15 (design): any rep could approve, edit or cancel any other user's run."""
+
+    def as_(role: str, subject: str) -> dict[str, str]:
+        return {"Authorization": "Bearer " + make_token("acme", [role], subject=subject)}
+
+    body = {"type": "lead_qualification", "lead_id": "lead-1"}
+    mine = api.post(BASE, json=body, headers=as_("rep", "ada")).get_json()["run_id"]
+    decision = {"task_id": "t", "decision": "approve"}
+    for refused in (
+        api.delete(f"{BASE}/{mine}", headers=as_("rep", "bob")),
+        api.put(f"{BASE}/{mine}/continue", json=decision, headers=as_("rep", "bob")),
+    ):
+        assert refused.status_code == 403 and refused.get_json()["error"]["field"] == "run_id"
+    assert api.get(f"{BASE}/{mine}", headers=as_("rep", "bob")).get_json()["status"] == "queued"
+    # A manager may act on anyone's run; the owner on their own.
+    cancelled = api.delete(f"{BASE}/{mine}", headers=as_("manager", "meg"))
+    assert cancelled.status_code == 202 and cancelled.get_json()["status"] == "cancelled"
+    own = api.post(BASE, json=body, headers={**as_("rep", "ada"), "Idempotency-Key": "k-2"})
+    assert (
+        api.delete(f"{BASE}/{own.get_json()['run_id']}", headers=as_("rep", "ada")).status_code
+        == 202
+    )
