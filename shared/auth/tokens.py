@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
+from shared.auth.keyset import KeySet
 from shared.auth.principal import Principal
 from shared.auth.rbac import KNOWN_ROLES
 from shared.errors import ConfigError, Unauthenticated
@@ -39,7 +40,7 @@ class TokenVerifier:
         self._issuer = issuer
         self._audience = audience
         self._public_key = public_key_pem
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self._jwks = KeySet(jwks_url) if jwks_url else None
         self._leeway = leeway_seconds
 
     @classmethod
@@ -76,7 +77,7 @@ class TokenVerifier:
         try:
             key: Any = self._public_key
             if self._jwks is not None:
-                key = self._jwks.get_signing_key_from_jwt(token).key
+                key = self._jwks.key_for(token)
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
@@ -95,8 +96,6 @@ class TokenVerifier:
             raise Unauthenticated("token issuer is not accepted") from exc
         except jwt.MissingRequiredClaimError as exc:
             raise Unauthenticated(f"token lacks the {exc.claim!r} claim") from exc
-        except jwt.PyJWKClientConnectionError as exc:
-            raise Unauthenticated("signing keys could not be fetched; try again") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"token is invalid: {exc}") from exc
         return claims
