@@ -136,18 +136,25 @@ def test_every_run_service_is_deployed_with_an_identity_that_can_fan_out() -> No
         assert _modules(TF / f"environments/{env}/main.tf")["platform"]["realtime_image"] == (
             "${var.realtime_image}"
         )
-    # What shared/realtime/intake.py does with its own subscription, and nothing more.
-    role = (
-        (TF / "modules/platform/main.tf")
-        .read_text()
-        .split('resource "google_project_iam_custom_role" "realtime_fanout"', 1)[1]
-        .split("\n}", 1)[0]
-    )
-    granted = set(re.findall(r'"(pubsub\.[a-zA-Z.]+)"', role))
-    assert granted == {
+    # What shared/realtime/intake.py does with its own subscription, and nothing more (issue 15,
+    # M5): the subscription permissions only for its own names, attaching only to ai-events.
+    platform = (TF / "modules/platform/main.tf").read_text()
+
+    def block(header: str) -> str:
+        return platform.split(header, 1)[1].split("\n}", 1)[0]
+
+    role = block('resource "google_project_iam_custom_role" "realtime_fanout"')
+    assert set(re.findall(r'"(pubsub\.[a-zA-Z.]+)"', role)) == {
         "pubsub.subscriptions.create",
         "pubsub.subscriptions.consume",
         "pubsub.subscriptions.delete",
         "pubsub.subscriptions.get",
-        "pubsub.topics.attachSubscription",
     }
+    attach = block('resource "google_project_iam_custom_role" "realtime_attach"')
+    assert re.findall(r'"(pubsub\.[a-zA-Z.]+)"', attach) == ["pubsub.topics.attachSubscription"]
+    binding = platform.split('resource "google_project_iam_member" "realtime_fanout"', 1)[1]
+    assert "subscriptions/ai-events-rt-" in binding.split("\n}\n", 1)[0]
+    on_topic = block('resource "google_pubsub_topic_iam_member" "realtime_attach"')
+    assert 'topic_ids["ai-events"]' in on_topic and "realtime_attach.name" in on_topic
+    assert "realtime_fanout" not in block('module "sa_realtime"')
+    assert "subscriptions/ai-events-rt-" in (REPO / "shared/realtime/intake.py").read_text()

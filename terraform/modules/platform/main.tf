@@ -590,18 +590,29 @@ resource "google_artifact_registry_repository" "images" {
   labels        = local.labels
 }
 
+# Each real-time instance creates, pulls and deletes a subscription of its own on ai-events
+# (shared/realtime/intake.py), and nothing more: the subscription permissions hold only for
+# subscriptions named ai-events-rt-* (an IAM condition), and attaching a subscription to a topic
+# is granted on ai-events alone, never on crm-events (every tenant's raw CRM data).
 resource "google_project_iam_custom_role" "realtime_fanout" {
   project     = var.project_id
   role_id     = "crmAiRealtimeFanout"
   title       = "CRM AI real-time fan-out"
-  description = "Create, pull and delete the instance's own subscription on ai-events."
+  description = "Create, pull and delete the instance's own subscription."
   permissions = [
     "pubsub.subscriptions.create",
     "pubsub.subscriptions.consume",
     "pubsub.subscriptions.delete",
     "pubsub.subscriptions.get",
-    "pubsub.topics.attachSubscription",
   ]
+}
+
+resource "google_project_iam_custom_role" "realtime_attach" {
+  project     = var.project_id
+  role_id     = "crmAiRealtimeAttach"
+  title       = "CRM AI real-time attach"
+  description = "Attach a subscription to the topic this role is granted on."
+  permissions = ["pubsub.topics.attachSubscription"]
 }
 
 module "sa_realtime" {
@@ -609,7 +620,25 @@ module "sa_realtime" {
   project_id    = var.project_id
   account_id    = "run-realtime"
   display_name  = "realtime Cloud Run service"
-  project_roles = ["roles/logging.logWriter", google_project_iam_custom_role.realtime_fanout.name]
+  project_roles = ["roles/logging.logWriter"]
+}
+
+resource "google_project_iam_member" "realtime_fanout" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.realtime_fanout.name
+  member  = module.sa_realtime.member
+  condition {
+    title       = "own fan-out subscriptions"
+    description = "Only subscriptions named ai-events-rt-*"
+    expression  = "resource.name.startsWith(\"projects/${var.project_id}/subscriptions/ai-events-rt-\")"
+  }
+}
+
+resource "google_pubsub_topic_iam_member" "realtime_attach" {
+  project = var.project_id
+  topic   = module.pubsub.topic_ids["ai-events"]
+  role    = google_project_iam_custom_role.realtime_attach.name
+  member  = module.sa_realtime.member
 }
 
 module "run_realtime" {
