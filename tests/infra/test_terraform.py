@@ -158,3 +158,21 @@ def test_every_run_service_is_deployed_with_an_identity_that_can_fan_out() -> No
     assert 'topic_ids["ai-events"]' in on_topic and "realtime_attach.name" in on_topic
     assert "realtime_fanout" not in block('module "sa_realtime"')
     assert "subscriptions/ai-events-rt-" in (REPO / "shared/realtime/intake.py").read_text()
+
+
+def test_every_scheduler_or_tasks_target_knows_its_callers_identity() -> None:
+    """A function Cloud Scheduler (or Cloud Tasks) may invoke verifies the caller's OIDC token
+    against that identity: without the setting every call is refused in the cloud (issue 15:
+    insights_jobs lacked SCHEDULER_SERVICE_ACCOUNT)."""
+    modules = _modules(TF / "modules/platform/main.tf")
+    targets = 0
+    for name, module in modules.items():
+        invokers = str(module.get("invoker_members", ""))
+        environment = str(module.get("environment", ""))
+        if "sa_scheduler" in invokers:
+            targets += 1
+            assert "SCHEDULER_SERVICE_ACCOUNT" in environment, name
+        if "sa_tasks" in invokers:
+            targets += 1
+            assert "TASKS_SERVICE_ACCOUNT" in environment, name
+    assert targets >= 4  # llm_batch_jobs, scoring_jobs, insights_jobs, workflow_runner

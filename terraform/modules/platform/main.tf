@@ -378,10 +378,11 @@ module "fn_insights_jobs" {
   memory                = "1Gi"
   timeout_seconds       = 900
   concurrency           = 1
-  environment           = merge(local.common_env, local.llm_env)
-  secret_environment    = local.llm_secrets
-  invoker_members       = [module.sa_scheduler.member]
-  labels                = local.labels
+  # Without it every scheduled job was refused in the cloud (issue 15).
+  environment        = merge(local.common_env, local.llm_env, { SCHEDULER_SERVICE_ACCOUNT = module.sa_scheduler.email })
+  secret_environment = local.llm_secrets
+  invoker_members    = [module.sa_scheduler.member]
+  labels             = local.labels
 }
 
 module "fn_prompts_api" {
