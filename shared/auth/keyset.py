@@ -98,3 +98,17 @@ class KeySet:
         lifespan = max_age if max_age is not None else DEFAULT_LIFESPAN_S
         self._expires = now + min(lifespan, MAX_LIFESPAN_S)
         self.fetches += 1
+
+
+_SHARED: dict[str, KeySet] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_key_set(url: str) -> KeySet:
+    """One key set per JWKS URL in this process: verifiers built per request (the service-call
+    path builds one for each call's audience) share its cache instead of fetching again."""
+    with _SHARED_LOCK:
+        found = _SHARED.get(url)
+        if found is None:
+            found = _SHARED[url] = KeySet(url)
+        return found

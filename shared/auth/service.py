@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
+from shared.auth.keyset import shared_key_set
 from shared.auth.principal import Principal
 from shared.errors import Unauthenticated
 
@@ -42,7 +43,8 @@ class ServiceTokenVerifier:
         self._audience = audience
         self._identities = identities
         self._issuers = issuers or GOOGLE_ISSUERS
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600)
+        # Shared by every verifier of this process (one is built per service call).
+        self._keys = shared_key_set(jwks_url)
 
     def verify(self, authorization: str | None) -> Principal:
         """Verify an ``Authorization: Bearer`` header carrying a Google OIDC token.
@@ -54,8 +56,8 @@ class ServiceTokenVerifier:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("missing service identity token (expected 'Bearer <OIDC token>')")
+        key = self._keys.key_for(token)
         try:
-            key = self._jwks.get_signing_key_from_jwt(token).key
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
@@ -64,8 +66,6 @@ class ServiceTokenVerifier:
                 issuer=self._issuers,
                 options={"require": ["exp", "iss", "aud", "email"]},
             )
-        except jwt.PyJWKClientConnectionError as exc:
-            raise Unauthenticated("signing keys could not be fetched; try again") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"service identity token is invalid: {exc}") from exc
         email = str(claims["email"])

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from shared.auth.keyset import KeySet
+from shared.auth.keyset import shared_key_set
 from shared.auth.principal import Principal
 from shared.auth.rbac import KNOWN_ROLES
 from shared.errors import ConfigError, Unauthenticated
@@ -40,7 +40,7 @@ class TokenVerifier:
         self._issuer = issuer
         self._audience = audience
         self._public_key = public_key_pem
-        self._jwks = KeySet(jwks_url) if jwks_url else None
+        self._jwks = shared_key_set(jwks_url) if jwks_url else None
         self._leeway = leeway_seconds
 
     @classmethod

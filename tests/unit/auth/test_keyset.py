@@ -94,3 +94,14 @@ def test_a_token_without_a_key_id_is_refused_without_a_fetch(setup: Any) -> None
     with pytest.raises(Unauthenticated, match="kid"):
         verifier.verify("Bearer " + token)
     assert provider.fetches == 0
+
+
+def test_verifiers_of_one_process_share_the_key_set() -> None:
+    """The service-call path builds a verifier per call: they must not each fetch the keys."""
+    from shared.auth.keyset import shared_key_set
+    from shared.auth.service import ServiceTokenVerifier
+
+    url = "https://www.googleapis.com/oauth2/v3/certs-test-shared"
+    first = ServiceTokenVerifier(audience="https://a", identities={}, jwks_url=url)
+    second = ServiceTokenVerifier(audience="https://b", identities={}, jwks_url=url)
+    assert first._keys is second._keys is shared_key_set(url)
