@@ -119,7 +119,10 @@ def build_app() -> Starlette:
     functions = _function_urls()
     table = load_operations()
     spec_text = OPENAPI.read_text()
-    client = httpx.AsyncClient(timeout=300)
+    # Idle connections to a function are dropped after 1 s, before gunicorn's own keep-alive
+    # timeout (2 s) closes them: reusing one the server is closing at that moment lost requests
+    # under concurrent polling ("Server disconnected without sending a response", issue 15).
+    client = httpx.AsyncClient(timeout=300, limits=httpx.Limits(keepalive_expiry=1.0))
 
     async def health(request: Request) -> Response:
         components: dict[str, Any] = {}
