@@ -68,11 +68,17 @@ class Proc:
 
 
 def spawn(
-    name: str, cmd: list[str], port: int, log_dir: Path, env: dict[str, str] | None = None
+    name: str,
+    cmd: list[str],
+    port: int,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    append: bool = False,
 ) -> Proc:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
-    log = log_path.open("wb")
+    log = log_path.open("ab" if append else "wb")  # a restart keeps what the dead one wrote
     popen = subprocess.Popen(
         cmd,
         stdout=log,

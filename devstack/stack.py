@@ -25,6 +25,7 @@ class Stack:
     with_gateway: bool = True
     procs: dict[str, Proc] = field(default_factory=dict)
     function_urls: dict[str, str] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)  # by supervise()
     extra_env: dict[str, str] = field(default_factory=dict)  # given to every function process
 
     def _port(self, default: int) -> int:
@@ -103,7 +104,23 @@ class Stack:
             raise
         return self
 
-    def start_function(self, name: str) -> Proc:
+    def supervise(self) -> list[str]:
+        """Restart every function process that died, as the cloud replaces a crashed instance
+        (Pub/Sub and Cloud Tasks deliver again what it did not acknowledge). Returns the names
+        restarted; a component that is not a function (an emulator, the gateway) is not
+        restarted: :meth:`dead_components` names those."""
+        restarted = []
+        for name, proc in list(self.procs.items()):
+            if name in self.function_urls and not proc.alive():
+                self.start_function(name, append_log=True)
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                restarted.append(name)
+        return restarted
+
+    def dead_components(self) -> list[str]:
+        return [n for n, p in self.procs.items() if n not in self.function_urls and not p.alive()]
+
+    def start_function(self, name: str, *, append_log: bool = False) -> Proc:
         """(Re)start one function's functions-framework process on its assigned port."""
         spec = next(s for s in discover_functions() if s.name == name)
         port = int(self.function_urls[name].rsplit(":", 1)[1])
@@ -114,7 +131,9 @@ class Stack:
             "--host=127.0.0.1",
             f"--port={port}",
         ]
-        self.procs[name] = spawn(name, cmd, port, self.state_dir / "logs", env=self.env())
+        self.procs[name] = spawn(
+            name, cmd, port, self.state_dir / "logs", env=self.env(), append=append_log
+        )
         return self.procs[name]
 
     def stop(self) -> None:

@@ -49,7 +49,11 @@ def main() -> None:
         )
         print("press Ctrl-C to stop", flush=True)
         while not stopping.wait(1):
-            dead = [p.name for p in stack.procs.values() if not p.alive()]
+            # A crashed function is restarted, as the cloud replaces an instance; Pub/Sub and
+            # Cloud Tasks deliver again what it had not acknowledged.
+            for name in stack.supervise():
+                print(f"restarted {name}: its process had exited; see its log", file=sys.stderr)
+            dead = stack.dead_components()
             if dead:
                 print(f"stopped unexpectedly: {', '.join(dead)}; see the logs", file=sys.stderr)
                 break

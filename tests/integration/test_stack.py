@@ -133,3 +133,29 @@ def test_tenant_isolation_through_the_gateway(stack: Stack, make_token: TokenFac
         '"security_event": "cross_tenant_access"' in line and '"attempted_tenant": "globex"' in line
         for line in log.splitlines()
     )
+
+
+def test_a_crashed_function_is_restarted_and_serves_again(
+    stack: Stack, make_token: TokenFactory
+) -> None:
+    """As the cloud replaces a crashed instance: scripts/up supervises the function processes
+    (issue 15: one unit killed with SIGKILL used to stop the whole local stack)."""
+    import os
+    import signal
+
+    from devstack.procs import wait_until_ready
+
+    before = stack.procs["crm_api"]
+    os.killpg(before.popen.pid, signal.SIGKILL)
+    before.popen.wait(10)
+    assert stack.supervise() == ["crm_api"] and stack.dead_components() == []
+    wait_until_ready(stack.procs["crm_api"], http_path=None)
+    assert stack.procs["crm_api"].popen.pid != before.popen.pid
+    token = make_token("acme", ["viewer"])
+    answer = httpx.get(
+        stack.procs["gateway"].url + "/api/v1/ai/crm/leads/nobody",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+    assert stack.supervise() == []  # nothing else to restart
