@@ -176,3 +176,15 @@ def test_every_scheduler_or_tasks_target_knows_its_callers_identity() -> None:
             targets += 1
             assert "TASKS_SERVICE_ACCOUNT" in environment, name
     assert targets >= 4  # llm_batch_jobs, scoring_jobs, insights_jobs, workflow_runner
+
+
+def test_usage_api_cannot_read_the_llm_keys() -> None:
+    """usage_api calls no provider: its identity has no secret access (issue 15, L10)."""
+    modules = _modules(TF / "modules/platform/main.tf")
+    usage = modules["fn_usage_api"]
+    assert "sa_usage_api" in usage["service_account_email"] and "secret_environment" not in usage
+    platform = (TF / "modules/platform/main.tf").read_text()
+    accessors = re.findall(
+        r'resource "google_secret_manager_secret_iam_member"[^{]*\{(.*?)\n\}', platform, re.S
+    )
+    assert accessors and not any("sa_usage_api" in block for block in accessors)

@@ -78,6 +78,16 @@ module "sa_llm_caller" {
   project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/aiplatform.user", "roles/bigquery.jobUser"]
 }
 
+# usage_api reads the ledger and policies and calls no provider: an identity of its own, with no
+# access to the LLM keys (issue 15, L10: it ran as fn-llm-caller, which can read them).
+module "sa_usage_api" {
+  source        = "../service_account"
+  project_id    = var.project_id
+  account_id    = "fn-usage-api"
+  display_name  = "usage_api (reads usage and policies)"
+  project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
+}
+
 # Gemini batch prediction on Vertex AI exchanges requests and answers through tables in the
 # product's dataset: the LLM callers write and read them, Vertex AI's service agent runs the job.
 resource "google_bigquery_dataset_iam_member" "llm_batch_tables" {
@@ -262,10 +272,9 @@ module "fn_usage_api" {
   entry_point           = "usage_api"
   source_dir            = "${local.build}/usage_api"
   source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_llm_caller.email
+  service_account_email = module.sa_usage_api.email
   ingress               = "ALLOW_ALL"
   environment           = merge(local.common_env, local.llm_env)
-  secret_environment    = local.llm_secrets
   invoker_members       = [module.sa_gateway.member]
   labels                = local.labels
 }
