@@ -188,3 +188,11 @@ def test_usage_api_cannot_read_the_llm_keys() -> None:
         r'resource "google_secret_manager_secret_iam_member"[^{]*\{(.*?)\n\}', platform, re.S
     )
     assert accessors and not any("sa_usage_api" in block for block in accessors)
+
+
+def test_prod_must_name_its_kms_key() -> None:
+    """The Pub/Sub topics' checkov skip says prod sets a customer-managed key: prod's variable
+    has no default, so a plan without one fails (issue 15, L10)."""
+    variables = hcl2.loads((TF / "environments/prod/variables.tf").read_text())["variable"]
+    kms = next(v['"kms_key_name"'] for v in variables if '"kms_key_name"' in v)
+    assert "default" not in kms and kms.get("validation")

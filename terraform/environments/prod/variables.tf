@@ -8,8 +8,14 @@ variable "jwt_issuer" { type = string }
 variable "jwks_uri" { type = string }
 variable "jwt_audience" { type = string }
 variable "kms_key_name" {
-  type    = string
-  default = null
+  # Required in prod (no default): the topics' checkov skip (CKV_GCP_83) rests on prod setting a
+  # customer-managed key; dev uses Google-managed keys (issue 15, L10).
+  description = "Cloud KMS key for the Pub/Sub topics (projects/P/locations/L/keyRings/R/cryptoKeys/K)."
+  type        = string
+  validation {
+    condition     = length(var.kms_key_name) > 0
+    error_message = "prod encrypts its topics with a customer-managed key: set kms_key_name."
+  }
 }
 variable "notification_channels" {
   type    = list(string)
