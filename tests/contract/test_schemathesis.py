@@ -178,7 +178,7 @@ def test_malformed_requests_get_4xx_through_the_gateway(
                     checked += 1
                 if "{" in template:
                     for bad in ("%00", "a%0Ab", "%7F"):
-                        url = re.sub(r"\{\w+\}", bad, path)
+                        url = re.sub(r"\{\w+\}", bad, template)
                         refused = client.request(method, url)
                         assert refused.status_code == 400, (method, url, refused.text[:200])
                         assert refused.headers["content-type"] == "application/json"
