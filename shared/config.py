@@ -18,6 +18,7 @@ from shared.errors import ConfigError
 ENV_PROJECT = "GOOGLE_CLOUD_PROJECT"
 ENV_REGION = "FUNCTION_REGION"
 ENV_ENVIRONMENT = "APP_ENV"
+ENV_CLOUD_RUN_SERVICE = "K_SERVICE"  # set by the platform on Cloud Run and Cloud Functions
 ENV_FIRESTORE_EMULATOR = "FIRESTORE_EMULATOR_HOST"
 ENV_FIRESTORE_DATABASE = "FIRESTORE_DATABASE"
 ENV_PUBSUB_EMULATOR = "PUBSUB_EMULATOR_HOST"
@@ -162,6 +163,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "embedding_dimensions": int(dims),
         }
     )
+    if env.get(ENV_CLOUD_RUN_SERVICE) and not settings.is_cloud:
+        # Cloud Run (and Cloud Functions, which run on it) sets K_SERVICE: a deployed unit never
+        # runs in local mode, whose service-call checks lean on emulators (issue 15, M3).
+        raise ConfigError(
+            f"{ENV_ENVIRONMENT}={environment} in a deployed unit ({ENV_CLOUD_RUN_SERVICE} is "
+            f"set): set {ENV_ENVIRONMENT} to dev or prod"
+        )
     if settings.is_cloud and not settings.auth_jwks_url:
         raise ConfigError(f"{ENV_AUTH_JWKS_URL} is required when {ENV_ENVIRONMENT}={environment}")
     if not settings.is_cloud and not (settings.auth_jwks_url or settings.auth_public_key_file):

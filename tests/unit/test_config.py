@@ -39,3 +39,16 @@ def test_unknown_environment_is_refused() -> None:
 def test_local_needs_some_key_source() -> None:
     with pytest.raises(ConfigError, match="AUTH_PUBLIC_KEY_FILE"):
         load_settings({"GOOGLE_CLOUD_PROJECT": "p1"})
+
+
+def test_a_deployed_unit_never_runs_in_local_mode() -> None:
+    """Local mode trusts emulator-shaped service calls; on Cloud Run (K_SERVICE set by the
+    platform) a missing or local APP_ENV is refused at start-up (issue 15, M3)."""
+    for env in (
+        {**BASE, "K_SERVICE": "crm-events"},
+        {**BASE, "K_SERVICE": "x", "APP_ENV": "local"},
+    ):
+        with pytest.raises(ConfigError, match="APP_ENV"):
+            load_settings(env)
+    deployed = {**BASE, "K_SERVICE": "x", "APP_ENV": "dev", "AUTH_JWKS_URL": "https://idp/jwks"}
+    assert load_settings(deployed).is_cloud
