@@ -19,7 +19,9 @@ from typing import Any
 import jwt
 
 from shared.errors import Unauthenticated
+from shared.log import get_logger
 
+_log = get_logger("auth.keyset")
 DEFAULT_LIFESPAN_S = 300.0
 MAX_LIFESPAN_S = 86_400.0
 MIN_REFETCH_S = 60.0

@@ -105,3 +105,22 @@ def test_verifiers_of_one_process_share_the_key_set() -> None:
     first = ServiceTokenVerifier(audience="https://a", identities={}, jwks_url=url)
     second = ServiceTokenVerifier(audience="https://b", identities={}, jwks_url=url)
     assert first._keys is second._keys is shared_key_set(url)
+
+
+def test_a_provider_outage_keeps_the_known_keys_and_does_not_hammer(setup: Any) -> None:
+    verifier, _, now, private, *_ = setup
+    verifier.verify("Bearer " + _token(private, "k1"))
+    calls = {"n": 0}
+
+    def down(url: str) -> Any:
+        calls["n"] += 1
+        raise ConnectionError("identity provider unreachable")
+
+    verifier._jwks._fetch = down
+    now[0] += 301  # the set expired while the provider is down
+    for _ in range(50):
+        assert verifier.verify("Bearer " + _token(private, "k1")).tenant_id == "acme"
+    assert calls["n"] == 1  # one attempt, then again only after a minute
+    now[0] += 61
+    verifier.verify("Bearer " + _token(private, "k1"))
+    assert calls["n"] == 2
