@@ -27,6 +27,22 @@ def _loopback_server(*args, **kwargs):
     srv.add_insecure_port = lambda addr: add(addr.replace("[::]", "127.0.0.1"))
     return srv
 grpc.server = _loopback_server
+# Cloud Tasks attaches an OIDC token when a task names one (http_request.oidc_token); the emulator
+# does not, so its dispatch asks the local issuer (devstack/identity.py) for that token first.
+import json, urllib.request
+from gcloud_tasks_emulator import server as _srv
+_issuer, _dispatch = sys.argv[3], _srv._make_task_request
+def _dispatch_with_token(queue_name, task, host, port):
+    oidc = task.http_request.oidc_token
+    if task.http_request.url and oidc.service_account_email:
+        ask = json.dumps({"email": oidc.service_account_email,
+                          "audience": oidc.audience or task.http_request.url}).encode()
+        req = urllib.request.Request(_issuer + "/mint", data=ask,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as answer:
+            task.http_request.headers["Authorization"] = "Bearer " + json.load(answer)["token"]
+    return _dispatch(queue_name, task, host, port)
+_srv._make_task_request = _dispatch_with_token
 logging.basicConfig(level=logging.WARNING, stream=sys.stdout)
 create_server("127.0.0.1", int(sys.argv[1]), "127.0.0.1", 1, [], int(sys.argv[2])).run()
 """
@@ -81,13 +97,13 @@ def start_pubsub(port: int, log_dir: Path) -> Proc:
     return proc
 
 
-def start_tasks(port: int, log_dir: Path, max_retries: int = 5) -> Proc:
+def start_tasks(port: int, log_dir: Path, issuer: str, max_retries: int = 5) -> Proc:
+    """The Cloud Tasks emulator; a task naming an OIDC token gets one from ``issuer``."""
     python = TASKS_VENV / "bin/python"
     if not python.exists():
         raise RuntimeError(f"{python} is missing: run scripts/bootstrap first")
-    proc = spawn(
-        "tasks", [str(python), "-c", _TASKS_MAIN, str(port), str(max_retries)], port, log_dir
-    )
+    cmd = [str(python), "-c", _TASKS_MAIN, str(port), str(max_retries), issuer]
+    proc = spawn("tasks", cmd, port, log_dir)
     wait_until_ready(proc, http_path=None)
     return proc
 

@@ -1,26 +1,21 @@
-"""Cloud Scheduler, locally: the frequent jobs Terraform declares, posted to the local functions
-with a ``service:scheduler`` token. The nightly scoring jobs are left to be run by hand
-(``scripts/token --role service:scheduler`` and a POST), as they take a while."""
+"""Cloud Scheduler, locally: the jobs ``terraform/units.json`` declares with a
+``local_every_seconds``, posted to the local functions with the scheduler identity's OIDC token
+(as Cloud Scheduler attaches one). The nightly scoring jobs are left to be run by hand
+(``scripts/token --service scheduler --audience URL`` and a POST; see the README)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING
 
-from devstack.tokens import mint_token
+from devstack.units import scheduled_jobs
 
 if TYPE_CHECKING:
     from devstack.stack import Stack
 
-# (function, JSON body, period in seconds); the cloud runs the collector every 10 minutes, the
-# insights refresh hourly and the re-embedding every 30 minutes.
-JOBS = (
-    ("llm_batch_jobs", b'{"job": "collect"}', 30.0),
-    ("insights_jobs", b'{"job": "refresh"}', 120.0),
-    ("insights_jobs", b'{"job": "reembed", "max_seconds": 60}', 120.0),
-)
 TICK = 30.0
 
 
@@ -39,22 +34,21 @@ class LocalScheduler:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        private = (self._stack.state_dir / "jwt-private.pem").read_text()
+        jobs = [j for j in scheduled_jobs() if j.local_every_seconds]
         ticks = 0
         while not self._stop.wait(TICK):
             ticks += 1
-            for function, body, period in JOBS:
-                if ticks % max(1, round(period / TICK)):
+            for job in jobs:
+                if ticks % max(1, round(float(job.local_every_seconds or TICK) / TICK)):
                     continue
+                function = job.function
                 url = self._stack.function_urls.get(function)
                 if url is None:
                     continue
-                token = mint_token(
-                    private, tenant_id=None, roles=["service:scheduler"], subject="local-scheduler"
-                )
+                token = self._stack.service_token("scheduler", url)
                 req = urllib.request.Request(  # noqa: S310 - loopback URL we built
                     url,
-                    data=body,
+                    data=json.dumps(job.body).encode(),
                     method="POST",
                     headers={
                         "Authorization": f"Bearer {token}",

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from devstack import emulators
 from devstack.procs import REPO, Proc, free_port, port_open, spawn, wait_until_ready
-from devstack.tokens import ensure_keypair
+from devstack.tokens import GOOGLE_PREFIX, ensure_keypair, mint_google_token
 from devstack.topology import apply_to_emulators, create_bigquery_tables, discover_functions
+from devstack.units import identity_email, unit_env
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -48,6 +49,10 @@ class Stack:
             "AUTH_PUBLIC_KEY_FILE": str(self.public_key),
             "PYTHONPATH": str(REPO),
         }
+        if "identity" in self.procs:
+            # Service calls carry tokens of the local issuer, checked as Google's are.
+            env["SERVICE_JWKS_URL"] = self.issuer + "/oauth2/v3/certs"
+            env["SERVICE_TOKEN_ISSUER"] = self.issuer
         if "simulator" in self.procs:
             env["LLM_SIMULATOR_URL"] = self.procs["simulator"].url
         if "workflow_runner" in self.function_urls:
@@ -62,28 +67,59 @@ class Stack:
                 env[var] = self.procs[name].address
         return {**env, **self.extra_env}
 
+    @property
+    def issuer(self) -> str:
+        """The local stand-in for Google's token issuer (devstack/identity.py)."""
+        return self.procs["identity"].url
+
+    def function_env(self, name: str) -> dict[str, str]:
+        """What function ``name`` runs with: the shared environment plus its own settings from
+        terraform/units.json, as Terraform gives them in the cloud."""
+        return {
+            **self.env(),
+            **unit_env(name, project=self.project, urls=self.function_urls),
+            **self.extra_env,
+        }
+
+    def service_token(self, identity: str, audience: str) -> str:
+        """An OIDC token of the local issuer for a declared identity (``scheduler``, ``tasks``,
+        ``pubsub_push``...), as Google would mint it for that service account."""
+        private = ensure_keypair(self.state_dir, GOOGLE_PREFIX)[0].read_text()
+        email = identity_email(identity, self.project)
+        return mint_google_token(private, issuer=self.issuer, email=email, audience=audience)
+
     def start(self) -> Stack:
         logs = self.state_dir / "logs"
         try:
+            specs = discover_functions() if self.with_functions else []
+            for i, spec in enumerate(specs):
+                self.function_urls[spec.name] = f"http://127.0.0.1:{self._port(8101 + i)}"
+            port = self._port(8079)
+            urls = ",".join(f"{k}={v}" for k, v in self.function_urls.items())
+            cmd = [
+                str(VENV_BIN / "python"),
+                "-m",
+                "devstack.identity",
+                f"--port={port}",
+                f"--state={self.state_dir}",
+            ]
+            env = {"GOOGLE_CLOUD_PROJECT": self.project, "LOCAL_FUNCTION_URLS": urls}
+            self.procs["identity"] = spawn("identity", cmd, port, logs, env=env)
+            wait_until_ready(self.procs["identity"], http_path="/oauth2/v3/certs")
             self.procs["firestore"] = emulators.start_firestore(self._port(8081), logs)
             self.procs["pubsub"] = emulators.start_pubsub(self._port(8085), logs)
-            self.procs["tasks"] = emulators.start_tasks(self._port(9022), logs)
+            self.procs["tasks"] = emulators.start_tasks(self._port(9022), logs, self.issuer)
             self.procs["bigquery"] = emulators.start_bigquery(self._port(9050), logs, self.project)
             sim_port = self._port(8090)
             sim_cmd = [str(VENV_BIN / "python"), "-m", "devstack.simulator", f"--port={sim_port}"]
             self.procs["simulator"] = spawn("simulator", sim_cmd, sim_port, logs)
             wait_until_ready(self.procs["simulator"], http_path="/health")
             os.environ.update(self.env())
-            specs = discover_functions() if self.with_functions else []
-            base_port = 8101
-            for i, spec in enumerate(specs):
-                port = self._port(base_port + i)
-                self.function_urls[spec.name] = f"http://127.0.0.1:{port}"
             for spec in specs:
                 self.start_function(spec.name)
             for spec in specs:
                 wait_until_ready(self.procs[spec.name], http_path=None)
-            apply_to_emulators(self.project, self.function_urls)
+            apply_to_emulators(self.project, self.function_urls, push_relay=self.issuer)
             create_bigquery_tables(self.project)
             if self.with_functions:
                 # The real-time WebSocket service (Cloud Run in the cloud); it subscribes to
@@ -132,7 +168,7 @@ class Stack:
             f"--port={port}",
         ]
         self.procs[name] = spawn(
-            name, cmd, port, self.state_dir / "logs", env=self.env(), append=append_log
+            name, cmd, port, self.state_dir / "logs", env=self.function_env(name), append=append_log
         )
         return self.procs[name]
 

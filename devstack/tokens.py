@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -9,15 +10,14 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-PRIVATE = "jwt-private.pem"
-PUBLIC = "jwt-public.pem"
 KEY_ID = "dev"
 
 
-def ensure_keypair(state_dir: Path) -> tuple[Path, Path]:
-    """An RS256 key pair under ``state_dir``, created on first use and then reused."""
+def ensure_keypair(state_dir: Path, prefix: str = "jwt") -> tuple[Path, Path]:
+    """An RS256 key pair under ``state_dir`` (``<prefix>-private.pem``, ``<prefix>-public.pem``),
+    created on first use and then reused."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    private, public = state_dir / PRIVATE, state_dir / PUBLIC
+    private, public = state_dir / f"{prefix}-private.pem", state_dir / f"{prefix}-public.pem"
     if not private.exists() or not public.exists():
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         private.write_bytes(
@@ -58,3 +58,38 @@ def mint_token(
     if tenant_id is not None:
         claims["tenant_id"] = tenant_id
     return jwt.encode(claims, private_pem, algorithm="RS256", headers={"kid": KEY_ID})
+
+
+# --- the local stand-in for Google's identity tokens (service-to-service calls) ----------------
+GOOGLE_PREFIX = "google-sim"
+GOOGLE_KEY_ID = "local-google"
+
+
+def mint_google_token(
+    private_pem: str, *, issuer: str, email: str, audience: str, ttl_seconds: int = 3600
+) -> str:
+    """An OIDC ID token shaped as Google mints them for a service account (``email``,
+    ``email_verified``, ``aud`` the target URL), signed by the local issuer's key."""
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": str(int(hashlib.sha256(email.encode()).hexdigest()[:15], 16)),
+        "azp": email,
+        "email": email,
+        "email_verified": True,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    return jwt.encode(claims, private_pem, algorithm="RS256", headers={"kid": GOOGLE_KEY_ID})
+
+
+def jwks(public_pem: bytes, key_id: str = GOOGLE_KEY_ID) -> dict[str, object]:
+    """The public key as a JWKS, the shape of https://www.googleapis.com/oauth2/v3/certs."""
+    import json
+
+    from jwt.algorithms import RSAAlgorithm
+
+    key = serialization.load_pem_public_key(public_pem)
+    jwk: dict[str, object] = json.loads(RSAAlgorithm.to_jwk(key))  # type: ignore[arg-type]
+    return {"keys": [{**jwk, "kid": key_id, "use": "sig", "alg": "RS256"}]}

@@ -88,9 +88,16 @@ def route_regex(path: str) -> re.Pattern[str]:
 
 
 def apply_to_emulators(
-    project: str, function_urls: dict[str, str], region: str = "us-central1"
+    project: str,
+    function_urls: dict[str, str],
+    region: str = "us-central1",
+    *,
+    push_relay: str | None = None,
 ) -> None:
     """Create topics, subscriptions (push to the local functions) and queues on the emulators.
+
+    A push subscription pushes to ``push_relay`` (devstack/identity.py), which adds the push
+    identity's OIDC token that the emulator cannot, and relays to the function.
 
     Expects ``PUBSUB_EMULATOR_HOST`` and ``CLOUD_TASKS_EMULATOR_HOST`` in the environment.
     """
@@ -117,8 +124,8 @@ def apply_to_emulators(
             "filter": sub.get("filter", ""),
         }
         # Without that function running (emulator-only test sessions) it stays a pull subscription.
-        if sub.get("push_function") in function_urls:
-            request["push_config"] = {"push_endpoint": function_urls[sub["push_function"]] + "/"}
+        if sub.get("push_function") in function_urls and push_relay:
+            request["push_config"] = {"push_endpoint": f"{push_relay}/push/{sub['name']}"}
         if "dead_letter_topic" in sub:
             request["dead_letter_policy"] = {
                 "dead_letter_topic": publisher.topic_path(project, sub["dead_letter_topic"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
@@ -11,6 +12,7 @@ from devstack.procs import REPO
 from devstack.scheduler import LocalScheduler
 from devstack.seed import DEMO_TENANT, seed_demo_tenant
 from devstack.stack import Stack
+from devstack.units import scheduled_jobs
 
 
 def main() -> None:
@@ -42,11 +44,13 @@ def main() -> None:
             f"demo tenant: {DEMO_TENANT} ({seeded} records); token: ./scripts/token --tenant {DEMO_TENANT} --role admin"
         )
         print(f"logs: {Path(stack.state_dir, 'logs')}")
-        print(
-            "scheduler: llm_batch_jobs collect every 30 s; insights_jobs refresh and reembed"
-            " every 2 min",
-            flush=True,
-        )
+        for job in scheduled_jobs():
+            every = job.local_every_seconds
+            when = (
+                f"every {every:.0f} s" if every else "by hand (scripts/token --service scheduler)"
+            )
+            print(f"scheduler: {job.name} -> {job.function} {json.dumps(job.body)} {when}")
+        print(f"service-call token issuer (Google's part): {stack.issuer}", flush=True)
         print("press Ctrl-C to stop", flush=True)
         while not stopping.wait(1):
             # A crashed function is restarted, as the cloud replaces an instance; Pub/Sub and

@@ -34,6 +34,9 @@ ENV_LOG_LEVEL = "LOG_LEVEL"
 ENV_LLM_SIMULATOR_URL = "LLM_SIMULATOR_URL"
 ENV_SCHEDULER_SERVICE_ACCOUNT = "SCHEDULER_SERVICE_ACCOUNT"
 ENV_SERVICE_AUDIENCE = "SERVICE_AUDIENCE"
+ENV_PUSH_SERVICE_ACCOUNT = "PUSH_SERVICE_ACCOUNT"
+ENV_SERVICE_JWKS_URL = "SERVICE_JWKS_URL"
+ENV_SERVICE_TOKEN_ISSUER = "SERVICE_TOKEN_ISSUER"  # noqa: S105 - a variable name
 ENV_OPENAI_API_KEY = "OPENAI_API_KEY"
 ENV_ANTHROPIC_API_KEY = "ANTHROPIC_API_KEY"
 ENV_GEMINI_API_KEY = "GEMINI_API_KEY"
@@ -63,7 +66,7 @@ class Settings(BaseModel):
 
     project_id: str
     region: str = "us-central1"
-    environment: Environment = "local"
+    environment: Environment
     firestore_emulator_host: str | None = None
     firestore_database: str = "(default)"
     pubsub_emulator_host: str | None = None
@@ -78,7 +81,13 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     llm_simulator_url: str | None = None
     scheduler_service_account: str | None = None
+    # The unit's own URL: the audience of the OIDC tokens Pub/Sub, Cloud Tasks and Cloud Scheduler
+    # attach (terraform/units.json gives every unit its own); never taken from the request.
     service_audience: str | None = None
+    push_service_account: str | None = None  # the Pub/Sub push subscriptions' identity
+    # Who signs those tokens: Google in the cloud; locally devstack/identity.py plays that part.
+    service_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    service_token_issuer: str | None = None  # None: Google's (accounts.google.com)
     openai_api_key: str | None = None
     anthropic_api_key: str | None = None
     gemini_api_key: str | None = None
@@ -110,7 +119,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     project = env.get(ENV_PROJECT)
     if not project:
         raise ConfigError(f"{ENV_PROJECT} is required (the Google Cloud project id)")
-    environment = env.get(ENV_ENVIRONMENT, "local")
+    # Required, never defaulted: a unit that lost its setting must not fall back to local mode
+    # (issue 15, M3).
+    environment = env.get(ENV_ENVIRONMENT)
+    if not environment:
+        raise ConfigError(f"{ENV_ENVIRONMENT} is required (one of local, test, dev, prod)")
     if environment not in ("local", "test", "dev", "prod"):
         raise ConfigError(
             f"{ENV_ENVIRONMENT} must be one of local, test, dev, prod; got {environment!r}"
@@ -134,6 +147,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "llm_simulator_url": env.get(ENV_LLM_SIMULATOR_URL) or None,
         "scheduler_service_account": env.get(ENV_SCHEDULER_SERVICE_ACCOUNT) or None,
         "service_audience": env.get(ENV_SERVICE_AUDIENCE) or None,
+        "push_service_account": env.get(ENV_PUSH_SERVICE_ACCOUNT) or None,
+        "service_token_issuer": env.get(ENV_SERVICE_TOKEN_ISSUER) or None,
         "openai_api_key": env.get(ENV_OPENAI_API_KEY) or None,
         "anthropic_api_key": env.get(ENV_ANTHROPIC_API_KEY) or None,
         "gemini_api_key": env.get(ENV_GEMINI_API_KEY) or None,
@@ -161,6 +176,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "gemini_use_vertex": (env.get(ENV_GEMINI_VERTEX) or "").lower() in ("1", "true", "yes"),
             "workflow_lease_s": lease_s,
             "embedding_dimensions": int(dims),
+            **(
+                {"service_jwks_url": env[ENV_SERVICE_JWKS_URL]}
+                if env.get(ENV_SERVICE_JWKS_URL)
+                else {}
+            ),
         }
     )
     if env.get(ENV_CLOUD_RUN_SERVICE) and not settings.is_cloud:

@@ -6,11 +6,12 @@ Kept here rather than in ``main.py`` so every entry point stays a few lines (CON
 from __future__ import annotations
 
 import json
+import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared import runtime
-from shared.config import get_settings
-from shared.crm.ingest import IngestResult, PubSubMessage, message_from_cloud_event
+from shared.config import TOPIC_AI_EVENTS_DEAD_LETTER, get_settings
+from shared.crm.ingest import PubSubMessage, dead_letter, message_from_cloud_event
 from shared.errors import AppError, InvalidInput
 from shared.log import get_logger
 
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import flask
-    from cloudevents.http import CloudEvent
     from pydantic import BaseModel
 
     from shared.auth.principal import Principal
@@ -30,18 +30,56 @@ _log = get_logger("entrypoints")
 B = TypeVar("B", bound="BaseModel")
 
 
-def handle_pubsub_crm_event(cloud_event: CloudEvent) -> IngestResult:
-    """Ingest one ``crm-events`` delivery. Raises on transient failure so Pub/Sub retries."""
+def handle_pubsub_crm_event(request: flask.Request) -> Response:
+    """Ingest one ``crm-events`` push (:func:`handle_pubsub_push`): a malformed message goes to
+    ``crm-events-dead-letter`` with the reason. Raises on transient failure so Pub/Sub retries."""
+
+    def ingest(data: Any, message_id: str) -> dict[str, Any]:
+        ingestor = runtime.crm_ingestor()
+        try:
+            message = message_from_cloud_event(data, message_id)
+        except InvalidInput as exc:
+            # Keep what arrived, whatever its shape, on the dead-letter topic.
+            raw = json.dumps(data, default=str).encode()
+            result = ingestor.handle_invalid(PubSubMessage(message_id, raw), exc)
+        else:
+            result = ingestor.handle(message)
+        return {"status": result.status, "followups": result.followups, "reason": result.reason}
+
+    return handle_pubsub_push(request, ingest)
+
+
+def handle_pubsub_push(
+    request: flask.Request, handle: Callable[[Any, str], dict[str, Any]]
+) -> Response:
+    """Serve one Pub/Sub push: verify the push subscription's OIDC token (the identity in
+    ``PUSH_SERVICE_ACCOUNT``, for this unit's ``SERVICE_AUDIENCE``; 401 or 403 otherwise, so
+    Pub/Sub retries and then dead-letters), then run ``handle(envelope, message_id)`` on the push
+    body (``{"message": {...}, "subscription": ...}``). 200 acknowledges; an exception (a
+    transient failure) answers 500 and Pub/Sub delivers again."""
+    from shared.auth.rbac import Permission, Role, require
+    from shared.config import ENV_PUSH_SERVICE_ACCOUNT
+    from shared.web.http import JSON_HEADERS, error_response, to_json
+
     runtime.init_logging()
-    ingestor = runtime.crm_ingestor()
-    data: Any = cloud_event.get_data()
+    envelope: Any = request.get_json(silent=True)
+    message = envelope.get("message") if isinstance(envelope, dict) else None
+    found = (
+        message.get("messageId") or message.get("message_id") if isinstance(message, dict) else None
+    )
+    message_id = str(found) if found else f"unidentified-{uuid.uuid4().hex}"
     try:
-        message = message_from_cloud_event(data, str(cloud_event["id"]))
-    except InvalidInput as exc:
-        # Keep what arrived, whatever its shape, on the dead-letter topic.
-        raw = json.dumps(data, default=str).encode()
-        return ingestor.handle_invalid(PubSubMessage(str(cloud_event["id"]), raw), exc)
-    return ingestor.handle(message)
+        caller = _service_identity(
+            request,
+            get_settings().push_service_account,
+            Role.SERVICE_PUBSUB,
+            ENV_PUSH_SERVICE_ACCOUNT,
+        )
+        require(caller, Permission.EVENTS_INGEST)
+    except AppError as exc:
+        _log.warning("push to %s refused: %s", request.path, exc.message)
+        return error_response(exc, message_id)
+    return to_json(handle(envelope, message_id)), 200, dict(JSON_HEADERS)
 
 
 def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
@@ -58,108 +96,95 @@ def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
     )
 
 
-def handle_pubsub_ai_event(cloud_event: CloudEvent) -> dict[str, Any]:
+def handle_pubsub_ai_event(request: flask.Request) -> Response:
     """Rescore a lead on ``lead.scoring_requested``. Raises on transient failure (Pub/Sub
     retries); a malformed message is dead-lettered at once (:func:`_ai_event`)."""
     from shared.scoring.events import handle_ai_event
 
     return _ai_event(
-        cloud_event,
+        request,
         lambda message: handle_ai_event(message, runtime.document_store(), runtime.publisher()),
     )
 
 
 def _ai_event(
-    cloud_event: CloudEvent, handle: Callable[[PubSubMessage], dict[str, Any]]
-) -> dict[str, Any]:
-    """Run ``handle`` on an ``ai-events`` push. A message that can never succeed (not a Pub/Sub
-    message, not an ai-event, a malformed field: ``InvalidInput``) goes to ``ai-events-dead-letter``
-    at once with the reason, and the push is acknowledged, rather than being retried until the
-    subscription gives up on it. Transient failures raise so Pub/Sub delivers again (if the
-    dead-letter publish itself fails, that raises too: nothing is dropped)."""
-    from shared.config import TOPIC_AI_EVENTS_DEAD_LETTER
+    request: flask.Request, handle: Callable[[PubSubMessage], dict[str, Any]]
+) -> Response:
+    """Run ``handle`` on an ``ai-events`` push (:func:`handle_pubsub_push`). A message that can
+    never succeed (not a Pub/Sub message, not an ai-event, a malformed field: ``InvalidInput``)
+    goes to ``ai-events-dead-letter`` at once with the reason, and the push is acknowledged,
+    rather than being retried until the subscription gives up on it. Transient failures raise so
+    Pub/Sub delivers again (if the dead-letter publish itself fails, that raises too: nothing is
+    dropped)."""
 
-    runtime.init_logging()
-    data: Any = cloud_event.get_data()
-    message_id = str(cloud_event["id"])
-    try:
-        message = message_from_cloud_event(data, message_id)
-    except InvalidInput as exc:
-        message, problem = PubSubMessage(message_id, json.dumps(data, default=str).encode()), exc
-    else:
+    def run(data: Any, message_id: str) -> dict[str, Any]:
         try:
-            return handle(message)
+            message = message_from_cloud_event(data, message_id)
         except InvalidInput as exc:
-            problem = exc
-    runtime.publisher().publish(
-        TOPIC_AI_EVENTS_DEAD_LETTER,
-        message.data,
-        attributes={
-            **message.attributes,
-            "error_code": problem.code,
-            "error_message": problem.message[:1000],
-            "error_field": problem.field or "",
-            "original_message_id": message.message_id,
-        },
-    )
-    _log.warning(
-        "ai-event rejected to the dead-letter topic: %s",
-        problem.message,
-        extra={"fields": {"error_code": problem.code, "error_field": problem.field}},
-    )
-    return {"status": "dead_lettered", "reason": problem.message}
+            message, problem = (
+                PubSubMessage(message_id, json.dumps(data, default=str).encode()),
+                exc,
+            )
+        else:
+            try:
+                return handle(message)
+            except InvalidInput as exc:
+                problem = exc
+        dead_letter(runtime.publisher(), TOPIC_AI_EVENTS_DEAD_LETTER, message, problem)
+        return {"status": "dead_lettered", "reason": problem.message}
+
+    return handle_pubsub_push(request, run)
 
 
-def _google_identity(
-    request: flask.Request, account: str | None, role: Role, audience: str
+def _service_identity(
+    request: flask.Request, account: str | None, role: Role, account_setting: str
 ) -> Principal:
-    """Our own caller's Google OIDC token: signed by Google, minted for ``audience`` (with or
-    without the trailing slash), for the one service account that maps to ``role``."""
-    from shared.auth.service import ServiceTokenVerifier
+    """Our own infrastructure's OIDC token on ``request``: signed by Google (locally by
+    devstack/identity.py, through the same code), minted for this unit's ``SERVICE_AUDIENCE``
+    (with or without the trailing slash), for the one service account that maps to ``role``.
 
-    base = audience.rstrip("/")
+    Raises:
+        Unauthenticated: no token, or not that identity's token for this unit.
+        ConfigError: the unit lacks ``SERVICE_AUDIENCE`` or ``account_setting`` (terraform/units.json).
+    """
+    from shared.auth.service import ServiceTokenVerifier
+    from shared.config import ENV_SERVICE_AUDIENCE
+    from shared.errors import ConfigError
+
+    settings = get_settings()
+    if not settings.service_audience:
+        raise ConfigError(f"{ENV_SERVICE_AUDIENCE} is not set for this unit (terraform/units.json)")
+    if not account:
+        raise ConfigError(f"{account_setting} is not set for this unit (terraform/units.json)")
+    base = settings.service_audience.rstrip("/")
     verifier = ServiceTokenVerifier(
-        audience=[base, f"{base}/"], identities={account: role} if account else {}
+        audience=[base, f"{base}/"],
+        identities={account: role},
+        jwks_url=settings.service_jwks_url,
+        issuers=[settings.service_token_issuer] if settings.service_token_issuer else None,
     )
     return verifier.verify(request.headers.get("Authorization"))
 
 
 def scheduler_caller(request: flask.Request) -> Principal:
-    """Who calls a scheduled job: in the cloud, Cloud Scheduler's Google OIDC token for the job's
-    service account (``service:scheduler``); locally, a dev JWT with that role."""
+    """Cloud Scheduler's OIDC token for the scheduler identity (``service:scheduler``)."""
     from shared.auth.rbac import Role
+    from shared.config import ENV_SCHEDULER_SERVICE_ACCOUNT
 
-    settings = get_settings()
-    if settings.is_cloud:
-        audience = settings.service_audience or request.host_url
-        return _google_identity(
-            request, settings.scheduler_service_account, Role.SERVICE_SCHEDULER, audience
-        )
-    return runtime.token_verifier().verify(request.headers.get("Authorization"))
+    account = get_settings().scheduler_service_account
+    return _service_identity(
+        request, account, Role.SERVICE_SCHEDULER, ENV_SCHEDULER_SERVICE_ACCOUNT
+    )
 
 
 def tasks_caller(request: flask.Request) -> Principal:
-    """Who calls a Cloud Tasks target: in the cloud, Cloud Tasks' Google OIDC token for the tasks
-    identity. Locally the emulator sends no token: a request carrying its
-    ``X-CloudTasks-TaskName`` header is taken as ``service:tasks`` (as the event functions trust
-    loopback callers; see the README)."""
-    from shared.auth.principal import Principal
+    """Cloud Tasks' OIDC token for the tasks identity (``service:tasks``); the Cloud Tasks
+    emulator gets one from the local issuer (devstack/emulators.py)."""
     from shared.auth.rbac import Role
+    from shared.config import ENV_TASKS_SERVICE_ACCOUNT
 
-    settings = get_settings()
-    if settings.is_cloud:
-        audience = settings.workflow_runner_url or request.base_url
-        return _google_identity(
-            request, settings.tasks_service_account, Role.SERVICE_TASKS, audience
-        )
-    if request.headers.get("X-CloudTasks-TaskName"):
-        return Principal(
-            subject="cloud-tasks-emulator",
-            tenant_id=None,
-            roles=frozenset({Role.SERVICE_TASKS.value}),
-            is_service=True,
-        )
-    return runtime.token_verifier().verify(request.headers.get("Authorization"))
+    account = get_settings().tasks_service_account
+    return _service_identity(request, account, Role.SERVICE_TASKS, ENV_TASKS_SERVICE_ACCOUNT)
 
 
 def handle_service_call(
@@ -204,13 +229,13 @@ def job_tenants(body: JobBody) -> list[str]:
     return [tenant_id for tenant_id, _ in runtime.document_store().query(TENANTS)]
 
 
-def handle_pubsub_workflow_event(cloud_event: CloudEvent) -> dict[str, Any]:
+def handle_pubsub_workflow_event(request: flask.Request) -> Response:
     """Start the workflow a tenant configured for an ai-event (``interaction.inbound_message``).
     Raises on transient failure (Pub/Sub retries); a malformed message is dead-lettered at once."""
     from shared.workflows.triggers import handle_workflow_event
 
     return _ai_event(
-        cloud_event,
+        request,
         lambda message: handle_workflow_event(
             message,
             runtime.document_store(),
@@ -221,13 +246,13 @@ def handle_pubsub_workflow_event(cloud_event: CloudEvent) -> dict[str, Any]:
     )
 
 
-def handle_pubsub_history_event(cloud_event: CloudEvent) -> dict[str, Any]:
+def handle_pubsub_history_event(request: flask.Request) -> Response:
     """Index the interaction a ``customer.history_changed`` ai-event names. Raises on transient
     failure (Pub/Sub retries); a malformed message is dead-lettered at once."""
     from shared.insights.history import handle_history_event
 
     return _ai_event(
-        cloud_event,
+        request,
         lambda message: handle_history_event(
             message,
             runtime.document_store(),

@@ -10,9 +10,12 @@ import functions_framework
 from shared.entrypoints import handle_pubsub_history_event
 
 if TYPE_CHECKING:
-    from cloudevents.http import CloudEvent
+    import flask
+
+    from shared.web.http import Response
 
 
-@functions_framework.cloud_event
-def handle_history_event(cloud_event: CloudEvent) -> None:
-    handle_pubsub_history_event(cloud_event)
+@functions_framework.http
+def handle_history_event(request: flask.Request) -> Response:
+    # The push subscription's OIDC token is verified in code (issue 15, L7).
+    return handle_pubsub_history_event(request)

@@ -108,14 +108,19 @@ def _principal_from_claims(claims: dict[str, Any]) -> Principal:
     unknown = sorted(set(roles) - KNOWN_ROLES)
     if unknown:
         raise Unauthenticated(f"token claim 'roles' has unknown roles: {', '.join(unknown)}")
-    is_service = any(r.startswith("service:") for r in roles)
+    if any(r.startswith("service:") for r in roles):
+        # Service roles belong to our own infrastructure's Google-signed tokens
+        # (shared/auth/service.py), never to a user token from the CRM (issue 15, M3).
+        raise Unauthenticated(
+            "token claim 'roles' has service roles, which user tokens may not carry"
+        )
     tenant = claims.get("tenant_id")
-    if not is_service and (not isinstance(tenant, str) or not tenant.strip()):
+    if not isinstance(tenant, str) or not tenant.strip():
         raise Unauthenticated("token lacks the 'tenant_id' claim")
     return Principal(
         subject=str(claims["sub"]),
-        tenant_id=tenant if isinstance(tenant, str) else None,
+        tenant_id=tenant,
         roles=frozenset(roles),
-        is_service=is_service,
+        is_service=False,
         expires_at=int(claims["exp"]) if isinstance(claims.get("exp"), int | float) else None,
     )

@@ -66,6 +66,26 @@ def message_from_cloud_event(data: Any, event_id: str) -> PubSubMessage:
     return PubSubMessage(str(message.get("messageId") or event_id), raw, dict(attributes))
 
 
+def dead_letter(publisher: Publisher, topic: str, message: PubSubMessage, exc: AppError) -> None:
+    """Send a message that can never succeed to ``topic`` at once, with the reason in its
+    attributes (``error_code``, ``error_message``, ``error_field``, ``original_message_id``).
+    If this publish fails it raises: the delivery is retried, never dropped."""
+    attributes = {
+        **message.attributes,
+        "error_code": exc.code,
+        "error_message": exc.message[:1000],
+        "error_field": exc.field or "",
+        "original_message_id": message.message_id,
+    }
+    publisher.publish(topic, message.data, attributes=attributes)
+    _log.warning(
+        "message rejected to %s: %s",
+        topic,
+        exc.message,
+        extra={"fields": {"error_code": exc.code, "error_field": exc.field}},
+    )
+
+
 class CrmIngestor:
     def __init__(self, store: DocumentStore, publisher: Publisher) -> None:
         self._store = store
@@ -147,18 +167,5 @@ class CrmIngestor:
         return self._dead_letter(message, exc)
 
     def _dead_letter(self, message: PubSubMessage, exc: AppError) -> IngestResult:
-        attributes = {
-            **message.attributes,
-            "error_code": exc.code,
-            "error_message": exc.message[:1000],
-            "error_field": exc.field or "",
-            "original_message_id": message.message_id,
-        }
-        # If this publish fails it raises TransientError: the delivery is retried, never dropped.
-        self._publisher.publish(TOPIC_CRM_EVENTS_DEAD_LETTER, message.data, attributes=attributes)
-        _log.warning(
-            "CRM event rejected to the dead-letter topic: %s",
-            exc.message,
-            extra={"fields": {"error_code": exc.code, "error_field": exc.field}},
-        )
+        dead_letter(self._publisher, TOPIC_CRM_EVENTS_DEAD_LETTER, message, exc)
         return IngestResult("dead_lettered", reason=exc.message)

@@ -2,29 +2,95 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import functions_framework
 import pytest
 
 from devstack.procs import REPO
+from devstack.units import functions, unit_env
 from shared import runtime
+from shared.config import get_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from devstack.stack import Stack
 
 
-@pytest.fixture
-def function_client(clean_firestore: Stack) -> Any:
-    runtime.reset()
+LOCAL_URL = "http://localhost"  # where functions-framework's test client sends requests
 
-    def _client(name: str, target: str) -> Any:
+
+class UnitClient:
+    """A function's test client that runs each request with exactly the settings
+    terraform/units.json gives that unit (its identities, URLs and ``SERVICE_AUDIENCE``), as
+    Terraform and scripts/up give them: a setting missing there fails here."""
+
+    def __init__(self, name: str, client: Any, project: str) -> None:
+        self._client = client
+        urls = {unit: LOCAL_URL for unit in functions()}
+        self._own = unit_env(name, project=project, urls=urls)
+        self._all = {
+            var for unit in functions() for var in unit_env(unit, project=project, urls=urls)
+        }
+
+    def without(self, var: str) -> UnitClient:
+        """The same unit with one of its settings missing (as if units.json lacked it)."""
+        other = UnitClient.__new__(UnitClient)
+        other._client, other._all = self._client, self._all
+        other._own = {k: v for k, v in self._own.items() if k != var}
+        return other
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        for var in self._all:
+            os.environ.pop(var, None)
+        os.environ.update(self._own)
+        get_settings.cache_clear()
+        return self._client.open(*args, **kwargs)
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self.open(*args, method="GET", **kwargs)
+
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        return self.open(*args, method="POST", **kwargs)
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        return self.open(*args, method="PUT", **kwargs)
+
+    def patch(self, *args: Any, **kwargs: Any) -> Any:
+        return self.open(*args, method="PATCH", **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        return self.open(*args, method="DELETE", **kwargs)
+
+
+@pytest.fixture
+def function_client(clean_firestore: Stack) -> Iterator[Any]:
+    runtime.reset()
+    saved = dict(os.environ)
+
+    def _client(name: str, target: str) -> UnitClient:
         app = functions_framework.create_app(
             target=target, source=str(REPO / "functions" / name / "main.py")
         )
-        return app.test_client()
+        return UnitClient(name, app.test_client(), clean_firestore.project)
 
-    return _client
+    yield _client
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def service_auth(clean_firestore: Stack) -> Any:
+    """``service_auth("scheduler")``: the Authorization header Cloud Scheduler (``tasks``,
+    ``pubsub_push``...) would attach for a function under test, from the local issuer."""
+
+    def _auth(identity: str, audience: str = LOCAL_URL) -> dict[str, str]:
+        return {"Authorization": "Bearer " + clean_firestore.service_token(identity, audience)}
+
+    return _auth
 
 
 def pull(project: str, subscription: str, expect: int = 1, timeout: float = 10.0) -> list[Any]:

@@ -33,12 +33,17 @@ def _bad_tenant(event_type: str) -> dict[str, Any]:
 @pytest.mark.parametrize(("function", "target", "event_type"), AI_EVENT_FUNCTIONS)
 @pytest.mark.parametrize("poison", ["empty", "bad-tenant", "not-json"])
 def test_a_poison_message_is_acked_and_dead_lettered_with_its_reason(
-    function_client: Any, function: str, target: str, event_type: str, poison: str
+    function_client: Any,
+    service_auth: Any,
+    function: str,
+    target: str,
+    event_type: str,
+    poison: str,
 ) -> None:
     client = function_client(function, target)
     data = {"empty": {}, "bad-tenant": _bad_tenant(event_type), "not-json": b"\xff{"}[poison]
     body = pubsub_push_body(data, "poison-1", tenant_id="acme", event_type=event_type)
-    response = client.post("/", json=body)
+    response = client.post("/", json=body, headers=service_auth("pubsub_push"))
     assert response.status_code == 200  # acknowledged: Pub/Sub does not deliver it again
     [dead] = pull(PROJECT, "ai-events-dead-letter-inspect")
     assert dead.attributes["original_message_id"] == "poison-1"
@@ -46,10 +51,12 @@ def test_a_poison_message_is_acked_and_dead_lettered_with_its_reason(
     assert dead.attributes["event_type"] == event_type  # the original attributes are kept
 
 
-def test_a_message_that_is_not_base64_is_dead_lettered(function_client: Any) -> None:
+def test_a_message_that_is_not_base64_is_dead_lettered(
+    function_client: Any, service_auth: Any
+) -> None:
     client = function_client("scoring_events", "handle_ai_event")
     body = pubsub_push_body(b"{}", "poison-2")
     body["message"]["data"] = "%%%"
-    assert client.post("/", json=body).status_code == 200
+    assert client.post("/", json=body, headers=service_auth("pubsub_push")).status_code == 200
     [dead] = pull(PROJECT, "ai-events-dead-letter-inspect")
     assert dead.attributes["error_field"] == "message.data"

@@ -18,6 +18,7 @@ from devstack.topology import (
     load_topology,
     route_regex,
 )
+from devstack.units import CALLERS, functions, load_units
 from shared import config
 
 TF = REPO / "terraform"
@@ -41,21 +42,29 @@ def _modules(path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def test_every_function_has_a_module_with_its_entry_point() -> None:
-    modules = _modules(TF / "modules/platform/main.tf")
+def test_every_function_is_declared_in_units_json_and_deployed_from_it() -> None:
+    """terraform/units.json names every functions/<name> with its entry point, and the platform
+    deploys exactly that declaration: one for_each module, its settings from the declaration."""
     specs = discover_functions()
     assert specs, "no functions found"
+    declared = functions()
+    assert set(declared) == {s.name for s in specs}, "units.json and functions/ differ"
     for spec in specs:
-        module = modules.get(f"fn_{spec.name}")
-        assert module is not None, f"functions/{spec.name} has no module fn_{spec.name}"
-        assert module["source"] == "../cloud_function"
-        assert module["name"] == spec.name
-        assert module["entry_point"] == spec.entry_point, (
-            f"{spec.name}: entry point differs from main.py"
-        )
-        assert module["source_dir"].endswith(f"/{spec.name}")
-    fn_modules = {name for name in modules if name.startswith("fn_")}
-    assert fn_modules == {f"fn_{s.name}" for s in specs}, "a module has no functions/<name>"
+        assert declared[spec.name]["entry_point"] == spec.entry_point, spec.name
+        assert spec.kind == "http", f"{spec.name}: every unit is an HTTP function (L7)"
+        assert declared[spec.name]["trigger"] in ("http", "pubsub", "tasks", "scheduler")
+    modules = _modules(TF / "modules/platform/main.tf")
+    assert not [name for name in modules if name.startswith("fn_")], "a function outside units.json"
+    fn = modules["fn"]
+    assert fn["source"] == "../cloud_function" and fn["for_each"] == "${local.functions}"
+    assert fn["entry_point"] == "${each.value.entry_point}"
+    assert fn["environment"] == "${local.function_env[each.key]}"
+    assert fn["service_account_email"] == "${module.sa_fn[each.key].email}"
+    platform = (TF / "modules/platform/main.tf").read_text()
+    assert 'jsondecode(file("${path.module}/../../units.json"))' in platform
+    assert "SERVICE_AUDIENCE = local.function_urls[name]" in platform
+    for identity in load_units()["identities"]:
+        assert f"account_id   = local.units.identities.{identity}" in platform, identity
 
 
 def test_both_environments_instantiate_the_platform() -> None:
@@ -83,17 +92,16 @@ def test_subscriptions_point_at_declared_topics_and_functions() -> None:
     topo = load_topology()
     topics = {t["name"] for t in topo["topics"]}
     functions = {s.name: s for s in discover_functions()}
+    units = load_units()["functions"]
     platform = (TF / "modules/platform/main.tf").read_text()
     for sub in topo["subscriptions"]:
         assert sub["topic"] in topics
         if "dead_letter_topic" in sub:
             assert sub["dead_letter_topic"] in topics and 5 <= sub["max_delivery_attempts"] <= 100
         if "push_function" in sub:
-            assert functions[sub["push_function"]].kind == "cloud_event"
-            name = sub["push_function"]
-            assert re.search(rf"{name}\s*=\s*module\.fn_{name}\.uri", platform), (
-                f"no push endpoint for {name}"
-            )
+            assert sub["push_function"] in functions
+            assert units[sub["push_function"]]["trigger"] == "pubsub", sub["name"]
+    assert 'if unit.trigger == "pubsub"' in platform.split("push_endpoints", 1)[1][:200]
 
 
 def test_the_route_table_matches_the_functions_routes() -> None:
@@ -160,34 +168,35 @@ def test_every_run_service_is_deployed_with_an_identity_that_can_fan_out() -> No
     assert "subscriptions/ai-events-rt-" in (REPO / "shared/realtime/intake.py").read_text()
 
 
-def test_every_scheduler_or_tasks_target_knows_its_callers_identity() -> None:
-    """A function Cloud Scheduler (or Cloud Tasks) may invoke verifies the caller's OIDC token
-    against that identity: without the setting every call is refused in the cloud (issue 15:
-    insights_jobs lacked SCHEDULER_SERVICE_ACCOUNT)."""
-    modules = _modules(TF / "modules/platform/main.tf")
+def test_every_scheduler_tasks_or_push_target_knows_its_callers_identity() -> None:
+    """A function Cloud Scheduler, Cloud Tasks or Pub/Sub invokes verifies the caller's OIDC
+    token against that identity: without the setting every call is refused in the cloud (issue
+    15: insights_jobs lacked SCHEDULER_SERVICE_ACCOUNT). tests/functions/test_config_source.py
+    calls each such unit with exactly these settings."""
     targets = 0
-    for name, module in modules.items():
-        invokers = str(module.get("invoker_members", ""))
-        environment = str(module.get("environment", ""))
-        if "sa_scheduler" in invokers:
-            targets += 1
-            assert "SCHEDULER_SERVICE_ACCOUNT" in environment, name
-        if "sa_tasks" in invokers:
-            targets += 1
-            assert "TASKS_SERVICE_ACCOUNT" in environment, name
-    assert targets >= 4  # llm_batch_jobs, scoring_jobs, insights_jobs, workflow_runner
+    for name, unit in functions().items():
+        caller = CALLERS.get(unit["trigger"])
+        if caller is None:
+            continue
+        targets += 1
+        assert unit["env"][caller[1]] == {"identity": caller[0]}, name
+    assert targets == 8
 
 
-def test_usage_api_cannot_read_the_llm_keys() -> None:
-    """usage_api calls no provider: its identity has no secret access (issue 15, L10)."""
-    modules = _modules(TF / "modules/platform/main.tf")
-    usage = modules["fn_usage_api"]
-    assert "sa_usage_api" in usage["service_account_email"] and "secret_environment" not in usage
+def test_units_that_call_no_provider_cannot_read_the_llm_keys() -> None:
+    """Every function has an identity of its own (issue 15, L10: fn-llm-caller was shared by 8
+    units, 4 internet-facing); only those that call OpenAI or Anthropic read the keys."""
+    declared = functions()
+    assert not declared["usage_api"].get("llm_keys") and not declared["prompts_api"].get("llm_keys")
     platform = (TF / "modules/platform/main.tf").read_text()
-    accessors = re.findall(
-        r'resource "google_secret_manager_secret_iam_member"[^{]*\{(.*?)\n\}', platform, re.S
+    keys = platform.split('resource "google_secret_manager_secret_iam_member" "llm_keys"', 1)[1]
+    assert "keys(local.llm_callers)" in keys.split("\n}", 1)[0]
+    assert (
+        "llm_callers = { for name, unit in local.functions : name => unit if try(unit.llm_keys, false) }"
+        in platform
     )
-    assert accessors and not any("sa_usage_api" in block for block in accessors)
+    assert platform.count('resource "google_secret_manager_secret_iam_member"') == 1
+    assert 'account_id    = "fn-${replace(each.key, "_", "-")}"' in platform
 
 
 def test_prod_must_name_its_kms_key() -> None:

@@ -5,7 +5,7 @@ import pytest
 from shared.config import load_settings
 from shared.errors import ConfigError
 
-BASE = {"GOOGLE_CLOUD_PROJECT": "p1", "AUTH_PUBLIC_KEY_FILE": "/tmp/key.pem"}
+BASE = {"GOOGLE_CLOUD_PROJECT": "p1", "APP_ENV": "local", "AUTH_PUBLIC_KEY_FILE": "/tmp/key.pem"}
 
 
 def test_settings_come_from_an_injected_mapping() -> None:
@@ -38,14 +38,21 @@ def test_unknown_environment_is_refused() -> None:
 
 def test_local_needs_some_key_source() -> None:
     with pytest.raises(ConfigError, match="AUTH_PUBLIC_KEY_FILE"):
-        load_settings({"GOOGLE_CLOUD_PROJECT": "p1"})
+        load_settings({"GOOGLE_CLOUD_PROJECT": "p1", "APP_ENV": "local"})
+
+
+def test_the_environment_is_required_never_defaulted() -> None:
+    """A unit that lost APP_ENV does not fall back to local mode (issue 15, M3)."""
+    with pytest.raises(ConfigError, match="APP_ENV is required"):
+        load_settings({"GOOGLE_CLOUD_PROJECT": "p1", "AUTH_PUBLIC_KEY_FILE": "/k"})
 
 
 def test_a_deployed_unit_never_runs_in_local_mode() -> None:
     """Local mode trusts emulator-shaped service calls; on Cloud Run (K_SERVICE set by the
     platform) a missing or local APP_ENV is refused at start-up (issue 15, M3)."""
+    without = {k: v for k, v in BASE.items() if k != "APP_ENV"}
     for env in (
-        {**BASE, "K_SERVICE": "crm-events"},
+        {**without, "K_SERVICE": "crm-events"},
         {**BASE, "K_SERVICE": "x", "APP_ENV": "local"},
     ):
         with pytest.raises(ConfigError, match="APP_ENV"):

@@ -43,6 +43,7 @@ def test_a_cold_function_import_pulls_in_no_cloud_sdk(name: str) -> None:
 
 def test_reset_forgets_built_dependencies(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p-one")
+    monkeypatch.setenv("APP_ENV", "local")
     monkeypatch.setenv("AUTH_PUBLIC_KEY_FILE", "/nonexistent.pem")
     runtime.reset()
     from shared.config import get_settings

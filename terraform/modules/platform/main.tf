@@ -4,7 +4,44 @@
 locals {
   labels   = { app = "crm-ai", env = var.environment }
   topology = jsondecode(file("${path.module}/../../topology.json"))
-  build    = "${path.module}/../../../build/functions"
+  # Every function's trigger, identity, roles and settings: one declaration that devstack reads
+  # too, so the local stack runs each unit with the settings it gets here (issue 15).
+  units      = jsondecode(file("${path.module}/../../units.json"))
+  functions  = local.units.functions
+  infra_sets = { common = local.common_env, llm = local.llm_env }
+  # Cloud Run's deterministic URL of each function: the target of push subscriptions, tasks and
+  # scheduler jobs, and the audience of their OIDC tokens (the unit's SERVICE_AUDIENCE).
+  function_urls = {
+    for name, _ in local.functions : name => "https://${replace(name, "_", "-")}-${var.project_number}.${var.region}.run.app"
+  }
+  identity_emails = merge(
+    {
+      pubsub_push = module.sa_pubsub_push.email
+      tasks       = module.sa_tasks.email
+      scheduler   = module.sa_scheduler.email
+      gateway     = module.sa_gateway.email
+    },
+    { for name, _ in local.functions : name => module.sa_fn[name].email },
+  )
+  function_env = {
+    for name, unit in local.functions : name => merge(concat(
+      [for set in unit.sets : local.infra_sets[set]],
+      [{
+        for var_name, ref in try(unit.env, {}) : var_name => (
+          can(ref.identity) ? local.identity_emails[ref.identity] : can(ref.url) ? local.function_urls[ref.url] : tostring(ref.value)
+        )
+      }],
+      [{ SERVICE_AUDIENCE = local.function_urls[name] }],
+    )...)
+  }
+  invokers = {
+    http      = module.sa_gateway.member
+    pubsub    = module.sa_pubsub_push.member
+    tasks     = module.sa_tasks.member
+    scheduler = module.sa_scheduler.member
+  }
+  llm_callers = { for name, unit in local.functions : name => unit if try(unit.llm_keys, false) }
+  build       = "${path.module}/../../../build/functions"
   common_env = {
     APP_ENV       = var.environment
     AUTH_ISSUER   = var.jwt_issuer
@@ -50,51 +87,36 @@ resource "google_storage_bucket" "sources" {
   }
 }
 
-# --- identities -------------------------------------------------------------------------------
+# --- identities: one service account per function (issue 15, L10), four for the platform ---------
 
-module "sa_crm_events" {
+module "sa_fn" {
   source        = "../service_account"
+  for_each      = local.functions
   project_id    = var.project_id
-  account_id    = "fn-crm-events"
-  display_name  = "crm_events function"
-  project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
+  account_id    = "fn-${replace(each.key, "_", "-")}"
+  display_name  = "${each.key} function"
+  project_roles = each.value.roles
 }
 
-module "sa_crm_api" {
-  source        = "../service_account"
-  project_id    = var.project_id
-  account_id    = "fn-crm-api"
-  display_name  = "crm_api function"
-  project_roles = ["roles/datastore.viewer", "roles/logging.logWriter"]
-}
-
-# Every unit that calls LLMs (usage, prompts, batches today; workflows, insights later) runs as this
-# identity: it reads and writes the usage ledger and publishes usage records and budget alerts.
-module "sa_llm_caller" {
-  source        = "../service_account"
-  project_id    = var.project_id
-  account_id    = "fn-llm-caller"
-  display_name  = "Functions that call LLM providers"
-  project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/aiplatform.user", "roles/bigquery.jobUser"]
-}
-
-# usage_api reads the ledger and policies and calls no provider: an identity of its own, with no
-# access to the LLM keys (issue 15, L10: it ran as fn-llm-caller, which can read them).
-module "sa_usage_api" {
-  source        = "../service_account"
-  project_id    = var.project_id
-  account_id    = "fn-usage-api"
-  display_name  = "usage_api (reads usage and policies)"
-  project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
-}
-
-# Gemini batch prediction on Vertex AI exchanges requests and answers through tables in the
-# product's dataset: the LLM callers write and read them, Vertex AI's service agent runs the job.
-resource "google_bigquery_dataset_iam_member" "llm_batch_tables" {
+# Only the functions that call OpenAI or Anthropic read their keys.
+resource "google_secret_manager_secret_iam_member" "llm_keys" {
   for_each = {
-    llm_caller   = module.sa_llm_caller.member
-    vertex_agent = "serviceAccount:service-${var.project_number}@gcp-sa-aiplatform.iam.gserviceaccount.com"
+    for pair in setproduct(keys(local.llm_callers), [var.openai_key_secret, var.anthropic_key_secret]) :
+    "${pair[0]}/${pair[1]}" => { function = pair[0], secret = pair[1] }
   }
+  project   = var.project_id
+  secret_id = each.value.secret
+  role      = "roles/secretmanager.secretAccessor"
+  member    = module.sa_fn[each.value.function].member
+}
+
+# Batch scoring and Gemini batch prediction exchange rows through the product's dataset: the
+# functions that run them write and read it, Vertex AI's service agent runs the job.
+resource "google_bigquery_dataset_iam_member" "dataset_editors" {
+  for_each = merge(
+    { for name, unit in local.functions : name => module.sa_fn[name].member if try(unit.dataset_editor, false) },
+    { vertex_agent = "serviceAccount:service-${var.project_number}@gcp-sa-aiplatform.iam.gserviceaccount.com" },
+  )
   project    = var.project_id
   dataset_id = module.bigquery.dataset_id
   role       = "roles/bigquery.dataEditor"
@@ -107,79 +129,39 @@ resource "google_project_iam_member" "vertex_agent_bigquery_jobs" {
   member  = "serviceAccount:service-${var.project_number}@gcp-sa-aiplatform.iam.gserviceaccount.com"
 }
 
-# The nightly scoring job submits batch LLM jobs (score explanations): it reads the keys too.
-resource "google_secret_manager_secret_iam_member" "llm_keys_scoring" {
-  for_each  = toset([var.openai_key_secret, var.anthropic_key_secret])
-  project   = var.project_id
-  secret_id = each.value
-  role      = "roles/secretmanager.secretAccessor"
-  member    = module.sa_scoring.member
-}
-
-resource "google_secret_manager_secret_iam_member" "llm_keys" {
-  for_each  = toset([var.openai_key_secret, var.anthropic_key_secret])
-  project   = var.project_id
-  secret_id = each.value
-  role      = "roles/secretmanager.secretAccessor"
-  member    = module.sa_llm_caller.member
-}
-
-module "sa_scoring" {
-  source        = "../service_account"
-  project_id    = var.project_id
-  account_id    = "fn-scoring"
-  display_name  = "Lead scoring functions"
-  project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/bigquery.jobUser", "roles/aiplatform.user"]
-}
-
-resource "google_bigquery_dataset_iam_member" "scoring_writer" {
-  project    = var.project_id
-  dataset_id = module.bigquery.dataset_id
-  role       = "roles/bigquery.dataEditor"
-  member     = module.sa_scoring.member
-}
-
 module "sa_scheduler" {
   source       = "../service_account"
   project_id   = var.project_id
-  account_id   = "scheduler-invoker"
+  account_id   = local.units.identities.scheduler
   display_name = "Cloud Scheduler (OIDC tokens to batch units)"
 }
 
 module "sa_pubsub_push" {
   source       = "../service_account"
   project_id   = var.project_id
-  account_id   = "pubsub-push"
+  account_id   = local.units.identities.pubsub_push
   display_name = "Pub/Sub push subscriptions (OIDC tokens to the event functions)"
 }
 
 module "sa_tasks" {
   source       = "../service_account"
   project_id   = var.project_id
-  account_id   = "tasks-invoker"
+  account_id   = local.units.identities.tasks
   display_name = "Cloud Tasks (OIDC tokens to task targets)"
 }
 
-module "sa_workflows_api" {
-  source        = "../service_account"
-  project_id    = var.project_id
-  account_id    = "fn-workflows-api"
-  display_name  = "workflows_api function"
-  project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
-}
-
-# The workflow functions enqueue tasks that carry the tasks identity's OIDC token.
+# The functions that enqueue workflow slices create tasks carrying the tasks identity's token.
 resource "google_service_account_iam_member" "tasks_token_users" {
-  for_each           = { api = module.sa_workflows_api.member, runner = module.sa_llm_caller.member }
+  for_each           = { for name, unit in local.functions : name => unit if try(unit.enqueues, false) }
   service_account_id = module.sa_tasks.name
   role               = "roles/iam.serviceAccountUser"
-  member             = each.value
+  member             = module.sa_fn[each.key].member
 }
 
 module "sa_gateway" {
   source       = "../service_account"
   project_id   = var.project_id
-  account_id   = "api-gateway"
+  account_id   = local.units.identities.gateway
   display_name = "API Gateway backend identity"
 }
 
@@ -201,304 +183,50 @@ module "pubsub" {
   topology                   = local.topology
   push_service_account_email = module.sa_pubsub_push.email
   push_endpoints = {
-    crm_events      = module.fn_crm_events.uri
-    scoring_events  = module.fn_scoring_events.uri
-    workflow_events = module.fn_workflow_events.uri
-    insights_events = module.fn_insights_events.uri
+    for name, unit in local.functions : name => local.function_urls[name] if unit.trigger == "pubsub"
   }
-  publishers = [
-    { topic = "ai-events", member = module.sa_crm_events.member },
-    { topic = "crm-events-dead-letter", member = module.sa_crm_events.member },
-    { topic = "ai-events", member = module.sa_llm_caller.member },
-    { topic = "llm-usage", member = module.sa_llm_caller.member },
-    { topic = "ai-events", member = module.sa_scoring.member },
-    { topic = "llm-usage", member = module.sa_scoring.member },
-    { topic = "ai-events", member = module.sa_workflows_api.member },
-    # The ai-event functions send a message that can never succeed there at once, with the reason.
-    { topic = "ai-events-dead-letter", member = module.sa_scoring.member },       # scoring_events
-    { topic = "ai-events-dead-letter", member = module.sa_workflows_api.member }, # workflow_events
-    { topic = "ai-events-dead-letter", member = module.sa_llm_caller.member },    # insights_events
-  ]
+  # Each function publishes only to the topics units.json names for it.
+  publishers = flatten([
+    for name, unit in local.functions : [
+      for topic in try(unit.publishes, []) : { topic = topic, member = module.sa_fn[name].member }
+    ]
+  ])
   bigquery_dataset = module.bigquery.dataset_id
   kms_key_name     = var.kms_key_name
   labels           = local.labels
 }
 
 module "cloud_tasks" {
-  source           = "../cloud_tasks"
-  project_id       = var.project_id
-  region           = var.region
-  topology         = local.topology
-  enqueuer_members = [module.sa_workflows_api.member, module.sa_llm_caller.member]
+  source     = "../cloud_tasks"
+  project_id = var.project_id
+  region     = var.region
+  topology   = local.topology
+  enqueuer_members = [
+    for name, unit in local.functions : module.sa_fn[name].member if try(unit.enqueues, false)
+  ]
 }
 
-# --- functions: one module per functions/<name> (tests/infra checks the entry points) -----------
+# --- functions: one per functions/<name>, as terraform/units.json declares it -------------------
 
-module "fn_crm_events" {
+module "fn" {
   source                = "../cloud_function"
+  for_each              = local.functions
   project_id            = var.project_id
   region                = var.region
-  name                  = "crm_events"
-  entry_point           = "handle_crm_event"
-  source_dir            = "${local.build}/crm_events"
+  name                  = each.key
+  entry_point           = each.value.entry_point
+  source_dir            = "${local.build}/${each.key}"
   source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_crm_events.email
-  ingress               = "ALLOW_INTERNAL_ONLY"
-  environment           = local.common_env
-  invoker_members       = [module.sa_pubsub_push.member]
-  labels                = local.labels
-}
-
-module "fn_crm_api" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "crm_api"
-  entry_point           = "crm_api"
-  source_dir            = "${local.build}/crm_api"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_crm_api.email
-  ingress               = "ALLOW_ALL"
-  environment           = local.common_env
-  invoker_members       = [module.sa_gateway.member]
-  labels                = local.labels
-}
-
-module "fn_usage_api" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "usage_api"
-  entry_point           = "usage_api"
-  source_dir            = "${local.build}/usage_api"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_usage_api.email
-  ingress               = "ALLOW_ALL"
-  environment           = merge(local.common_env, local.llm_env)
-  invoker_members       = [module.sa_gateway.member]
-  labels                = local.labels
-}
-
-module "fn_workflows_api" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "workflows_api"
-  entry_point           = "workflows_api"
-  source_dir            = "${local.build}/workflows_api"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_workflows_api.email
-  ingress               = "ALLOW_ALL"
-  environment = merge(local.common_env, {
-    WORKFLOW_RUNNER_URL   = module.fn_workflow_runner.uri
-    TASKS_SERVICE_ACCOUNT = module.sa_tasks.email
-  })
-  invoker_members = [module.sa_gateway.member]
-  labels          = local.labels
-}
-
-# Starts the workflows a tenant configured for CRM events (ai-events push, filtered).
-module "fn_workflow_events" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "workflow_events"
-  entry_point           = "handle_workflow_event"
-  source_dir            = "${local.build}/workflow_events"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_workflows_api.email
-  ingress               = "ALLOW_INTERNAL_ONLY"
-  environment = merge(local.common_env, {
-    WORKFLOW_RUNNER_URL   = module.fn_workflow_runner.uri
-    TASKS_SERVICE_ACCOUNT = module.sa_tasks.email
-  })
-  invoker_members = [module.sa_pubsub_push.member]
-  labels          = local.labels
-}
-
-# Runs workflow slices for Cloud Tasks; enqueues the next slice to the URL it was called at.
-module "fn_workflow_runner" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "workflow_runner"
-  entry_point           = "workflow_runner"
-  source_dir            = "${local.build}/workflow_runner"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_llm_caller.email
-  ingress               = "ALLOW_INTERNAL_ONLY"
-  memory                = "1Gi"
-  timeout_seconds       = 300
-  environment = merge(local.common_env, local.llm_env, {
-    TASKS_SERVICE_ACCOUNT = module.sa_tasks.email
-  })
-  secret_environment = local.llm_secrets
-  invoker_members    = [module.sa_tasks.member]
-  labels             = local.labels
-}
-
-module "fn_insights_api" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "insights_api"
-  entry_point           = "insights_api"
-  source_dir            = "${local.build}/insights_api"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_llm_caller.email
-  ingress               = "ALLOW_ALL"
-  memory                = "1Gi"
-  environment           = merge(local.common_env, local.llm_env)
-  secret_environment    = local.llm_secrets
-  invoker_members       = [module.sa_gateway.member]
-  labels                = local.labels
-}
-
-# Indexes each customer's new interactions for retrieval (ai-events push, filtered).
-module "fn_insights_events" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "insights_events"
-  entry_point           = "handle_history_event"
-  source_dir            = "${local.build}/insights_events"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_llm_caller.email
-  ingress               = "ALLOW_INTERNAL_ONLY"
-  memory                = "1Gi"
-  environment           = merge(local.common_env, local.llm_env)
-  secret_environment    = local.llm_secrets
-  invoker_members       = [module.sa_pubsub_push.member]
-  labels                = local.labels
-}
-
-# Background insights work on Cloud Scheduler: the batched refresh of stale insights and the
-# re-embedding after a change of embedding model.
-module "fn_insights_jobs" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "insights_jobs"
-  entry_point           = "insights_jobs"
-  source_dir            = "${local.build}/insights_jobs"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_llm_caller.email
-  ingress               = "ALLOW_INTERNAL_ONLY"
-  memory                = "1Gi"
-  timeout_seconds       = 900
-  concurrency           = 1
-  # Without it every scheduled job was refused in the cloud (issue 15).
-  environment        = merge(local.common_env, local.llm_env, { SCHEDULER_SERVICE_ACCOUNT = module.sa_scheduler.email })
-  secret_environment = local.llm_secrets
-  invoker_members    = [module.sa_scheduler.member]
-  labels             = local.labels
-}
-
-module "fn_prompts_api" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "prompts_api"
-  entry_point           = "prompts_api"
-  source_dir            = "${local.build}/prompts_api"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_llm_caller.email
-  ingress               = "ALLOW_ALL"
-  environment           = local.common_env
-  invoker_members       = [module.sa_gateway.member]
-  labels                = local.labels
-}
-
-module "fn_llm_batches" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "llm_batches"
-  entry_point           = "llm_batches"
-  source_dir            = "${local.build}/llm_batches"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_llm_caller.email
-  ingress               = "ALLOW_ALL"
-  environment           = merge(local.common_env, local.llm_env)
-  secret_environment    = local.llm_secrets
-  invoker_members       = [module.sa_gateway.member]
-  labels                = local.labels
-}
-
-# Collects finished provider batches and runs the leftovers online: its own instances, so the
-# online fallback never competes with interactive requests for a function's concurrency.
-module "fn_llm_batch_jobs" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "llm_batch_jobs"
-  entry_point           = "llm_batch_jobs"
-  source_dir            = "${local.build}/llm_batch_jobs"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_llm_caller.email
-  ingress               = "ALLOW_INTERNAL_ONLY"
-  timeout_seconds       = 900
-  concurrency           = 1
-  environment = merge(local.common_env, local.llm_env, {
-    SCHEDULER_SERVICE_ACCOUNT = module.sa_scheduler.email
-  })
-  secret_environment = local.llm_secrets
-  invoker_members    = [module.sa_scheduler.member]
-  labels             = local.labels
-}
-
-module "fn_scoring_api" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "scoring_api"
-  entry_point           = "scoring_api"
-  source_dir            = "${local.build}/scoring_api"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_scoring.email
-  ingress               = "ALLOW_ALL"
-  memory                = "1Gi"
-  timeout_seconds       = 300
-  environment           = local.common_env
-  invoker_members       = [module.sa_gateway.member]
-  labels                = local.labels
-}
-
-module "fn_scoring_events" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "scoring_events"
-  entry_point           = "handle_ai_event"
-  source_dir            = "${local.build}/scoring_events"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_scoring.email
-  ingress               = "ALLOW_INTERNAL_ONLY"
-  memory                = "1Gi"
-  environment           = local.common_env
-  invoker_members       = [module.sa_pubsub_push.member]
-  labels                = local.labels
-}
-
-module "fn_scoring_jobs" {
-  source                = "../cloud_function"
-  project_id            = var.project_id
-  region                = var.region
-  name                  = "scoring_jobs"
-  entry_point           = "scoring_jobs"
-  source_dir            = "${local.build}/scoring_jobs"
-  source_bucket         = google_storage_bucket.sources.name
-  service_account_email = module.sa_scoring.email
-  ingress               = "ALLOW_INTERNAL_ONLY"
-  memory                = "2Gi"
-  cpu                   = "2"
-  timeout_seconds       = 1800
-  concurrency           = 1
-  environment = merge(local.common_env, local.llm_env, {
-    SCHEDULER_SERVICE_ACCOUNT = module.sa_scheduler.email
-  })
-  secret_environment = local.llm_secrets
-  invoker_members    = [module.sa_scheduler.member]
+  service_account_email = module.sa_fn[each.key].email
+  # Only the API Gateway's backends take traffic from outside the project's network.
+  ingress            = each.value.trigger == "http" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+  memory             = try(each.value.memory, "512Mi")
+  cpu                = try(each.value.cpu, "1")
+  timeout_seconds    = try(each.value.timeout_seconds, 60)
+  concurrency        = try(each.value.concurrency, 8)
+  environment        = local.function_env[each.key]
+  secret_environment = try(each.value.llm_keys, false) ? local.llm_secrets : {}
+  invoker_members    = [local.invokers[each.value.trigger]]
   labels             = local.labels
 }
 
@@ -507,44 +235,16 @@ module "scheduler" {
   project_id            = var.project_id
   region                = var.region
   service_account_email = module.sa_scheduler.email
-  jobs = {
-    scoring-train-nightly = {
-      schedule    = "0 2 * * *"
-      uri         = module.fn_scoring_jobs.uri
-      body        = { job = "train" }
-      description = "Retrain every tenant's lead model; promote only better models"
+  jobs = merge([
+    for name, unit in local.functions : {
+      for job, spec in try(unit.schedules, {}) : job => {
+        schedule    = spec.schedule
+        uri         = local.function_urls[name]
+        body        = spec.body
+        description = spec.description
+      }
     }
-    scoring-batch-nightly = {
-      schedule    = "30 3 * * *"
-      uri         = module.fn_scoring_jobs.uri
-      body        = { job = "batch_score", explain_top = 200 }
-      description = "Score every tenant's open leads from BigQuery into BigQuery; explain the 200 best through a batch LLM job"
-    }
-    llm-batches-collect = {
-      schedule    = "*/10 * * * *"
-      uri         = module.fn_llm_batch_jobs.uri
-      body        = { job = "collect" }
-      description = "Collect finished LLM provider batches; run failed or late items online; settle costs"
-    }
-    insights-refresh-hourly = {
-      schedule    = "45 * * * *"
-      uri         = module.fn_insights_jobs.uri
-      body        = { job = "refresh" }
-      description = "Store insights refreshed by finished batches; submit stale and expiring ones as a batch LLM job"
-    }
-    embeddings-reembed = {
-      schedule    = "*/30 * * * *"
-      uri         = module.fn_insights_jobs.uri
-      body        = { job = "reembed", max_seconds = 600 }
-      description = "Re-embed chunks an earlier embedding model made (nothing to do unless the model changed)"
-    }
-    scoring-drift-hourly = {
-      schedule    = "15 * * * *"
-      uri         = module.fn_scoring_jobs.uri
-      body        = { job = "drift", retrain_on_drift = true }
-      description = "Check scoring drift and realised accuracy; retrain on drift"
-    }
-  }
+  ]...)
 }
 
 # --- edge and operations -----------------------------------------------------------------------
@@ -556,13 +256,7 @@ module "api_gateway" {
   api_id       = "crm-ai-${var.environment}"
   swagger_file = "${path.module}/../../../api/swagger2.json"
   backend_uris = {
-    crm_api       = module.fn_crm_api.uri
-    usage_api     = module.fn_usage_api.uri
-    scoring_api   = module.fn_scoring_api.uri
-    prompts_api   = module.fn_prompts_api.uri
-    llm_batches   = module.fn_llm_batches.uri
-    workflows_api = module.fn_workflows_api.uri
-    insights_api  = module.fn_insights_api.uri
+    for name, unit in local.functions : name => local.function_urls[name] if unit.trigger == "http"
   }
   gateway_service_account_email = module.sa_gateway.email
   jwt_issuer                    = var.jwt_issuer

@@ -1,22 +1,8 @@
 output "gateway_hostname" { value = module.api_gateway.hostname }
 output "openapi" { value = module.api_gateway.openapi }
 output "function_uris" {
-  value = {
-    crm_events      = module.fn_crm_events.uri
-    crm_api         = module.fn_crm_api.uri
-    usage_api       = module.fn_usage_api.uri
-    scoring_api     = module.fn_scoring_api.uri
-    scoring_events  = module.fn_scoring_events.uri
-    scoring_jobs    = module.fn_scoring_jobs.uri
-    prompts_api     = module.fn_prompts_api.uri
-    llm_batches     = module.fn_llm_batches.uri
-    llm_batch_jobs  = module.fn_llm_batch_jobs.uri
-    workflows_api   = module.fn_workflows_api.uri
-    workflow_runner = module.fn_workflow_runner.uri
-    workflow_events = module.fn_workflow_events.uri
-    insights_api    = module.fn_insights_api.uri
-    insights_events = module.fn_insights_events.uri
-    insights_jobs   = module.fn_insights_jobs.uri
-  }
+  value = { for name, _ in local.functions : name => module.fn[name].uri }
 }
+# The deterministic URLs the platform targets (push, tasks, scheduler) and tokens are minted for.
+output "function_urls" { value = local.function_urls }
 output "realtime_uri" { value = module.run_realtime.uri }

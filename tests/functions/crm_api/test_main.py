@@ -10,8 +10,9 @@ if TYPE_CHECKING:
     from tests.conftest import TokenFactory
 
 
-def _seed(function_client: Any) -> None:
+def _seed(function_client: Any, service_auth: Any) -> None:
     events = function_client("crm_events", "handle_crm_event")
+    push = service_auth("pubsub_push")
     for i, event in enumerate(
         [
             crm_event(tenant_id="acme", entity_id="lead-1"),
@@ -34,11 +35,15 @@ def _seed(function_client: Any) -> None:
             ),
         ]
     ):
-        assert events.post("/", json=pubsub_push_body(event, f"m{i}")).status_code == 200
+        assert (
+            events.post("/", json=pubsub_push_body(event, f"m{i}"), headers=push).status_code == 200
+        )
 
 
-def test_read_a_record_with_a_token(function_client: Any, make_token: TokenFactory) -> None:
-    _seed(function_client)
+def test_read_a_record_with_a_token(
+    function_client: Any, service_auth: Any, make_token: TokenFactory
+) -> None:
+    _seed(function_client, service_auth)
     api = function_client("crm_api", "crm_api")
     auth = {"Authorization": "Bearer " + make_token("acme", ["viewer"])}
     response = api.get("/api/v1/ai/crm/leads/lead-1", headers=auth)
@@ -57,8 +62,10 @@ def test_no_token_is_401(function_client: Any) -> None:
     assert "Authorization" in response.get_json()["error"]["message"]
 
 
-def test_tenant_a_cannot_read_tenant_b(function_client: Any, make_token: TokenFactory) -> None:
-    _seed(function_client)
+def test_tenant_a_cannot_read_tenant_b(
+    function_client: Any, service_auth: Any, make_token: TokenFactory
+) -> None:
+    _seed(function_client, service_auth)
     api = function_client("crm_api", "crm_api")
     auth = {"Authorization": "Bearer " + make_token("acme", ["admin"])}
     # Globex's lead id, asked for by an Acme token: it simply does not exist for Acme.

@@ -16,9 +16,13 @@ def _store() -> FirestoreStore:
     return FirestoreStore.from_settings(load_settings(os.environ))
 
 
-def test_a_pushed_event_lands_in_the_read_model(function_client: Any) -> None:
+def test_a_pushed_event_lands_in_the_read_model(function_client: Any, service_auth: Any) -> None:
     client = function_client("crm_events", "handle_crm_event")
-    response = client.post("/", json=pubsub_push_body(crm_event(), "m-1", tenant_id="acme"))
+    response = client.post(
+        "/",
+        json=pubsub_push_body(crm_event(), "m-1", tenant_id="acme"),
+        headers=service_auth("pubsub_push"),
+    )
     assert response.status_code == 200
     lead = _store().get("tenants/acme/leads/lead-1")
     assert lead is not None and lead["email"] == "a@example.com"
@@ -26,10 +30,14 @@ def test_a_pushed_event_lands_in_the_read_model(function_client: Any) -> None:
     assert [f["event_type"] for f in followups] == ["lead.scoring_requested"]
 
 
-def test_a_malformed_event_is_acked_and_dead_lettered_with_its_reason(function_client: Any) -> None:
+def test_a_malformed_event_is_acked_and_dead_lettered_with_its_reason(
+    function_client: Any, service_auth: Any
+) -> None:
     client = function_client("crm_events", "handle_crm_event")
     bad = crm_event(payload={"email": "nope"})
-    response = client.post("/", json=pubsub_push_body(bad, "m-9"))
+    response = client.post(
+        "/", json=pubsub_push_body(bad, "m-9"), headers=service_auth("pubsub_push")
+    )
     assert response.status_code == 200
     [dead] = pull(PROJECT, "crm-events-dead-letter-inspect")
     assert dead.attributes["error_field"] == "payload.email"
@@ -38,10 +46,12 @@ def test_a_malformed_event_is_acked_and_dead_lettered_with_its_reason(function_c
     assert _store().get("tenants/acme/leads/lead-1") is None
 
 
-def test_a_message_that_is_not_base64_is_dead_lettered(function_client: Any) -> None:
+def test_a_message_that_is_not_base64_is_dead_lettered(
+    function_client: Any, service_auth: Any
+) -> None:
     client = function_client("crm_events", "handle_crm_event")
     body = pubsub_push_body(b"{}", "m-3")
     body["message"]["data"] = "%%%"
-    assert client.post("/", json=body).status_code == 200
+    assert client.post("/", json=body, headers=service_auth("pubsub_push")).status_code == 200
     [dead] = pull(PROJECT, "crm-events-dead-letter-inspect")
     assert dead.attributes["error_field"] == "message.data"

@@ -32,9 +32,20 @@ def jobs(
     }
 
 
-def _run(client: Any, make_token: TokenFactory, body: dict[str, Any], role: str = SCHEDULER) -> Any:
-    token = make_token(None if role == SCHEDULER else "acme", [role])
-    return client.post("/", json=body, headers={"Authorization": f"Bearer {token}"})
+@pytest.fixture
+def caller(service_auth: Any, make_token: TokenFactory) -> Any:
+    """Cloud Scheduler's OIDC token, or a CRM user's token for ``role``."""
+
+    def _headers(role: str) -> dict[str, str]:
+        if role == SCHEDULER:
+            return dict(service_auth("scheduler"))
+        return {"Authorization": "Bearer " + make_token("acme", [role])}
+
+    return _headers
+
+
+def _run(client: Any, caller: Any, body: dict[str, Any], role: str = SCHEDULER) -> Any:
+    return client.post("/", json=body, headers=caller(role))
 
 
 def _customers(scope: TenantStore) -> None:
@@ -55,27 +66,25 @@ def _customers(scope: TenantStore) -> None:
         generate(scope, runtime.llm_client(), runtime.embedder(), cid, ["churn_risk", "upsell"])
 
 
-def test_stale_insights_are_refreshed_through_a_provider_batch(
-    jobs: Any, make_token: TokenFactory
-) -> None:
+def test_stale_insights_are_refreshed_through_a_provider_batch(jobs: Any, caller: Any) -> None:
     scope = TenantStore(runtime.document_store(), "acme")
     _customers(scope)
     before = {d["insight_id"]: d for _, d in scope.query(scope.path("insights"))}
     assert mark_stale(scope, "c1") == 2
     usage_before = len(scope.query(scope.path("llm_usage")))
 
-    first = _run(jobs["insights"], make_token, {"job": "refresh"})
+    first = _run(jobs["insights"], caller, {"job": "refresh"})
     assert first.status_code == 200, first.get_json()
     acme = first.get_json()["tenants"]["acme"]
     assert acme["submitted"] == 2 and acme["batch_id"]  # c1's two stale insights only
     # Submitting again finds them in flight: nothing twice.
-    again = _run(jobs["insights"], make_token, {"job": "refresh"}).get_json()["tenants"]["acme"]
+    again = _run(jobs["insights"], caller, {"job": "refresh"}).get_json()["tenants"]["acme"]
     assert again["submitted"] == 0 and again["harvested"]["waiting"] == 2
 
-    collected = _run(jobs["collector"], make_token, {"job": "collect"})
+    collected = _run(jobs["collector"], caller, {"job": "collect"})
     assert collected.status_code == 200
 
-    third = _run(jobs["insights"], make_token, {"job": "refresh"}).get_json()["tenants"]["acme"]
+    third = _run(jobs["insights"], caller, {"job": "refresh"}).get_json()["tenants"]["acme"]
     assert third["harvested"] == {"stored": 2, "failed": 0, "waiting": 0, "superseded": 0}
     after = {d["customer_id"] + d["type"]: d for _, d in scope.query(scope.path("insights"))}
     for kind in ("churn_risk", "upsell"):
@@ -90,25 +99,23 @@ def test_stale_insights_are_refreshed_through_a_provider_batch(
     assert scope.query(scope.path("insight_refresh")) == []
 
 
-def test_an_insight_regenerated_meanwhile_is_not_overwritten(
-    jobs: Any, make_token: TokenFactory
-) -> None:
+def test_an_insight_regenerated_meanwhile_is_not_overwritten(jobs: Any, caller: Any) -> None:
     scope = TenantStore(runtime.document_store(), "acme")
     _customers(scope)
     mark_stale(scope, "c1")
-    _run(jobs["insights"], make_token, {"job": "refresh"})
+    _run(jobs["insights"], caller, {"job": "refresh"})
     newer = generate(
         scope, runtime.llm_client(), runtime.embedder(), "c1", ["churn_risk"], force=True
     )[0]
-    _run(jobs["collector"], make_token, {"job": "collect"})
-    out = _run(jobs["insights"], make_token, {"job": "refresh"}).get_json()["tenants"]["acme"]
+    _run(jobs["collector"], caller, {"job": "collect"})
+    out = _run(jobs["insights"], caller, {"job": "refresh"}).get_json()["tenants"]["acme"]
     assert out["harvested"]["superseded"] == 1 and out["harvested"]["stored"] == 1
     kept = scope.get(scope.path("insights", "c1-churn_risk")) or {}
     assert kept["insight_id"] == newer["insight_id"]
 
 
 def test_chunks_are_reembedded_after_the_model_changes(
-    jobs: Any, make_token: TokenFactory, monkeypatch: pytest.MonkeyPatch
+    jobs: Any, caller: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scope = TenantStore(runtime.document_store(), "acme")
     _customers(scope)
@@ -129,7 +136,7 @@ def test_chunks_are_reembedded_after_the_model_changes(
     hits = KnowledgeBase(scope, new).search("how long do refunds take", mode="vector")
     assert hits == []
 
-    out = _run(jobs["insights"], make_token, {"job": "reembed", "tenant_id": "acme"})
+    out = _run(jobs["insights"], caller, {"job": "reembed", "tenant_id": "acme"})
     assert out.status_code == 200, out.get_json()
     result = out.get_json()["tenants"]["acme"]
     assert sum(result["reembedded"].values()) == chunks and result["remaining"] is False
@@ -139,11 +146,11 @@ def test_chunks_are_reembedded_after_the_model_changes(
     hits = KnowledgeBase(scope, new).search("how long do refunds take", mode="vector")
     assert hits and hits[0].title == "Refunds"
     # Nothing left: a second run re-embeds nothing.
-    again = _run(jobs["insights"], make_token, {"job": "reembed"}).get_json()["tenants"]["acme"]
+    again = _run(jobs["insights"], caller, {"job": "reembed"}).get_json()["tenants"]["acme"]
     assert sum(again["reembedded"].values()) == 0
 
 
-def test_bad_job_requests_name_the_field(jobs: Any, make_token: TokenFactory) -> None:
+def test_bad_job_requests_name_the_field(jobs: Any, caller: Any) -> None:
     cases = [
         ({"job": "nope"}, "job"),
         ({"job": "reembed", "max_seconds": 0}, "max_seconds"),
@@ -151,16 +158,14 @@ def test_bad_job_requests_name_the_field(jobs: Any, make_token: TokenFactory) ->
         ({"job": "reembed", "tenant_id": "a/b"}, "tenant_id"),
     ]
     for body, field in cases:
-        response = _run(jobs["insights"], make_token, body)
+        response = _run(jobs["insights"], caller, body)
         assert response.status_code == 400, body
         assert response.get_json()["error"]["field"] == field
-    assert _run(jobs["insights"], make_token, {"job": "refresh"}, role="admin").status_code == 403
+    assert _run(jobs["insights"], caller, {"job": "refresh"}, role="admin").status_code == 401
     assert jobs["insights"].post("/", json={"job": "refresh"}).status_code == 401
 
 
-def test_refresh_stops_at_the_background_share_of_the_budget(
-    jobs: Any, make_token: TokenFactory
-) -> None:
+def test_refresh_stops_at_the_background_share_of_the_budget(jobs: Any, caller: Any) -> None:
     from shared.llm.policy import Limit, LLMPolicy
 
     policies = runtime.llm_policies()
@@ -171,6 +176,6 @@ def test_refresh_stops_at_the_background_share_of_the_budget(
     assert spent > 0
     policies.put("acme", LLMPolicy(budget=Limit(monthly_usd=spent / 0.9)))  # 90 % used
     mark_stale(scope, "c1")
-    out = _run(jobs["insights"], make_token, {"job": "refresh"}).get_json()["tenants"]["acme"]
+    out = _run(jobs["insights"], caller, {"job": "refresh"}).get_json()["tenants"]["acme"]
     assert out["submitted"] == 0 and out["reason"] == "budget kept for interactive chat"
     assert scope.query(scope.path("insight_refresh")) == []

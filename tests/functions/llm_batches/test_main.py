@@ -40,7 +40,7 @@ def _auth(make_token: TokenFactory, role: str, tenant: str | None = "acme") -> d
 
 
 def test_bulk_drafts_from_leads_go_through_the_batch_and_the_scheduled_collector(
-    api: Any, make_token: TokenFactory
+    api: Any, make_token: TokenFactory, service_auth: Any
 ) -> None:
     headers = {**_auth(make_token, "manager"), "Idempotency-Key": "drafts-2026-11-24"}
     body = {
@@ -55,12 +55,10 @@ def test_bulk_drafts_from_leads_go_through_the_batch_and_the_scheduled_collector
     again = api["http"].post(BASE, json=body, headers=headers).get_json()
     assert again["batch_id"] == job["batch_id"]
 
-    # Cloud Scheduler's call: only the scheduler identity may run it.
+    # Cloud Scheduler's call: only the scheduler identity's OIDC token runs it, never a user's.
     denied = api["jobs"].post("/", json={"job": "collect"}, headers=_auth(make_token, "admin"))
-    assert denied.status_code == 403
-    ran = api["jobs"].post(
-        "/", json={"job": "collect"}, headers=_auth(make_token, "service:scheduler", None)
-    )
+    assert denied.status_code == 401
+    ran = api["jobs"].post("/", json={"job": "collect"}, headers=service_auth("scheduler"))
     assert ran.status_code == 200
     assert ran.get_json()["batches"][f"acme/{job['batch_id']}"]["state"] == "completed"
 

@@ -145,7 +145,9 @@ def test_ab_test_splits_traffic_and_reports(api: Any, make_token: TokenFactory) 
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "share"
 
 
-def test_a_scoring_request_event_rescores_and_announces(function_client: Any) -> None:
+def test_a_scoring_request_event_rescores_and_announces(
+    function_client: Any, service_auth: Any
+) -> None:
     _seed(60)
     events = function_client("scoring_events", "handle_ai_event")
     event = {
@@ -156,12 +158,27 @@ def test_a_scoring_request_event_rescores_and_announces(function_client: Any) ->
         "entity_id": "lead-3",
         "data": {},
     }
-    assert events.post("/", json=pubsub_push_body(event, "m1")).status_code == 200
+    assert (
+        events.post(
+            "/", json=pubsub_push_body(event, "m1"), headers=service_auth("pubsub_push")
+        ).status_code
+        == 200
+    )
     store = FirestoreStore.from_settings(load_settings(os.environ))
     assert store.get("tenants/acme/lead_scores/lead-3") is not None
     changed = [json.loads(m.data) for m in pull(PROJECT, "ai-events-audit", expect=1, timeout=5)]
     assert [c["event_type"] for c in changed] == ["lead.score_changed"]
     other = {**event, "event_type": "customer.history_changed"}
-    assert events.post("/", json=pubsub_push_body(other, "m2")).status_code == 200
+    assert (
+        events.post(
+            "/", json=pubsub_push_body(other, "m2"), headers=service_auth("pubsub_push")
+        ).status_code
+        == 200
+    )
     missing = {**event, "entity_id": "gone"}
-    assert events.post("/", json=pubsub_push_body(missing, "m3")).status_code == 200
+    assert (
+        events.post(
+            "/", json=pubsub_push_body(missing, "m3"), headers=service_auth("pubsub_push")
+        ).status_code
+        == 200
+    )

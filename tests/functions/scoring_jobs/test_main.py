@@ -25,14 +25,16 @@ def _store() -> FirestoreStore:
     return FirestoreStore.from_settings(load_settings(os.environ))
 
 
-def test_scheduled_training_and_drift(function_client: Any, make_token: TokenFactory) -> None:
+def test_scheduled_training_and_drift(
+    function_client: Any, make_token: TokenFactory, service_auth: Any
+) -> None:
     store = _store()
     write_history(store, "acme", 900)
     write_history(store, "globex", 40, seed=9)  # too little history: skipped with the reason
     jobs = function_client("scoring_jobs", "scoring_jobs")
-    scheduler = {"Authorization": "Bearer " + make_token(None, ["service:scheduler"])}
+    scheduler = service_auth("scheduler")
     admin = {"Authorization": "Bearer " + make_token("acme", ["admin"])}
-    assert jobs.post("/", json={"job": "train"}, headers=admin).status_code == 403
+    assert jobs.post("/", json={"job": "train"}, headers=admin).status_code == 401
     assert (
         jobs.post("/", json={"job": "paint"}, headers=scheduler).get_json()["error"]["field"]
         == "job"
@@ -84,7 +86,7 @@ def test_scheduled_training_and_drift(function_client: Any, make_token: TokenFac
 
 def test_batch_scoring_through_bigquery(
     function_client: Any,
-    make_token: TokenFactory,
+    service_auth: Any,
     emulators: Any,
     simulator_url: str,
     sim: Any,
@@ -98,7 +100,7 @@ def test_batch_scoring_through_bigquery(
     store = _store()
     write_history(store, "acme", 900)
     jobs = function_client("scoring_jobs", "scoring_jobs")
-    scheduler = {"Authorization": "Bearer " + make_token(None, ["service:scheduler"])}
+    scheduler = service_auth("scheduler")
     jobs.post("/", json={"job": "train", "tenant_id": "acme"}, headers=scheduler)
     client = bigquery_client(load_settings(os.environ))
     open_leads = make_leads(1200, seed=21).drop(columns=["status"])

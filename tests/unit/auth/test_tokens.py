@@ -67,8 +67,17 @@ def test_claims_are_checked(verifier: TokenVerifier, make_token: TokenFactory) -
         verifier.verify("Bearer " + make_token(None, ["viewer"]))
     with pytest.raises(Unauthenticated, match="unknown roles: root"):
         verifier.verify("Bearer " + make_token("acme", ["root"]))
-    service = verifier.verify("Bearer " + make_token(None, ["service:tasks"]))
-    assert service.is_service and service.tenant_id is None
+
+
+@pytest.mark.parametrize("role", ["service:tasks", "service:scheduler", "service:pubsub"])
+@pytest.mark.parametrize("tenant", [None, "acme"])
+def test_a_user_token_never_carries_a_service_role(
+    verifier: TokenVerifier, make_token: TokenFactory, role: str, tenant: str | None
+) -> None:
+    """Service roles come only from our infrastructure's Google-signed tokens: a CRM token
+    claiming one (it would unlock scheduled jobs and task slices) is refused (issue 15, M3)."""
+    with pytest.raises(Unauthenticated, match="service roles"):
+        verifier.verify("Bearer " + make_token(tenant, ["admin", role]))
 
 
 def test_keys_can_come_from_a_jwks_url(jwks_url: str, keys: tuple[Path, Path]) -> None:

@@ -1,0 +1,130 @@
+"""Google's part in service-to-service calls, played locally (issue 15: production auth mode).
+
+In the cloud, Pub/Sub push, Cloud Tasks and Cloud Scheduler attach a Google-signed OIDC ID token
+for a service account, with the target URL as audience, and the functions verify it against
+Google's JWKS. Locally this process is that issuer:
+
+- ``GET /oauth2/v3/certs``: its signing key as a JWKS (the functions' ``SERVICE_JWKS_URL``), and
+  ``GET /.well-known/openid-configuration``;
+- ``POST /mint`` ``{"email", "audience"}``: an ID token for a declared service account, as IAM
+  Credentials' ``generateIdToken`` gives one (the Cloud Tasks emulator's dispatch and the local
+  scheduler ask here); an email that is not one of ``units.json``'s identities is refused;
+- ``POST /push/{subscription}``: the Pub/Sub emulator pushes here; the message is relayed to the
+  subscription's function (``topology.json``) with the push identity's token, as Pub/Sub's own
+  ``oidc_token`` push config does, and the function's status is Pub/Sub's answer.
+
+The functions verify these tokens with the same code as in the cloud; only the JWKS URL and the
+issuer name differ. Anyone on this machine could mint here: locally the trust boundary is the
+machine (loopback only), in the cloud it is IAM's ``iam.serviceAccounts.getOpenIdToken``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from devstack.tokens import GOOGLE_PREFIX, ensure_keypair, jwks, mint_google_token
+from devstack.topology import load_topology
+from devstack.units import account_id, functions, load_units
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from starlette.requests import Request
+
+_FORWARDED = ("content-type", "user-agent", "x-goog-pubsub-message-id")
+
+
+def known_emails(project: str) -> set[str]:
+    names = list(load_units()["identities"]) + list(functions())
+    return {f"{account_id(n)}@{project}.iam.gserviceaccount.com" for n in names}
+
+
+def build_app(
+    state_dir: Path, issuer: str, function_urls: dict[str, str], project: str
+) -> Starlette:
+    private_path, public_path = ensure_keypair(state_dir, GOOGLE_PREFIX)
+    private_pem = private_path.read_text()
+    key_set = jwks(public_path.read_bytes())
+    emails = known_emails(project)
+    push_email = f"{account_id('pubsub_push')}@{project}.iam.gserviceaccount.com"
+    subscriptions = {
+        s["name"]: s for s in load_topology()["subscriptions"] if s.get("push_function")
+    }
+    client = httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=5.0))
+
+    async def certs(request: Request) -> Response:
+        return JSONResponse(key_set, headers={"Cache-Control": "public, max-age=300"})
+
+    async def discovery(request: Request) -> Response:
+        return JSONResponse({"issuer": issuer, "jwks_uri": f"{issuer}/oauth2/v3/certs"})
+
+    async def mint(request: Request) -> Response:
+        try:
+            body = await request.json()
+            email, audience = str(body["email"]), str(body["audience"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": "expected JSON {email, audience}"}, status_code=400)
+        if email not in emails:
+            return JSONResponse({"error": f"{email} is not a declared identity"}, status_code=403)
+        token = mint_google_token(private_pem, issuer=issuer, email=email, audience=audience)
+        return JSONResponse({"token": token})
+
+    async def push(request: Request) -> Response:
+        sub = subscriptions.get(request.path_params["subscription"])
+        if sub is None or sub["push_function"] not in function_urls:
+            return JSONResponse({"error": "no such push subscription"}, status_code=404)
+        target = function_urls[sub["push_function"]]
+        token = mint_google_token(private_pem, issuer=issuer, email=push_email, audience=target)
+        headers = {k: v for k, v in request.headers.items() if k.lower() in _FORWARDED}
+        try:
+            answer = await client.post(
+                target + "/",
+                content=await request.body(),
+                headers={**headers, "Authorization": f"Bearer {token}"},
+                timeout=float(sub.get("ack_deadline_seconds", 10)),
+            )
+        except httpx.HTTPError as exc:
+            # The function is down or too slow: Pub/Sub counts it as a failed delivery.
+            return JSONResponse({"error": f"push to {target} failed: {exc}"}, status_code=503)
+        return Response(answer.content, status_code=answer.status_code)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
+    return Starlette(
+        lifespan=lifespan,
+        routes=[
+            Route("/oauth2/v3/certs", certs),
+            Route("/.well-known/openid-configuration", discovery),
+            Route("/mint", mint, methods=["POST"]),
+            Route("/push/{subscription}", push, methods=["POST"]),
+        ],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state", type=Path, required=True)
+    args = parser.parse_args()
+    raw = os.environ.get("LOCAL_FUNCTION_URLS", "")
+    urls = dict(item.split("=", 1) for item in raw.split(",") if item)
+    issuer = f"http://127.0.0.1:{args.port}"
+    app = build_app(args.state, issuer, urls, os.environ["GOOGLE_CLOUD_PROJECT"])
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
