@@ -171,10 +171,10 @@ def dispatch(
     with log_context(request_id=request_id, trace=trace, path=request.path, method=request.method):
         try:
             route, params = _find(routes, request.method, request.path)
+            raw = _read_body(request, route) if route.body is not None else b""
+            principal = verifier.verify(_bearer(request))  # before anything about the request
             if route.idempotent:
                 _check_idempotency_key(request.headers.get("Idempotency-Key"))
-            raw = _read_body(request, route) if route.body is not None else b""
-            principal = verifier.verify(_bearer(request))
             tenant_id = tenant_for(principal, request.headers.get("X-Tenant-ID"))
             with log_context(tenant_id=tenant_id, subject=principal.subject):
                 require(principal, route.permission)
