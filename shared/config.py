@@ -44,6 +44,7 @@ ENV_GEMINI_VERTEX = "GEMINI_USE_VERTEX"
 ENV_LLM_BATCH_MODE = "LLM_BATCH_MODE"
 ENV_WORKFLOW_RUNNER_URL = "WORKFLOW_RUNNER_URL"
 ENV_WORKFLOW_LEASE_SECONDS = "WORKFLOW_LEASE_SECONDS"
+ENV_EVENT_LOCK_SECONDS = "EVENT_LOCK_SECONDS"
 ENV_EMBEDDING_MODEL = "EMBEDDING_MODEL"
 ENV_EMBEDDING_DIMENSIONS = "EMBEDDING_DIMENSIONS"
 
@@ -98,6 +99,9 @@ class Settings(BaseModel):
     workflow_runner_url: str | None = None  # the Cloud Tasks target that runs workflow slices
     # How long a runner holds a slice: past it, a retried task may take over (a killed runner).
     workflow_lease_s: float = 330.0
+    # How long an event's idempotency lock holds: past it, a redelivery takes over from a worker
+    # that died between applying the event and recording it done (Pub/Sub's ack deadline is 60 s).
+    event_lock_s: float = 300.0
     # "local": the ONNX model shipped in a package; otherwise a Google embedding model
     # (text-embedding-005, gemini-embedding-001) through google-genai, on Vertex AI with
     # GEMINI_USE_VERTEX, the Gemini API with GEMINI_API_KEY, else the simulator.
@@ -107,6 +111,17 @@ class Settings(BaseModel):
     @property
     def is_cloud(self) -> bool:
         return self.environment in ("dev", "prod")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: str) -> float:
+    raw = env.get(name) or default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86_400:
+        raise ConfigError(f"{name} must be a number of seconds (0-86400); got {raw!r}")
+    return value
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -156,13 +171,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "workflow_runner_url": env.get(ENV_WORKFLOW_RUNNER_URL) or None,
         "embedding_model": env.get(ENV_EMBEDDING_MODEL) or "local",
     }
-    lease = env.get(ENV_WORKFLOW_LEASE_SECONDS) or "330"
-    try:
-        lease_s = float(lease)
-    except ValueError as exc:
-        raise ConfigError(
-            f"{ENV_WORKFLOW_LEASE_SECONDS} must be a number of seconds; got {lease!r}"
-        ) from exc
+    lease_s = _seconds(env, ENV_WORKFLOW_LEASE_SECONDS, "330")
+    event_lock_s = _seconds(env, ENV_EVENT_LOCK_SECONDS, "300")
     dims = env.get(ENV_EMBEDDING_DIMENSIONS) or "768"
     if not dims.isdigit() or not 1 <= int(dims) <= 3072:
         raise ConfigError(f"{ENV_EMBEDDING_DIMENSIONS} must be an integer 1-3072; got {dims!r}")
@@ -175,6 +185,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             **values,
             "gemini_use_vertex": (env.get(ENV_GEMINI_VERTEX) or "").lower() in ("1", "true", "yes"),
             "workflow_lease_s": lease_s,
+            "event_lock_s": event_lock_s,
             "embedding_dimensions": int(dims),
             **(
                 {"service_jwks_url": env[ENV_SERVICE_JWKS_URL]}

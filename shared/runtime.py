@@ -55,9 +55,12 @@ def token_verifier() -> TokenVerifier:
 
 @lru_cache(maxsize=1)
 def crm_ingestor() -> CrmIngestor:
+    from datetime import timedelta
+
     from shared.crm.ingest import CrmIngestor
 
-    return CrmIngestor(document_store(), publisher())
+    lock = timedelta(seconds=get_settings().event_lock_s)
+    return CrmIngestor(document_store(), publisher(), lock_ttl=lock)
 
 
 @lru_cache(maxsize=1)

@@ -106,9 +106,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) -> 
     # The functions verify tokens against the session's key pair.
     (state / "jwt-private.pem").write_bytes(keys[0].read_bytes())
     (state / "jwt-public.pem").write_bytes(keys[1].read_bytes())
-    # A short workflow lease, so a retried task takes over from a killed runner within seconds.
+    # A short workflow lease and event lock, so a retried task or redelivered event takes over
+    # from a killed unit within seconds (the fault-injection tests).
     running = Stack(
-        project=STACK_PROJECT, state_dir=state, extra_env={"WORKFLOW_LEASE_SECONDS": "4"}
+        project=STACK_PROJECT,
+        state_dir=state,
+        extra_env={"WORKFLOW_LEASE_SECONDS": "4", "EVENT_LOCK_SECONDS": "5"},
     ).start()
     runtime.reset()
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.config import TOPIC_AI_EVENTS, TOPIC_CRM_EVENTS_DEAD_LETTER
@@ -87,9 +88,12 @@ def dead_letter(publisher: Publisher, topic: str, message: PubSubMessage, exc: A
 
 
 class CrmIngestor:
-    def __init__(self, store: DocumentStore, publisher: Publisher) -> None:
+    def __init__(
+        self, store: DocumentStore, publisher: Publisher, *, lock_ttl: timedelta | None = None
+    ) -> None:
         self._store = store
         self._publisher = publisher
+        self._lock_ttl = lock_ttl or timedelta(minutes=5)
 
     def handle(self, message: PubSubMessage) -> IngestResult:
         """Process one delivery; see the module docstring for what each outcome means.
@@ -115,7 +119,7 @@ class CrmIngestor:
 
     def _ingest(self, event: CrmEvent, payload: _Payload) -> IngestResult:
         scope = TenantStore(self._store, event.tenant_id)
-        idem = IdempotencyStore(scope)
+        idem = IdempotencyStore(scope, lock_ttl=self._lock_ttl)
         key = f"crm-event:{event.event_id}"
         request_hash = payload_hash(event.model_dump(mode="json"))
 
