@@ -205,3 +205,18 @@ def test_prod_must_name_its_kms_key() -> None:
     variables = hcl2.loads((TF / "environments/prod/variables.tf").read_text())["variable"]
     kms = next(v['"kms_key_name"'] for v in variables if '"kms_key_name"' in v)
     assert "default" not in kms and kms.get("validation")
+
+
+def test_the_compliance_step_runs_a_tool_pinned_by_hash() -> None:
+    """terraform-compliance is installed with every package pinned by version and sha256, not
+    pulled as an image by a mutable tag (issue 15, L10)."""
+    build = (REPO / "cloudbuild.yaml").read_text()
+    step = build.split("- id: compliance", 1)[1].split("- id:", 1)[0]
+    assert "--require-hashes" in step and "requirements/compliance.txt" in step
+    assert "eerkunt/" not in build
+    text = (REPO / "requirements/compliance.txt").read_text()
+    pins = re.findall(
+        r"^([a-z0-9_.-]+)==([\w.]+) \\\n    --hash=sha256:([0-9a-f]{64})$", text, re.M
+    )
+    packages = [line for line in text.splitlines() if line and not line.startswith(("#", " "))]
+    assert len(pins) == len(packages) and any(p[0] == "terraform-compliance" for p in pins)

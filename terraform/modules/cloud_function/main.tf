@@ -15,7 +15,7 @@ data "archive_file" "source" {
 }
 
 resource "google_cloudfunctions2_function" "this" {
-  #checkov:skip=CKV_GCP_124:Ingress is per function: event targets pass ALLOW_INTERNAL_ONLY; HTTP targets behind API Gateway need ALLOW_ALL (the gateway calls from outside the VPC) and are locked to the gateway's identity by roles/run.invoker.
+  #checkov:skip=CKV_GCP_124:Ingress is per function (terraform/units.json): Pub/Sub push, Cloud Tasks and Cloud Scheduler targets get ALLOW_INTERNAL_ONLY (those services count as internal callers); HTTP targets behind API Gateway need ALLOW_ALL (the gateway calls from outside the VPC) and are locked to the gateway's identity by roles/run.invoker.
   name     = replace(var.name, "_", "-")
   project  = var.project_id
   location = var.region
