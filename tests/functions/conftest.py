@@ -126,5 +126,9 @@ def _drain_subscriptions(request: pytest.FixtureRequest) -> None:
         return
     from tests.conftest import PROJECT
 
-    for sub in ("ai-events-audit", "crm-events-dead-letter-inspect"):
+    for sub in (
+        "ai-events-audit",
+        "crm-events-dead-letter-inspect",
+        "ai-events-dead-letter-inspect",
+    ):
         pull(PROJECT, sub, expect=10_000, timeout=0.5)

@@ -99,9 +99,12 @@ def test_subscriptions_point_at_declared_topics_and_functions() -> None:
         if "dead_letter_topic" in sub:
             assert sub["dead_letter_topic"] in topics and 5 <= sub["max_delivery_attempts"] <= 100
         if "push_function" in sub:
-            assert sub["push_function"] in functions
-            assert units[sub["push_function"]]["trigger"] == "pubsub", sub["name"]
-    assert 'if unit.trigger == "pubsub"' in platform.split("push_endpoints", 1)[1][:200]
+            # A function, or a Cloud Run service (the real-time service's /_events).
+            declared = {**load_units().get("services", {}), **units}
+            assert sub["push_function"] in functions or sub["push_function"] in declared
+            assert declared[sub["push_function"]]["trigger"] == "pubsub", sub["name"]
+    assert 'if unit.trigger == "pubsub"' in platform.split("push_endpoints", 1)[1][:300]
+    assert 'if svc.trigger == "pubsub"' in platform.split("push_endpoints", 1)[1][:400]
 
 
 def test_the_route_table_matches_the_functions_routes() -> None:
