@@ -9,8 +9,12 @@ Google's JWKS. Locally this process is that issuer:
 - ``POST /mint`` ``{"email", "audience"}``: an ID token for a declared service account, as IAM
   Credentials' ``generateIdToken`` gives one (the Cloud Tasks emulator's dispatch and the local
   scheduler ask here); an email that is not one of ``units.json``'s identities is refused;
+- ``POST /demo-token`` ``{"role"}``: a CRM user token for the demo tenant, signed with the local
+  stand-in for the CRM's identity provider (the console's "sign in as a demo role"; answered to
+  the console's origin only). It exists in devstack alone: in the cloud users sign in with the
+  CRM's identity provider;
 - ``POST /push/{subscription}``: the Pub/Sub emulator pushes here; the message is relayed to the
-  subscription's function (``topology.json``) with the push identity's token, as Pub/Sub's own
+  subscription's function or service (``topology.json``) with the push identity's token, as Pub/Sub's own
   ``oidc_token`` push config does, and the function's status is Pub/Sub's answer.
 
 The functions verify these tokens with the same code as in the cloud; only the JWKS URL and the
@@ -32,7 +36,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from devstack.tokens import GOOGLE_PREFIX, ensure_keypair, jwks, mint_google_token
+from devstack.tokens import GOOGLE_PREFIX, ensure_keypair, jwks, mint_google_token, mint_token
 from devstack.topology import load_topology
 from devstack.units import account_id, functions, load_units
 
@@ -49,8 +53,16 @@ def known_emails(project: str) -> set[str]:
     return {f"{account_id(n)}@{project}.iam.gserviceaccount.com" for n in names}
 
 
+DEMO_TENANT = "demo"
+DEMO_ROLES = ("viewer", "rep", "manager", "admin")
+
+
 def build_app(
-    state_dir: Path, issuer: str, function_urls: dict[str, str], project: str
+    state_dir: Path,
+    issuer: str,
+    function_urls: dict[str, str],
+    project: str,
+    console_origin: str | None = None,
 ) -> Starlette:
     private_path, public_path = ensure_keypair(state_dir, GOOGLE_PREFIX)
     private_pem = private_path.read_text()
@@ -79,6 +91,25 @@ def build_app(
         token = mint_google_token(private_pem, issuer=issuer, email=email, audience=audience)
         return JSONResponse({"token": token})
 
+    async def demo_token(request: Request) -> Response:
+        cors = {"Access-Control-Allow-Origin": console_origin} if console_origin else {}
+        if request.method == "OPTIONS":
+            cors |= {
+                "Access-Control-Allow-Methods": "POST",
+                "Access-Control-Allow-Headers": "Content-Type",
+            }
+            return Response(status_code=204, headers=cors)
+        try:
+            role = str((await request.json())["role"])
+        except (ValueError, KeyError, TypeError):
+            role = ""
+        if role not in DEMO_ROLES:
+            message = f"role must be one of {', '.join(DEMO_ROLES)}"
+            return JSONResponse({"error": message}, status_code=400, headers=cors)
+        crm_key = (state_dir / "jwt-private.pem").read_text()
+        token = mint_token(crm_key, tenant_id=DEMO_TENANT, roles=[role], subject=f"demo-{role}")
+        return JSONResponse({"token": token, "tenant_id": DEMO_TENANT, "role": role}, headers=cors)
+
     async def push(request: Request) -> Response:
         sub = subscriptions.get(request.path_params["subscription"])
         if sub is None or sub["push_function"] not in function_urls:
@@ -88,7 +119,7 @@ def build_app(
         headers = {k: v for k, v in request.headers.items() if k.lower() in _FORWARDED}
         try:
             answer = await client.post(
-                target + "/",
+                target + sub.get("push_path", "/"),
                 content=await request.body(),
                 headers={**headers, "Authorization": f"Bearer {token}"},
                 timeout=float(sub.get("ack_deadline_seconds", 10)),
@@ -109,6 +140,7 @@ def build_app(
             Route("/oauth2/v3/certs", certs),
             Route("/.well-known/openid-configuration", discovery),
             Route("/mint", mint, methods=["POST"]),
+            Route("/demo-token", demo_token, methods=["POST", "OPTIONS"]),
             Route("/push/{subscription}", push, methods=["POST"]),
         ],
     )
@@ -122,7 +154,13 @@ def main() -> None:
     raw = os.environ.get("LOCAL_FUNCTION_URLS", "")
     urls = dict(item.split("=", 1) for item in raw.split(",") if item)
     issuer = f"http://127.0.0.1:{args.port}"
-    app = build_app(args.state, issuer, urls, os.environ["GOOGLE_CLOUD_PROJECT"])
+    app = build_app(
+        args.state,
+        issuer,
+        urls,
+        os.environ["GOOGLE_CLOUD_PROJECT"],
+        urls.get("realtime"),  # the console is served by the real-time service
+    )
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

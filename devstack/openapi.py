@@ -326,6 +326,19 @@ def build_swagger2(openapi: dict[str, Any]) -> dict[str, Any]:
                     for code in op["responses"]
                 },
             }
+        # A browser's CORS preflight carries no token: API Gateway passes it, unauthenticated, to
+        # the path's function, which answers it for the allowed origins (CORS_ORIGINS).
+        first = next(iter(ops.values()))
+        paths[path]["options"] = {
+            "operationId": f"{first['operationId']}Preflight",
+            "summary": "CORS preflight (answered by the function for allowed origins)",
+            "x-function": first["x-function"],
+            "parameters": [
+                _swagger_param(p) for p in first.get("parameters", []) if p["in"] == "path"
+            ],
+            "security": [],
+            "responses": {"204": {"description": "Preflight answered"}},
+        }
     return {
         "swagger": "2.0",
         "info": {"title": openapi["info"]["title"], "version": openapi["info"]["version"]},
@@ -365,11 +378,30 @@ def build_asyncapi() -> dict[str, Any]:
         "channels": {
             "stream": {
                 "address": "/ws",
+                "description": "Every event the caller's roles may read; narrow it with subscribe.",
                 "messages": {
                     m.__name__: ref(m)
                     for m in (*messages.CLIENT_MESSAGES, *messages.SERVER_MESSAGES)
                 },
-            }
+            },
+            **{
+                name: {
+                    "address": spec["address"],
+                    "description": spec["description"]
+                    + " Subscribe takes only last_event_id here (the path is the filter).",
+                    "parameters": {
+                        param: {"description": text} for param, text in spec["parameters"].items()
+                    },
+                    "messages": {
+                        m.__name__: {
+                            **ref(m),
+                        }
+                        for m in (*messages.CLIENT_MESSAGES, *messages.SERVER_MESSAGES)
+                    },
+                    "x-example": spec["example"],
+                }
+                for name, spec in messages.PATHS.items()
+            },
         },
         "operations": {
             "receiveUpdates": {
@@ -389,6 +421,18 @@ def build_asyncapi() -> dict[str, Any]:
                     {"$ref": f"#/channels/stream/messages/{m.__name__}"}
                     for m in messages.CLIENT_MESSAGES
                 ],
+            },
+            **{
+                f"{name}Updates": {
+                    "action": "send",
+                    "channel": {"$ref": f"#/channels/{name}"},
+                    "summary": spec["description"],
+                    "messages": [
+                        {"$ref": f"#/channels/{name}/messages/{m.__name__}"}
+                        for m in messages.SERVER_MESSAGES
+                    ],
+                }
+                for name, spec in messages.PATHS.items()
             },
         },
         "components": {

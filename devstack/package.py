@@ -57,6 +57,12 @@ def package_services(out: Path) -> list[Path]:
     for folder in sorted(p for p in (REPO / "run_services").iterdir() if (p / "main.py").is_file()):
         target = _bundle(folder / "main.py", folder / "requirements.txt", out / folder.name)
         shutil.copy2(folder / "Dockerfile", target / "Dockerfile")
+        if folder.name == "realtime":
+            # The console's pages and vendored assets (scripts/bootstrap copies them from npm).
+            public = REPO / "console/public"
+            if not (public / "vendor").is_dir():
+                raise SystemExit("console/public/vendor is missing: run scripts/bootstrap first")
+            shutil.copytree(public, target / "console/public", ignore=shutil.ignore_patterns(".*"))
         built.append(target)
     return built
 

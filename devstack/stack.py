@@ -26,6 +26,8 @@ class Stack:
     with_gateway: bool = True
     procs: dict[str, Proc] = field(default_factory=dict)
     function_urls: dict[str, str] = field(default_factory=dict)
+    service_urls: dict[str, str] = field(default_factory=dict)  # the real-time service
+    gateway_url: str = ""
     restarts: dict[str, int] = field(default_factory=dict)  # by supervise()
     extra_env: dict[str, str] = field(default_factory=dict)  # given to every function process
 
@@ -57,6 +59,9 @@ class Stack:
             env["LLM_SIMULATOR_URL"] = self.procs["simulator"].url
         if "workflow_runner" in self.function_urls:
             env["WORKFLOW_RUNNER_URL"] = self.function_urls["workflow_runner"]
+        if "realtime" in self.service_urls:
+            # The console, served by the real-time service, calls the API from the browser.
+            env["CORS_ORIGINS"] = self.service_urls["realtime"]
         for name, var in (
             ("firestore", "FIRESTORE_EMULATOR_HOST"),
             ("pubsub", "PUBSUB_EMULATOR_HOST"),
@@ -94,8 +99,13 @@ class Stack:
             specs = discover_functions() if self.with_functions else []
             for i, spec in enumerate(specs):
                 self.function_urls[spec.name] = f"http://127.0.0.1:{self._port(8101 + i)}"
+            if self.with_functions:
+                self.service_urls["realtime"] = f"http://127.0.0.1:{self._port(8096)}"
+            if self.with_gateway:
+                self.gateway_url = f"http://127.0.0.1:{self._port(8080)}"
             port = self._port(8079)
-            urls = ",".join(f"{k}={v}" for k, v in self.function_urls.items())
+            targets = {**self.function_urls, **self.service_urls}
+            urls = ",".join(f"{k}={v}" for k, v in targets.items())
             cmd = [
                 str(VENV_BIN / "python"),
                 "-m",
@@ -119,17 +129,15 @@ class Stack:
                 self.start_function(spec.name)
             for spec in specs:
                 wait_until_ready(self.procs[spec.name], http_path=None)
-            apply_to_emulators(self.project, self.function_urls, push_relay=self.issuer)
+            apply_to_emulators(self.project, targets, push_relay=self.issuer)
             create_bigquery_tables(self.project)
             if self.with_functions:
                 # The real-time WebSocket service (Cloud Run in the cloud); it subscribes to
                 # ai-events, so it starts once the topology exists.
-                port = self._port(8096)
-                cmd = [str(VENV_BIN / "python"), "-m", "shared.realtime", f"--port={port}"]
-                self.procs["realtime"] = spawn("realtime", cmd, port, logs, env=self.env())
+                self.procs["realtime"] = self.start_realtime("realtime")
                 wait_until_ready(self.procs["realtime"], http_path="/health")
             if self.with_gateway:
-                port = self._port(8080)
+                port = int(self.gateway_url.rsplit(":", 1)[1])
                 urls = ",".join(f"{k}={v}" for k, v in self.function_urls.items())
                 cmd = [str(VENV_BIN / "python"), "-m", "devstack.gateway", f"--port={port}"]
                 env = {**self.env(), "LOCAL_FUNCTION_URLS": urls}
@@ -155,6 +163,19 @@ class Stack:
 
     def dead_components(self) -> list[str]:
         return [n for n, p in self.procs.items() if n not in self.function_urls and not p.alive()]
+
+    def start_realtime(self, name: str, port: int | None = None) -> Proc:
+        """A real-time service instance, with the settings units.json gives the service (a
+        second one, on another port, plays a new Cloud Run instance)."""
+        port = port or int(self.service_urls["realtime"].rsplit(":", 1)[1])
+        cmd = [str(VENV_BIN / "python"), "-m", "shared.realtime", f"--port={port}"]
+        urls = {**self.function_urls, **self.service_urls}
+        env = {**self.env(), **unit_env("realtime", project=self.project, urls=urls)}
+        if self.gateway_url:
+            env["CONSOLE_API_URL"] = self.gateway_url
+        if "identity" in self.procs:
+            env["CONSOLE_DEMO_TOKEN_URL"] = self.issuer + "/demo-token"
+        return spawn(name, cmd, port, self.state_dir / "logs", env=env)
 
     def start_function(self, name: str, *, append_log: bool = False) -> Proc:
         """(Re)start one function's functions-framework process on its assigned port."""

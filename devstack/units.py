@@ -30,6 +30,12 @@ def functions() -> dict[str, dict[str, Any]]:
     return found
 
 
+def services() -> dict[str, dict[str, Any]]:
+    """The Cloud Run services (the real-time service), declared like the functions."""
+    found: dict[str, dict[str, Any]] = load_units().get("services", {})
+    return found
+
+
 def account_id(identity: str) -> str:
     """A declared infrastructure identity (``pubsub_push``...), or a function's own (``fn-<name>``)."""
     infra: dict[str, str] = load_units()["identities"]
@@ -44,7 +50,7 @@ def unit_env(name: str, *, project: str, urls: dict[str, str]) -> dict[str, str]
     """The settings ``units.json`` gives function ``name`` beyond the shared sets, resolved as
     Terraform resolves them: ``{identity: X}`` to that service account's email, ``{url: X}`` to
     function X's URL (``urls``), plus ``SERVICE_AUDIENCE``, the unit's own URL."""
-    unit = functions()[name]
+    unit = {**services(), **functions()}[name]
     env = {"SERVICE_AUDIENCE": urls[name]}
     for var, ref in unit.get("env", {}).items():
         if "identity" in ref:

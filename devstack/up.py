@@ -35,6 +35,7 @@ def main() -> None:
         print(f"API docs: {gateway.url}/docs (OpenAPI 3.1: {gateway.url}/openapi.json)")
         for name, url in stack.function_urls.items():
             print(f"function {name}: {url}")
+        print(f"console: {stack.procs['realtime'].url}/console/ (sign in with a demo role)")
         realtime = stack.procs["realtime"].url.replace("http://", "ws://")
         print(f"real-time WebSocket: {realtime}/ws (token as subprotocol: bearer, <JWT>)")
         print(f"llm simulator: {stack.procs['simulator'].url}")

@@ -45,6 +45,11 @@ ENV_LLM_BATCH_MODE = "LLM_BATCH_MODE"
 ENV_WORKFLOW_RUNNER_URL = "WORKFLOW_RUNNER_URL"
 ENV_WORKFLOW_LEASE_SECONDS = "WORKFLOW_LEASE_SECONDS"
 ENV_EVENT_LOCK_SECONDS = "EVENT_LOCK_SECONDS"
+ENV_CORS_ORIGINS = "CORS_ORIGINS"
+ENV_CONSOLE_API_URL = "CONSOLE_API_URL"
+ENV_CONSOLE_DEMO_TOKEN_URL = "CONSOLE_DEMO_TOKEN_URL"  # noqa: S105 - a variable name
+ENV_CONSOLE_OIDC_ISSUER = "CONSOLE_OIDC_ISSUER"
+ENV_CONSOLE_OIDC_CLIENT_ID = "CONSOLE_OIDC_CLIENT_ID"
 ENV_EMBEDDING_MODEL = "EMBEDDING_MODEL"
 ENV_EMBEDDING_DIMENSIONS = "EMBEDDING_DIMENSIONS"
 
@@ -102,6 +107,14 @@ class Settings(BaseModel):
     # How long an event's idempotency lock holds: past it, a redelivery takes over from a worker
     # that died between applying the event and recording it done (Pub/Sub's ack deadline is 60 s).
     event_lock_s: float = 300.0
+    # Browser origins that may call the API (the console, the CRM's web app): comma-separated.
+    cors_origins: tuple[str, ...] = ()
+    # The console (served by the real-time service): the API it calls, and how users sign in:
+    # locally a demo-role token service (devstack), in the cloud the CRM's OIDC provider.
+    console_api_url: str | None = None
+    console_demo_token_url: str | None = None
+    console_oidc_issuer: str | None = None
+    console_oidc_client_id: str | None = None
     # "local": the ONNX model shipped in a package; otherwise a Google embedding model
     # (text-embedding-005, gemini-embedding-001) through google-genai, on Vertex AI with
     # GEMINI_USE_VERTEX, the Gemini API with GEMINI_API_KEY, else the simulator.
@@ -111,6 +124,18 @@ class Settings(BaseModel):
     @property
     def is_cloud(self) -> bool:
         return self.environment in ("dev", "prod")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip() for o in raw.split(",") if o.strip())
+    for origin in origins:
+        scheme, _, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not rest or "/" in rest:
+            raise ConfigError(
+                f"{ENV_CORS_ORIGINS} lists origins like https://console.example.com "
+                f"(scheme and host, no path); got {origin!r}"
+            )
+    return origins
 
 
 def _seconds(env: Mapping[str, str], name: str, default: str) -> float:
@@ -163,6 +188,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "scheduler_service_account": env.get(ENV_SCHEDULER_SERVICE_ACCOUNT) or None,
         "service_audience": env.get(ENV_SERVICE_AUDIENCE) or None,
         "push_service_account": env.get(ENV_PUSH_SERVICE_ACCOUNT) or None,
+        "console_api_url": env.get(ENV_CONSOLE_API_URL) or None,
+        "console_demo_token_url": env.get(ENV_CONSOLE_DEMO_TOKEN_URL) or None,
+        "console_oidc_issuer": env.get(ENV_CONSOLE_OIDC_ISSUER) or None,
+        "console_oidc_client_id": env.get(ENV_CONSOLE_OIDC_CLIENT_ID) or None,
         "service_token_issuer": env.get(ENV_SERVICE_TOKEN_ISSUER) or None,
         "openai_api_key": env.get(ENV_OPENAI_API_KEY) or None,
         "anthropic_api_key": env.get(ENV_ANTHROPIC_API_KEY) or None,
@@ -186,6 +215,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "gemini_use_vertex": (env.get(ENV_GEMINI_VERTEX) or "").lower() in ("1", "true", "yes"),
             "workflow_lease_s": lease_s,
             "event_lock_s": event_lock_s,
+            "cors_origins": _origins(env.get(ENV_CORS_ORIGINS) or ""),
             "embedding_dimensions": int(dims),
             **(
                 {"service_jwks_url": env[ENV_SERVICE_JWKS_URL]}

@@ -84,15 +84,21 @@ def handle_pubsub_push(
 
 def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
     """Serve one HTTP request against ``routes`` with the process's verifier and store."""
-    from shared.web.http import dispatch
+    from shared.web.http import dispatch, with_cors
 
     runtime.init_logging()
-    return dispatch(
+    settings = get_settings()
+    return with_cors(
         request,
         routes,
-        verifier=runtime.token_verifier(),
-        store=runtime.document_store(),
-        project_id=get_settings().project_id,
+        frozenset(settings.cors_origins),
+        lambda: dispatch(
+            request,
+            routes,
+            verifier=runtime.token_verifier(),
+            store=runtime.document_store(),
+            project_id=settings.project_id,
+        ),
     )
 
 
@@ -139,31 +145,17 @@ def _ai_event(
 def _service_identity(
     request: flask.Request, account: str | None, role: Role, account_setting: str
 ) -> Principal:
-    """Our own infrastructure's OIDC token on ``request``: signed by Google (locally by
-    devstack/identity.py, through the same code), minted for this unit's ``SERVICE_AUDIENCE``
-    (with or without the trailing slash), for the one service account that maps to ``role``.
+    """The caller's OIDC token on ``request``, as :func:`~shared.auth.service.verify_service_call`
+    checks it."""
+    from shared.auth.service import verify_service_call
 
-    Raises:
-        Unauthenticated: no token, or not that identity's token for this unit.
-        ConfigError: the unit lacks ``SERVICE_AUDIENCE`` or ``account_setting`` (terraform/units.json).
-    """
-    from shared.auth.service import ServiceTokenVerifier
-    from shared.config import ENV_SERVICE_AUDIENCE
-    from shared.errors import ConfigError
-
-    settings = get_settings()
-    if not settings.service_audience:
-        raise ConfigError(f"{ENV_SERVICE_AUDIENCE} is not set for this unit (terraform/units.json)")
-    if not account:
-        raise ConfigError(f"{account_setting} is not set for this unit (terraform/units.json)")
-    base = settings.service_audience.rstrip("/")
-    verifier = ServiceTokenVerifier(
-        audience=[base, f"{base}/"],
-        identities={account: role},
-        jwks_url=settings.service_jwks_url,
-        issuers=[settings.service_token_issuer] if settings.service_token_issuer else None,
+    return verify_service_call(
+        request.headers.get("Authorization"),
+        get_settings(),
+        account=account,
+        role=role,
+        account_setting=account_setting,
     )
-    return verifier.verify(request.headers.get("Authorization"))
 
 
 def scheduler_caller(request: flask.Request) -> Principal:

@@ -19,6 +19,7 @@ from shared.errors import Unauthenticated
 
 if TYPE_CHECKING:
     from shared.auth.rbac import Role
+    from shared.config import Settings
 
 GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"]
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
@@ -77,3 +78,37 @@ class ServiceTokenVerifier:
         return Principal(
             subject=email, tenant_id=None, roles=frozenset({role.value}), is_service=True
         )
+
+
+def verify_service_call(
+    authorization: str | None,
+    settings: Settings,
+    *,
+    account: str | None,
+    role: Role,
+    account_setting: str,
+) -> Principal:
+    """Our own infrastructure's OIDC token (Pub/Sub push, Cloud Tasks, Cloud Scheduler): signed
+    by Google (locally by devstack/identity.py, through this same code), minted for this unit's
+    ``SERVICE_AUDIENCE`` (with or without the trailing slash), for the one service account that
+    maps to ``role``.
+
+    Raises:
+        Unauthenticated: no token, or not that identity's token for this unit.
+        ConfigError: the unit lacks ``SERVICE_AUDIENCE`` or ``account_setting`` (terraform/units.json).
+    """
+    from shared.config import ENV_SERVICE_AUDIENCE
+    from shared.errors import ConfigError
+
+    if not settings.service_audience:
+        raise ConfigError(f"{ENV_SERVICE_AUDIENCE} is not set for this unit (terraform/units.json)")
+    if not account:
+        raise ConfigError(f"{account_setting} is not set for this unit (terraform/units.json)")
+    base = settings.service_audience.rstrip("/")
+    verifier = ServiceTokenVerifier(
+        audience=[base, f"{base}/"],
+        identities={account: role},
+        jwks_url=settings.service_jwks_url,
+        issuers=[settings.service_token_issuer] if settings.service_token_issuer else None,
+    )
+    return verifier.verify(authorization)

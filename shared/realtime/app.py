@@ -15,6 +15,22 @@
   missed events, or ``resync`` when they are not known here), and ping with ``{"type": "ping"}``;
 - a bad message gets ``{"type": "error", "field", "message"}`` and the socket stays open;
 - ``{"type": "resync"}`` means events were lost for this client: re-read state over REST.
+
+The product's paths are the same stream, fixed to one subject (issue 16):
+
+- ``WS /ws/ai/workflows/{workflow_id}``: ``workflow.*`` events of that run (``workflows:read``);
+- ``WS /ws/ai/insights/{customer_id}``: ``insight.generated`` for that customer (``insights:read``);
+- ``WS /ws/ai/scoring``: ``lead.score_changed`` of the tenant's leads (``scores:read``).
+
+The run or customer must be the caller's tenant's: otherwise the socket closes with 4404 (the
+same answer whether it is another tenant's or does not exist); a role without the permission
+closes with 4403. On these paths ``subscribe`` takes only ``last_event_id`` (the filter is the
+path).
+
+Replay after a reconnect works on any instance: what this instance's memory lacks comes from the
+durable copy every streamed event gets (:mod:`shared.realtime.durable`, 24 hours, written by the
+``ai-events-stream`` push subscription at ``POST /_events``, which checks Pub/Sub's OIDC token);
+``resync`` only past that window.
 """
 
 from __future__ import annotations
@@ -23,14 +39,17 @@ import asyncio
 import contextlib
 import json
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from shared.errors import InvalidInput, Unauthenticated
+from shared.auth.rbac import Permission, has_permission
+from shared.errors import AppError, InvalidInput, Unauthenticated
 from shared.log import get_logger
 from shared.realtime.hub import Connection, Hub, Subscription, readable
 
@@ -39,12 +58,16 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
+    from shared.auth.principal import Principal
     from shared.auth.tokens import TokenVerifier
+    from shared.realtime.durable import StreamLog
+    from shared.store.base import DocumentStore
 
 log = get_logger(__name__)
 
 UNAUTHENTICATED = 4401
 FORBIDDEN = 4403
+NOT_FOUND = 4404
 PROTOCOL = "bearer"
 MAX_MESSAGE_BYTES = 16_384
 
@@ -66,11 +89,133 @@ def _token(websocket: WebSocket) -> tuple[str | None, str | None]:
     return None, None
 
 
+@dataclass(frozen=True)
+class PathStream:
+    """A product path: the subscription it fixes, the permission it needs, and the document that
+    must exist in the caller's tenant (None: the tenant itself)."""
+
+    name: str
+    subscription: Subscription
+    permission: Permission
+    subject: tuple[str, str] | None = None  # (collection, id)
+
+
+def path_stream(websocket: WebSocket) -> PathStream | None:
+    """The fixed stream a product path names (None for ``/ws``).
+
+    Raises:
+        InvalidInput: the path's id is not a valid id.
+    """
+    from shared.store.base import check_segment
+
+    params = websocket.path_params
+    if "workflow_id" in params:
+        run = check_segment(params["workflow_id"], field="workflow_id")
+        return PathStream(
+            f"workflows/{run}",
+            Subscription(frozenset({"workflow."}), frozenset({f"workflow_run:{run}"})),
+            Permission.WORKFLOWS_READ,
+            ("workflow_runs", run),
+        )
+    if "customer_id" in params:
+        customer = check_segment(params["customer_id"], field="customer_id")
+        return PathStream(
+            f"insights/{customer}",
+            Subscription(frozenset({"insight.generated"}), frozenset({f"customer:{customer}"})),
+            Permission.INSIGHTS_READ,
+            ("customers", customer),
+        )
+    if websocket.url.path.rstrip("/").endswith("/ws/ai/scoring"):
+        return PathStream(
+            "scoring", Subscription(frozenset({"lead.score_changed"})), Permission.SCORES_READ
+        )
+    return None
+
+
 class RealtimeService:
-    def __init__(self, hub: Hub, verifier: Callable[[], TokenVerifier]) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        verifier: Callable[[], TokenVerifier],
+        store: Callable[[], DocumentStore] | None = None,
+    ) -> None:
         self.hub = hub
         self._verifier = verifier
+        self._store = store
         self.intake: Any = None
+
+    def _log(self) -> StreamLog | None:
+        from shared.realtime.durable import StreamLog
+
+        return StreamLog(self._store()) if self._store is not None else None
+
+    def _exists(self, principal: Principal, subject: tuple[str, str]) -> bool:
+        from shared.tenancy.scope import TenantStore
+
+        if self._store is None:
+            return False
+        scope = TenantStore(self._store(), principal.tenant_id or "")
+        return scope.get(scope.path(*subject)) is not None
+
+    async def events(self, request: Request) -> JSONResponse:
+        """``POST /_events``: the ``ai-events-stream`` push subscription keeps each streamed event
+        in the durable copy. Only Pub/Sub's push identity may call it (its OIDC token, checked
+        as every push target checks it); a message that can never be kept is dead-lettered at
+        once, a transient failure answers 503 so Pub/Sub delivers again."""
+        from shared.auth.rbac import Role, require
+        from shared.auth.service import verify_service_call
+        from shared.config import ENV_PUSH_SERVICE_ACCOUNT, get_settings
+
+        settings = get_settings()
+        try:
+            caller = await asyncio.to_thread(
+                verify_service_call,
+                request.headers.get("authorization"),
+                settings,
+                account=settings.push_service_account,
+                role=Role.SERVICE_PUBSUB,
+                account_setting=ENV_PUSH_SERVICE_ACCOUNT,
+            )
+            require(caller, Permission.EVENTS_INGEST)
+        except AppError as exc:
+            log.warning("push to /_events refused: %s", exc.message)
+            return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code)
+        envelope = await _json_or_none(request)
+        outcome = await asyncio.to_thread(self._keep, envelope)
+        return JSONResponse(outcome)
+
+    def _keep(self, envelope: Any) -> dict[str, Any]:
+        from shared import runtime
+        from shared.config import TOPIC_AI_EVENTS_DEAD_LETTER
+        from shared.crm.ingest import PubSubMessage, dead_letter, message_from_cloud_event
+        from shared.realtime.hub import envelope_problem
+
+        message_id = "unidentified"
+        if isinstance(envelope, dict) and isinstance(envelope.get("message"), dict):
+            message_id = str(envelope["message"].get("messageId") or message_id)
+        try:
+            message = message_from_cloud_event(envelope, message_id)
+            try:
+                event = json.loads(message.data)
+            except ValueError as exc:
+                raise InvalidInput(
+                    f"message data is not JSON: {exc}", field="message.data"
+                ) from exc
+            problem = envelope_problem(event)
+            if problem:
+                raise InvalidInput(problem, field="message.data")
+            stream_log = self._log()
+            kept = stream_log.record(event) if stream_log is not None else False
+        except InvalidInput as exc:
+            raw = json.dumps(envelope, default=str).encode()
+            dead_letter(
+                runtime.publisher(),
+                TOPIC_AI_EVENTS_DEAD_LETTER,
+                PubSubMessage(message_id, raw),
+                exc,
+            )
+            return {"status": "dead_lettered", "reason": exc.message}
+        return {"status": "kept" if kept else "skipped"}
 
     async def health(self, _: Request) -> JSONResponse:
         """200 while events flow in; 503 once the intake has stopped, so Cloud Run's liveness
@@ -103,11 +248,36 @@ class RealtimeService:
                 "these roles may read no streamed event (a CRM user role is needed)",
             )
             return
+        try:
+            fixed = path_stream(websocket)
+        except InvalidInput as exc:
+            await _refuse(websocket, NOT_FOUND, "not_found", exc.message)
+            return
         connection = Connection(principal)
+        if fixed is not None:
+            if not has_permission(principal, fixed.permission):
+                reason = f"your roles may not read this stream (needs {fixed.permission.value})"
+                await _refuse(websocket, FORBIDDEN, "forbidden", reason)
+                return
+            if fixed.subject is not None and not await asyncio.to_thread(
+                self._exists, principal, fixed.subject
+            ):
+                # The same answer for another tenant's and a missing one: nothing is revealed.
+                kind = fixed.subject[0].rstrip("s").replace("_", " ")
+                await _refuse(websocket, NOT_FOUND, "not_found", f"no such {kind} in your tenant")
+                return
+            connection.subscription = fixed.subscription
+            connection.fixed = fixed.name
+            allowed = sorted(fixed.subscription.event_types or [])
         self.hub.add(connection)
-        connection.offer(
-            {"type": "ready", "tenant_id": principal.tenant_id, "event_types": allowed}
-        )
+        ready: dict[str, Any] = {
+            "type": "ready",
+            "tenant_id": principal.tenant_id,
+            "event_types": allowed,
+        }
+        if fixed is not None:
+            ready["stream"] = fixed.name
+        connection.offer(ready)
         background = [asyncio.create_task(_pump(websocket, connection))]
         if principal.expires_at is not None:
             background.append(
@@ -131,9 +301,9 @@ class RealtimeService:
                     {"type": "error", "field": "message", "message": "send JSON as text frames"}
                 )
                 continue
-            self._handle(connection, text)
+            await self._handle(connection, text)
 
-    def _handle(self, connection: Connection, text: str) -> None:
+    async def _handle(self, connection: Connection, text: str) -> None:
         """One client message; replies go through the connection's queue, in order."""
         try:
             if len(text.encode()) > MAX_MESSAGE_BYTES:
@@ -150,7 +320,7 @@ class RealtimeService:
             if kind == "ping":
                 connection.offer({"type": "pong", "at": time.time()})
             elif kind == "subscribe":
-                self._subscribe(connection, message)
+                await self._subscribe(connection, message)
             else:
                 raise InvalidInput(
                     f"unknown message type {kind!r} (expected 'subscribe' or 'ping')", field="type"
@@ -158,12 +328,21 @@ class RealtimeService:
         except InvalidInput as exc:
             connection.offer({"type": "error", "field": exc.field, "message": str(exc)})
 
-    def _subscribe(self, connection: Connection, message: dict[str, Any]) -> None:
-        subscription = Subscription.parse(message, connection.principal)
+    async def _subscribe(self, connection: Connection, message: dict[str, Any]) -> None:
         last = message.get("last_event_id")
         if last is not None and (not isinstance(last, str) or not last):
             raise InvalidInput("last_event_id must be a non-empty string", field="last_event_id")
-        connection.subscription = subscription
+        if connection.fixed is not None:
+            for name in ("event_types", "entities"):
+                if message.get(name) is not None:
+                    raise InvalidInput(
+                        f"this path's stream is fixed ({connection.fixed}); send only "
+                        "last_event_id, or use /ws to choose filters",
+                        field=name,
+                    )
+        else:
+            connection.subscription = Subscription.parse(message, connection.principal)
+        subscription = connection.subscription
         connection.offer(
             {
                 "type": "subscribed",
@@ -176,13 +355,44 @@ class RealtimeService:
             }
         )
         if last is not None:
-            missed = self.hub.replay(connection, last)
-            if missed is None:
+            await self._replay(connection, last)
+
+    async def _replay(self, connection: Connection, last: str) -> None:
+        """The events after ``last``: from this instance's memory, else from the durable copy
+        (another instance's client, or one started since). Live events arriving meanwhile are
+        held, then sent after the replay without repeating any."""
+        missed = self.hub.replay(connection, last)
+        if missed is None:
+            stream_log = self._log()
+            connection.hold = []
+            try:
+                stored = (
+                    await asyncio.to_thread(stream_log.after, connection.tenant_id, last)
+                    if stream_log is not None
+                    else None
+                )
+            except AppError as exc:
+                if isinstance(exc, InvalidInput):
+                    raise
+                # The durable copy is unreachable: the client re-reads state instead.
+                log.warning("replay from the durable copy failed: %s", exc.message)
+                stored = None
+            finally:
+                held, connection.hold = connection.hold, None
+            if stored is not None:
+                missed = [
+                    e
+                    for e in stored
+                    if connection.may_read(e) and connection.subscription.matches(e)
+                ]
+            sent = {e["event_id"] for e in missed or []}
+            missed = (missed or []) + [e for e in held if e["event_id"] not in sent]
+            if stored is None:
                 connection.offer(
                     {"type": "resync", "reason": f"event {last!r} is not among the recent ones"}
                 )
-            for event in missed or []:
-                connection.offer({"type": "event", "event": event})
+        for event in missed:
+            connection.offer({"type": "event", "event": event})
 
 
 async def _refuse(websocket: WebSocket, code: int, error: str, reason: str) -> None:
@@ -210,18 +420,77 @@ async def _close_at_expiry(websocket: WebSocket, expires_at: int) -> None:
     await _refuse(websocket, UNAUTHENTICATED, "unauthenticated", "token has expired")
 
 
+CONSOLE_DIR = Path(__file__).resolve().parent.parent.parent / "console" / "public"  # repo or build
+
+
+async def console_config(request: Request) -> JSONResponse:
+    """``GET /console/config.json``: what the console needs to know, nothing secret: the API's
+    URL, this service's socket URL, and how users sign in (a demo-role token service locally,
+    never in the cloud; the CRM's OIDC provider in the cloud)."""
+    from shared.config import get_settings
+
+    settings = get_settings()
+    socket = str(request.base_url).replace("http://", "ws://").replace("https://", "wss://")
+    return JSONResponse(
+        {
+            "api": settings.console_api_url,
+            "socket": socket.rstrip("/"),
+            "environment": settings.environment,
+            "demo_token_url": None if settings.is_cloud else settings.console_demo_token_url,
+            "oidc": {
+                "issuer": settings.console_oidc_issuer,
+                "client_id": settings.console_oidc_client_id,
+            }
+            if settings.console_oidc_issuer
+            else None,
+            "simulated_models": settings.llm_simulator_url is not None,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _json_or_none(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        return None
+
+
+def _console_routes() -> list[BaseRoute]:
+    """The operator console's static pages (``console/``), when this build carries them."""
+    from starlette.responses import RedirectResponse
+    from starlette.staticfiles import StaticFiles
+
+    if not (CONSOLE_DIR / "index.html").is_file():
+        return []
+
+    async def home(_: Request) -> RedirectResponse:
+        return RedirectResponse("/console/")
+
+    return [
+        Route("/", home),
+        Route("/console/config.json", console_config),
+        Mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console"),
+    ]
+
+
 def build_app(
     *,
     hub: Hub | None = None,
     verifier: Callable[[], TokenVerifier] | None = None,
     intake: Callable[[Hub], Any] | None = None,
+    store: Callable[[], DocumentStore] | None = None,
 ) -> Starlette:
     """The service. ``intake(hub)`` returns an object with ``start(loop)``, ``stop()`` and a
-    ``problem`` (None while healthy); the Pub/Sub one by default, tests pass their own."""
+    ``problem`` (None while healthy); the Pub/Sub one by default, tests pass their own.
+    ``store`` holds the durable copy of events and the runs and customers the paths check
+    (the process's Firestore by default)."""
     from shared import runtime
 
     hub = hub or Hub()
-    service = RealtimeService(hub, verifier or runtime.token_verifier)
+    service = RealtimeService(
+        hub, verifier or runtime.token_verifier, store or runtime.document_store
+    )
 
     def pubsub(target: Hub) -> Any:
         from shared.config import get_settings
@@ -240,6 +509,14 @@ def build_app(
             await asyncio.to_thread(source.stop)
 
     return Starlette(
-        routes=[Route("/health", service.health), WebSocketRoute("/ws", service.stream)],
+        routes=[
+            Route("/health", service.health),
+            Route("/_events", service.events, methods=["POST"]),
+            WebSocketRoute("/ws", service.stream),
+            WebSocketRoute("/ws/ai/workflows/{workflow_id}", service.stream),
+            WebSocketRoute("/ws/ai/insights/{customer_id}", service.stream),
+            WebSocketRoute("/ws/ai/scoring", service.stream),
+            *_console_routes(),
+        ],
         lifespan=lifespan,
     )

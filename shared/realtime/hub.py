@@ -141,6 +141,8 @@ class Connection:
         default_factory=lambda: asyncio.Queue(maxsize=QUEUE_SIZE)
     )
     dropped: int = 0
+    fixed: str | None = None  # the product path's stream ("workflows/run-1"), None on /ws
+    hold: list[dict[str, Any]] | None = None  # live events held while a replay is read
 
     @property
     def tenant_id(self) -> str:
@@ -196,7 +198,7 @@ class Hub:
     def dispatch(self, event: Any) -> int:
         """Deliver ``event`` to every matching connection; returns how many got it. An event
         without the envelope's fields is counted and logged (there is no caller to tell)."""
-        problem = _envelope_problem(event)
+        problem = envelope_problem(event)
         if problem:
             self.counters["invalid"] += 1
             log.warning(
@@ -221,7 +223,10 @@ class Hub:
         delivered = 0
         for connection in self._connections.get(tenant, ()):
             if connection.may_read(event) and connection.subscription.matches(event):
-                connection.offer({"type": "event", "event": event})
+                if connection.hold is not None:
+                    connection.hold.append(event)
+                else:
+                    connection.offer({"type": "event", "event": event})
                 delivered += 1
         self.counters["delivered"] += delivered
         return delivered
@@ -255,7 +260,7 @@ class Hub:
         return [e for e in later if connection.may_read(e) and connection.subscription.matches(e)]
 
 
-def _envelope_problem(event: Any) -> str | None:
+def envelope_problem(event: Any) -> str | None:
     if not isinstance(event, dict):
         return "the message is not a JSON object"
     for name in ("event_id", "event_type", "tenant_id"):

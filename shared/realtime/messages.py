@@ -45,6 +45,9 @@ class Ready(_Message):
     type: Literal["ready"]
     tenant_id: str
     event_types: list[str]
+    stream: str | None = Field(
+        None, description="On a product path, its fixed stream: 'workflows/<id>', 'scoring'..."
+    )
 
 
 class Event(_Message):
@@ -82,7 +85,7 @@ class Error(_Message):
     type: Literal["error"]
     message: str
     field: str | None = None
-    error: Literal["unauthenticated", "forbidden"] | None = None
+    error: Literal["unauthenticated", "forbidden", "not_found"] | None = None
 
 
 CLIENT_MESSAGES: tuple[type[_Message], ...] = (Subscribe, Ping)
@@ -92,6 +95,63 @@ ServerMessage = Annotated[
 ]
 CLOSE_CODES = {
     4401: "unauthenticated: no, a bad or an expired token",
-    4403: "forbidden: the token's roles may read no streamed event",
+    4403: "forbidden: the token's roles may read no streamed event (or not this path's)",
+    4404: "not found: no such run or customer in the caller's tenant (another tenant's alike)",
     1011: "the server failed; reconnect",
+}
+
+
+# The product's paths: the same protocol, the stream fixed to one subject.
+PATHS: dict[str, dict[str, Any]] = {
+    "workflow": {
+        "address": "/ws/ai/workflows/{workflow_id}",
+        "parameters": {"workflow_id": "A workflow run of the caller's tenant"},
+        "description": (
+            "One run's updates (workflow.* events: started, step_completed, waiting_for_human, "
+            "completed, failed, cancelled); needs workflows:read."
+        ),
+        "example": {
+            "type": "event",
+            "event": {
+                "event_id": "wf-7.step-3",
+                "event_type": "workflow.step_completed",
+                "tenant_id": "demo",
+                "entity_type": "workflow_run",
+                "entity_id": "wf-7",
+                "data": {"node": "content_generation", "status": "running"},
+            },
+        },
+    },
+    "insights": {
+        "address": "/ws/ai/insights/{customer_id}",
+        "parameters": {"customer_id": "A customer of the caller's tenant"},
+        "description": "One customer's new insights (insight.generated); needs insights:read.",
+        "example": {
+            "type": "event",
+            "event": {
+                "event_id": "ins-c1-churn-3",
+                "event_type": "insight.generated",
+                "tenant_id": "demo",
+                "entity_type": "customer",
+                "entity_id": "c1",
+                "data": {"insight_type": "churn_risk", "confidence": 0.62},
+            },
+        },
+    },
+    "scoring": {
+        "address": "/ws/ai/scoring",
+        "parameters": {},
+        "description": "The tenant's lead score changes (lead.score_changed); needs scores:read.",
+        "example": {
+            "type": "event",
+            "event": {
+                "event_id": "score-lead-1-9",
+                "event_type": "lead.score_changed",
+                "tenant_id": "demo",
+                "entity_type": "lead",
+                "entity_id": "lead-1",
+                "data": {"score": 72, "previous_score": 55, "model_version": "v3"},
+            },
+        },
+    },
 }

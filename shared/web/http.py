@@ -156,6 +156,50 @@ def error_response(exc: AppError, request_id: str) -> Response:
     return to_json({"error": exc.to_dict(), "request_id": request_id}), exc.status_code, headers
 
 
+# What a browser on an allowed origin (the console, the CRM's web app) may send and read.
+CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID, X-Tenant-ID"
+CORS_EXPOSE_HEADERS = "X-Request-ID, Retry-After, Allow"
+
+
+def with_cors(
+    request: flask.Request,
+    routes: Sequence[Route],
+    origins: frozenset[str],
+    serve: Callable[[], Response],
+) -> Response:
+    """Cross-origin access for browsers on ``origins`` (``CORS_ORIGINS``): a preflight
+    ``OPTIONS`` is answered here, before authentication (a browser sends it without the token),
+    with the methods the path has; any other request is ``serve()``d and, for an allowed
+    origin, marked readable by it. Another origin gets no CORS headers, so its browser refuses
+    to read the answer (the API's own checks are unchanged either way)."""
+    origin = request.headers.get("Origin")
+    allowed = origin is not None and origin in origins
+    if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+        methods = sorted({r.method for r in routes if r.match(r.method, request.path) is not None})
+        if not methods:
+            return error_response(NotFound(f"no route for {request.path}", field="path"), "")
+        headers = {"Vary": "Origin"}
+        if allowed and origin is not None:
+            headers |= {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": ", ".join(methods),
+                "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                "Access-Control-Max-Age": "600",
+            }
+        return "", 204, headers
+    response = serve()
+    if allowed and origin is not None:
+        extra = {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Expose-Headers": CORS_EXPOSE_HEADERS,
+            "Vary": "Origin",
+        }
+        if isinstance(response, tuple):
+            return response[0], response[1], {**response[2], **extra}
+        cast("Any", response).headers.update(extra)  # a streamed flask.Response (chat)
+    return response
+
+
 def dispatch(
     request: flask.Request,
     routes: Sequence[Route],

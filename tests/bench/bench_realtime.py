@@ -2,7 +2,9 @@
 and the delay from publishing on ai-events to the event arriving on every socket of its tenant,
 through the Pub/Sub emulator and the service's own subscription.
 
-    .venv/bin/python -m tests.bench.bench_realtime [sockets] [events]
+    .venv/bin/python -m tests.bench.bench_realtime [sockets] [events] [path]
+
+``path`` is ``/ws`` (default) or a product path that streams score changes (``/ws/ai/scoring``).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def main() -> None:
 
     sockets = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     events = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    path = sys.argv[3] if len(sys.argv) > 3 else "/ws"
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp)
         private, public = ensure_keypair(state)
@@ -119,8 +122,11 @@ def main() -> None:
                     attributes={"tenant_id": tenant, "event_type": "lead.score_changed"},
                 )
 
-            url = service.url.replace("http://", "ws://") + "/ws"
-            print(f"real-time service, one instance, {sockets} sockets over {TENANTS} tenants:")
+            url = service.url.replace("http://", "ws://") + path
+            print(
+                f"real-time service, one instance, {sockets} sockets on {path} over {TENANTS} "
+                "tenants:"
+            )
 
             async def run() -> None:
                 task = asyncio.create_task(_measure(url, tokens, sockets, events, publish))

@@ -47,6 +47,12 @@ def test_a_literal_path_wins_over_a_parameter(client: Any) -> None:
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     options = client.options("/api/v1/ai/workflows")
     assert options.status_code == 405 and options.headers["allow"] == "GET, POST"
+    # A browser's CORS preflight goes on to the function (unreachable here: 503), which
+    # answers it for allowed origins, as API Gateway passes the declared OPTIONS operations.
+    preflight = client.options(
+        "/api/v1/ai/workflows", headers={"Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 503
 
 
 def test_bodies_over_the_operations_limit_are_refused_before_the_function(client: Any) -> None:

@@ -89,9 +89,12 @@ def test_the_chat_stream_lists_its_events() -> None:
 def test_swagger2_has_the_same_operations_for_api_gateway() -> None:
     swagger = json.loads(SWAGGER.read_text())
     assert swagger["swagger"] == "2.0"
-    assert {(p, m) for p, ops in swagger["paths"].items() for m in ops} == {
-        (p, m) for p, m, _ in OPERATIONS
-    }
+    declared = {(p, m) for p, ops in swagger["paths"].items() for m in ops}
+    # The API's operations, plus an unauthenticated CORS preflight on every path.
+    assert declared == {(p, m) for p, m, _ in OPERATIONS} | {(p, "options") for p, *_ in OPERATIONS}
+    for path, ops in swagger["paths"].items():
+        assert ops["options"]["security"] == [], path
+        assert all(op["security"] == [{"crm_jwt": []}] for m, op in ops.items() if m != "options")
     platform = (REPO / "terraform/modules/platform/main.tf").read_text()
     # Every backend has an address: the gateway's backends are the units.json functions whose
     # trigger is http.

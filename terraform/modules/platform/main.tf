@@ -14,6 +14,24 @@ locals {
   function_urls = {
     for name, _ in local.functions : name => "https://${replace(name, "_", "-")}-${var.project_number}.${var.region}.run.app"
   }
+  services     = local.units.services
+  service_urls = { for name, _ in local.services : name => "https://${replace(name, "_", "-")}-${var.project_number}.${var.region}.run.app" }
+  # The realtime service's settings, resolved as the functions' are.
+  realtime_env = merge(
+    local.common_env,
+    {
+      for var_name, ref in try(local.services.realtime.env, {}) : var_name => (
+        can(ref.identity) ? local.identity_emails[ref.identity] : can(ref.url) ? local.function_urls[ref.url] : tostring(ref.value)
+      )
+    },
+    { SERVICE_AUDIENCE = local.service_urls.realtime },
+    # The console it serves: the API it calls, and sign-in through the CRM's OIDC provider.
+    {
+      CONSOLE_API_URL        = "https://${module.api_gateway.hostname}"
+      CONSOLE_OIDC_ISSUER    = var.console_oidc_issuer
+      CONSOLE_OIDC_CLIENT_ID = var.console_oidc_client_id
+    },
+  )
   identity_emails = merge(
     {
       pubsub_push = module.sa_pubsub_push.email
@@ -48,6 +66,9 @@ locals {
     AUTH_AUDIENCE = var.jwt_audience
     AUTH_JWKS_URL = var.jwks_uri
     LOG_LEVEL     = var.log_level
+    # Browsers on these origins may call the API: the console (served by the real-time
+    # service) and the CRM's own web app.
+    CORS_ORIGINS = join(",", concat([local.service_urls.realtime], var.cors_origins))
   }
   # Gemini runs on Vertex AI with the unit's identity; OpenAI and Anthropic keys come from
   # Secret Manager (created outside Terraform so no key ever sits in state).
@@ -182,15 +203,19 @@ module "pubsub" {
   project_number             = var.project_number
   topology                   = local.topology
   push_service_account_email = module.sa_pubsub_push.email
-  push_endpoints = {
-    for name, unit in local.functions : name => local.function_urls[name] if unit.trigger == "pubsub"
-  }
+  push_endpoints = merge(
+    { for name, unit in local.functions : name => local.function_urls[name] if unit.trigger == "pubsub" },
+    { for name, svc in local.services : name => local.service_urls[name] if svc.trigger == "pubsub" },
+  )
   # Each function publishes only to the topics units.json names for it.
-  publishers = flatten([
-    for name, unit in local.functions : [
-      for topic in try(unit.publishes, []) : { topic = topic, member = module.sa_fn[name].member }
-    ]
-  ])
+  publishers = concat(
+    flatten([
+      for name, unit in local.functions : [
+        for topic in try(unit.publishes, []) : { topic = topic, member = module.sa_fn[name].member }
+      ]
+    ]),
+    [for topic in try(local.services.realtime.publishes, []) : { topic = topic, member = module.sa_realtime.member }],
+  )
   bigquery_dataset = module.bigquery.dataset_id
   kms_key_name     = var.kms_key_name
   labels           = local.labels
@@ -324,7 +349,7 @@ module "sa_realtime" {
   project_id    = var.project_id
   account_id    = "run-realtime"
   display_name  = "realtime Cloud Run service"
-  project_roles = ["roles/logging.logWriter"]
+  project_roles = local.services.realtime.roles # the durable copy of streamed events, the paths' checks
 }
 
 resource "google_project_iam_member" "realtime_fanout" {
@@ -352,6 +377,6 @@ module "run_realtime" {
   name                  = "realtime"
   image                 = var.realtime_image
   service_account_email = module.sa_realtime.email
-  environment           = local.common_env
+  environment           = local.realtime_env
   labels                = local.labels
 }

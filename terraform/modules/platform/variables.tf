@@ -58,3 +58,21 @@ variable "realtime_image" {
   description = "The real-time service's image: <region>-docker.pkg.dev/<project>/crm-ai/realtime:<tag> (cloudbuild.yaml builds and pushes it)."
   type        = string
 }
+
+variable "cors_origins" {
+  description = "Browser origins besides the console that may call the API (the CRM's web app), e.g. https://app.example.com."
+  type        = list(string)
+  default     = []
+}
+
+variable "console_oidc_issuer" {
+  description = "The CRM identity provider's OIDC issuer the console signs users in with (empty: paste a token)."
+  type        = string
+  default     = ""
+}
+
+variable "console_oidc_client_id" {
+  description = "The console's OIDC client id at that provider (a public client: authorization code with PKCE)."
+  type        = string
+  default     = ""
+}

@@ -37,7 +37,7 @@ resource "google_pubsub_subscription" "this" {
   dynamic "push_config" {
     for_each = try(each.value.push_function, null) == null ? [] : [each.value.push_function]
     content {
-      push_endpoint = var.push_endpoints[push_config.value]
+      push_endpoint = "${var.push_endpoints[push_config.value]}${try(each.value.push_path, "")}"
       oidc_token {
         service_account_email = var.push_service_account_email
         audience              = var.push_endpoints[push_config.value]

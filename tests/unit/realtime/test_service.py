@@ -16,6 +16,7 @@ from shared.auth.tokens import TokenVerifier
 from shared.realtime import hub as hub_module
 from shared.realtime.app import UNAUTHENTICATED, build_app
 from shared.realtime.hub import Connection, Hub, Subscription, permission_for
+from shared.store.memory import MemoryStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,6 +33,7 @@ class Feed:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopped = False
         self.problem: str | None = None
+        self.store: MemoryStore | None = None  # the runs, customers and durable event copy
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -71,12 +73,14 @@ def service(keys: tuple[Path, Path]) -> Iterator[tuple[TestClient, Feed]]:
     )
     hub = Hub()
     feeds: list[Feed] = []
+    store = MemoryStore()
 
     def intake(target: Hub) -> Feed:
         feeds.append(Feed(target))
+        feeds[-1].store = store
         return feeds[-1]
 
-    app = build_app(hub=hub, verifier=lambda: verifier, intake=intake)
+    app = build_app(hub=hub, verifier=lambda: verifier, intake=intake, store=lambda: store)
     with TestClient(app) as client:
         yield client, feeds[0]
     assert feeds[0].stopped

@@ -1,0 +1,200 @@
+"""The operator console in a real browser (issue 16): Debian's Chromium driven by Playwright for
+Python against the local stack. Screenshots of each page go to docs/screenshots/ (the README
+shows them), made by this run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from devstack.procs import REPO
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from devstack.stack import Stack
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = REPO / "docs/screenshots"
+AXE = REPO / "console/node_modules/axe-core/axe.min.js"
+PAGES = ["workflows", "approvals", "leads", "usage", "prompts", "knowledge"]
+# No background traffic to Google's hosts: the network here is closed.
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def console(stack: Stack) -> str:
+    from devstack.seed import seed_demo_tenant
+
+    seed_demo_tenant(stack)
+    return stack.service_urls["realtime"] + "/console/"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is missing: scripts/bootstrap --test installs it with apt-get")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class Page:
+    """One signed-in tab, collecting console errors and uncaught exceptions."""
+
+    def __init__(self, browser: Any, url: str, role: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.url = url
+        self.page.goto(url)
+        self.page.click(f"button[data-role={role}]")
+        self.page.wait_for_selector("body[data-ready]")
+
+    def open(self, hash_: str) -> Any:
+        page_name = hash_.lstrip("#/").split("/")[0].split("?")[0]
+        self.page.evaluate("document.body.removeAttribute('data-ready')")
+        target = self.url + "#/" + hash_.lstrip("#/")
+        if self.page.url == target:
+            self.page.reload()  # the same hash raises no hashchange
+        else:
+            self.page.goto(target)
+        self.page.wait_for_selector(f"body[data-ready={page_name}]")
+        return self.page
+
+    def token(self) -> str:
+        token: str = self.page.evaluate("sessionStorage.getItem('token')")
+        return token
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _axe(page: Any) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_every_page_loads_without_errors_and_passes_axe(console: str, browser: Any) -> None:
+    tab = Page(browser, console, "admin")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        timing = tab.page.evaluate(
+            """() => {
+              const nav = performance.getEntriesByType('navigation')[0];
+              const res = performance.getEntriesByType('resource');
+              return {load_ms: nav.loadEventEnd - nav.startTime,
+                      bytes: nav.transferSize + res.reduce((a, r) => a + r.transferSize, 0)};
+            }"""
+        )
+        problems: dict[str, list[str]] = {}
+        for name in PAGES:
+            page = tab.open(name)
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+            serious = _axe(page)
+            if serious:
+                problems[name] = [f"{v['id']}: {v['help']}" for v in serious]
+        assert not tab.errors, tab.errors
+        assert not problems, problems
+    finally:
+        tab.close()
+    print(
+        f"\nconsole first load: {timing['load_ms']:.0f} ms, {timing['bytes'] / 1024:.0f} KiB "
+        f"transferred; {len(PAGES)} pages, no console errors, no serious axe violations"
+    )
+
+
+def test_a_run_started_in_the_console_is_approved_live(console: str, browser: Any) -> None:
+    inbox = Page(browser, console, "manager")
+    starter = Page(browser, console, "manager")
+    try:
+        inbox.open("approvals")
+        page = starter.open("workflows")
+        page.select_option("#start-run select[name=type]", "outreach_draft")
+        page.fill("#start-run input[name=lead_id]", "lead-1001")
+        page.click("#start-run button[type=submit]")
+        link = page.wait_for_selector("#start-run a")
+        run_id = link.inner_text()
+        # The inbox learns of it over the socket: no reload.
+        card = inbox.page.wait_for_selector(f".card[data-run='{run_id}']", timeout=90_000)
+        starter.open(f"workflows/{run_id}")
+        card.query_selector("button[data-action=approve]").click()
+        starter.page.wait_for_selector(
+            "#run-status[data-status=completed]", state="attached", timeout=90_000
+        )
+        assert not inbox.errors and not starter.errors, inbox.errors + starter.errors
+        starter.page.screenshot(path=str(SHOTS / "run.png"), full_page=True)
+    finally:
+        inbox.close()
+        starter.close()
+
+
+def test_the_usage_chart_draws_what_the_usage_api_returns(
+    console: str, browser: Any, stack: Stack
+) -> None:
+    tab = Page(browser, console, "manager")
+    try:
+        page = tab.open("usage")
+        page.wait_for_function("window.Chart && Chart.getChart(document.querySelector('canvas'))")
+        drawn = page.evaluate(
+            """() => {
+              const chart = Chart.getChart(document.querySelector('canvas[aria-label="Cost by day"]'));
+              return {labels: chart.data.labels, cost: chart.data.datasets[0].data};
+            }"""
+        )
+        usage = httpx.get(
+            f"{stack.gateway_url}/api/v1/ai/usage",
+            headers={"Authorization": f"Bearer {tab.token()}"},
+            timeout=30,
+        ).json()
+        assert drawn["labels"] == [d["day"] for d in usage["by_day"]]
+        assert drawn["cost"] == [d.get("cost_usd", 0) for d in usage["by_day"]]
+        assert usage["by_day"], "the demo tenant has usage to draw"
+        shown = page.get_attribute("#usage-total", "data-calls")
+        assert int(shown or 0) == usage["total"].get("calls", 0)
+    finally:
+        tab.close()
+
+
+def test_a_viewer_sees_no_control_it_cannot_use(console: str, browser: Any, stack: Stack) -> None:
+    tab = Page(browser, console, "viewer")
+    try:
+        assert tab.open("workflows").query_selector("#start-run") is None
+        assert tab.open("usage").query_selector("#save-policy") is None
+        assert tab.open("prompts/outreach_draft").query_selector("#save-overrides") is None
+        knowledge = tab.open("knowledge")
+        assert knowledge.query_selector("text=Add document") is None
+        assert knowledge.query_selector("button.danger") is None
+        approvals = tab.open("approvals")
+        assert approvals.query_selector("button[data-action=approve]") is None
+        # And the API refuses the control anyway.
+        refused = httpx.put(
+            f"{stack.gateway_url}/api/v1/ai/usage/policy",
+            headers={"Authorization": f"Bearer {tab.token()}"},
+            json=json.loads('{"injection": "off"}'),
+            timeout=30,
+        )
+        assert refused.status_code == 403
+        assert not tab.errors, tab.errors
+    finally:
+        tab.close()
