@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.simulator.compose import PromptFacts
 from shared.llm.providers.base import CONTINUE_INSTRUCTION as CONTINUE_MARKER
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
@@ -98,9 +99,14 @@ _CITED = re.compile(r"\[([A-Za-z0-9_.:\-]{2,80})\]")
 
 
 def instance_of(
-    schema: dict[str, Any], words: list[str], path: str = "", cited: list[str] | None = None
+    schema: dict[str, Any],
+    words: list[str],
+    path: str = "",
+    cited: list[str] | None = None,
+    facts: PromptFacts | None = None,
 ) -> Any:
-    """A value that validates against ``schema`` (the subset of JSON schema LLM APIs accept)."""
+    """A value that validates against ``schema`` (the subset of JSON schema LLM APIs accept);
+    with ``facts``, strings are composed from the prompt (:mod:`devstack.simulator.compose`)."""
     name = path.rsplit(".", 1)[-1]
     if cited and schema.get("type") == "array" and (name.endswith("ids") or name == "sources"):
         pick = _seed(path, *words) % len(cited)
@@ -115,17 +121,22 @@ def instance_of(
             first = next(
                 (s for s in schema[combinator] if s.get("type") != "null"), schema[combinator][0]
             )
-            return instance_of(first, words, path, cited)
+            return instance_of(first, words, path, cited, facts)
     kind = schema.get("type", "object")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "string")
     if kind == "object":
         props: dict[str, Any] = schema.get("properties", {})
-        return {key: instance_of(sub, words, f"{path}.{key}", cited) for key, sub in props.items()}
+        return {
+            key: instance_of(sub, words, f"{path}.{key}", cited, facts)
+            for key, sub in props.items()
+        }
     if kind == "array":
         count = max(int(schema.get("minItems", 1)), min(2, int(schema.get("maxItems", 2))))
         return [
-            instance_of(schema.get("items", {"type": "string"}), words, f"{path}[{i}]", cited)
+            instance_of(
+                schema.get("items", {"type": "string"}), words, f"{path}[{i}]", cited, facts
+            )
             for i in range(count)
         ]
     if kind in ("integer", "number"):
@@ -143,7 +154,10 @@ def instance_of(
     if kind == "null":
         return None
     field_name = path.rsplit(".", 1)[-1] or "value"
-    text = f"{field_name.replace('_', ' ')} for {' '.join(words[:3])}"
+    if facts is not None:
+        text = facts.text_for(re.sub(r"\[\d+\]$", "", field_name), path)
+    else:
+        text = f"{field_name.replace('_', ' ')} for {' '.join(words[:3])}"
     if schema.get("format") == "date-time":
         return "2026-11-24T10:00:00Z"
     if schema.get("format") == "date":
@@ -260,7 +274,8 @@ def answer(conv: Conversation) -> Answer:
         # Bracketed ids in the prompt ("[doc-1] ...") are sources a model would cite: fields
         # named like "source_ids" or "sources" get them, as a grounded answer would.
         cited = list(dict.fromkeys(_CITED.findall(_last_user(conv))))
-        value = instance_of(conv.schema, words, cited=cited)
+        facts = PromptFacts.parse(_last_user(conv))
+        value = instance_of(conv.schema, words, cited=cited, facts=facts)
         return Answer(structured=value if isinstance(value, dict) else {"value": value})
     text = _text_answer(conv)
     finish = "length" if len(text) >= conv.max_tokens * 4 else "stop"
