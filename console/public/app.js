@@ -81,6 +81,9 @@ function connectSocket() {
   ws.onmessage = (m) => {
     const msg = JSON.parse(m.data);
     if (msg.type === "event") for (const fn of state.listeners) fn(msg.event);
+    // Events were lost for this client, or it (re)connected: pages re-read what they show.
+    if (msg.type === "resync" || (msg.type === "ready" && state.socketOpened)) for (const fn of state.listeners) fn({ event_type: "*" });
+    if (msg.type === "ready") state.socketOpened = true;
   };
   ws.onclose = (e) => {
     if (state.socket === ws && state.token && e.code !== 4401) setTimeout(connectSocket, 2000);
@@ -192,13 +195,14 @@ function signInPage(message) {
 // --- charts -----------------------------------------------------------------------------------
 const charts = [];
 function chart(label, type, labels, datasets, options = {}) {
+  labels = labels || undefined;
   const canvas = h("canvas", { role: "img", "aria-label": label });
   const box = h("div", { class: "chart" }, canvas);
   queueMicrotask(() => {
     charts.push(
       new window.Chart(canvas, {
         type,
-        data: { labels, datasets },
+        data: labels ? { labels, datasets } : { datasets },
         options: { responsive: true, maintainAspectRatio: false, animation: false, ...options },
       }),
     );
@@ -230,7 +234,7 @@ async function workflowsPage() {
   typeSel.onchange = load;
   const start = can("run") ? startForm(load) : null;
   onEvents((event) => {
-    if (event.event_type.startsWith("workflow.")) load();
+    if (event.event_type.startsWith("workflow.") || event.event_type === "*") load();
   });
   render(h("h1", {}, "Workflows"), start, h("form", { class: "row", onsubmit: (e) => e.preventDefault() }, h("label", {}, "Status", statusSel), h("label", {}, "Type", typeSel)), list);
   await load();
@@ -345,7 +349,7 @@ async function approvalsPage() {
     }
   }
   onEvents((event) => {
-    if (event.event_type.startsWith("workflow.")) load();
+    if (event.event_type.startsWith("workflow.") || event.event_type === "*") load();
   });
   render(h("h1", {}, "Approvals inbox"), list);
   await load();
@@ -417,13 +421,14 @@ async function leadsPage() {
   try {
     const reg = await api("GET", "/api/v1/ai/scoring/models");
     models.replaceChildren(modelsView(reg));
+    await loadModelExtras();
   } catch (e) {
     models.replaceChildren(errorBox(e));
   }
 }
 
 function scoreView(score) {
-  const comps = score.components || score.factors || [];
+  const comps = score.reasoning || score.components || [];
   return h(
     "div",
     { class: "card" },
@@ -435,19 +440,81 @@ function scoreView(score) {
 
 function modelsView(reg) {
   const models = reg.models || [];
+  const fmt = (v) => (typeof v === "number" ? v.toFixed(3) : v ?? "");
   const rows = models.map((m) => {
     const metrics = m.metrics || {};
-    return h("tr", {}, h("td", {}, m.version), h("td", {}, m.status || m.state || ""), h("td", {}, metrics.auc ?? metrics.roc_auc ?? ""), h("td", {}, metrics.brier ?? ""), h("td", {}, when(m.created_at || m.trained_at)));
+    return h("tr", {}, h("td", {}, m.version), h("td", {}, m.status), h("td", {}, fmt(metrics.auc)), h("td", {}, fmt(metrics.ece)), h("td", {}, fmt(metrics.brier)), h("td", {}, metrics.rows ?? ""), h("td", {}, when(m.created_at)));
   });
-  const best = models.find((m) => m.metrics?.roc_curve || m.curves?.roc);
-  const curves = best?.curves || {};
+  const shown = models.find((m) => m.version === reg.assignment?.champion) || models[0];
+  const metrics = shown?.metrics || {};
+  const roc = metrics.roc || [];
+  const calibration = metrics.calibration || [];
+  const lift = metrics.lift_by_decile || [];
   return h(
     "div",
     {},
-    h("p", { class: "muted" }, `Assignment: ${JSON.stringify(reg.assignment)}`),
-    models.length ? h("table", {}, h("thead", {}, h("tr", {}, ...["Version", "Status", "AUC", "Brier", "Trained"].map((c) => h("th", {}, c)))), h("tbody", {}, ...rows)) : h("p", { class: "muted" }, "No model trained yet: the global prior scores."),
-    curves.roc ? chart("ROC curve", "line", curves.roc.map((p) => p[0]), [{ label: "ROC", data: curves.roc.map((p) => p[1]) }]) : null,
+    models.length
+      ? h("table", {}, h("thead", {}, h("tr", {}, ...["Version", "Status", "AUC", "ECE", "Brier", "Held-out rows", "Trained"].map((c) => h("th", {}, c)))), h("tbody", {}, ...rows))
+      : h("p", { class: "muted" }, "No model trained yet: the global prior scores."),
+    shown
+      ? h(
+          "div",
+          {},
+          h("p", { class: "muted" }, `Plots of ${shown.version} (${shown.status}) on its held-out rows`),
+          h(
+            "div",
+            { class: "grid" },
+            h("div", {}, h("h2", {}, "ROC curve"), chart("ROC curve", "scatter", null, [
+              { label: `${shown.version} (AUC ${fmt(metrics.auc)})`, data: roc.map((pt) => ({ x: pt.fpr, y: pt.tpr })), showLine: true, pointRadius: 0 },
+              { label: "chance", data: [{ x: 0, y: 0 }, { x: 1, y: 1 }], showLine: true, pointRadius: 0, borderDash: [4, 4] },
+            ], { scales: { x: { min: 0, max: 1, title: { display: true, text: "false positive rate" } }, y: { min: 0, max: 1, title: { display: true, text: "true positive rate" } } } })),
+            h("div", {}, h("h2", {}, "Calibration"), chart("Calibration", "scatter", null, [
+              { label: "observed rate by predicted", data: calibration.map((b) => ({ x: b.predicted, y: b.observed })), showLine: true },
+              { label: "perfect", data: [{ x: 0, y: 0 }, { x: 1, y: 1 }], showLine: true, pointRadius: 0, borderDash: [4, 4] },
+            ], { scales: { x: { min: 0, max: 1, title: { display: true, text: "predicted" } }, y: { min: 0, max: 1, title: { display: true, text: "observed" } } } })),
+            h("div", {}, h("h2", {}, "Lift by decile"), chart("Lift by decile", "bar", lift.map((d) => d.decile), [{ label: "lift over the base rate", data: lift.map((d) => d.lift) }])),
+          ),
+        )
+      : null,
+    h("h2", {}, "A/B test"),
+    h("div", { id: "abtest" }, can("models") ? h("p", { class: "muted" }, "Loading...") : h("p", { class: "muted" }, "A/B results are for managers and admins.")),
+    h("h2", {}, "Drift"),
+    h("div", { id: "drift" }),
   );
+}
+
+async function loadModelExtras() {
+  const drift = document.getElementById("drift");
+  try {
+    const report = await api("GET", "/api/v1/ai/scoring/drift");
+    const psi = Object.entries(report.feature_psi || {});
+    drift.replaceChildren(
+      h("p", {}, `Status: ${report.status}`, report.checked_at ? ` · checked ${when(report.checked_at)} · ${report.scored_leads} scored leads` : "", report.score_psi !== undefined && report.score_psi !== null ? ` · score PSI ${report.score_psi.toFixed(3)}` : ""),
+      report.realised ? h("p", {}, `Realised accuracy: AUC ${Number(report.realised.auc).toFixed(3)}, ECE ${Number(report.realised.ece).toFixed(3)} on ${report.realised.leads} leads with outcomes`) : h("p", { class: "muted" }, "Realised accuracy once 50 scored leads have outcomes."),
+      psi.length ? chart("PSI per field", "bar", psi.map((e) => e[0]), [{ label: "PSI (alert above 0.2)", data: psi.map((e) => e[1]) }]) : null,
+      ...(report.alerts || []).map((a) => h("p", { class: "error" }, a)),
+    );
+  } catch (e) {
+    drift.replaceChildren(errorBox(e));
+  }
+  const ab = document.getElementById("abtest");
+  if (!can("models")) return;
+  try {
+    const report = await api("POST", "/api/v1/ai/scoring/models/test", {});
+    const holdout = report.holdout;
+    ab.replaceChildren(
+      h("p", {}, `Champion ${report.assignment?.champion || "none"}, challenger ${report.assignment?.challenger || "none"} (${Math.round((report.assignment?.challenger_share || 0) * 100)} % of leads)`),
+      holdout
+        ? h("table", {}, h("thead", {}, h("tr", {}, ...["Arm", "AUC", "95 % interval", "ECE", "Top-decile lift"].map((c) => h("th", {}, c)))), h("tbody", {}, ...["champion", "challenger"].map((arm) => h("tr", {}, h("td", {}, arm), h("td", {}, Number(holdout[arm].auc).toFixed(3)), h("td", {}, (holdout[arm].auc_95ci || []).map((v) => v.toFixed(3)).join(" - ")), h("td", {}, Number(holdout[arm].ece).toFixed(3)), h("td", {}, Number(holdout[arm].top_decile_lift).toFixed(2))))))
+        : h("p", { class: "muted" }, report.status || "No test running: start one with POST /api/v1/ai/scoring/models/test {\"challenger\": VERSION}."),
+      holdout ? h("p", {}, `AUC difference ${holdout.auc_difference.toFixed(3)} (95 % interval ${(holdout.auc_difference_95ci || []).map((v) => v.toFixed(3)).join(" - ")})`) : null,
+      report.live
+        ? h("p", {}, "Live conversion since the test began: ", Object.entries(report.live).map(([arm, v]) => `${arm} ${v.conversion_rate === null || v.conversion_rate === undefined ? "n/a" : (100 * v.conversion_rate).toFixed(1) + " %"} (95 % interval ${(v.conversion_95ci || []).map((x) => (100 * x).toFixed(1)).join("-") || "n/a"})`).join("; "))
+        : null,
+    );
+  } catch (e) {
+    ab.replaceChildren(errorBox(e));
+  }
 }
 
 async function usagePage() {

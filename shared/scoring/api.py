@@ -77,6 +77,30 @@ class AbTestReport(ResponseBody):
     assignment: Assignment
 
 
+class DriftReport(ResponseBody):
+    """The latest drift check of the champion (the hourly job): PSI per field and of the scores,
+    realised accuracy once outcomes arrive, and the alerts raised; ``status`` "none" before the
+    first check."""
+
+    status: str
+    model_version: str | None = None
+    checked_at: str | None = None
+    scored_leads: int = 0
+    feature_psi: dict[str, float] = Field(default_factory=dict)
+    score_psi: float | None = None
+    realised: dict[str, Any] | None = None
+    alerts: list[str] = Field(default_factory=list)
+
+
+def get_drift(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+    latest = ctx.scope.query(
+        ctx.scope.path("scoring_drift"), order_by="checked_at", descending=True, limit=1
+    )
+    if not latest:
+        return {"status": "none"}, 200
+    return latest[0][1], 200
+
+
 def _scorer(ctx: RequestContext) -> LeadScorer:
     return LeadScorer(ctx.scope, publisher=runtime.publisher())
 
@@ -156,6 +180,7 @@ ROUTES = (
         response=LeadScoreResult,
     ),
     Route("GET", _BASE + "/models", Permission.SCORES_READ, list_models, response=ModelList),
+    Route("GET", _BASE + "/drift", Permission.SCORES_READ, get_drift, response=DriftReport),
     Route(
         "POST",
         _BASE + "/models/train",

@@ -1,4 +1,5 @@
-"""Model quality figures: AUC, expected calibration error, Brier score, lift by decile."""
+"""Model quality figures: AUC, expected calibration error, Brier score, lift by decile, and the
+ROC and reliability curves (a few dozen points each, for the console's plots)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,39 @@ def lift_by_decile(y: np.ndarray, p: np.ndarray) -> list[dict[str, float]]:
     return out
 
 
+def roc_points(y: np.ndarray, p: np.ndarray, points: int = 40) -> list[dict[str, float]]:
+    """``{"fpr", "tpr"}`` points along the ROC curve, at most ``points`` (objects, not pairs:
+    Firestore stores no array inside an array)."""
+    import numpy as np
+    from sklearn.metrics import roc_curve
+
+    if not 0 < y.sum() < len(y):
+        return []
+    fpr, tpr, _ = roc_curve(y, p)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(points, len(fpr))).astype(int))
+    return [{"fpr": round(float(fpr[i]), 4), "tpr": round(float(tpr[i]), 4)} for i in keep]
+
+
+def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Per equal-width probability bin: rows, mean prediction, observed outcome rate."""
+    import numpy as np
+
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            out.append(
+                {
+                    "bin": b,
+                    "rows": int(mask.sum()),
+                    "predicted": round(float(p[mask].mean()), 4),
+                    "observed": round(float(y[mask].mean()), 4),
+                }
+            )
+    return out
+
+
 def summary(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     import numpy as np
 
@@ -53,4 +87,6 @@ def summary(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         "ece": ece(y, p),
         "brier": float(np.mean((p - y) ** 2)),
         "lift_by_decile": lift_by_decile(y, p),
+        "roc": roc_points(y, p),
+        "calibration": reliability(y, p),
     }

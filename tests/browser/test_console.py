@@ -124,7 +124,26 @@ def test_every_page_loads_without_errors_and_passes_axe(console: str, browser: A
     )
 
 
-def test_a_run_started_in_the_console_is_approved_live(console: str, browser: Any) -> None:
+def _wait_for_status(stack: Stack, token: str, run_id: str, wanted: set[str]) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + 180
+    run: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        run = httpx.get(
+            f"{stack.gateway_url}/api/v1/ai/workflows/{run_id}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        ).json()
+        if run.get("status") in wanted:
+            return run
+        time.sleep(0.5)
+    return run
+
+
+def test_a_run_started_in_the_console_is_approved_live(
+    console: str, browser: Any, stack: Stack
+) -> None:
     inbox = Page(browser, console, "manager")
     starter = Page(browser, console, "manager")
     try:
@@ -135,8 +154,16 @@ def test_a_run_started_in_the_console_is_approved_live(console: str, browser: An
         page.click("#start-run button[type=submit]")
         link = page.wait_for_selector("#start-run a")
         run_id = link.inner_text()
+        run = _wait_for_status(stack, starter.token(), run_id, {"waiting_for_human", "failed"})
+        assert run["status"] == "waiting_for_human", run
         # The inbox learns of it over the socket: no reload.
-        card = inbox.page.wait_for_selector(f".card[data-run='{run_id}']", timeout=90_000)
+        try:
+            card = inbox.page.wait_for_selector(f".card[data-run='{run_id}']", timeout=30_000)
+        except Exception as exc:
+            raise AssertionError(
+                f"the inbox did not show {run_id}: {inbox.page.inner_text('main')[:500]!r}; "
+                f"page errors {inbox.errors}"
+            ) from exc
         starter.open(f"workflows/{run_id}")
         card.query_selector("button[data-action=approve]").click()
         starter.page.wait_for_selector(

@@ -182,3 +182,29 @@ def test_a_scoring_request_event_rescores_and_announces(
         ).status_code
         == 200
     )
+
+
+def test_the_latest_drift_check_is_readable_by_the_tenant_only(
+    function_client: Any, make_token: TokenFactory
+) -> None:
+    api = function_client("scoring_api", "scoring_api")
+    path = "/api/v1/ai/scoring/drift"
+    assert api.get(path, headers=_auth(make_token, "viewer")).get_json() == {"status": "none"}
+    store = FirestoreStore.from_settings(load_settings(os.environ))
+    for day, psi in (("2026-11-30", 0.05), ("2026-12-01", 0.31)):
+        store.set(
+            f"tenants/acme/scoring_drift/{day}",
+            {
+                "model_version": "v1",
+                "checked_at": f"{day}T10:15:00+00:00",
+                "scored_leads": 80,
+                "feature_psi": {"employees": psi},
+                "score_psi": psi,
+                "alerts": [f"employees: PSI {psi:.2f}"] if psi > 0.2 else [],
+                "status": "drift" if psi > 0.2 else "stable",
+            },
+        )
+    latest = api.get(path, headers=_auth(make_token, "viewer")).get_json()
+    assert latest["status"] == "drift" and latest["feature_psi"] == {"employees": 0.31}
+    other = api.get(path, headers=_auth(make_token, "viewer", tenant="globex")).get_json()
+    assert other == {"status": "none"}
