@@ -225,3 +225,34 @@ def test_a_viewer_sees_no_control_it_cannot_use(console: str, browser: Any, stac
         assert not tab.errors, tab.errors
     finally:
         tab.close()
+
+
+def test_a_scored_leads_reasons_are_drawn_as_the_api_gives_them(
+    console: str, browser: Any, stack: Stack
+) -> None:
+    tab = Page(browser, console, "rep")
+    try:
+        page = tab.open("leads")
+        page.fill("input[name=lead_id]", "lead-1001")
+        page.click("form.card button[type=submit]")
+        page.wait_for_selector("#score")
+        page.wait_for_function(
+            "Chart.getChart(document.querySelector('canvas[aria-label=\"Score reasons\"]'))"
+        )
+        drawn = page.evaluate(
+            """() => {
+              const c = Chart.getChart(document.querySelector('canvas[aria-label="Score reasons"]'));
+              return {fields: c.data.labels, points: c.data.datasets[0].data};
+            }"""
+        )
+        latest = httpx.get(
+            f"{stack.gateway_url}/api/v1/ai/scoring/leads/lead-1001",
+            headers={"Authorization": f"Bearer {tab.token()}"},
+            timeout=30,
+        ).json()
+        assert drawn["fields"] == [r["field"] for r in latest["reasoning"]]
+        assert drawn["points"] == [r["points"] for r in latest["reasoning"]]
+        assert f"Score {latest['score']}" in page.inner_text("#score")
+        assert not tab.errors, tab.errors
+    finally:
+        tab.close()
