@@ -380,3 +380,13 @@ module "run_realtime" {
   environment           = local.realtime_env
   labels                = local.labels
 }
+
+# The ai-events-stream push subscription calls the service's /_events with the push identity's
+# token (the service checks it in code too); explicit, so it holds if the service is made private.
+resource "google_cloud_run_v2_service_iam_member" "realtime_push" {
+  project  = var.project_id
+  location = var.region
+  name     = module.run_realtime.name
+  role     = "roles/run.invoker"
+  member   = module.sa_pubsub_push.member
+}
