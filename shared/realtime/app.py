@@ -430,7 +430,10 @@ async def console_config(request: Request) -> JSONResponse:
     from shared.config import get_settings
 
     settings = get_settings()
-    socket = str(request.base_url).replace("http://", "ws://").replace("https://", "wss://")
+    socket = str(request.base_url).replace("https://", "wss://").replace("http://", "ws://")
+    if settings.is_cloud:
+        # TLS ends before the container on Cloud Run: the browser's page is https, so is its socket.
+        socket = socket.replace("ws://", "wss://", 1)
     return JSONResponse(
         {
             "api": settings.console_api_url,
