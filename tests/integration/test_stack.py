@@ -152,10 +152,15 @@ def test_a_crashed_function_is_restarted_and_serves_again(
     wait_until_ready(stack.procs["crm_api"], http_path=None)
     assert stack.procs["crm_api"].popen.pid != before.popen.pid
     token = make_token("acme", ["viewer"])
-    answer = httpx.get(
-        stack.procs["gateway"].url + "/api/v1/ai/crm/leads/nobody",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    )
+    # Until the new process serves, the gateway answers 503 (retryable), as the cloud does.
+    for _ in range(60):
+        answer = httpx.get(
+            stack.procs["gateway"].url + "/api/v1/ai/crm/leads/nobody",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        if answer.status_code != 503:
+            break
+        time.sleep(0.5)
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
     assert stack.supervise() == []  # nothing else to restart

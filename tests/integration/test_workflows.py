@@ -349,3 +349,19 @@ def test_when_every_provider_is_down_the_run_degrades_then_hands_off_to_a_person
     ]
     kinds = {e["event_type"] for e in events if e["entity_id"] == run_id}
     assert {"workflow.degraded", "workflow.needs_human"} <= kinds
+    # The runner's circuit breakers now stay open for their 30 s cooldown: a fresh instance, as
+    # the cloud would start, so the tests after this one do not inherit this outage.
+    _restart_runner(stack)
+
+
+def _restart_runner(stack: Stack) -> None:
+    import os
+    import signal
+
+    from devstack.procs import wait_until_ready
+
+    runner = stack.procs["workflow_runner"]
+    os.killpg(runner.popen.pid, signal.SIGKILL)
+    runner.popen.wait(10)
+    stack.supervise()
+    wait_until_ready(stack.procs["workflow_runner"], http_path=None)
