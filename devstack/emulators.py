@@ -158,6 +158,7 @@ def reset_firestore(host: str, project: str) -> None:
             with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - a loopback http URL we built
                 return
         except urllib.error.HTTPError as exc:
+            exc.close()
             if exc.code != 409 or time.monotonic() > deadline:
                 raise
         time.sleep(0.2)

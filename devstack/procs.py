@@ -104,7 +104,8 @@ def wait_until_ready(proc: Proc, *, http_path: str | None = "/", timeout: float 
             try:
                 with urllib.request.urlopen(proc.url + http_path, timeout=2):  # noqa: S310 - loopback http
                     return
-            except urllib.error.HTTPError:
+            except urllib.error.HTTPError as exc:
+                exc.close()  # it holds the connection open; unclosed, it warns when collected
                 return  # it answered, which is all readiness means here
             except OSError:
                 pass

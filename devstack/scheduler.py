@@ -59,5 +59,7 @@ class LocalScheduler:
                     with urllib.request.urlopen(req, timeout=600):  # noqa: S310 - loopback URL we built
                         pass
                 except (urllib.error.URLError, TimeoutError) as exc:
+                    if isinstance(exc, urllib.error.HTTPError):
+                        exc.close()
                     # Like Cloud Scheduler: the run failed, the next one tries again (logged by the function).
                     print(f"scheduler: {function} failed: {exc}", flush=True)
