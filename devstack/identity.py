@@ -13,6 +13,7 @@ Google's JWKS. Locally this process is that issuer:
   stand-in for the CRM's identity provider (the console's "sign in as a demo role"; answered to
   the console's origin only). It exists in devstack alone: in the cloud users sign in with the
   CRM's identity provider;
+- ``/crm/...``: the CRM's OIDC provider for the console's sign-in (``devstack/crm_oidc.py``);
 - ``POST /push/{subscription}``: the Pub/Sub emulator pushes here; the message is relayed to the
   subscription's function or service (``topology.json``) with the push identity's token, as Pub/Sub's own
   ``oidc_token`` push config does, and the function's status is Pub/Sub's answer.
@@ -36,6 +37,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from devstack.crm_oidc import crm_oidc_routes
 from devstack.tokens import GOOGLE_PREFIX, ensure_keypair, jwks, mint_google_token, mint_token
 from devstack.topology import load_topology
 from devstack.units import account_id, functions, load_units
@@ -142,6 +144,7 @@ def build_app(
             Route("/mint", mint, methods=["POST"]),
             Route("/demo-token", demo_token, methods=["POST", "OPTIONS"]),
             Route("/push/{subscription}", push, methods=["POST"]),
+            *crm_oidc_routes(state_dir, issuer, console_origin),
         ],
     )
 

@@ -1,9 +1,11 @@
-"""The demo tenant: a few CRM records, sent as real CRM events through Pub/Sub."""
+"""The demo tenant: a few CRM records sent as real CRM events through Pub/Sub, usage, a trained
+scoring model, and a small knowledge base added through the public API."""
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.config import TOPIC_CRM_EVENTS
@@ -175,6 +177,7 @@ def seed_demo_tenant(stack: Stack, timeout: float = 60.0) -> int:
         if all(doc is not None for doc in store.get_many(paths)):
             _demo_llm_calls(settings)
             _demo_scoring(store)
+            _demo_knowledge(stack)
             return len(paths)
         time.sleep(0.2)
     raise TimeoutError("the demo tenant's events did not reach the read model; see .local/logs")
@@ -221,3 +224,31 @@ def _demo_scoring(store: Any) -> None:
 
     write_history(store, DEMO_TENANT, 800)
     train_from_read_model(TenantStore(store, DEMO_TENANT))
+
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent / "demo_knowledge"
+
+
+def _demo_knowledge(stack: Stack) -> None:
+    """The demo tenant's knowledge base (``devstack/demo_knowledge/*.md``), added through the
+    public API as an admin would; each has a fixed ``doc_id``, so seeding again replaces it."""
+    import httpx
+
+    from devstack.tokens import mint_token
+
+    token = mint_token(stack.private_key.read_text(), tenant_id=DEMO_TENANT, roles=["admin"])
+    for path in sorted(KNOWLEDGE_DIR.glob("*.md")):
+        text = path.read_text()
+        answer = httpx.post(
+            f"{stack.gateway_url}/api/v1/ai/knowledge",
+            json={
+                "doc_id": f"demo-{path.stem}",
+                "title": text.splitlines()[0].lstrip("# "),
+                "content": text,
+                "format": "markdown",
+                "source": "demo",
+            },
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"seed-{path.stem}"},
+            timeout=60,
+        )
+        answer.raise_for_status()

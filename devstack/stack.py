@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack import emulators
+from devstack.crm_oidc import CLIENT_ID as CRM_CLIENT_ID
 from devstack.procs import REPO, Proc, free_port, port_open, spawn, wait_until_ready
 from devstack.tokens import GOOGLE_PREFIX, ensure_keypair, mint_google_token
 from devstack.topology import apply_to_emulators, create_bigquery_tables, discover_functions
@@ -175,6 +176,9 @@ class Stack:
             env["CONSOLE_API_URL"] = self.gateway_url
         if "identity" in self.procs:
             env["CONSOLE_DEMO_TOKEN_URL"] = self.issuer + "/demo-token"
+            # The CRM's OIDC provider, played by devstack/crm_oidc.py (sign-in with PKCE).
+            env["CONSOLE_OIDC_ISSUER"] = self.issuer + "/crm"
+            env["CONSOLE_OIDC_CLIENT_ID"] = CRM_CLIENT_ID
         return spawn(name, cmd, port, self.state_dir / "logs", env=env)
 
     def start_function(self, name: str, *, append_log: bool = False) -> Proc:

@@ -160,7 +160,13 @@ function signInPage(message) {
       )
     : null;
   const oidc = state.config.oidc
-    ? h("p", {}, `Sign in with your CRM account (${state.config.oidc.issuer}).`)
+    ? h(
+        "p",
+        {},
+        h("button", { id: "oidc-sign-in", onclick: () => oidcStart().catch((e) => (error.textContent = e.message)) }, "Sign in with your CRM account"),
+        " ",
+        h("span", { class: "muted" }, state.config.oidc.issuer),
+      )
     : null;
   render(
     h("h1", {}, "Sign in"),
@@ -190,6 +196,56 @@ function signInPage(message) {
       ),
     ),
   );
+}
+
+// --- OIDC sign-in: authorization code with PKCE, a public client (no secret in a browser) -----
+const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const redirectUri = () => location.origin + location.pathname;
+
+async function oidcStart() {
+  const { issuer, client_id } = state.config.oidc;
+  const res = await fetch(`${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`);
+  if (!res.ok) throw new Error(`the identity provider answered ${res.status}`);
+  const meta = await res.json();
+  const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  const nonce = b64url(crypto.getRandomValues(new Uint8Array(16)));
+  sessionStorage.setItem("oidc", JSON.stringify({ verifier, state: nonce, token_endpoint: meta.token_endpoint }));
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id,
+    redirect_uri: redirectUri(),
+    scope: "openid",
+    state: nonce,
+    code_challenge: b64url(new Uint8Array(digest)),
+    code_challenge_method: "S256",
+  });
+  location.assign(`${meta.authorization_endpoint}?${query}`);
+}
+
+// Back from the provider with ?code=&state= (or ?error=): exchange the code once, then clean the URL.
+async function oidcFinish() {
+  const params = new URLSearchParams(location.search);
+  if (!params.has("code") && !params.has("error")) return;
+  const saved = JSON.parse(sessionStorage.getItem("oidc") || "null");
+  sessionStorage.removeItem("oidc");
+  history.replaceState(null, "", `${location.pathname}#/workflows`);
+  if (params.has("error")) throw new Error(`sign-in refused: ${params.get("error")}`);
+  if (!saved || saved.state !== params.get("state")) throw new Error("the sign-in answer does not match the request (state)");
+  const res = await fetch(saved.token_endpoint, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code: params.get("code"),
+      redirect_uri: redirectUri(),
+      client_id: state.config.oidc.client_id,
+      code_verifier: saved.verifier,
+    }),
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(`sign-in failed: ${body.error_description || body.error}`);
+  signIn(body.access_token);
 }
 
 // --- charts -----------------------------------------------------------------------------------
@@ -605,61 +661,147 @@ async function promptPage(id) {
   }
   try {
     const tpl = await api("GET", `/api/v1/ai/prompts/${id}`);
-    const overrides = can("configure") ? await api("GET", `/api/v1/ai/prompts/${id}/overrides`) : { note: "Only admins see and edit overrides." };
-    const report = can("usage") ? await api("GET", `/api/v1/ai/prompts/${id}/report`).catch((e) => ({ error: e.message })) : null;
-    const text = h("textarea", { id: "overrides", "aria-label": "Overrides (JSON)", readonly: !can("configure") }, JSON.stringify(overrides, null, 2));
-    const out = h("div", { role: "status" });
+    const overrides = can("configure") ? await api("GET", `/api/v1/ai/prompts/${id}/overrides`) : null;
+    const report = await api("GET", `/api/v1/ai/prompts/${id}/report`).catch((e) => ({ error: e.message }));
+    const pct = (v) => (v === null || v === undefined ? "–" : `${(100 * v).toFixed(0)} %`);
+    const versions = h("table", { id: "versions" }, h("thead", {}, h("tr", {}, ...["Version", "Traffic", "Tier", "Max tokens", "Description"].map((c) => h("th", {}, c)))), h("tbody", {}, ...tpl.versions.map((v) => h("tr", {}, h("td", {}, `v${v.version}`), h("td", {}, `${tpl.traffic_percent[String(v.version)] ?? 0} %`), h("td", {}, v.tier), h("td", {}, String(v.max_tokens)), h("td", {}, v.description)))));
+    const reportTable = report.versions
+      ? h("table", { id: "report" }, h("thead", {}, h("tr", {}, ...["Version", "Calls", "Errors", "Cost", "Avg latency", "Schema valid", "Approved", "Edited"].map((c) => h("th", {}, c)))), h("tbody", {}, ...report.versions.map((v) => h("tr", {}, h("td", {}, `v${v.version}`), h("td", {}, String(v.calls)), h("td", {}, String(v.errors)), h("td", {}, money(v.cost_usd)), h("td", {}, v.avg_latency_ms === null ? "–" : `${v.avg_latency_ms} ms`), h("td", {}, pct(v.schema_valid_rate)), h("td", {}, pct(v.approval_rate)), h("td", {}, pct(v.edit_rate))))))
+      : errorBox(new Error(report.error || "no report"));
     box.replaceChildren(
-      h("pre", {}, JSON.stringify(tpl, null, 2).slice(0, 4000)),
+      h("h2", {}, "Versions and traffic"),
+      versions,
+      h("details", {}, h("summary", {}, "The template as the API returns it"), h("pre", {}, JSON.stringify(tpl, null, 2))),
       h("h2", {}, "Tenant overrides"),
-      text,
-      can("configure") ? h("p", {}, h("button", { id: "save-overrides", onclick: async () => {
-        try {
-          await api("PUT", `/api/v1/ai/prompts/${id}/overrides`, JSON.parse(text.value));
-          out.replaceChildren("Saved.");
-        } catch (e) {
-          out.replaceChildren(errorBox(e));
-        }
-      } }, "Save overrides")) : h("p", { class: "muted" }, "Only admins edit overrides."),
-      out,
-      report ? h("div", {}, h("h2", {}, "Per-version report"), h("pre", {}, JSON.stringify(report, null, 2))) : null,
+      overrides ? overridesForm(id, overrides) : h("p", { class: "muted" }, "Only admins see and edit overrides."),
+      h("h2", {}, `Per-version report since ${when(report.since)}`),
+      reportTable,
     );
   } catch (e) {
     box.replaceChildren(errorBox(e));
   }
 }
 
+// One field per overridable slot the template declares (text, or a list: one item per line); the
+// API validates, and its error is shown beside the field it names.
+function overridesForm(id, overrides) {
+  const out = h("div", { role: "status" });
+  const fields = {};
+  const rows = Object.entries(overrides.overridable).map(([name, spec]) => {
+    const value = overrides.values[name] ?? "";
+    const input = h("textarea", { name, id: `override-${name}`, rows: spec.kind === "list" ? 4 : 2, "aria-describedby": `override-${name}-help` }, Array.isArray(value) ? value.join("\n") : value);
+    const limits = spec.kind === "list" ? `a list: one item per line, at most ${spec.max_items} items of ${spec.max_chars} characters` : `at most ${spec.max_chars} characters`;
+    const fallback = Array.isArray(spec.default) ? spec.default.join("; ") : spec.default;
+    const problem = h("p", { class: "error", role: "alert", id: `override-${name}-error` });
+    fields[name] = { input, problem, spec };
+    return h("div", { class: "field" }, h("label", { for: `override-${name}` }, name), input, h("p", { class: "muted", id: `override-${name}-help` }, `${spec.description} (${limits}; empty: ${fallback ? `the default, "${fallback}"` : "none"})`), problem);
+  });
+  const save = async (e) => {
+    e.preventDefault();
+    const body = {};
+    for (const [name, { input, problem, spec }] of Object.entries(fields)) {
+      problem.textContent = "";
+      input.removeAttribute("aria-invalid");
+      const text = input.value.trim();
+      if (!text) continue;
+      body[name] = spec.kind === "list" ? text.split("\n").map((v) => v.trim()).filter(Boolean) : text;
+    }
+    try {
+      const saved = await api("PUT", `/api/v1/ai/prompts/${id}/overrides`, body);
+      out.replaceChildren(`Saved (revision ${saved.revision}).`);
+    } catch (err) {
+      const target = fields[err.field];
+      if (target) {
+        target.problem.textContent = err.message;
+        target.input.setAttribute("aria-invalid", "true");
+        target.input.focus();
+        out.replaceChildren();
+      } else out.replaceChildren(errorBox(err));
+    }
+  };
+  if (!rows.length) return h("p", { class: "muted" }, "This template has nothing a tenant may override.");
+  return h("form", { id: "overrides", class: "card", onsubmit: save }, ...rows, h("p", {}, h("button", { id: "save-overrides", type: "submit" }, "Save overrides")), out);
+}
+
+const citation = (c) => h("li", {}, h("strong", {}, `[${c.id}] ${c.title || c.source_type || ""}`), c.date ? ` (${c.date}) ` : " ", h("span", { class: "snippet" }, c.snippet || ""));
+
 async function knowledgePage() {
-  const docs = h("div", {});
-  const results = h("div", {});
-  const insights = h("div", {});
+  const docs = h("div", { id: "documents" });
+  const results = h("div", { id: "search-results" });
+  const insights = h("div", { id: "insights" });
   const chatOut = h("div", { id: "chat-answer", "aria-live": "polite" });
   async function loadDocs() {
     try {
       const list = await api("GET", "/api/v1/ai/knowledge");
-      docs.replaceChildren(h("table", {}, h("tbody", {}, ...list.documents.map((d) => h("tr", {}, h("td", {}, d.title), h("td", {}, `${d.chars} chars`), h("td", {}, can("configure") ? h("button", { class: "danger", onclick: async () => { await api("DELETE", `/api/v1/ai/knowledge/${d.doc_id}`); loadDocs(); } }, "Delete") : ""))))));
+      if (!list.documents.length) return docs.replaceChildren(h("p", { class: "muted" }, "No documents yet."));
+      docs.replaceChildren(
+        h("table", {}, h("thead", {}, h("tr", {}, ...["Title", "Size", "Chunks", "Added", ""].map((c) => h("th", {}, c)))), h("tbody", {}, ...list.documents.map((d) => h("tr", { "data-doc": d.doc_id }, h("td", {}, d.title), h("td", {}, `${d.chars} chars`), h("td", {}, String(d.chunks)), h("td", {}, when(d.created_at)), h("td", {}, can("configure") ? h("button", { class: "danger", "aria-label": `Delete ${d.title}`, onclick: async () => { await api("DELETE", `/api/v1/ai/knowledge/${d.doc_id}`); loadDocs(); } }, "Delete") : ""))))),
+      );
     } catch (e) {
       docs.replaceChildren(errorBox(e));
     }
   }
-  const title = h("input", { "aria-label": "Title", placeholder: "title" });
-  const content = h("textarea", { "aria-label": "Content", placeholder: "text of the document" });
-  const upload = can("configure") ? h("form", { class: "card", onsubmit: async (e) => { e.preventDefault(); try { await api("POST", "/api/v1/ai/knowledge", { title: title.value, content: content.value }); loadDocs(); } catch (err) { docs.prepend(errorBox(err)); } } }, h("label", {}, "Title", title), content, h("button", { type: "submit" }, "Add document")) : null;
-  const query = h("input", { "aria-label": "Search the knowledge base", value: "pricing" });
-  const search = h("form", { class: "row", onsubmit: async (e) => { e.preventDefault(); try { const r = await api("POST", "/api/v1/ai/knowledge/search", { query: query.value }); results.replaceChildren(...(r.results || r.hits || []).map((hit) => h("div", { class: "card" }, h("strong", {}, hit.title || hit.doc_id), h("p", {}, hit.text || hit.excerpt || ""), h("p", { class: "muted" }, `score ${hit.score ?? ""}`)))); } catch (err) { results.replaceChildren(errorBox(err)); } } }, h("label", {}, "Query", query), h("button", { type: "submit" }, "Search"));
-  const customer = h("input", { "aria-label": "Customer id", value: "cust-ada" });
-  const showInsights = h("form", { class: "row", onsubmit: async (e) => { e.preventDefault(); try { const r = await api("GET", `/api/v1/ai/insights/customer/${customer.value}`); insights.replaceChildren(...(r.insights || []).map((i) => h("div", { class: "card" }, h("strong", {}, i.title || i.insight_type), h("p", {}, i.summary || i.text || ""), h("p", { class: "muted" }, `confidence ${i.confidence}`)))); } catch (err) { insights.replaceChildren(errorBox(err)); } } }, h("label", {}, "Customer", customer), h("button", { type: "submit" }, "Show insights"));
-  const question = h("input", { "aria-label": "Question", size: 50, value: "What does this customer worry about?" });
-  const chatForm = can("generate") ? h("form", { class: "row", onsubmit: async (e) => { e.preventDefault(); await chat(customer.value, question.value, chatOut); } }, h("label", {}, "Ask", question), h("button", { type: "submit" }, "Chat")) : h("p", { class: "muted" }, "Chat needs a rep role.");
-  render(h("h1", {}, "Knowledge and insights"), h("h2", {}, "Documents"), upload, docs, h("h2", {}, "Search"), search, results, h("h2", {}, "A customer's insights"), showInsights, insights, h("h2", {}, "Chat"), chatForm, chatOut);
-  await loadDocs();
+  const title = h("input", { name: "title", "aria-label": "Title", placeholder: "title" });
+  const content = h("textarea", { name: "content", "aria-label": "Content", placeholder: "text of the document (Markdown)" });
+  const upload = can("configure")
+    ? h("form", { id: "add-document", class: "card", onsubmit: async (e) => {
+        e.preventDefault();
+        try {
+          await api("POST", "/api/v1/ai/knowledge", { title: title.value, content: content.value, format: "markdown" });
+          title.value = content.value = "";
+          loadDocs();
+        } catch (err) {
+          docs.prepend(errorBox(err));
+        }
+      } }, h("label", {}, "Title ", title), content, h("button", { type: "submit" }, "Add document"))
+    : null;
+  const query = h("input", { name: "query", "aria-label": "Search the knowledge base", size: 40, value: "adding seats before renewal" });
+  const search = h("form", { id: "search", class: "row", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const r = await api("POST", "/api/v1/ai/knowledge/search", { query: query.value });
+      results.replaceChildren(r.results.length ? h("ol", {}, ...r.results.map((hit) => h("li", { class: "card", "data-doc": hit.id }, h("strong", {}, hit.title || hit.id), h("p", { class: "snippet" }, hit.snippet), h("p", { class: "muted" }, `cite as [${hit.id}] · chunk ${hit.chunk_id} · score ${hit.score.toFixed(3)}`)))) : h("p", { class: "muted" }, "Nothing found."));
+    } catch (err) {
+      results.replaceChildren(errorBox(err));
+    }
+  } }, h("label", {}, "Query ", query), h("button", { type: "submit" }, "Search"));
+  const customer = h("input", { name: "customer", "aria-label": "Customer id", value: "cust-ada" });
+  const showInsights = async (generate) => {
+    insights.replaceChildren(h("p", { class: "muted" }, generate ? "Generating ..." : "Loading ..."));
+    try {
+      const r = generate
+        ? await api("POST", "/api/v1/ai/insights/generate", { customer_id: customer.value })
+        : await api("GET", `/api/v1/ai/insights/customer/${encodeURIComponent(customer.value)}`);
+      insights.replaceChildren(...(r.insights.length ? r.insights.map(insightCard) : [h("p", { class: "muted" }, `No insights for ${customer.value} yet.`)]));
+    } catch (err) {
+      insights.replaceChildren(errorBox(err));
+    }
+  };
+  const insightsForm = h("form", { id: "show-insights", class: "row", onsubmit: (e) => { e.preventDefault(); showInsights(false); } }, h("label", {}, "Customer ", customer), h("button", { type: "submit" }, "Show insights"), can("generate") ? h("button", { type: "button", id: "generate-insights", class: "secondary", onclick: () => showInsights(true) }, "Generate") : null);
+  const question = h("input", { name: "question", "aria-label": "Question", size: 50, value: "Can they add ten more seats before the renewal?" });
+  const chatForm = can("generate") ? h("form", { id: "chat", class: "row", onsubmit: async (e) => { e.preventDefault(); await chat(customer.value, question.value, chatOut); } }, h("label", {}, "Ask ", question), h("button", { type: "submit" }, "Chat")) : h("p", { class: "muted" }, "Chat needs a rep role.");
+  render(h("h1", {}, "Knowledge and insights"), h("h2", {}, "Documents"), upload, docs, h("h2", {}, "Search"), search, results, h("h2", {}, "A customer's insights"), insightsForm, insights, h("h2", {}, "Chat"), chatForm, chatOut);
+  await Promise.all([loadDocs(), showInsights(false)]);
+}
+
+function insightCard(i) {
+  return h(
+    "div",
+    { class: "card", "data-insight": i.insight_id },
+    h("strong", {}, i.title),
+    " ",
+    h("span", { class: "muted" }, `${i.type.replaceAll("_", " ")} · confidence ${Number(i.confidence).toFixed(2)} · impact ${i.impact_score}/10 · ${i.grounded ? "grounded" : "not grounded"} · ${when(i.generated_at)}`),
+    h("p", {}, i.description),
+    i.recommendations?.length ? h("ul", {}, ...i.recommendations.map((r) => h("li", {}, h("strong", {}, `${r.priority}: ${r.action}`), ` ${r.description}`))) : null,
+    ...(i.supporting_data || []).map((s) => h("details", {}, h("summary", {}, s.claim), h("ul", { class: "citations" }, ...s.citations.map(citation)))),
+  );
 }
 
 async function chat(customerId, message, out) {
-  out.replaceChildren();
-  const answer = h("p", {});
-  const cites = h("ul", {});
-  out.append(answer, cites);
+  const answer = h("p", { id: "chat-text" });
+  const cites = h("ul", { class: "citations" });
+  const meta = h("p", { class: "muted", id: "chat-grounding" });
+  out.replaceChildren(answer, cites, meta);
   const res = await fetch(`${state.config.api}/api/v1/ai/insights/chat`, {
     method: "POST",
     headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json", Accept: "text/event-stream" },
@@ -684,10 +826,14 @@ async function chat(customerId, message, out) {
       const data = /data: (.*)/.exec(chunk)?.[1];
       if (!data) continue;
       const body = JSON.parse(data);
-      if (event === "delta") answer.append(body.text || "");
-      if (event === "citations") cites.replaceChildren(...(body.citations || []).map((c) => h("li", {}, `${c.title || c.source || c.id}: ${c.excerpt || ""}`)));
-      if (event === "done" && body.grounded !== undefined) out.append(h("p", { class: "muted" }, `grounded: ${body.grounded}`));
-      if (event === "error") out.append(h("p", { class: "error" }, body.message));
+      if (event === "delta") answer.append(body.text);
+      if (event === "citations") {
+        cites.replaceChildren(...body.citations.map(citation));
+        const g = body.grounding || {};
+        meta.textContent = `grounding ${Number(g.score ?? 0).toFixed(2)}: ${g.supported ?? 0} of ${g.sentences ?? 0} sentences supported by the excerpts`;
+      }
+      if (event === "done") out.dataset.done = "true";
+      if (event === "error") out.append(h("p", { class: "error", role: "alert" }, body.error?.message || "the answer failed"));
     }
   }
 }
@@ -729,6 +875,12 @@ async function boot() {
     }
   }
   window.addEventListener("hashchange", route);
+  try {
+    await oidcFinish();
+  } catch (e) {
+    signInPage(e.message);
+    return;
+  }
   await route();
 }
 
