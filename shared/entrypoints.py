@@ -9,7 +9,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared import runtime
+from shared import runtime, tracing
 from shared.config import TOPIC_AI_EVENTS_DEAD_LETTER, get_settings
 from shared.crm.ingest import PubSubMessage, dead_letter, message_from_cloud_event
 from shared.errors import AppError, InvalidInput
@@ -68,18 +68,26 @@ def handle_pubsub_push(
         message.get("messageId") or message.get("message_id") if isinstance(message, dict) else None
     )
     message_id = str(found) if found else f"unidentified-{uuid.uuid4().hex}"
-    try:
-        caller = _service_identity(
-            request,
-            get_settings().push_service_account,
-            Role.SERVICE_PUBSUB,
-            ENV_PUSH_SERVICE_ACCOUNT,
-        )
-        require(caller, Permission.EVENTS_INGEST)
-    except AppError as exc:
-        _log.warning("push to %s refused: %s", request.path, exc.message)
-        return error_response(exc, message_id)
-    return to_json(handle(envelope, message_id)), 200, dict(JSON_HEADERS)
+    attributes = message.get("attributes") if isinstance(message, dict) else None
+    # The publisher's trace continues here (its traceparent rides in the message's attributes).
+    with tracing.span(
+        f"push {request.path}",
+        incoming=attributes if isinstance(attributes, dict) else {},
+        kind="consumer",
+        attributes={"messaging.system": "gcp_pubsub", "messaging.message.id": message_id},
+    ):
+        try:
+            caller = _service_identity(
+                request,
+                get_settings().push_service_account,
+                Role.SERVICE_PUBSUB,
+                ENV_PUSH_SERVICE_ACCOUNT,
+            )
+            require(caller, Permission.EVENTS_INGEST)
+        except AppError as exc:
+            _log.warning("push to %s refused: %s", request.path, exc.message)
+            return error_response(exc, message_id)
+        return to_json(handle(envelope, message_id)), 200, dict(JSON_HEADERS)
 
 
 def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
@@ -97,7 +105,6 @@ def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
             routes,
             verifier=runtime.token_verifier(),
             store=runtime.document_store(),
-            project_id=settings.project_id,
         ),
     )
 
@@ -199,16 +206,18 @@ def handle_service_call(
     request_id = request.headers.get("X-CloudTasks-TaskName") or request.headers.get(
         "X-Request-ID", ""
     )
-    try:
-        require(caller(request), permission)
+    # A task carries the trace of the run that enqueued it; a scheduled job starts one.
+    with tracing.span(f"POST {request.path}", incoming=request.headers, kind="server"):
         try:
-            body = body_model.model_validate_json(request.get_data() or b"{}")
-        except ValidationError as exc:
-            raise invalid_input(exc) from None
-        return to_json(run(body)), 200, dict(JSON_HEADERS)
-    except AppError as exc:
-        _log.warning("%s refused or failed: %s", request.path, exc.message)
-        return error_response(exc, request_id)
+            require(caller(request), permission)
+            try:
+                body = body_model.model_validate_json(request.get_data() or b"{}")
+            except ValidationError as exc:
+                raise invalid_input(exc) from None
+            return to_json(run(body)), 200, dict(JSON_HEADERS)
+        except AppError as exc:
+            _log.warning("%s refused or failed: %s", request.path, exc.message)
+            return error_response(exc, request_id)
 
 
 def job_tenants(body: JobBody) -> list[str]:

@@ -1,7 +1,8 @@
 """Structured JSON logging in Cloud Logging's format, with request context carried implicitly.
 
-Each record is one JSON line on stdout with ``severity``, ``message``, ``time`` and the special
-``logging.googleapis.com/trace`` field, so Cloud Logging groups a request's lines under its trace.
+Each record is one JSON line on stdout with ``severity``, ``message``, ``time`` and, inside a span
+(``shared/tracing.py``), the special ``logging.googleapis.com/trace`` and ``spanId`` fields, so
+Cloud Logging groups a request's lines under its trace, across every hop.
 ``tenant_id``, ``request_id`` and anything passed as ``extra={"fields": {...}}`` become JSON fields.
 """
 
@@ -11,14 +12,19 @@ import contextlib
 import contextvars
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.tracing import current_ids
+
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context", default={})  # noqa: B039 - never mutated, always replaced
 
 TRACE_FIELD = "logging.googleapis.com/trace"
+SPAN_FIELD = "logging.googleapis.com/spanId"
+SAMPLED_FIELD = "logging.googleapis.com/trace_sampled"
 LABELS_FIELD = "logging.googleapis.com/labels"
 
 
@@ -37,14 +43,6 @@ def current_context() -> dict[str, str]:
     return dict(_context.get())
 
 
-def trace_from_header(header: str | None, project_id: str) -> str | None:
-    """Turn an ``X-Cloud-Trace-Context: TRACE/SPAN;o=1`` header into Cloud Logging's trace name."""
-    if not header:
-        return None
-    trace_id = header.split("/", 1)[0].strip()
-    return f"projects/{project_id}/traces/{trace_id}" if trace_id else None
-
-
 class CloudLoggingFormatter(logging.Formatter):
     """Formats records as the JSON that Cloud Logging parses into structured entries."""
 
@@ -55,9 +53,14 @@ class CloudLoggingFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "logger": record.name,
         }
-        context = _context.get()
-        for key, value in context.items():
-            entry[TRACE_FIELD if key == "trace" else key] = value
+        entry.update(_context.get())
+        ids = current_ids()
+        if ids is not None:
+            # The current span (shared/tracing.py): Cloud Logging files the line under its trace.
+            project = os.environ.get("GOOGLE_CLOUD_PROJECT", "local")
+            entry[TRACE_FIELD] = f"projects/{project}/traces/{ids[0]}"
+            entry[SPAN_FIELD] = ids[1]
+            entry[SAMPLED_FIELD] = True
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             entry.update(fields)

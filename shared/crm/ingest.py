@@ -83,7 +83,14 @@ def dead_letter(publisher: Publisher, topic: str, message: PubSubMessage, exc: A
         "message rejected to %s: %s",
         topic,
         exc.message,
-        extra={"fields": {"error_code": exc.code, "error_field": exc.field}},
+        extra={
+            "fields": {
+                "metric": "dead_letter",
+                "topic": topic,
+                "error_code": exc.code,
+                "error_field": exc.field,
+            }
+        },
     )
 
 

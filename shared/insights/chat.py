@@ -21,6 +21,7 @@ from shared.insights import grounding
 from shared.insights.history import customer_history
 from shared.knowledge.index import KnowledgeBase
 from shared.llm.types import Message
+from shared.log import get_logger
 from shared.prompts.service import call_context, prepare
 from shared.store.base import check_segment
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from shared.llm.client import LLMClient
     from shared.tenancy.scope import TenantStore
 
+_log = get_logger("insights.chat")
 MAX_TURNS = 40
 
 
@@ -96,11 +98,24 @@ def start_chat(
             if piece.usage is not None:
                 usage = piece.usage
         used = {h.doc_id for h in hits if f"[{h.doc_id}]" in answer}
+        checked = grounding.check(answer, hits)
         yield _sse(
             "citations",
             {
                 "citations": [h.citation() for h in hits if h.doc_id in used or not used],
-                "grounding": grounding.check(answer, hits),
+                "grounding": checked,
+            },
+        )
+        _log.info(
+            "chat answer grounded",
+            extra={
+                "fields": {
+                    # terraform/metrics.json: insight_grounding
+                    "metric": "insight_grounding",
+                    "kind": "chat",
+                    "score": checked["score"],
+                    "sentences": checked["sentences"],
+                }
             },
         )
         now = datetime.now(UTC).isoformat()

@@ -21,6 +21,7 @@ from shared.errors import InvalidInput, NotFound
 from shared.insights.history import customer_history
 from shared.knowledge.index import KnowledgeBase
 from shared.llm.errors import AllProvidersFailed, BudgetExceeded
+from shared.log import get_logger
 from shared.messaging.pubsub import ordering_key
 from shared.prompts.service import call_context, prepare
 from shared.store.base import check_segment
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from shared.prompts.render import RenderedPrompt
     from shared.tenancy.scope import TenantStore
 
+_log = get_logger("insights.service")
 INSIGHT_TYPES = (
     "churn_risk",
     "upsell",
@@ -209,6 +211,19 @@ def build_insight(
     for item in answer.get("supporting_data", []):
         cites = [citations[i] for i in item.get("source_ids", []) if i in citations]
         supporting.append({"claim": item.get("claim", ""), "citations": cites})
+    cited = sum(1 for item in supporting if item["citations"])
+    _log.info(
+        "insight grounded",
+        extra={
+            "fields": {
+                # terraform/metrics.json: insight_grounding (the share of claims with a citation)
+                "metric": "insight_grounding",
+                "kind": kind,
+                "score": round(cited / len(supporting), 3) if supporting else 0.0,
+                "sentences": len(supporting),
+            }
+        },
+    )
     return CustomerInsight(
         # Two generations within one second (a refresh racing a forced one) must not share an id.
         insight_id=f"{customer_id}-{kind}-{int(now.timestamp())}-{uuid.uuid4().hex[:6]}",

@@ -11,8 +11,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from shared import tracing
 from shared.llm.cache import cache_key
 from shared.llm.context import fit_to_window
 from shared.llm.errors import AllProvidersFailed, BudgetExceeded, LLMError
@@ -86,6 +87,17 @@ class LLMClient:
             BudgetExceeded (402), PromptRejected (422), ContextTooLong (413),
             AllProvidersFailed (503, retryable) unless ``ctx.fallback`` is set.
         """
+        attributes = {
+            "crm_ai.tenant_id": ctx.tenant_id,
+            "crm_ai.feature": ctx.feature,
+            "crm_ai.template": ctx.template_id,
+            "crm_ai.template_version": ctx.template_version,
+            "crm_ai.crm_object": ctx.crm_object,
+        }
+        with tracing.span(f"llm {ctx.feature}", attributes=_present(attributes)):
+            return self._complete(request, ctx)
+
+    def _complete(self, request: LLMRequest, ctx: CallContext) -> LLMResponse:
         policy = self._policy(ctx)
         request = self._prepare(request, ctx, policy)
         key = cache_key(request) if ctx.cache and self._cache is not None else None
@@ -95,13 +107,17 @@ class LLMClient:
             else None
         )
         semantic = self._semantic if ctx.semantic_cache and not request.tools else None
+        cache = "exact" if hit is not None else "none"
         if hit is None and semantic is not None:
             hit = semantic.get(ctx.tenant_id, request)
+            cache = "semantic" if hit is not None else "miss"
+        elif hit is None and key is not None:
+            cache = "miss"
         if hit is not None:
             hit = hit.model_copy(
                 update={"cache_hit": True, "cost_usd": 0.0, "latency_ms": 0.0, "attempts": 0}
             )
-            self._record(ctx, hit, "ok")
+            self._record(ctx, hit, "ok", cache=cache)
             return hit
         request, reservation = self._reserve(request, ctx, policy)
         try:
@@ -122,7 +138,7 @@ class LLMClient:
         if request.response_schema is not None:
             response.schema_valid = matches_schema(request.response_schema, response.structured)
         self._settle(reservation, policy, response.usage, response.cost_usd)
-        self._record(ctx, response, "ok")
+        self._record(ctx, response, "ok", cache=cache)
         if response.finish_reason != "length":  # a cut answer is not worth serving again
             if key is not None and self._cache is not None:
                 self._cache.put(ctx.tenant_id, key, response)
@@ -270,7 +286,13 @@ class LLMClient:
             self._ledger.settle(reservation, policy, usage.input_tokens + usage.output_tokens, usd)
 
     def _record(
-        self, ctx: CallContext, response: LLMResponse, outcome: str, ttft_ms: float | None = None
+        self,
+        ctx: CallContext,
+        response: LLMResponse,
+        outcome: str,
+        ttft_ms: float | None = None,
+        *,
+        cache: str = "none",
     ) -> None:
         fields = {
             "tenant_id": ctx.tenant_id,
@@ -282,12 +304,24 @@ class LLMClient:
             "cost_usd": response.cost_usd,
             "latency_ms": round(response.latency_ms, 1),
             "cache_hit": response.cache_hit,
+            "cache": cache,  # exact or semantic (a hit), miss (looked), none (not asked to)
             "attempts": response.attempts,
+            "failover": response.fallback,
             "outcome": outcome,
             "schema_valid": response.schema_valid,
             "batch": response.batch,
         }
         extra = {"ttft_ms": round(ttft_ms, 1)} if ttft_ms is not None else {}
+        tracing.annotate(
+            {
+                "crm_ai.cost_usd": response.cost_usd,
+                "crm_ai.cache_hit": response.cache_hit,
+                "crm_ai.outcome": outcome,
+                "gen_ai.response.model": response.model or None,
+                "gen_ai.usage.input_tokens": response.usage.input_tokens,
+                "gen_ai.usage.output_tokens": response.usage.output_tokens,
+            }
+        )
         _log.info("llm call", extra={"fields": {"metric": "llm_call", **fields, **extra}})
         if self._ledger is None:
             return
@@ -305,3 +339,7 @@ class LLMClient:
 
     def _record_failure(self, ctx: CallContext, request: LLMRequest, outcome: str) -> None:
         self._record(ctx, LLMResponse(model=request.model or request.tier, attempts=0), outcome)
+
+
+def _present(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attributes.items() if v is not None}

@@ -7,6 +7,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from shared.log import get_logger
+
+_log = get_logger("llm.health")
+
+
+def _circuit(model: str, state: str) -> None:
+    """A circuit's change of state (terraform/metrics.json: llm_circuit)."""
+    fields = {"metric": "llm_circuit", "model": model, "state": state}
+    _log.warning("circuit %s for %s", state, model, extra={"fields": fields})
+
 
 @dataclass
 class _State:
@@ -49,6 +59,8 @@ class HealthBoard:
     def success(self, model: str, latency_ms: float) -> None:
         with self._lock:
             state = self._get(model)
+            if state.opened_at is not None:
+                _circuit(model, "closed")
             state.failures, state.opened_at, state.probing = 0, None, False
             prev = state.latency_ms
             state.latency_ms = (
@@ -60,6 +72,8 @@ class HealthBoard:
             state = self._get(model)
             state.failures += 1
             if state.probing or state.failures >= self.threshold:
+                if state.opened_at is None or state.probing:
+                    _circuit(model, "open")
                 state.opened_at, state.probing = self.clock(), False
 
     def latency(self, model: str) -> float | None:

@@ -218,6 +218,7 @@ class Ledger:
             "LLM budget threshold reached",
             extra={
                 "fields": {
+                    "metric": "llm_budget_threshold",
                     "tenant_id": reservation.tenant_id,
                     "threshold_percent": threshold,
                     "period": reservation.period,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from shared import tracing
 from shared.llm.errors import (
     RETRYABLE,
     AllProvidersFailed,
@@ -142,9 +143,20 @@ class Router:
                 attempts += 1
                 t0 = time.perf_counter()
                 try:
-                    response = self.providers[info.provider].complete(
-                        info.id, request, timeout=self.policy.timeout_s
-                    )
+                    with tracing.span(
+                        f"chat {info.id}", kind="client", attributes=_gen_ai(info, attempt)
+                    ):
+                        response = self.providers[info.provider].complete(
+                            info.id, request, timeout=self.policy.timeout_s
+                        )
+                        tracing.annotate(
+                            {
+                                "gen_ai.response.model": response.model or None,
+                                "gen_ai.response.finish_reasons": [response.finish_reason],
+                                "gen_ai.usage.input_tokens": response.usage.input_tokens,
+                                "gen_ai.usage.output_tokens": response.usage.output_tokens,
+                            }
+                        )
                 except ProviderError as exc:
                     errors.append(exc)
                     stop, floor.tokens = self._after_failure(info, exc, attempt, floor.tokens)
@@ -230,6 +242,8 @@ class Router:
             "LLM call failed",
             extra={
                 "fields": {
+                    "metric": "llm_attempt_failed",
+                    "provider": info.provider,
                     "model": info.id,
                     "failure": exc.kind.value,
                     "status": exc.status,
@@ -260,3 +274,18 @@ class Router:
             or "no candidate was available"
         )
         return AllProvidersFailed(f"every LLM provider failed ({summary}); retry later")
+
+
+# OpenTelemetry's GenAI names for our providers (gen_ai.provider.name).
+_GEN_AI_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "google": "gcp.gemini"}
+
+
+def _gen_ai(info: ModelInfo, attempt: int) -> dict[str, object]:
+    """A provider attempt's span attributes, by OpenTelemetry's GenAI semantic conventions.
+    Prompt and completion text are never set (PII)."""
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": _GEN_AI_PROVIDER.get(info.provider, info.provider),
+        "gen_ai.request.model": info.id,
+        "crm_ai.attempt": attempt + 1,
+    }

@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared import tracing
 from shared.errors import TransientError
 
 if TYPE_CHECKING:
@@ -26,6 +27,12 @@ def ordering_key(tenant_id: str, entity_id: str) -> str:
 
 def encode(data: bytes | dict[str, Any]) -> bytes:
     return data if isinstance(data, bytes) else json.dumps(data, default=str).encode()
+
+
+def traced(attributes: dict[str, str] | None) -> dict[str, str]:
+    """``attributes`` with the current trace's ``traceparent`` (shared/tracing.py), so the
+    subscriber's work joins the publisher's trace; one the caller set is kept."""
+    return {**tracing.carrier(), **(attributes or {})}
 
 
 Outgoing = tuple[bytes | dict[str, Any], str, dict[str, str]]  # data, ordering key, attributes
@@ -86,7 +93,7 @@ class MemoryPublisher:
             raise self.fail_with
         message_id = str(len(self.messages) + 1)
         self.messages.append(
-            PublishedMessage(topic, encode(data), ordering_key, dict(attributes or {}), message_id)
+            PublishedMessage(topic, encode(data), ordering_key, traced(attributes), message_id)
         )
         return message_id
 
@@ -151,7 +158,8 @@ class PubSubPublisher:
         client = self._get_client()
         path = self.topic_path(topic)
         futures = [
-            (client.publish(path, encode(d), ordering_key=k, **a), k) for d, k, a in messages
+            (client.publish(path, encode(d), ordering_key=k, **traced(a)), k)
+            for d, k, a in messages
         ]
         ids = []
         for future, key in futures:

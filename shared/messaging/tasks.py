@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared import tracing
 from shared.errors import TransientError
 
 if TYPE_CHECKING:
@@ -128,7 +129,8 @@ class CloudTasksQueue:
         http: dict[str, Any] = {
             "http_method": tasks_v2.HttpMethod.POST,
             "url": url,
-            "headers": {"Content-Type": "application/json"},
+            # The run's trace continues in the task's handler (shared/tracing.py).
+            "headers": {"Content-Type": "application/json", **tracing.carrier()},
             "body": json.dumps(payload, default=str).encode(),
         }
         if self._settings.tasks_service_account:

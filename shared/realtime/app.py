@@ -185,6 +185,21 @@ class RealtimeService:
         return JSONResponse(outcome)
 
     def _keep(self, envelope: Any) -> dict[str, Any]:
+        from shared import tracing
+
+        message = envelope.get("message") if isinstance(envelope, dict) else None
+        attributes = message.get("attributes") if isinstance(message, dict) else None
+        # The publisher's trace (a run, an ingested CRM event) continues here.
+        with tracing.span(
+            "push /_events",
+            incoming=attributes if isinstance(attributes, dict) else {},
+            kind="consumer",
+        ):
+            outcome = self._keep_traced(envelope)
+            log.info("streamed event %s", outcome["status"], extra={"fields": outcome})
+            return outcome
+
+    def _keep_traced(self, envelope: Any) -> dict[str, Any]:
         from shared import runtime
         from shared.config import TOPIC_AI_EVENTS_DEAD_LETTER
         from shared.crm.ingest import PubSubMessage, dead_letter, message_from_cloud_event
@@ -270,6 +285,8 @@ class RealtimeService:
             connection.fixed = fixed.name
             allowed = sorted(fixed.subscription.event_types or [])
         self.hub.add(connection)
+        stream = fixed.name.split("/")[0] if fixed is not None else "ws"  # no ids in labels
+        _socket_log("opened", stream)
         ready: dict[str, Any] = {
             "type": "ready",
             "tenant_id": principal.tenant_id,
@@ -287,6 +304,7 @@ class RealtimeService:
             await self._read(websocket, connection)
         finally:
             self.hub.remove(connection)
+            _socket_log("closed", stream)
             for task in background:
                 task.cancel()
 
@@ -391,11 +409,26 @@ class RealtimeService:
                 connection.offer(
                     {"type": "resync", "reason": f"event {last!r} is not among the recent ones"}
                 )
+                log.info(
+                    "socket resync",
+                    extra={"fields": {"metric": "socket_resync", "reason": "window"}},
+                )
         for event in missed:
             connection.offer({"type": "event", "event": event})
 
 
+def _socket_log(state: str, stream: str, **fields: Any) -> None:
+    """One line per socket opened, closed or refused (terraform/metrics.json: socket_connection)."""
+    extra = {"metric": "socket_connection", "state": state, "stream": stream, **fields}
+    log.info("socket %s", state, extra={"fields": extra})
+
+
 async def _refuse(websocket: WebSocket, code: int, error: str, reason: str) -> None:
+    _socket_log(
+        "refused",
+        websocket.url.path.split("/")[3] if websocket.url.path.startswith("/ws/ai/") else "ws",
+        error=error,
+    )
     await websocket.send_json({"type": "error", "error": error, "message": reason})
     await websocket.close(code=code, reason=reason[:120])
 

@@ -163,6 +163,8 @@ class Connection:
             self.queue.put_nowait(
                 {"type": "resync", "reason": "events were dropped: this client fell behind"}
             )
+            fields = {"metric": "socket_resync", "reason": "fell_behind"}
+            log.info("socket resync", extra={"fields": fields})
 
 
 class Hub:

@@ -20,6 +20,7 @@ import contextlib
 import json
 import uuid
 from concurrent import futures
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.config import TOPIC_AI_EVENTS
@@ -135,8 +136,21 @@ class PubSubIntake:
             )
         else:
             if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._deliver, event)
+                published = getattr(message, "publish_time", None)
+                self._loop.call_soon_threadsafe(self._deliver_observed, event, published)
         message.ack()
+
+    def _deliver_observed(self, event: Any, published: datetime | None) -> None:
+        """Deliver ``event`` and log one line for it (terraform/metrics.json: socket_delivery):
+        the sockets it reached here and the time from its publication to its hand-over to them."""
+        delivered = self._deliver(event)
+        fields: dict[str, Any] = {"metric": "socket_delivery", "delivered": delivered}
+        if isinstance(event, dict):
+            fields["event_type"] = str(event.get("event_type", ""))[:80]
+        if published is not None:
+            age = datetime.now(UTC) - published.astimezone(UTC)
+            fields["latency_ms"] = round(age.total_seconds() * 1000, 1)
+        log.info("event handed to sockets", extra={"fields": fields})
 
     def stop(self) -> None:
         """Stop pulling and delete the subscription (best effort at shutdown: if Pub/Sub does

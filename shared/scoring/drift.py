@@ -155,6 +155,23 @@ def check(
                 f"realised AUC {realised['auc']:.2f} against {expected:.2f} at validation"
             )
     report["status"] = "drift" if report["alerts"] else "stable"
+    realised = report.get("realised") or {}
+    _log.info(
+        "scoring quality measured",
+        extra={
+            "fields": {
+                # terraform/metrics.json: scoring_psi, scoring_auc, scoring_ece (per tenant)
+                "metric": "scoring_quality",
+                "tenant_id": scope.tenant_id,
+                "model_version": model.version,
+                "status": report["status"],
+                "score_psi": round(score_psi, 4),
+                "max_feature_psi": round(max(fields.values(), default=0.0), 4),
+                "auc": realised.get("auc"),
+                "ece": realised.get("ece"),
+            }
+        },
+    )
     scope.set(scope.path("scoring_drift", datetime.now(UTC).strftime("%Y-%m-%d")), report)
     if report["alerts"] and publisher is not None:
         tenant = scope.tenant_id

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError, create_model
 
+from shared import tracing
 from shared.auth.rbac import require
 from shared.errors import (
     AppError,
@@ -32,7 +34,7 @@ from shared.errors import (
     PayloadTooLarge,
     Unprocessable,
 )
-from shared.log import get_logger, log_context, trace_from_header
+from shared.log import get_logger, log_context
 from shared.tenancy.scope import TenantStore, tenant_for
 from shared.web.contract import DEFAULT_MAX_BODY, MAX_IDEMPOTENCY_KEY, Id, OneOf
 
@@ -206,58 +208,95 @@ def dispatch(
     *,
     verifier: TokenVerifier,
     store: DocumentStore,
-    project_id: str,
 ) -> Response:
     """Authenticate, authorise, validate and run the matching route; map every outcome to a
     response."""
     request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-    trace = trace_from_header(request.headers.get("X-Cloud-Trace-Context"), project_id)
-    with log_context(request_id=request_id, trace=trace, path=request.path, method=request.method):
-        try:
-            route, params = _find(routes, request.method, request.path)
-            raw = _read_body(request, route) if route.body is not None else b""
-            principal = verifier.verify(_bearer(request))  # before anything about the request
-            if route.idempotent:
-                _check_idempotency_key(request.headers.get("Idempotency-Key"))
-            tenant_id = tenant_for(principal, request.headers.get("X-Tenant-ID"))
-            with log_context(tenant_id=tenant_id, subject=principal.subject):
-                require(principal, route.permission)
-                ctx = RequestContext(
-                    principal,
-                    tenant_id,
-                    TenantStore(store, tenant_id),
-                    request,
-                    _validated_path(route, params),
-                    body_model=_parse(route.body, raw) if route.body is not None else None,
-                    query_model=_query(route.query, request) if route.query else None,
-                )
-                try:
-                    result = route.handler(ctx)
-                except InvalidInput as exc:
-                    if isinstance(exc, Unprocessable):
-                        raise
-                    # The schema held (checked above); what the handler refuses is a rule.
-                    raise Unprocessable(exc.message, field=exc.field, **exc.details) from exc
-                if route.stream:
-                    events = cast("Iterator[str]", result)
-                    return _event_stream(events, request_id)  # type: ignore[no-any-return]
-                body, status = cast("tuple[dict[str, Any] | BaseModel, int]", result)
-                return to_json(body), status, {**JSON_HEADERS, "X-Request-ID": request_id}
-        except AppError as exc:
-            level = (
-                _log.warning
-                if exc.status_code >= 500 or exc.status_code in (401, 403)
-                else _log.info
+    started = time.perf_counter()
+    with (
+        tracing.span(f"{request.method} api", incoming=request.headers, kind="server") as span,
+        log_context(request_id=request_id, path=request.path, method=request.method),
+    ):
+        served: dict[str, Any] = {"route": "unmatched"}
+        response = _serve(request, routes, verifier, store, request_id, span, served)
+        status = response[1] if isinstance(response, tuple) else response.status_code
+        # One line per request: the API's availability and latency by route (terraform/metrics.json).
+        _log.info(
+            "request served",
+            extra={
+                "fields": {
+                    "metric": "api_request",
+                    "route": f"{request.method} {served['route']}",
+                    "status": status,
+                    "status_class": f"{status // 100}xx",
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                }
+            },
+        )
+        return response
+
+
+def _serve(
+    request: flask.Request,
+    routes: Sequence[Route],
+    verifier: TokenVerifier,
+    store: DocumentStore,
+    request_id: str,
+    span: Any,
+    served: dict[str, Any],
+) -> Response:
+    """:func:`dispatch`'s work inside the request's span; ``served["route"]`` gets the matched
+    route's pattern for the request's log line."""
+    try:
+        route, params = _find(routes, request.method, request.path)
+        served["route"] = route.pattern
+        span.update_name(f"{request.method} {route.pattern}")
+        span.set_attribute("http.route", route.pattern)
+        raw = _read_body(request, route) if route.body is not None else b""
+        principal = verifier.verify(_bearer(request))  # before anything about the request
+        if route.idempotent:
+            _check_idempotency_key(request.headers.get("Idempotency-Key"))
+        tenant_id = tenant_for(principal, request.headers.get("X-Tenant-ID"))
+        with log_context(tenant_id=tenant_id, subject=principal.subject):
+            require(principal, route.permission)
+            ctx = RequestContext(
+                principal,
+                tenant_id,
+                TenantStore(store, tenant_id),
+                request,
+                _validated_path(route, params),
+                body_model=_parse(route.body, raw) if route.body is not None else None,
+                query_model=_query(route.query, request) if route.query else None,
             )
-            level("request refused: %s", exc.message, extra={"fields": {"error_code": exc.code}})
-            return error_response(exc, request_id)
-        except Exception:  # noqa: BLE001 - the edge: a bug must answer 500 with a request id, not a stack trace
-            _log.exception("unhandled error")
-            body = {
-                "error": {"code": "internal", "message": "internal error"},
-                "request_id": request_id,
-            }
-            return to_json(body), 500, {**JSON_HEADERS, "X-Request-ID": request_id}
+            try:
+                result = route.handler(ctx)
+            except InvalidInput as exc:
+                if isinstance(exc, Unprocessable):
+                    raise
+                # The schema held (checked above); what the handler refuses is a rule.
+                raise Unprocessable(exc.message, field=exc.field, **exc.details) from exc
+            if route.stream:
+                events = cast("Iterator[str]", result)
+                return _event_stream(events, request_id)  # type: ignore[no-any-return]
+            body, status = cast("tuple[dict[str, Any] | BaseModel, int]", result)
+            return to_json(body), status, {**JSON_HEADERS, "X-Request-ID": request_id}
+    except AppError as exc:
+        level = (
+            _log.warning if exc.status_code >= 500 or exc.status_code in (401, 403) else _log.info
+        )
+        fields: dict[str, Any] = {"error_code": exc.code}
+        if exc.status_code == 401:
+            # Counted with the other security events (terraform/metrics.json: security_events).
+            fields["security_event"] = "authentication_failed"
+        level("request refused: %s", exc.message, extra={"fields": fields})
+        return error_response(exc, request_id)
+    except Exception:  # noqa: BLE001 - the edge: a bug must answer 500 with a request id, not a stack trace
+        _log.exception("unhandled error")
+        body = {
+            "error": {"code": "internal", "message": "internal error"},
+            "request_id": request_id,
+        }
+        return to_json(body), 500, {**JSON_HEADERS, "X-Request-ID": request_id}
 
 
 def _read_body(request: flask.Request, route: Route) -> bytes:

@@ -92,6 +92,8 @@ class WorkflowRun(BaseModel):
     slice: int = 0
     lease_until: datetime | None = None  # a runner is working on the current slice until then
     cancel_requested: bool = False
+    # When the run first finished or reached a person (its deadline's clock stops there).
+    first_stop_at: datetime | None = None
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -106,6 +108,8 @@ class WorkflowRun(BaseModel):
         return round(sum(a.cost_usd for a in self.actions), 9)
 
     def public(self) -> dict[str, Any]:
-        body = self.model_dump(mode="json", exclude={"resume", "slice", "version", "lease_until"})
+        body = self.model_dump(
+            mode="json", exclude={"resume", "slice", "version", "lease_until", "first_stop_at"}
+        )
         body.update(tokens=self.tokens, cost_usd=self.cost_usd)
         return body

@@ -170,12 +170,14 @@ class Runner:
                 "actions": [],
                 "steps": [],
             }
-        started = time.monotonic()
+        started = last = time.monotonic()
         if stream_input is not None or snapshot.next:
             for chunk in graph.stream(
                 stream_input, config, stream_mode="updates", durability="sync"
             ):
-                run = self._record_step(run, chunk)
+                now = time.monotonic()
+                run = self._record_step(run, chunk, (now - last) * 1000)
+                last = now
                 if run.cancel_requested:
                     return self._end(run, "cancelled")
                 if time.monotonic() - started > self._budget_s:
@@ -190,7 +192,9 @@ class Runner:
             )
         return self._end(run, "completed", output=output)
 
-    def _record_step(self, run: WorkflowRun, chunk: dict[str, Any]) -> WorkflowRun:
+    def _record_step(
+        self, run: WorkflowRun, chunk: dict[str, Any], elapsed_ms: float
+    ) -> WorkflowRun:
         actions: list[AgentAction] = []
         steps: list[ExecutionStep] = []
         for node, update in chunk.items():
@@ -207,7 +211,50 @@ class Runner:
         run = self.runs.update(run.run_id, change)
         for step in steps:
             self.runs.publish(run, "workflow.step_completed", node=step.node, agent=step.agent)
+            # Duration and failures per type and step (terraform/metrics.json: workflow_step).
+            _log.info(
+                "workflow step %s",
+                step.status,
+                extra={
+                    "fields": {
+                        "metric": "workflow_step",
+                        "run_id": run.run_id,
+                        "workflow_type": run.type,
+                        "node": step.node,
+                        "agent": step.agent,
+                        "status": step.status,
+                        "duration_ms": round(elapsed_ms / max(len(steps), 1), 1),
+                    }
+                },
+            )
         return run
+
+    def _outcome(self, run: WorkflowRun, outcome: str, first_stop: datetime | None) -> None:
+        """One line per outcome a run reaches (terraform/metrics.json: workflow_outcome):
+        completed, failed, cancelled, waiting_for_human, handed_off, degraded; with the time
+        since the run was created, and ``in_time``: whether its first stop (finished, or a
+        person has it) came within its type's deadline ("n/a" for later outcomes)."""
+        age_ms = (datetime.now(UTC) - run.created_at).total_seconds() * 1000
+        in_time = "n/a"
+        if first_stop is not None:
+            deadline = DEADLINE_SECONDS.get(run.type, DEFAULT_DEADLINE_SECONDS)
+            late = (first_stop - run.created_at).total_seconds() > deadline or outcome == "failed"
+            in_time = "false" if late else "true"
+        _log.info(
+            "workflow %s",
+            outcome,
+            extra={
+                "fields": {
+                    "metric": "workflow_outcome",
+                    "run_id": run.run_id,
+                    "workflow_type": run.type,
+                    "outcome": outcome,
+                    "mode": run.mode,
+                    "in_time": in_time,
+                    "duration_ms": round(age_ms, 1),
+                }
+            },
+        )
 
     # --- endings --------------------------------------------------------------------------------
     def _wait_for_human(self, run: WorkflowRun, pending: Any) -> dict[str, Any]:
@@ -219,7 +266,10 @@ class Runner:
             payload={k: v for k, v in value.items() if k not in ("kind", "prompt")},
         )
 
+        first = _FirstStop()
+
         def change(current: WorkflowRun) -> WorkflowRun:
+            first.mark(current)
             current.status, current.pending_task = "waiting_for_human", task
             current.resume, current.lease_until = None, None
             current.slice += 1
@@ -227,12 +277,16 @@ class Runner:
 
         run = self.runs.update(run.run_id, change)
         self.runs.publish(run, "workflow.status_changed", task_id=task.task_id)
+        self._outcome(run, "waiting_for_human", first.stopped)
         return {"run_id": run.run_id, "status": run.status, "task_id": task.task_id}
 
     def _end(
         self, run: WorkflowRun, status: str, *, output: dict[str, Any] | None = None
     ) -> dict[str, Any]:
+        first = _FirstStop()
+
         def change(current: WorkflowRun) -> WorkflowRun:
+            first.mark(current)
             current.status = status  # type: ignore[assignment]
             current.output = output if output is not None else current.output
             current.pending_task, current.resume, current.lease_until = None, None, None
@@ -240,6 +294,7 @@ class Runner:
 
         run = self.runs.update(run.run_id, change)
         self.runs.publish(run, "workflow.status_changed")
+        self._outcome(run, run.status, first.stopped)
         return {"run_id": run.run_id, "status": run.status}
 
     def _next_slice(self, run: WorkflowRun) -> dict[str, Any]:
@@ -254,7 +309,12 @@ class Runner:
 
     def _failed(self, run: WorkflowRun, exc: Exception) -> dict[str, Any]:
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        _log.warning("workflow slice failed: %s", message, extra={"fields": {"run_id": run.run_id}})
+        fields = {
+            "metric": "workflow_slice_failed",
+            "run_id": run.run_id,
+            "workflow_type": run.type,
+        }
+        _log.warning("workflow slice failed: %s", message, extra={"fields": fields})
 
         def change(current: WorkflowRun) -> WorkflowRun:
             current.failures += 1
@@ -272,6 +332,7 @@ class Runner:
         run = self.runs.update(run.run_id, change)
         if run.mode == "single_agent" and run.status == "queued" and run.failures == 0:
             self.runs.publish(run, "workflow.degraded", reason=run.degraded)
+            self._outcome(run, "degraded", None)
             enqueue_slice(self._queue, self._runner_url, run, run.slice)
             return {"run_id": run.run_id, "status": "degraded", "next_slice": run.slice}
         if run.mode == "single_agent" and run.failures >= MAX_FAILURES:
@@ -291,7 +352,10 @@ class Runner:
             options=["take_over"],
         )
 
+        first = _FirstStop()
+
         def change(current: WorkflowRun) -> WorkflowRun:
+            first.mark(current)
             current.status = "completed" if output is not None else "failed"
             current.pending_task, current.lease_until = task, None
             current.degraded = (current.degraded + "; " if current.degraded else "") + why
@@ -300,7 +364,26 @@ class Runner:
 
         run = self.runs.update(run.run_id, change)
         self.runs.publish(run, "workflow.needs_human", reason=why)
+        self._outcome(run, "handed_off", first.stopped)
         _log.warning(
             "workflow handed to a person: %s", why, extra={"fields": {"run_id": run.run_id}}
         )
         return {"run_id": run.run_id, "status": run.status, "handed_off": True}
+
+
+# How long a run may take to finish or reach a person (the workflow SLO, terraform/monitoring).
+DEADLINE_SECONDS = {"lead_qualification": 120, "outreach_draft": 120, "interaction_triage": 60}
+DEFAULT_DEADLINE_SECONDS = 120
+
+
+class _FirstStop:
+    """Inside a run update: stamps ``first_stop_at`` the first time a run stops, and remembers
+    whether this update was that time (a retried transaction runs the change again)."""
+
+    def __init__(self) -> None:
+        self.stopped: datetime | None = None
+
+    def mark(self, current: WorkflowRun) -> None:
+        self.stopped = None
+        if current.first_stop_at is None:
+            current.first_stop_at = self.stopped = datetime.now(UTC)

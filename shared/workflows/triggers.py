@@ -131,4 +131,7 @@ def handle_workflow_event(
         stored, created = RunStore(scope, publisher).create(run)
         if stored.status == "queued":
             enqueue_slice(queue, runner_url, stored, stored.slice)
-        return {"status": "started" if created else "already started", "run_id": stored.run_id}
+        status = "started" if created else "already started"
+        fields = {"run_id": stored.run_id, "workflow_type": run.type, "event_type": kind}
+        _log.info("workflow %s by event", status, extra={"fields": fields})
+        return {"status": status, "run_id": stored.run_id}

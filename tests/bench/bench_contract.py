@@ -100,9 +100,7 @@ def _worker(runs: int) -> dict[str, Any]:
         for i in range(n + 20):
             with app.test_request_context(path, method="POST", headers=headers, data=body):
                 start = time.perf_counter()
-                _, status, _ = dispatch(
-                    flask.request, routes, verifier=verifier, store=store, project_id="p"
-                )
+                _, status, _ = dispatch(flask.request, routes, verifier=verifier, store=store)
                 elapsed = time.perf_counter() - start
             assert status == 200, status
             if i >= 20:  # warm-up

@@ -66,6 +66,8 @@ locals {
     AUTH_AUDIENCE = var.jwt_audience
     AUTH_JWKS_URL = var.jwks_uri
     LOG_LEVEL     = var.log_level
+    # Spans go to Cloud Trace (shared/tracing.py); every log line carries its trace and span.
+    TRACE_EXPORTER = "cloud_trace"
     # Browsers on these origins may call the API: the console (served by the real-time
     # service) and the CRM's own web app.
     CORS_ORIGINS = join(",", concat([local.service_urls.realtime], var.cors_origins))
@@ -116,7 +118,7 @@ module "sa_fn" {
   project_id    = var.project_id
   account_id    = "fn-${replace(each.key, "_", "-")}"
   display_name  = "${each.key} function"
-  project_roles = each.value.roles
+  project_roles = concat(each.value.roles, ["roles/cloudtrace.agent"]) # spans to Cloud Trace (shared/tracing.py)
 }
 
 # Only the functions that call OpenAI or Anthropic read their keys.
@@ -349,7 +351,7 @@ module "sa_realtime" {
   project_id    = var.project_id
   account_id    = "run-realtime"
   display_name  = "realtime Cloud Run service"
-  project_roles = local.services.realtime.roles # the durable copy of streamed events, the paths' checks
+  project_roles = concat(local.services.realtime.roles, ["roles/cloudtrace.agent"]) # + the durable copy of streamed events, the paths' checks
 }
 
 resource "google_project_iam_member" "realtime_fanout" {

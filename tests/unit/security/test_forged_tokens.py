@@ -86,7 +86,7 @@ def test_forged_tokens_are_refused_on_every_route(keys: tuple[Path, Path], tmp_p
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             with app.test_request_context(path, method=method, headers=headers, data="{}"):
                 body, status, _ = dispatch(
-                    flask.request, routes, verifier=verifier, store=MemoryStore(), project_id="p"
+                    flask.request, routes, verifier=verifier, store=MemoryStore()
                 )
             tried += 1
             assert status == 401, (name, method, path, body)

@@ -38,9 +38,7 @@ def call(keys: tuple[Path, Path]) -> Any:
                 flask.request,
                 ROUTES,
                 frozenset({CONSOLE}),
-                lambda: dispatch(
-                    flask.request, ROUTES, verifier=verifier, store=MemoryStore(), project_id="p"
-                ),
+                lambda: dispatch(flask.request, ROUTES, verifier=verifier, store=MemoryStore()),
             )
             return answer  # type: ignore[return-value]
 

@@ -72,7 +72,7 @@ def call(keys: tuple[Path, Path]) -> Any:
             data = json.dumps(data)
         with app.test_request_context(path, method=method, headers=headers, data=data):
             body, status, out = dispatch(
-                flask.request, ROUTES, verifier=verifier, store=MemoryStore(), project_id="p"
+                flask.request, ROUTES, verifier=verifier, store=MemoryStore()
             )
         return json.loads(body), status, out
 
