@@ -52,6 +52,7 @@ from shared.errors import AppError, InvalidInput, Unauthenticated
 from shared.log import get_logger
 from shared.realtime.console import console_routes
 from shared.realtime.hub import Connection, Hub, Subscription, readable
+from shared.realtime.push import StreamKeeper
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -144,7 +145,7 @@ class RealtimeService:
         self._store = store
         self.intake: Any = None
 
-    def _log(self) -> StreamLog | None:
+    def stream_log(self) -> StreamLog | None:
         from shared.realtime.durable import StreamLog
 
         return StreamLog(self._store()) if self._store is not None else None
@@ -156,81 +157,6 @@ class RealtimeService:
             return False
         scope = TenantStore(self._store(), principal.tenant_id or "")
         return scope.get(scope.path(*subject)) is not None
-
-    async def events(self, request: Request) -> JSONResponse:
-        """``POST /_events``: the ``ai-events-stream`` push subscription keeps each streamed event
-        in the durable copy. Only Pub/Sub's push identity may call it (its OIDC token, checked
-        as every push target checks it); a message that can never be kept is dead-lettered at
-        once, a transient failure answers 503 so Pub/Sub delivers again."""
-        from shared.auth.rbac import Role, require
-        from shared.auth.service import verify_service_call
-        from shared.config import ENV_PUSH_SERVICE_ACCOUNT, get_settings
-
-        settings = get_settings()
-        try:
-            caller = await asyncio.to_thread(
-                verify_service_call,
-                request.headers.get("authorization"),
-                settings,
-                account=settings.push_service_account,
-                role=Role.SERVICE_PUBSUB,
-                account_setting=ENV_PUSH_SERVICE_ACCOUNT,
-            )
-            require(caller, Permission.EVENTS_INGEST)
-        except AppError as exc:
-            log.warning("push to /_events refused: %s", exc.message)
-            return JSONResponse({"error": exc.to_dict()}, status_code=exc.status_code)
-        envelope = await _json_or_none(request)
-        outcome = await asyncio.to_thread(self._keep, envelope)
-        return JSONResponse(outcome)
-
-    def _keep(self, envelope: Any) -> dict[str, Any]:
-        from shared import tracing
-
-        message = envelope.get("message") if isinstance(envelope, dict) else None
-        attributes = message.get("attributes") if isinstance(message, dict) else None
-        # The publisher's trace (a run, an ingested CRM event) continues here.
-        with tracing.span(
-            "push /_events",
-            incoming=attributes if isinstance(attributes, dict) else {},
-            kind="consumer",
-        ):
-            outcome = self._keep_traced(envelope)
-            log.info("streamed event %s", outcome["status"], extra={"fields": outcome})
-            return outcome
-
-    def _keep_traced(self, envelope: Any) -> dict[str, Any]:
-        from shared import runtime
-        from shared.config import TOPIC_AI_EVENTS_DEAD_LETTER
-        from shared.crm.ingest import PubSubMessage, dead_letter, message_from_cloud_event
-        from shared.realtime.hub import envelope_problem
-
-        message_id = "unidentified"
-        if isinstance(envelope, dict) and isinstance(envelope.get("message"), dict):
-            message_id = str(envelope["message"].get("messageId") or message_id)
-        try:
-            message = message_from_cloud_event(envelope, message_id)
-            try:
-                event = json.loads(message.data)
-            except ValueError as exc:
-                raise InvalidInput(
-                    f"message data is not JSON: {exc}", field="message.data"
-                ) from exc
-            problem = envelope_problem(event)
-            if problem:
-                raise InvalidInput(problem, field="message.data")
-            stream_log = self._log()
-            kept = stream_log.record(event) if stream_log is not None else False
-        except InvalidInput as exc:
-            raw = json.dumps(envelope, default=str).encode()
-            dead_letter(
-                runtime.publisher(),
-                TOPIC_AI_EVENTS_DEAD_LETTER,
-                PubSubMessage(message_id, raw),
-                exc,
-            )
-            return {"status": "dead_lettered", "reason": exc.message}
-        return {"status": "kept" if kept else "skipped"}
 
     async def health(self, _: Request) -> JSONResponse:
         """200 while events flow in; 503 once the intake has stopped, so Cloud Run's liveness
@@ -381,7 +307,7 @@ class RealtimeService:
         held, then sent after the replay without repeating any."""
         missed = self.hub.replay(connection, last)
         if missed is None:
-            stream_log = self._log()
+            stream_log = self.stream_log()
             connection.hold = []
             try:
                 stored = (
@@ -453,13 +379,6 @@ async def _close_at_expiry(websocket: WebSocket, expires_at: int) -> None:
     await _refuse(websocket, UNAUTHENTICATED, "unauthenticated", "token has expired")
 
 
-async def _json_or_none(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except ValueError:
-        return None
-
-
 def build_app(
     *,
     hub: Hub | None = None,
@@ -497,7 +416,7 @@ def build_app(
     return Starlette(
         routes=[
             Route("/health", service.health),
-            Route("/_events", service.events, methods=["POST"]),
+            Route("/_events", StreamKeeper(service.stream_log).events, methods=["POST"]),
             WebSocketRoute("/ws", service.stream),
             WebSocketRoute("/ws/ai/workflows/{workflow_id}", service.stream),
             WebSocketRoute("/ws/ai/insights/{customer_id}", service.stream),
