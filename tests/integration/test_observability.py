@@ -336,3 +336,98 @@ def test_one_trace_follows_a_request_through_every_hop(observed: dict[str, Any])
         f"{', '.join(sorted(run))} ({per_run} bytes); CRM event trace across {', '.join(sorted(event))}; "
         f"an llm_call line is {sum(len(json.dumps(e)) for e in llm) // max(len(llm), 1)} bytes on average"
     )
+
+
+def test_the_analytics_views_aggregate_what_the_stack_logged(
+    stack: Stack, observed: dict[str, Any]
+) -> None:
+    """The SQL of terraform/analytics (Terraform's views) on the BigQuery emulator, over rows made
+    from this stack's real llm_call and workflow_outcome lines, equals the same sums in Python."""
+    import collections
+    from datetime import date, timedelta
+
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    project, dataset = stack.project, f"analytics_{secrets.token_hex(3)}"
+    client = bigquery.Client(
+        project=project,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=stack.procs["bigquery"].url),
+    )
+    client.create_dataset(dataset)
+    lines = [e for _, e in observed["lines"]]
+    calls = [e for e in lines if e.get("metric") == "llm_call" and e.get("model")]
+    outcomes = [e for e in lines if e.get("metric") == "workflow_outcome"]
+    usage = f"{project}.{dataset}.llm_usage"
+    field = bigquery.SchemaField
+    client.create_table(
+        bigquery.Table(
+            usage,
+            schema=[
+                field("tenant_id", "STRING"),
+                field("feature", "STRING"),
+                field("model", "STRING"),
+                field("input_tokens", "INT64"),
+                field("output_tokens", "INT64"),
+                field("cost_usd", "FLOAT64"),
+                field("cache_hit", "BOOL"),
+                field("at", "TIMESTAMP"),
+            ],
+        )
+    )
+    log = f"{project}.{dataset}.run_googleapis_com_stdout"
+    payload = [
+        field("metric", "STRING"),
+        field("workflow_type", "STRING"),
+        field("outcome", "STRING"),
+        field("in_time", "STRING"),
+        field("duration_ms", "FLOAT64"),
+    ]
+    client.create_table(
+        bigquery.Table(
+            log,
+            schema=[
+                field("timestamp", "TIMESTAMP"),
+                field("jsonPayload", "RECORD", fields=payload),
+            ],
+        )
+    )
+    keys = ("tenant_id", "feature", "model", "input_tokens", "output_tokens", "cost_usd")
+    assert not client.insert_rows_json(
+        usage,
+        [{**{k: e[k] for k in keys}, "cache_hit": e["cache_hit"], "at": e["time"]} for e in calls],
+    )
+    names = [f.name for f in payload]
+    assert not client.insert_rows_json(
+        log,
+        [{"timestamp": e["time"], "jsonPayload": {k: e.get(k) for k in names}} for e in outcomes],
+    )
+    for view, source in (("llm_cost_daily", usage), ("workflow_outcomes_weekly", log)):
+        sql = (REPO / f"terraform/analytics/{view}.sql").read_text().replace("${source}", source)
+        client.query(f"CREATE VIEW `{project}.{dataset}.{view}` AS {sql}").result()
+
+    cost: collections.Counter[tuple[Any, ...]] = collections.Counter()
+    for e in calls:
+        cost[(e["time"][:10], e["tenant_id"], e["feature"], e["model"])] += e["cost_usd"]
+    rows = client.query(f"SELECT * FROM `{project}.{dataset}.llm_cost_daily`").result()
+    got = {(str(r.day), r.tenant_id, r.feature, r.model): r.cost_usd for r in rows}
+    assert got.keys() == cost.keys()
+    assert all(abs(got[k] - round(v, 6)) < 1e-6 for k, v in cost.items())
+
+    def week(day: str) -> str:
+        d = date.fromisoformat(day)
+        return str(d - timedelta(days=d.weekday()))  # ISO weeks start on Monday
+
+    runs: collections.Counter[tuple[str, str, str]] = collections.Counter(
+        (week(e["time"][:10]), e["workflow_type"], e["outcome"]) for e in outcomes
+    )
+    rows = client.query(f"SELECT * FROM `{project}.{dataset}.workflow_outcomes_weekly`").result()
+    got_runs = {(str(r.week), r.workflow_type, r.outcome): r.runs for r in rows}
+    assert got_runs == dict(runs)
+    client.close()  # type: ignore[no-untyped-call]
+    print(
+        f"\nanalytics views on the BigQuery emulator: {len(calls)} LLM calls into {len(cost)} "
+        f"(day, tenant, feature, model) rows; {len(outcomes)} workflow outcomes into {len(runs)} rows"
+    )
