@@ -7,7 +7,8 @@ carries ``logging.googleapis.com/trace`` and ``logging.googleapis.com/spanId``
 (``shared/log.py``), so Cloud Logging and ``./scripts/trace ID`` put a request's lines together.
 
 Spans go to Cloud Trace when ``TRACE_EXPORTER=cloud_trace`` (Terraform sets it on deployed
-units); locally and in tests nothing is exported, the ids are in the logs. OpenTelemetry is
+units), and to any OTLP backend when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set; locally and in tests
+nothing is exported, the ids are in the logs. OpenTelemetry is
 imported on the first span, never at module import (cold starts): a process that never opens a
 span never loads it, and :func:`carrier` and :func:`current_ids` answer empty until then.
 """
@@ -45,6 +46,13 @@ def _get_tracer() -> Any:
                 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
                 provider.add_span_processor(BatchSpanProcessor(_deferred_cloud_trace()))
+            if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+                # Any OTLP backend as well (a collector, Langfuse, LangSmith), configured by
+                # OpenTelemetry's own OTEL_EXPORTER_OTLP_* variables.
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+                from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+                provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
             trace.set_tracer_provider(provider)
             _tracer = trace.get_tracer("crm-ai")
         return _tracer

@@ -7,13 +7,14 @@ what they ask (:class:`~shared.llm.types.LLMRequest`); they never name a provide
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared import tracing
+from shared import genai_metrics, tracing
 from shared.llm.cache import cache_key
 from shared.llm.context import fit_to_window
 from shared.llm.errors import AllProvidersFailed, BudgetExceeded, LLMError
@@ -138,6 +139,17 @@ class LLMClient:
         if request.response_schema is not None:
             response.schema_valid = matches_schema(request.response_schema, response.structured)
         self._settle(reservation, policy, response.usage, response.cost_usd)
+        if policy.trace_content:
+            # The tenant allowed text on its traces (the prompt as sent: redacted if pii=redact).
+            sent = [{"role": m.role, "content": m.content[:4000]} for m in request.messages]
+            tracing.annotate(
+                {
+                    "gen_ai.input.messages": json.dumps(sent)[:16000],
+                    "gen_ai.output.messages": json.dumps(
+                        [{"role": "assistant", "content": response.text[:8000]}]
+                    ),
+                }
+            )
         self._record(ctx, response, "ok", cache=cache)
         if response.finish_reason != "length":  # a cut answer is not worth serving again
             if key is not None and self._cache is not None:
@@ -312,6 +324,18 @@ class LLMClient:
             "batch": response.batch,
         }
         extra = {"ttft_ms": round(ttft_ms, 1)} if ttft_ms is not None else {}
+        if not response.cache_hit:
+            genai_metrics.record_call(
+                provider=response.provider,
+                request_model=response.model,
+                response_model=response.model if outcome == "ok" else None,
+                seconds=response.latency_ms / 1000,
+                input_tokens=response.usage.input_tokens,
+                output_tokens=response.usage.output_tokens,
+                cost_usd=response.cost_usd,
+                feature=ctx.feature,
+                error_type=None if outcome == "ok" else outcome,
+            )
         tracing.annotate(
             {
                 "crm_ai.cost_usd": response.cost_usd,

@@ -29,6 +29,9 @@ class LLMPolicy(BaseModel):
     injection: Literal["off", "flag", "block"] = "flag"
     pii: Literal["off", "redact"] = "off"
     alert_thresholds: list[int] = Field(default_factory=lambda: [50, 80, 100])
+    # Prompt and completion text on the call's trace span (after PII redaction when ``pii`` is
+    # "redact"). Off: spans carry counts, models and costs, never text (issue 17).
+    trace_content: bool = False
 
     @property
     def has_limits(self) -> bool:

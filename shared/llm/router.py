@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from shared import tracing
+from shared.genai_metrics import PROVIDER_NAMES
 from shared.llm.errors import (
     RETRYABLE,
     AllProvidersFailed,
@@ -276,16 +277,12 @@ class Router:
         return AllProvidersFailed(f"every LLM provider failed ({summary}); retry later")
 
 
-# OpenTelemetry's GenAI names for our providers (gen_ai.provider.name).
-_GEN_AI_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "google": "gcp.gemini"}
-
-
 def _gen_ai(info: ModelInfo, attempt: int) -> dict[str, object]:
     """A provider attempt's span attributes, by OpenTelemetry's GenAI semantic conventions.
     Prompt and completion text are never set (PII)."""
     return {
         "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": _GEN_AI_PROVIDER.get(info.provider, info.provider),
+        "gen_ai.provider.name": PROVIDER_NAMES.get(info.provider, info.provider),
         "gen_ai.request.model": info.id,
         "crm_ai.attempt": attempt + 1,
     }

@@ -87,6 +87,7 @@ class Policy(ResponseBody):
     injection: Literal["off", "flag", "block"]
     pii: Literal["off", "redact"]
     alert_thresholds: list[int]
+    trace_content: bool
 
 
 def get_usage(ctx: RequestContext) -> tuple[dict[str, Any], int]:

@@ -251,3 +251,83 @@ def test_semantic_cache_serves_a_rephrased_question_when_opted_in(
         CallContext(tenant_id="globex", feature="chat", semantic_cache=True),
     )
     assert not other.cache_hit  # tenant-scoped
+
+
+def test_each_call_records_opentelemetrys_genai_metrics_and_span(parts: dict[str, Any]) -> None:
+    """gen_ai.client.operation.duration and gen_ai.client.token.usage with the semantic
+    conventions' attributes, our cost by feature, and a provider-attempt span inside the call's
+    span: what any OTLP backend shows without a mapping (issue 17)."""
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from shared import genai_metrics, tracing
+
+    reader = InMemoryMetricReader()
+    genai_metrics.use_reader(reader)
+    spans = _capture_spans()
+    try:
+        ctx = CallContext(tenant_id="acme", feature="insights")
+        with tracing.span("test", incoming={}):
+            response = parts["client"].complete(_req("A fresh question for the metrics"), ctx)
+            parts["client"].complete(_req("A fresh question for the metrics"), ctx)  # cached
+        points: dict[str, list[Any]] = {}
+        for rm in reader.get_metrics_data().resource_metrics:
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    points[metric.name] = list(metric.data.data_points)
+    finally:
+        genai_metrics.use_reader(None)
+    (duration,) = points["gen_ai.client.operation.duration"]
+    assert duration.count == 1  # the cache hit is no provider operation
+    assert duration.attributes["gen_ai.provider.name"] in ("openai", "anthropic", "gcp.gemini")
+    assert duration.attributes["gen_ai.request.model"] == response.model
+    assert duration.attributes["gen_ai.operation.name"] == "chat"
+    usage = {p.attributes["gen_ai.token.type"]: p.sum for p in points["gen_ai.client.token.usage"]}
+    assert usage == {
+        "input": response.usage.input_tokens,
+        "output": response.usage.output_tokens,
+    }
+    (cost,) = points["crm_ai.llm.cost"]
+    assert cost.attributes["crm_ai.feature"] == "insights"
+    assert cost.sum == pytest.approx(response.cost_usd)
+    finished = spans.get_finished_spans()
+    (attempt,) = [s for s in finished if s.name == f"chat {response.model}"]
+    calls = [s for s in finished if s.name == "llm insights"]
+    assert len(calls) == 2  # the cached one too, with no provider attempt under it
+    (call,) = [s for s in calls if s.context.span_id == attempt.parent.span_id]
+    by_name = {s.name: s for s in finished}
+    assert attempt.attributes["gen_ai.usage.output_tokens"] == response.usage.output_tokens
+    assert call.attributes["crm_ai.tenant_id"] == "acme"
+    assert call.attributes["crm_ai.cost_usd"] == pytest.approx(response.cost_usd)
+    assert not any("messages" in k or "prompt" in k for s in by_name.values() for k in s.attributes)
+
+
+def _capture_spans() -> Any:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from shared import tracing
+
+    with tracing.span("start", incoming={}):
+        pass  # the process's tracer provider exists from here
+    exporter = InMemorySpanExporter()
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))  # type: ignore[attr-defined]
+    return exporter
+
+
+def test_text_goes_on_spans_only_where_the_tenant_allows_it(parts: dict[str, Any]) -> None:
+    spans = _capture_spans()
+    parts["policies"].put("chatty", LLMPolicy(trace_content=True, pii="redact"))
+    question = "Write to ada@example.com about the renewal, please"
+    for tenant in ("acme", "chatty"):
+        ctx = CallContext(tenant_id=tenant, feature="other", cache=False)
+        parts["client"].complete(_req(question), ctx)
+    calls = {
+        s.attributes["crm_ai.tenant_id"]: s
+        for s in spans.get_finished_spans()
+        if s.name == "llm other"
+    }
+    assert "gen_ai.input.messages" not in calls["acme"].attributes
+    sent = calls["chatty"].attributes["gen_ai.input.messages"]
+    assert "renewal" in sent and "ada@example.com" not in sent  # redacted as sent
+    assert "assistant" in calls["chatty"].attributes["gen_ai.output.messages"]
