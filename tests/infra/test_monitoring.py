@@ -46,6 +46,7 @@ PER_TENANT = {
 GOOGLE = {
     "cloudtasks.googleapis.com/queue/depth",
     "cloudtasks.googleapis.com/queue/task_attempt_count",
+    "cloudtasks.googleapis.com/queue/task_attempt_delays",
     "pubsub.googleapis.com/subscription/num_undelivered_messages",
     "pubsub.googleapis.com/subscription/oldest_unacked_message_age",
 }

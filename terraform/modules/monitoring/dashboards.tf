@@ -39,6 +39,7 @@ locals {
       ["Slice failures by type", "log:workflow_slice_failures", "ALIGN_SUM", ["metric.label.workflow_type"]],
       ["Runner queue depth", "cloudtasks.googleapis.com/queue/depth", "ALIGN_MAX", ["resource.label.queue_id"]],
       ["Task attempts", "cloudtasks.googleapis.com/queue/task_attempt_count", "ALIGN_SUM", ["metric.label.response_code"]],
+      ["Task age at attempt p95 (scheduled to run)", "cloudtasks.googleapis.com/queue/task_attempt_delays", "ALIGN_PERCENTILE_95", ["resource.label.queue_id"]],
     ]
     scoring = [
       ["Score PSI by tenant", "log:scoring_psi", "ALIGN_PERCENTILE_50", ["metric.label.tenant_id"]],
