@@ -45,6 +45,7 @@ ENV_LLM_BATCH_MODE = "LLM_BATCH_MODE"
 ENV_WORKFLOW_RUNNER_URL = "WORKFLOW_RUNNER_URL"
 ENV_WORKFLOW_LEASE_SECONDS = "WORKFLOW_LEASE_SECONDS"
 ENV_EVENT_LOCK_SECONDS = "EVENT_LOCK_SECONDS"
+ENV_STORE_OP_COUNTS = "STORE_OP_COUNTS"
 ENV_CORS_ORIGINS = "CORS_ORIGINS"
 ENV_CONSOLE_API_URL = "CONSOLE_API_URL"
 ENV_CONSOLE_DEMO_TOKEN_URL = "CONSOLE_DEMO_TOKEN_URL"  # noqa: S105 - a variable name
@@ -120,6 +121,9 @@ class Settings(BaseModel):
     # GEMINI_USE_VERTEX, the Gemini API with GEMINI_API_KEY, else the simulator.
     embedding_model: str = "local"
     embedding_dimensions: int = 768  # requested from a Google model (the vector index's size)
+    # Benchmarks only: count document-store operations and log them per request and per
+    # workflow step (shared/store/counting.py).
+    store_op_counts: bool = False
 
     @property
     def is_cloud(self) -> bool:
@@ -213,6 +217,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         {
             **values,
             "gemini_use_vertex": (env.get(ENV_GEMINI_VERTEX) or "").lower() in ("1", "true", "yes"),
+            "store_op_counts": (env.get(ENV_STORE_OP_COUNTS) or "").lower() in ("1", "true", "yes"),
             "workflow_lease_s": lease_s,
             "event_lock_s": event_lock_s,
             "cors_origins": _origins(env.get(ENV_CORS_ORIGINS) or ""),

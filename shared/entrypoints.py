@@ -14,6 +14,7 @@ from shared.config import TOPIC_AI_EVENTS_DEAD_LETTER, get_settings
 from shared.crm.ingest import PubSubMessage, dead_letter, message_from_cloud_event
 from shared.errors import AppError, InvalidInput
 from shared.log import get_logger
+from shared.store import counting
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,7 +88,10 @@ def handle_pubsub_push(
         except AppError as exc:
             _log.warning("push to %s refused: %s", request.path, exc.message)
             return error_response(exc, message_id)
-        return to_json(handle(envelope, message_id)), 200, dict(JSON_HEADERS)
+        with counting.measure() as ops:
+            outcome = handle(envelope, message_id)
+        counting.log_work(f"push {request.path}", ops, status=outcome.get("status"))
+        return to_json(outcome), 200, dict(JSON_HEADERS)
 
 
 def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
@@ -214,7 +218,10 @@ def handle_service_call(
                 body = body_model.model_validate_json(request.get_data() or b"{}")
             except ValidationError as exc:
                 raise invalid_input(exc) from None
-            return to_json(run(body)), 200, dict(JSON_HEADERS)
+            with counting.measure() as ops:
+                outcome = run(body)
+            counting.log_work(f"POST {request.path}", ops, run_id=getattr(body, "run_id", None))
+            return to_json(outcome), 200, dict(JSON_HEADERS)
         except AppError as exc:
             _log.warning("%s refused or failed: %s", request.path, exc.message)
             return error_response(exc, request_id)

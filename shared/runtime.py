@@ -29,7 +29,13 @@ if TYPE_CHECKING:
 def document_store() -> DocumentStore:
     from shared.store.firestore import FirestoreStore
 
-    return FirestoreStore.from_settings(get_settings())
+    settings = get_settings()
+    store = FirestoreStore.from_settings(settings)
+    if settings.store_op_counts:
+        from shared.store.counting import CountingStore
+
+        return CountingStore(store)  # benchmarks: operations counted (issue 19)
+    return store
 
 
 @lru_cache(maxsize=1)

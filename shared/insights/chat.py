@@ -23,6 +23,7 @@ from shared.knowledge.index import KnowledgeBase
 from shared.llm.types import Message
 from shared.log import get_logger
 from shared.prompts.service import call_context, prepare
+from shared.store import counting
 from shared.store.base import check_segment
 
 if TYPE_CHECKING:
@@ -137,4 +138,10 @@ def start_chat(
         )
         yield _sse("done", {})
 
-    return events()
+    def counted() -> Iterator[str]:
+        # The streamed part's store operations (benchmarks; the request's line has the rest).
+        with counting.measure() as ops:
+            yield from events()
+        counting.log_work("chat stream", ops)
+
+    return counted()

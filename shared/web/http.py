@@ -35,6 +35,7 @@ from shared.errors import (
     Unprocessable,
 )
 from shared.log import get_logger, log_context
+from shared.store import counting
 from shared.tenancy.scope import TenantStore, tenant_for
 from shared.web.contract import DEFAULT_MAX_BODY, MAX_IDEMPOTENCY_KEY, Id, OneOf
 
@@ -218,21 +219,20 @@ def dispatch(
         log_context(request_id=request_id, path=request.path, method=request.method),
     ):
         served: dict[str, Any] = {"route": "unmatched"}
-        response = _serve(request, routes, verifier, store, request_id, span, served)
+        with counting.measure() as ops:
+            response = _serve(request, routes, verifier, store, request_id, span, served)
         status = response[1] if isinstance(response, tuple) else response.status_code
         # One line per request: the API's availability and latency by route (terraform/metrics.json).
-        _log.info(
-            "request served",
-            extra={
-                "fields": {
-                    "metric": "api_request",
-                    "route": f"{request.method} {served['route']}",
-                    "status": status,
-                    "status_class": f"{status // 100}xx",
-                    "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-                }
-            },
-        )
+        fields = {
+            "metric": "api_request",
+            "route": f"{request.method} {served['route']}",
+            "status": status,
+            "status_class": f"{status // 100}xx",
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+        if ops:  # counted only with STORE_OP_COUNTS (benchmarks)
+            fields |= counting.fields(ops)
+        _log.info("request served", extra={"fields": fields})
         return response
 
 

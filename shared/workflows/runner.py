@@ -23,6 +23,7 @@ from langgraph.types import Command
 
 from shared.errors import InProgress, TransientError
 from shared.log import get_logger
+from shared.store import counting
 from shared.workflows.agents import Deps
 from shared.workflows.checkpoint import FirestoreSaver, LeaseLost
 from shared.workflows.graphs import build_graph, build_single_agent
@@ -172,12 +173,20 @@ class Runner:
             }
         started = last = time.monotonic()
         if stream_input is not None or snapshot.next:
-            for chunk in graph.stream(
-                stream_input, config, stream_mode="updates", durability="sync"
-            ):
-                now = time.monotonic()
-                run = self._record_step(run, chunk, (now - last) * 1000)
-                last = now
+            stream = graph.stream(stream_input, config, stream_mode="updates", durability="sync")
+            while True:
+                with counting.measure() as ops:  # the step's store operations (benchmarks)
+                    chunk = next(stream, None)
+                    if chunk is not None:
+                        now = time.monotonic()
+                        run = self._record_step(run, chunk, (now - last) * 1000)
+                        last = now
+                nodes = ",".join(k for k in chunk or {} if not k.startswith("__")) or "end"
+                counting.log_work(
+                    "workflow step", ops, workflow_type=run.type, run_id=run.run_id, node=nodes
+                )
+                if chunk is None:
+                    break
                 if run.cancel_requested:
                     return self._end(run, "cancelled")
                 if time.monotonic() - started > self._budget_s:
