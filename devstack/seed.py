@@ -193,8 +193,9 @@ def _demo_llm_calls(settings: Settings) -> None:
     from shared.store.firestore import FirestoreStore
 
     store = FirestoreStore.from_settings(settings)
+    router = build_router(settings)
     client = LLMClient(
-        build_router(settings),
+        router,
         ledger=Ledger(store, PubSubPublisher.from_settings(settings)),
         policies=PolicyStore(store),
     )
@@ -214,6 +215,10 @@ def _demo_llm_calls(settings: Settings) -> None:
             LLMRequest(messages=[Message(role="user", content=question)], max_tokens=300),
             CallContext(tenant_id=DEMO_TENANT, feature=feature, crm_object=ref),
         )
+    # The SDKs' connection pools, closed now rather than whenever they are collected (an
+    # unclosed socket warns then, in whatever test runs at that moment).
+    for provider in router.providers.values():
+        provider.close()
 
 
 def _demo_scoring(store: Any) -> None:
