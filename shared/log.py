@@ -81,3 +81,11 @@ def configure_logging(level: str = "INFO") -> None:
 
 def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(name)
+
+
+def log_cache_lookup(cache: str, hits: int, misses: int) -> None:
+    """One line per batch of lookups in a cache (terraform/metrics.json: cache_hits,
+    cache_misses): the hit rate is the sum of hits over the sum of both."""
+    if hits or misses:
+        fields = {"metric": "cache_lookup", "cache": cache, "hits": hits, "misses": misses}
+        logging.getLogger("cache").info("%s cache lookups", cache, extra={"fields": fields})

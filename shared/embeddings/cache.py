@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from shared.log import log_cache_lookup
 from shared.tenancy.scope import TenantStore
 
 if TYPE_CHECKING:
@@ -36,5 +37,6 @@ class CachedEmbedder:
             self._scope.set(paths[i], {"model_id": self.model_id, "vector": vector})
         self.hits += len(texts) - len(missing)
         self.misses += len(missing)
+        log_cache_lookup("embedding", len(texts) - len(missing), len(missing))
         by_index = dict(zip(missing, fresh, strict=True))
         return [by_index[i] if doc is None else list(doc["vector"]) for i, doc in enumerate(found)]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.config import TOPIC_AI_EVENTS
 from shared.errors import AppError, InvalidInput, NotFound
-from shared.log import get_logger
+from shared.log import get_logger, log_cache_lookup
 from shared.messaging.pubsub import ordering_key
 from shared.scoring.registry import ModelRegistry, arm_for
 from shared.scoring.types import LeadScoreResult
@@ -125,6 +125,7 @@ class LeadScorer:
             if fields is not None:
                 rows[i] = (fields, None)
         groups: dict[str | None, list[int]] = {}
+        served = 0  # from the stored score (the score cache)
         for i in rows:
             version = arm_for(wanted[i][0], assignment)
             prev = prev_by_index[i]
@@ -138,8 +139,10 @@ class LeadScorer:
                 and prev["expires_at"] > now
             ):
                 outcomes[i] = LeadScoreResult.model_validate(prev["result"])
+                served += 1
                 continue
             groups.setdefault(version, []).append(i)
+        log_cache_lookup("score", served, len(by_id) - served)
         writes: list[tuple[str, dict[str, Any]]] = []
         announcements = []
         for version, members in groups.items():

@@ -231,6 +231,9 @@ def observed(stack: Stack, make_token: TokenFactory) -> dict[str, Any]:
             jobs, json={"job": "drift", "tenant_id": TENANT}, headers=scheduler
         )
         assert drift.status_code == 200, drift.text
+        for _ in range(2):  # scored, then served from the score cache
+            scored = flows.call("POST", "/scoring/leads", json={"lead_id": "lead-1"})
+            assert scored.status_code == 200, scored.text
 
         # One provider down: its attempts fail, its circuit opens, the chat fails over.
         served = [

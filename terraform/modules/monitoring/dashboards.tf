@@ -46,6 +46,8 @@ locals {
       ["Realised AUC by tenant", "log:scoring_auc", "ALIGN_PERCENTILE_50", ["metric.label.tenant_id"]],
       ["Calibration error by tenant", "log:scoring_ece", "ALIGN_PERCENTILE_50", ["metric.label.tenant_id"]],
       ["Insight grounding", "log:insight_grounding", "ALIGN_PERCENTILE_50", ["metric.label.kind"]],
+      ["Score and embedding cache hits", "log:cache_hits", "ALIGN_DELTA", ["metric.label.cache"]],
+      ["Score and embedding cache misses", "log:cache_misses", "ALIGN_DELTA", ["metric.label.cache"]],
       ["Scoring API latency p95", "log:api_latency_ms", "ALIGN_PERCENTILE_95", ["metric.label.route"]],
     ]
     realtime = [
