@@ -16,17 +16,19 @@ span never loads it, and :func:`carrier` and :func:`current_ids` answer empty un
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import re
 import sys
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+T = TypeVar("T")
 TRACEPARENT = "traceparent"
 ENV_TRACE_EXPORTER = "TRACE_EXPORTER"
 _CLOUD_HEADER = re.compile(r"^([0-9a-fA-F]{32})/(\d{1,20})(?:;o=([01]))?$")
@@ -144,6 +146,27 @@ def span(
         attributes=dict(attributes or {}),
     ) as current:
         yield current
+
+
+def carry(items: Iterator[T]) -> Iterator[T]:
+    """``items`` (a stream's generator), each step run in the context of this call: a response
+    streamed after its request's span closed keeps that trace, span parent and log fields."""
+    context = contextvars.copy_context()
+
+    def run() -> Iterator[T]:
+        try:
+            while True:
+                try:
+                    item = context.run(next, items)
+                except StopIteration:
+                    return
+                yield item
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                context.run(close)  # a client gone mid-stream: its spans end in their context
+
+    return run()
 
 
 def carrier() -> dict[str, str]:

@@ -88,14 +88,7 @@ class LLMClient:
             BudgetExceeded (402), PromptRejected (422), ContextTooLong (413),
             AllProvidersFailed (503, retryable) unless ``ctx.fallback`` is set.
         """
-        attributes = {
-            "crm_ai.tenant_id": ctx.tenant_id,
-            "crm_ai.feature": ctx.feature,
-            "crm_ai.template": ctx.template_id,
-            "crm_ai.template_version": ctx.template_version,
-            "crm_ai.crm_object": ctx.crm_object,
-        }
-        with tracing.span(f"llm {ctx.feature}", attributes=_present(attributes)):
+        with tracing.span(f"llm {ctx.feature}", attributes=_present(_span_attributes(ctx))):
             return self._complete(request, ctx)
 
     def _complete(self, request: LLMRequest, ctx: CallContext) -> LLMResponse:
@@ -164,6 +157,10 @@ class LLMClient:
         Raises:
             as :meth:`complete`; errors before the first chunk surface on first iteration.
         """
+        with tracing.span(f"llm {ctx.feature}", attributes=_present(_span_attributes(ctx))):
+            yield from self._stream(request, ctx)
+
+    def _stream(self, request: LLMRequest, ctx: CallContext) -> Iterator[StreamChunk]:
         policy = self._policy(ctx)
         request = self._prepare(request, ctx, policy)
         request, reservation = self._reserve(request, ctx, policy)
@@ -367,3 +364,13 @@ class LLMClient:
 
 def _present(attributes: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in attributes.items() if v is not None}
+
+
+def _span_attributes(ctx: CallContext) -> dict[str, Any]:
+    return {
+        "crm_ai.tenant_id": ctx.tenant_id,
+        "crm_ai.feature": ctx.feature,
+        "crm_ai.template": ctx.template_id,
+        "crm_ai.template_version": ctx.template_version,
+        "crm_ai.crm_object": ctx.crm_object,
+    }

@@ -186,18 +186,27 @@ class Router:
                 t0 = time.perf_counter()
                 got_text, before = False, len(partial)
                 try:
-                    for chunk in self.providers[info.provider].stream(
-                        info.id, call, timeout=self.policy.timeout_s
+                    with tracing.span(
+                        f"chat {info.id}", kind="client", attributes=_gen_ai(info, attempt)
                     ):
-                        if chunk.delta:
-                            got_text = True
-                            partial += chunk.delta
-                            yield chunk
-                        if chunk.usage is not None:
-                            usage = usage + chunk.usage
-                            self.health.success(info.id, (time.perf_counter() - t0) * 1000)
-                            yield chunk.model_copy(update={"usage": usage, "delta": ""})
-                            return
+                        for chunk in self.providers[info.provider].stream(
+                            info.id, call, timeout=self.policy.timeout_s
+                        ):
+                            if chunk.delta:
+                                got_text = True
+                                partial += chunk.delta
+                                yield chunk
+                            if chunk.usage is not None:
+                                usage = usage + chunk.usage
+                                self.health.success(info.id, (time.perf_counter() - t0) * 1000)
+                                tracing.annotate(
+                                    {
+                                        "gen_ai.usage.input_tokens": chunk.usage.input_tokens,
+                                        "gen_ai.usage.output_tokens": chunk.usage.output_tokens,
+                                    }
+                                )
+                                yield chunk.model_copy(update={"usage": usage, "delta": ""})
+                                return
                     raise ProviderError(
                         f"{info.id}: stream ended without a final chunk",
                         kind=FailureKind.BAD_RESPONSE,

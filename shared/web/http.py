@@ -389,9 +389,11 @@ def _event_stream(events: Iterator[str], request_id: str) -> Any:
     ``error`` event (the status line has gone already)."""
     import flask
 
+    carried = tracing.carry(events)  # now, inside the request: its trace and log fields
+
     def guarded() -> Iterator[str]:
         try:
-            yield from events
+            yield from carried
         except AppError as exc:
             yield (
                 "event: error\ndata: "

@@ -205,8 +205,40 @@ def observed(stack: Stack, make_token: TokenFactory) -> dict[str, Any]:
         )
         flows.publisher.publish(TOPIC_CRM_EVENTS, b"not json", attributes={"tenant_id": TENANT})
 
-        # Chat (streamed), insights, an injection attempt, refused calls.
-        chat = flows.chat("Can they add ten more seats before the renewal?")
+        # A lead qualification followed from its HTTP call to its last step.
+        out["qualify_trace_id"], qualify_parent = _traceparent()
+        qualify = flows.call(
+            "POST",
+            "/workflows",
+            json={"type": "lead_qualification", "lead_id": "lead-1"},
+            headers={"traceparent": qualify_parent},
+        )
+        assert qualify.status_code == 202, qualify.text
+        done = flows.run_until(qualify.json()["run_id"], {"completed", "failed"})
+        assert done["status"] == "completed", done
+
+        # A new lead from the CRM: ingested, then rescored on its event.
+        lead_event = crm_event(
+            tenant_id=TENANT,
+            event_id=f"obs-lead-{secrets.token_hex(4)}",
+            entity_id="lead-obs",
+            payload={"email": "new@example.com", "company": "Difference Engines"},
+        )
+        flows.publisher.publish(
+            TOPIC_CRM_EVENTS,
+            lead_event,
+            ordering_key=ordering_key(TENANT, "lead-obs"),
+            attributes={"tenant_id": TENANT},
+        )
+
+        # Chat (streamed, with its trace), insights, an injection attempt, refused calls.
+        out["chat_trace_id"], chat_parent = _traceparent()
+        chat = flows.call(
+            "POST",
+            "/insights/chat",
+            json={"message": "Can they add ten more seats?", "customer_id": "cust-1"},
+            headers={"Accept": "text/event-stream", "traceparent": chat_parent},
+        )
         assert chat.status_code == 200 and "event: done" in chat.text, chat.text[:500]
         generated = flows.call("POST", "/insights/generate", json={"customer_id": "cust-1"})
         assert generated.status_code == 200, generated.text
@@ -270,7 +302,8 @@ def observed(stack: Stack, make_token: TokenFactory) -> dict[str, Any]:
                 u for u, e in lines if str(e.get(TRACE_FIELD, "")).endswith(out["event_trace_id"])
             }
             dead = any(e.get("metric") == "dead_letter" for _, e in lines)
-            if {"crm_events", "workflow_events", "workflow_runner"} <= units and dead:
+            rescored = any(u == "scoring_events" for u, _ in lines)
+            if {"crm_events", "workflow_events", "workflow_runner"} <= units and dead and rescored:
                 break
             time.sleep(0.5)
         out["lines"] = _lines(stack, since)
@@ -327,9 +360,19 @@ def test_one_trace_follows_a_request_through_every_hop(observed: dict[str, Any])
     assert steps and all(e["run_id"] == observed["run_id"] for e in steps)
     assert any(e.get("outcome") == "waiting_for_human" for e in run["workflow_runner"])
     assert all(e.get("logging.googleapis.com/spanId") for es in run.values() for e in es)
+    # A lead qualification's trace reaches its last step and its outcome.
+    qualify = units(observed["qualify_trace_id"])["workflow_runner"]
+    assert any(e.get("metric") == "workflow_step" and e.get("node") == "finish" for e in qualify)
+    assert any(e.get("outcome") == "completed" for e in qualify)
     # The CRM event's trace: the event function, the trigger function, the runner.
     event = units(observed["event_trace_id"])
     assert {"crm_events", "workflow_events", "workflow_runner"} <= set(event), sorted(event)
+    # A streamed chat keeps its request's trace while it streams: the model call and grounding.
+    chat = units(observed["chat_trace_id"])["insights_api"]
+    assert any(e.get("metric") == "llm_call" and e.get("feature") == "chat" for e in chat), [
+        (e.get("message"), e.get("feature")) for e in chat
+    ]
+    assert any(e.get("metric") == "insight_grounding" for e in chat)
     per_run = sum(len(json.dumps(e)) + 1 for es in run.values() for e in es)
     llm = [
         e for _, e in lines if e.get("metric") == "llm_call" and "logging.googleapis.com/trace" in e

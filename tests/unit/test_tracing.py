@@ -4,6 +4,8 @@ by publishers and task queues."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from shared import tracing
 from shared.messaging.pubsub import MemoryPublisher
 
@@ -49,3 +51,30 @@ def test_published_messages_carry_the_publishers_trace() -> None:
     assert untraced.attributes == {"tenant_id": "acme"}
     assert traced.attributes["tenant_id"] == "acme"
     assert traced.attributes["traceparent"].startswith(f"00-{TRACE}-")
+
+
+def test_a_stream_keeps_the_trace_it_was_created_in() -> None:
+    def stream() -> Iterator[str | None]:
+        with tracing.span("inside the stream"):
+            ids = tracing.current_ids()
+            yield ids[0] if ids else None
+        yield (tracing.current_ids() or (None,))[0]
+
+    with tracing.span("request", incoming={"traceparent": PARENT}):
+        carried = tracing.carry(stream())
+    assert tracing.current_ids() is None  # the request's span has closed
+    assert list(carried) == [TRACE, TRACE]
+    assert tracing.current_ids() is None  # and nothing leaked into the consumer's context
+
+
+def test_a_stream_dropped_midway_ends_its_spans_in_their_own_context() -> None:
+    def stream() -> Iterator[int]:
+        with tracing.span("inside"):
+            yield 1
+            yield 2
+
+    with tracing.span("request", incoming={"traceparent": PARENT}):
+        carried = tracing.carry(stream())
+    assert next(carried) == 1
+    carried.close()  # the client went away
+    assert tracing.current_ids() is None
