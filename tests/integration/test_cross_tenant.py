@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from devstack.topology import load_routes
 from shared.config import TOPIC_CRM_EVENTS, load_settings
@@ -24,6 +25,8 @@ from shared.store.firestore import FirestoreStore
 from tests.helpers import crm_event
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from devstack.stack import Stack
     from tests.conftest import TokenFactory
 
@@ -210,10 +213,17 @@ def _snapshot(api: httpx.Client, owner: dict[str, str], ids: dict[str, str]) -> 
     return out
 
 
+@pytest.fixture
+def api(stack: Stack) -> Iterator[httpx.Client]:
+    # Closed at the end: a pooled connection left to the garbage collector warns (an unclosed
+    # socket) in whatever test runs when it is collected.
+    with httpx.Client(base_url=stack.procs["gateway"].url, timeout=120) as client:
+        yield client
+
+
 def test_no_route_reads_or_writes_another_tenants_data(
-    stack: Stack, make_token: TokenFactory
+    stack: Stack, make_token: TokenFactory, api: httpx.Client
 ) -> None:
-    api = httpx.Client(base_url=stack.procs["gateway"].url, timeout=120)
     owner = {"Authorization": "Bearer " + make_token(OWNER, ["admin"], subject="owner-admin")}
     ids = _seed(stack, api, owner)
     before = _snapshot(api, owner, ids)
