@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from shared.auth.rbac import Permission, has_permission
 from shared.errors import AppError, InvalidInput, Unauthenticated
@@ -364,8 +364,10 @@ async def _pump(websocket: WebSocket, connection: Connection) -> None:
         while True:
             item = await connection.queue.get()
             await websocket.send_text(json.dumps(item, default=str))
-    except (WebSocketDisconnect, OSError):
-        return  # the client went away; the reader sees it too
+    except (WebSocketDisconnect, WebSocketDisconnected, OSError):
+        # The client went away (the reader sees it too), or this side closed the socket (a token
+        # expired) while an item was on its way.
+        return
     except Exception:  # a socket's boundary: logged with its traceback, then closed
         # Not the client going away: log it and close, rather than leave a socket open that no
         # longer streams (the client reconnects).
