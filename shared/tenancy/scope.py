@@ -111,6 +111,10 @@ class TenantStore:
     def run_transaction(self, fn: Callable[[Any], T]) -> T:
         return self._store.run_transaction(lambda tx: fn(_TenantTransaction(self, tx)))
 
+    def scoped(self, tx: Transaction) -> Transaction:
+        """``tx`` (a transaction of the underlying store) seen through this tenant."""
+        return tx if isinstance(tx, _TenantTransaction) else _TenantTransaction(self, tx)
+
     def nearest(
         self,
         collection: str,

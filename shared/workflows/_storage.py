@@ -1,27 +1,50 @@
 """The storage half of :class:`~shared.workflows.checkpoint.FirestoreSaver`: document paths,
-values inline or chunked past Firestore's 1 MiB document limit, channel-version blobs, the
-thread's fencing lease, and writes batched under the request size cap."""
+values inline in their checkpoint (or spilled to version-keyed blobs and chunks past Firestore's
+document limits), one pending-writes document per checkpoint, the thread's fencing lease, and
+the commit that writes a step at once.
+
+Deferred writes (``defer_writes=True``, and only under a lease token): the owner of the lease is
+the thread's only writer, so what this process wrote or read is the state; nothing is read back.
+A task's pending writes wait in memory and go out with the next checkpoint, in the same
+transaction that checks the lease (and that the ``on_commit`` hook joins to write its own record),
+or at :meth:`SaverStorage.flush`, which the caller runs when the stream ends or fails. The cost:
+a process killed between a task's end and that commit runs the task again.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from langgraph.checkpoint.base import BaseCheckpointSaver, ChannelVersions
+from langgraph.checkpoint.base import WRITES_IDX_MAP, BaseCheckpointSaver, writes_sort_key
 
 from shared.errors import Conflict, TransientError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from langchain_core.runnables import RunnableConfig
 
-    from shared.store.base import DocumentStore
+    from shared.store.base import DocumentStore, Transaction
 
-CHUNK_BYTES = 900_000  # a value larger than this is chunked (Firestore documents: 1 MiB)
+    # Joins a commit: called in its transaction with the writes it makes durable for the first
+    # time, as (task id, channel, value); it may read (before any write) and write its own
+    # documents, and returns what to run once the transaction has committed (or None).
+    OnCommit: TypeAlias = Callable[
+        [Transaction, list[tuple[str, str, Any]]], Callable[[], None] | None
+    ]
+
+CHUNK_BYTES = 900_000  # one chunk document's payload (Firestore documents: 1 MiB)
+INLINE_BYTES = 32_000  # a value up to this size stays inside its checkpoint or writes document
+DOC_BYTES = 700_000  # inline payload per document; values past it spill to their own documents
 REQUEST_BYTES = 3_000_000  # per batched write (the emulator takes 4 MiB, Firestore 10 MiB)
 _IN_LIMIT = 30  # Firestore's limit on values in an "in" filter
+
+Key = tuple[str, str, str]  # (thread, namespace, checkpoint id)
+# One pending write: task, index, channel, payload (and, in memory only, the value itself).
+Entry = dict[str, Any]
 
 
 class LeaseLost(Conflict):
@@ -34,9 +57,21 @@ def _h(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
+def _merge(entries: dict[tuple[str, int], Entry], new: list[Entry]) -> list[Entry]:
+    """Add ``new`` to ``entries``: a regular write is kept as first written, a special one
+    (error, interrupt, resume) replaced. Returns the entries taken."""
+    taken = []
+    for entry in new:
+        key = (entry["task_id"], int(entry["idx"]))
+        if entry["idx"] >= 0 and key in entries:
+            continue
+        entries[key] = entry
+        taken.append(entry)
+    return taken
+
+
 class SaverStorage(BaseCheckpointSaver[int]):
-    """Where a saver's documents live and how they are written: paths, inline or chunked
-    payloads, channel-version blobs, the fencing lease and the guarded write."""
+    """Where a saver's documents live and how they are written."""
 
     def __init__(
         self,
@@ -44,9 +79,16 @@ class SaverStorage(BaseCheckpointSaver[int]):
         *,
         root: str = "langgraph/default",
         ttl: timedelta | None = None,
+        defer_writes: bool = False,
+        on_commit: OnCommit | None = None,
+        lease_doc: str | None = None,
     ) -> None:
         """``root`` is a document path (an even number of segments) whose subcollections hold
-        the state; ``ttl`` sets ``expires_at`` on every document for Firestore's TTL policy.
+        the state; ``ttl`` sets ``expires_at`` on every document for Firestore's TTL policy;
+        ``defer_writes`` and ``on_commit``: see the module's docstring. ``lease_doc``: the
+        document whose ``lease_token`` fences writers (default: one per thread, under ``threads``);
+        a caller that already reads a document in every commit (its hook) puts the token there,
+        so fencing costs no read of its own.
 
         Raises:
             ValueError: ``root`` is not a document path.
@@ -57,6 +99,15 @@ class SaverStorage(BaseCheckpointSaver[int]):
             raise ValueError(f"root must be a document path like 'langgraph/default', got {root!r}")
         self._store = store
         self._ttl = ttl
+        self._defer = defer_writes
+        self._on_commit = on_commit
+        self._lease_doc = lease_doc
+        self._lock = threading.Lock()
+        # Deferred mode only (this process holds the lease): the pending writes known for each
+        # checkpoint, which of them are not durable yet, and the newest checkpoint per namespace.
+        self._known: dict[Key, dict[tuple[str, int], Entry]] = {}
+        self._dirty: dict[Key, list[tuple[str, str, Any]]] = {}
+        self._latest: dict[tuple[str, str], dict[str, Any] | None] = {}
 
     # --- paths ----------------------------------------------------------------------------------
     def _col(self, name: str) -> str:
@@ -68,23 +119,23 @@ class SaverStorage(BaseCheckpointSaver[int]):
     def _expiry(self) -> dict[str, Any]:
         return {"expires_at": datetime.now(UTC) + self._ttl} if self._ttl else {}
 
-    # --- payloads: inline, or chunked past the document limit ------------------------------------
-    def _payload(
-        self, key: str, thread: str, kind: str, data: bytes
-    ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-        """The fields a document keeps for a serialised value, and the chunk documents (keyed
-        ``{key}-{n}``) that hold it when it is too large for one document."""
-        if len(data) <= CHUNK_BYTES:
-            return {"type": kind, "data": data}, []
-        parts = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
-        chunks = [
+    def _deferred(self, config: RunnableConfig) -> bool:
+        return self._defer and config["configurable"].get("lease_token") is not None
+
+    # --- payloads: inline, or spilled to chunk documents ------------------------------------------
+    def _spill(
+        self, key: str, thread: str, data: bytes
+    ) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+        """The chunk documents (keyed ``{key}-{n}``) holding ``data``, and how many there are."""
+        parts = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
+        docs = [
             (
                 self._doc("blob_chunks", f"{key}-{n}"),
                 {"thread_id": thread, "data": part, **self._expiry()},
             )
             for n, part in enumerate(parts)
         ]
-        return {"type": kind, "chunks": len(parts)}, chunks
+        return len(parts), docs
 
     def _read_payload(self, key: str, doc: dict[str, Any]) -> Any:
         if "chunks" in doc:
@@ -116,46 +167,141 @@ class SaverStorage(BaseCheckpointSaver[int]):
         for n in range(int(doc.get("chunks", 0))):
             self._store.delete(self._doc("blob_chunks", f"{key}-{n}"))
 
-    # --- blobs ----------------------------------------------------------------------------------
+    # --- channel values: inline in the checkpoint, large ones in blobs per version ---------------
     def _blob_id(self, thread: str, ns: str, channel: str, version: Any) -> str:
         return _h(thread, ns, channel, str(version))
 
-    def _blob_docs(
-        self, thread: str, ns: str, values: dict[str, Any], versions: ChannelVersions
-    ) -> list[tuple[str, dict[str, Any]]]:
-        docs: list[tuple[str, dict[str, Any]]] = []
-        for channel, version in versions.items():
-            blob_id = self._blob_id(thread, ns, channel, version)
+    def _values_fields(
+        self, thread: str, ns: str, checkpoint: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+        """The checkpoint document's ``values`` (inline) and ``blobs`` (channel names) fields, and
+        the blob documents to write first. A value larger than ``INLINE_BYTES`` always lives in a
+        blob keyed by its version, so it is written once and shared by every checkpoint."""
+        versions = checkpoint.get("channel_versions", {})
+        inline: list[dict[str, Any]] = []
+        spilled: list[str] = []
+        ahead: list[tuple[str, dict[str, Any]]] = []
+        used = 0
+        for channel, value in checkpoint.get("channel_values", {}).items():
+            kind, data = self.serde.dumps_typed(value)
+            if len(data) <= INLINE_BYTES and used + len(data) <= DOC_BYTES:
+                inline.append({"channel": channel, "type": kind, "data": data})
+                used += len(data)
+                continue
+            blob_id = self._blob_id(thread, ns, channel, versions.get(channel))
             base = {
                 "thread_id": thread,
                 "checkpoint_ns": ns,
                 "channel": channel,
-                "version": str(version),
+                "version": str(versions.get(channel)),
+                "type": kind,
                 **self._expiry(),
             }
-            if channel not in values:
-                docs.append((self._doc("blobs", blob_id), {**base, "type": "empty"}))
-                continue
-            kind, data = self.serde.dumps_typed(values[channel])
-            fields, chunks = self._payload(blob_id, thread, kind, data)
-            docs += chunks
-            docs.append((self._doc("blobs", blob_id), {**base, **fields}))
-        return docs
+            if len(data) <= CHUNK_BYTES:
+                ahead.append((self._doc("blobs", blob_id), {**base, "data": data}))
+            else:
+                count, chunks = self._spill(blob_id, thread, data)
+                ahead += [*chunks, (self._doc("blobs", blob_id), {**base, "chunks": count})]
+            spilled.append(channel)
+        return {"values": inline, "blobs": spilled}, ahead
 
-    def _load_values(self, thread: str, ns: str, versions: ChannelVersions) -> dict[str, Any]:
-        items = list(versions.items())
-        paths = [self._doc("blobs", self._blob_id(thread, ns, c, v)) for c, v in items]
-        values: dict[str, Any] = {}
-        for (channel, version), doc in zip(items, self._store.get_many(paths), strict=True):
-            if doc is None or doc["type"] == "empty":
-                continue
-            values[channel] = self._read_payload(self._blob_id(thread, ns, channel, version), doc)
+    def _load_values(self, doc: dict[str, Any], versions: dict[str, Any]) -> dict[str, Any]:
+        thread, ns = doc["thread_id"], doc["checkpoint_ns"]
+        values = {
+            v["channel"]: self.serde.loads_typed((v["type"], bytes(v["data"])))
+            for v in doc.get("values", [])
+        }
+        channels = [c for c in doc.get("blobs", []) if c in versions]
+        ids = [self._blob_id(thread, ns, c, versions[c]) for c in channels]
+        found = self._store.get_many([self._doc("blobs", i) for i in ids]) if ids else []
+        for channel, blob_id, blob in zip(channels, ids, found, strict=True):
+            if blob is None:
+                raise TransientError(f"the value of channel {channel!r} of {thread} is missing")
+            values[channel] = self._read_payload(blob_id, blob)
         return values
 
-    # --- leases ---------------------------------------------------------------------------------
+    # --- pending writes: one document per checkpoint ----------------------------------------------
+    def _writes_path(self, key: Key) -> str:
+        return self._doc("writes", _h(*key))
+
+    def _entries(
+        self, key: Key, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
+    ) -> list[Entry]:
+        """Stored form of one task's writes; a large value goes to chunk documents now."""
+        entries: list[Entry] = []
+        chunks: list[tuple[str, dict[str, Any]]] = []
+        for idx, (channel, value) in enumerate(writes):
+            idx = WRITES_IDX_MAP.get(channel, idx)
+            kind, data = self.serde.dumps_typed(value)
+            entry = {
+                "task_id": task_id,
+                "task_path": task_path,
+                "idx": idx,
+                "channel": channel,
+                "value": value,
+            }
+            if len(data) <= INLINE_BYTES:
+                entries.append({**entry, "type": kind, "data": data})
+                continue
+            count, docs = self._spill(_h(*key, task_id, str(idx)), key[0], data)
+            chunks += docs
+            entries.append({**entry, "type": kind, "chunks": count})
+        self._set_sized(chunks)
+        return entries
+
+    def _writes_doc(
+        self, key: Key, entries: dict[tuple[str, int], Entry]
+    ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+        """The writes document for ``key``, and the chunk documents of inline values that no
+        longer fit in it (they are moved out in the same commit)."""
+        stored, chunks, used = [], [], 0
+        for entry in entries.values():
+            if "data" in entry and used + len(entry["data"]) > DOC_BYTES:
+                wid = _h(*key, entry["task_id"], str(entry["idx"]))
+                count, docs = self._spill(wid, key[0], bytes(entry["data"]))
+                chunks += docs
+                entry = {k: v for k, v in entry.items() if k != "data"} | {"chunks": count}
+            used += len(entry.get("data", b""))
+            stored.append(entry)
+        thread, ns, checkpoint_id = key
+        doc = {
+            "thread_id": thread,
+            "checkpoint_ns": ns,
+            "checkpoint_id": checkpoint_id,
+            "entries": stored,
+            **self._expiry(),
+        }
+        return doc, chunks
+
+    def _stored_entries(self, doc: dict[str, Any] | None) -> dict[tuple[str, int], Entry]:
+        return {(e["task_id"], int(e["idx"])): e for e in (doc or {}).get("entries", [])}
+
+    def _pending(self, key: Key, deferred: bool) -> list[tuple[str, str, Any]]:
+        """The pending writes of a checkpoint, in LangGraph's order."""
+        with self._lock:
+            known = self._known.get(key) if deferred else None
+        if known is None:
+            known = self._stored_entries(self._store.get(self._writes_path(key)))
+            if deferred:
+                with self._lock:
+                    known = self._known.setdefault(key, known)
+        rows = sorted(
+            known.values(), key=lambda e: writes_sort_key(e["task_path"], e["task_id"], e["idx"])
+        )
+        return [(e["task_id"], e["channel"], self._value(key, e)) for e in rows]
+
+    def _value(self, key: Key, entry: Entry) -> Any:
+        if "value" in entry:
+            return entry["value"]
+        return self._read_payload(_h(*key, entry["task_id"], str(entry["idx"])), entry)
+
+    # --- leases and the commit ------------------------------------------------------------------
+    def _lease_path(self, thread: str) -> str:
+        return self._lease_doc or self._doc("threads", _h(thread))
+
     def acquire_lease(self, thread_id: str) -> int:
         """A new fencing token for ``thread_id``; every older token is refused from now on."""
-        path = self._doc("threads", _h(thread_id))
+        path = self._lease_path(thread_id)
 
         def _take(tx: Any) -> int:
             doc = tx.get(path) or {"thread_id": thread_id}
@@ -165,33 +311,82 @@ class SaverStorage(BaseCheckpointSaver[int]):
 
         return int(self._store.run_transaction(_take))
 
-    def _write(self, config: RunnableConfig, docs: list[tuple[str, dict[str, Any]]]) -> None:
-        """Write ``docs`` at once; under a lease token, in a transaction that checks it first."""
+    def _commit(
+        self,
+        config: RunnableConfig,
+        *,
+        checkpoint: tuple[str, dict[str, Any]] | None = None,
+        new_writes: tuple[Key, list[Entry]] | None = None,
+    ) -> None:
+        """Write a checkpoint and pending writes at once. Deferred: every write not yet durable
+        goes with it, and the hook joins. Otherwise ``new_writes`` are merged into their stored
+        document. Under a lease token, the transaction first checks the token."""
         token = config["configurable"].get("lease_token")
         thread = str(config["configurable"]["thread_id"])
-        if token is None:
-            self._set_sized(docs)
+        lease = self._lease_path(thread)
+        deferred = self._deferred(config)
+        with self._lock:  # a snapshot: tasks of the next step may add writes meanwhile
+            dirty = {k: list(v) for k, v in self._dirty.items()} if deferred else {}
+            known = {k: dict(self._known.get(k, {})) for k in dirty}
+        if not dirty and new_writes is None and token is None and checkpoint is not None:
+            self._store.set(*checkpoint)  # nothing to check or merge: one plain write
             return
-        # Blob versions are content-addressed: written ahead, outside the guarded transaction
-        # (a refused writer leaves only values that nothing references; prune removes them).
-        ahead = [d for d in docs if "/blobs/" in d[0]]
-        self._set_sized(ahead)
-        docs = [d for d in docs if "/blobs/" not in d[0]]
-        path = self._doc("threads", _h(thread))
 
-        def _guarded(tx: Any) -> None:
-            current = tx.get(path) or {}
-            if int(current.get("lease_token", 0)) != int(token):
-                raise LeaseLost(
-                    f"thread {thread} is leased to a newer runner "
-                    f"(token {current.get('lease_token')}, this one {token})"
-                )
-            # The lease document is only read: concurrent writers of one step (a checkpoint and
-            # its tasks' writes) then do not queue behind each other on it.
-            for doc_path, data in docs:
-                tx.set(doc_path, data)
+        def _tx(raw: Transaction) -> None:
+            tx = _ReadOnce(raw)
+            if token is not None:
+                current = tx.get(lease) or {}
+                # The lease document is only read: writers of one step do not queue behind it.
+                if int(current.get("lease_token", 0)) != int(token):
+                    raise LeaseLost(
+                        f"thread {thread} is leased to a newer runner "
+                        f"(token {current.get('lease_token')}, this one {token})"
+                    )
+            docs = dict(known)
+            fresh = [w for writes in dirty.values() for w in writes]
+            if new_writes is not None:
+                key, added = new_writes
+                docs[key] = self._stored_entries(tx.get(self._writes_path(key)))
+                fresh += [
+                    (e["task_id"], e["channel"], e["value"]) for e in _merge(docs[key], added)
+                ]
+            then.clear()
+            if fresh and self._on_commit is not None:
+                then.append(self._on_commit(tx, fresh))
+            for key, stored in docs.items():
+                doc, chunks = self._writes_doc(key, {k: _clean(e) for k, e in stored.items()})
+                for path, data in [*chunks, (self._writes_path(key), doc)]:
+                    tx.set(path, data)
+            if checkpoint is not None:
+                tx.set(*checkpoint)
 
-        self._store.run_transaction(_guarded)
+        then: list[Callable[[], None] | None] = []
+        self._store.run_transaction(_tx)
+        for after in then:
+            if after is not None:
+                after()
+        with self._lock:
+            for key, committed in dirty.items():
+                left = self._dirty.get(key, [])[len(committed) :]
+                if left:
+                    self._dirty[key] = left
+                else:
+                    self._dirty.pop(key, None)
+
+    def _forget(self, thread: str) -> None:
+        """Drop what this process knows of ``thread`` (it was deleted). Call under the lock."""
+        for key in [k for k in self._known if k[0] == thread]:
+            self._known.pop(key, None)
+            self._dirty.pop(key, None)
+        for latest in [k for k in self._latest if k[0] == thread]:
+            self._latest.pop(latest, None)
+
+    def flush(self, config: RunnableConfig) -> None:
+        """Make every deferred write durable (the stream ended or failed)."""
+        with self._lock:
+            pending = any(self._dirty.values())
+        if pending:
+            self._commit(config)
 
     # --- deletes ----------------------------------------------------------------------------------
     def _delete_where(
@@ -206,13 +401,36 @@ class SaverStorage(BaseCheckpointSaver[int]):
         return removed
 
     def _delete_checkpoint_writes(self, doc: dict[str, Any]) -> None:
-        for write_id, write in self._store.query(
-            self._col("writes"),
-            where=[
-                ("thread_id", "==", doc["thread_id"]),
-                ("checkpoint_id", "==", doc["checkpoint_id"]),
-            ],
-        ):
-            if write["checkpoint_ns"] == doc["checkpoint_ns"]:
-                self._store.delete(self._doc("writes", write_id))
-                self._drop_chunks(write_id, write)
+        key = (doc["thread_id"], doc["checkpoint_ns"], doc["checkpoint_id"])
+        stored = self._store.get(self._writes_path(key))
+        for entry in (stored or {}).get("entries", []):
+            self._drop_chunks(_h(*key, entry["task_id"], str(entry["idx"])), entry)
+        self._store.delete(self._writes_path(key))
+        with self._lock:
+            self._known.pop(key, None)
+            self._dirty.pop(key, None)
+
+
+class _ReadOnce:
+    """A transaction that reads each document once (the lease, when the hook reads it too)."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+        self._read: dict[str, dict[str, Any] | None] = {}
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        if path not in self._read:
+            self._read[path] = self._tx.get(path)
+        found = self._read[path]
+        return None if found is None else dict(found)
+
+    def set(self, path: str, data: dict[str, Any]) -> None:
+        self._tx.set(path, data)
+
+    def delete(self, path: str) -> None:
+        self._tx.delete(path)
+
+
+def _clean(entry: Entry) -> Entry:
+    """An entry as stored (without the in-memory value the hook is given)."""
+    return {k: v for k, v in entry.items() if k != "value"}

@@ -1,24 +1,24 @@
 """A LangGraph checkpoint saver on Firestore (or any :class:`DocumentStore`), built for
-Firestore's limits.
+Firestore's limits and its bill (each document read or written is an operation).
 
 Layout under a root *document* path (``langgraph/default`` by default; a tenant's workflows
-use ``tenants/{t}/workflow_state/lg``), each a flat collection so one query serves ``list``, ``delete_for_runs``
-and ``prune``:
+use ``tenants/{t}/workflow_state/lg``), each a flat collection so one query serves ``list``,
+``delete_for_runs`` and ``prune``:
 
-- ``checkpoints/{h}``: one per checkpoint: ids, parent, run id, the checkpoint *without* its
-  channel values and the metadata (serialised with the saver's serde), and a timestamp.
-- ``blobs/{h}``: one value per (thread, namespace, channel, version), written once and shared
-  by every checkpoint that sees that version, so state is never copied into each checkpoint.
-  A value over ~900 KB is split into ``blob_chunks/{h}-{n}`` (Firestore's 1 MiB limit).
-- ``writes/{h}``: pending writes per (checkpoint, task, index), read back by ``get_tuple`` so
-  nodes that succeeded in a failed step are not run again.
-- ``threads/{thread}``: the thread's lease token (fencing) and when it was last written.
+- ``checkpoints/{h}``: one per checkpoint: ids, parent, run id, the checkpoint and metadata
+  (serialised with the saver's serde) and its channel values inline, each up to 32 KB.
+- ``blobs/{h}``: a larger value, one per (thread, namespace, channel, version), written once and
+  shared by every checkpoint that sees that version; past ~900 KB it is split into
+  ``blob_chunks/{h}-{n}`` (Firestore's 1 MiB document limit).
+- ``writes/{h}``: one per checkpoint: its pending writes (task, index, channel, value), read
+  back by ``get_tuple`` so nodes that succeeded in a failed step are not run again.
+- ``threads/{thread}``: the thread's lease token (fencing).
 
-``put`` is one batched write (blob chunks first when a value is large, then the checkpoint in
-a transaction when a lease token is checked). Two writers on one thread: the runner takes a
-lease (:meth:`FirestoreSaver.acquire_lease`) and passes its token in
-``config["configurable"]["lease_token"]``; a write carrying an older token is refused with
-:class:`LeaseLost` in the same transaction that would have written it, so exactly one wins.
+Two writers on one thread: the runner takes a lease (:meth:`FirestoreSaver.acquire_lease`) and
+passes its token in ``config["configurable"]["lease_token"]``; a write carrying an older token is
+refused with :class:`LeaseLost` in the same transaction that would have written it, so exactly
+one wins. With ``defer_writes`` a step costs one transaction: its writes, its checkpoint and the
+caller's own record (``on_commit``); see ``shared/workflows/_storage.py``.
 """
 
 from __future__ import annotations
@@ -30,16 +30,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from langgraph.checkpoint.base import (
-    WRITES_IDX_MAP,
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
     get_checkpoint_id,
-    writes_sort_key,
 )
 
-from shared.workflows._storage import CHUNK_BYTES, LeaseLost, SaverStorage, _h
+from shared.workflows._storage import CHUNK_BYTES, LeaseLost, SaverStorage, _h, _merge
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -61,11 +59,8 @@ class FirestoreSaver(SaverStorage):
     ) -> RunnableConfig:
         conf = config["configurable"]
         thread, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
-        parent = conf.get("checkpoint_id")
-        values = checkpoint.get("channel_values", {})
-        blobs = self._blob_docs(thread, ns, values, new_versions)
-        self._set_sized([d for d in blobs if "/blob_chunks/" in d[0]])
-        blobs = [d for d in blobs if "/blob_chunks/" not in d[0]]
+        fields, ahead = self._values_fields(thread, ns, dict(checkpoint))
+        self._set_sized(ahead)
         stripped = {k: v for k, v in checkpoint.items() if k != "channel_values"}
         kind, data = self.serde.dumps_typed(stripped)
         meta_kind, meta = self.serde.dumps_typed(dict(metadata))
@@ -73,18 +68,25 @@ class FirestoreSaver(SaverStorage):
             "thread_id": thread,
             "checkpoint_ns": ns,
             "checkpoint_id": checkpoint["id"],
-            "parent_checkpoint_id": parent,
+            "parent_checkpoint_id": conf.get("checkpoint_id"),
             "run_id": metadata.get("run_id"),
             "type": kind,
             "checkpoint": data,
             "metadata_type": meta_kind,
             "metadata": meta,
+            **fields,
             "written_at": datetime.now(UTC),
             **self._expiry(),
         }
-        self._write(
-            config, [*blobs, (self._doc("checkpoints", _h(thread, ns, checkpoint["id"])), doc)]
-        )
+        path = self._doc("checkpoints", _h(thread, ns, checkpoint["id"]))
+        deferred = self._deferred(config)
+        if deferred:  # this process is the thread's writer: what it writes is the state
+            with self._lock:  # (known before the commit: the next step's tasks may finish first)
+                self._known.setdefault((thread, ns, checkpoint["id"]), {})
+        self._commit(config, checkpoint=(path, doc))
+        if deferred:
+            with self._lock:
+                self._latest[(thread, ns)] = doc
         return {
             "configurable": {
                 "thread_id": thread,
@@ -101,60 +103,28 @@ class FirestoreSaver(SaverStorage):
         task_path: str = "",
     ) -> None:
         conf = config["configurable"]
-        thread, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
-        checkpoint_id = str(conf["checkpoint_id"])
-        keyed = [
-            (WRITES_IDX_MAP.get(channel, idx), channel, value)
-            for idx, (channel, value) in enumerate(writes)
-        ]
-        ids = [_h(thread, ns, checkpoint_id, task_id, str(idx)) for idx, _, _ in keyed]
-        existing = self._store.get_many([self._doc("writes", i) for i in ids])
-        docs: list[tuple[str, dict[str, Any]]] = []
-        chunks: list[tuple[str, dict[str, Any]]] = []
-        for write_id, found, (idx, channel, value) in zip(ids, existing, keyed, strict=True):
-            if idx >= 0 and found is not None:
-                continue  # a regular write is kept as first written; special ones are replaced
-            kind, data = self.serde.dumps_typed(value)
-            fields, parts = self._payload(write_id, thread, kind, data)
-            chunks += parts
-            path = self._doc("writes", write_id)
-            docs.append(
-                (
-                    path,
-                    {
-                        "thread_id": thread,
-                        "checkpoint_ns": ns,
-                        "checkpoint_id": checkpoint_id,
-                        "task_id": task_id,
-                        "task_path": task_path,
-                        "idx": idx,
-                        "channel": channel,
-                        **fields,
-                        **self._expiry(),
-                    },
+        key = (
+            str(conf["thread_id"]),
+            str(conf.get("checkpoint_ns", "")),
+            str(conf["checkpoint_id"]),
+        )
+        entries = self._entries(key, writes, task_id, task_path)
+        if not self._deferred(config):
+            self._commit(config, new_writes=(key, entries))
+            return
+        self._pending(key, deferred=True)  # known from here on (read once if it was not)
+        with self._lock:
+            taken = _merge(self._known[key], entries)
+            if taken:
+                self._dirty.setdefault(key, []).extend(
+                    (e["task_id"], e["channel"], e["value"]) for e in taken
                 )
-            )
-        self._set_sized(chunks)
-        if docs:
-            self._write(config, docs)
 
-    def _writes_of(self, thread: str, ns: str, checkpoint_id: str) -> list[tuple[str, str, Any]]:
-        rows = [
-            {**doc, "_id": write_id}
-            for write_id, doc in self._store.query(
-                self._col("writes"),
-                where=[("thread_id", "==", thread), ("checkpoint_id", "==", checkpoint_id)],
-            )
-            if doc["checkpoint_ns"] == ns
-        ]
-        rows.sort(key=lambda d: writes_sort_key(d["task_path"], d["task_id"], d["idx"]))
-        return [(d["task_id"], d["channel"], self._read_payload(d["_id"], d)) for d in rows]
-
-    def _tuple(self, doc: dict[str, Any]) -> CheckpointTuple:
+    def _tuple(self, doc: dict[str, Any], deferred: bool = False) -> CheckpointTuple:
         thread, ns = doc["thread_id"], doc["checkpoint_ns"]
         checkpoint = self.serde.loads_typed((doc["type"], bytes(doc["checkpoint"])))
         checkpoint["channel_values"] = self._load_values(
-            thread, ns, checkpoint.get("channel_versions", {})
+            doc, checkpoint.get("channel_versions", {})
         )
         metadata = self.serde.loads_typed((doc["metadata_type"], bytes(doc["metadata"])))
         parent = doc.get("parent_checkpoint_id")
@@ -179,7 +149,7 @@ class FirestoreSaver(SaverStorage):
                 if parent
                 else None
             ),
-            pending_writes=self._writes_of(thread, ns, doc["checkpoint_id"]),
+            pending_writes=self._pending((thread, ns, doc["checkpoint_id"]), deferred),
         )
 
     def _checkpoint_docs(self, thread: str | None, ns: str | None) -> list[dict[str, Any]]:
@@ -196,6 +166,12 @@ class FirestoreSaver(SaverStorage):
         conf = config["configurable"]
         thread, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
         checkpoint_id = get_checkpoint_id(config)
+        deferred = self._deferred(config)
+        with self._lock:
+            known = deferred and (thread, ns) in self._latest
+            doc = self._latest.get((thread, ns)) if known else None
+        if known and (doc is None or checkpoint_id in (None, doc["checkpoint_id"])):
+            return None if doc is None else self._tuple(doc, deferred)
         if checkpoint_id:
             doc = self._store.get(self._doc("checkpoints", _h(thread, ns, checkpoint_id)))
         else:
@@ -207,7 +183,10 @@ class FirestoreSaver(SaverStorage):
                 limit=1,
             )
             doc = latest[0][1] if latest else None
-        return self._tuple(doc) if doc is not None else None
+            if deferred:  # under the lease nobody else writes it: the next look needs no query
+                with self._lock:
+                    self._latest.setdefault((thread, ns), doc)
+        return self._tuple(doc, deferred) if doc is not None else None
 
     def list(
         self,
@@ -242,6 +221,8 @@ class FirestoreSaver(SaverStorage):
         for name in ("checkpoints", "writes", "blobs", "blob_chunks"):
             self._delete_where(name, "thread_id", [str(thread_id)])
         self._store.delete(self._doc("threads", _h(str(thread_id))))
+        with self._lock:
+            self._forget(str(thread_id))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         removed = self._delete_where("checkpoints", "run_id", [str(r) for r in run_ids])
@@ -252,28 +233,28 @@ class FirestoreSaver(SaverStorage):
         source, target = str(source_thread_id), str(target_thread_id)
         docs: list[tuple[str, dict[str, Any]]] = []
         chunks: list[tuple[str, dict[str, Any]]] = []
+
+        def copy_chunks(old_key: str, new_key: str, count: int) -> None:
+            for n in range(count):
+                chunk = self._store.get(self._doc("blob_chunks", f"{old_key}-{n}"))
+                if chunk is not None:
+                    new = {**chunk, "thread_id": target}
+                    chunks.append((self._doc("blob_chunks", f"{new_key}-{n}"), new))
+
         for name in ("checkpoints", "writes", "blobs"):
             for old_id, doc in self._store.query(
                 self._col(name), where=[("thread_id", "==", source)]
             ):
-                new = {**doc, "thread_id": target}
                 ns = doc["checkpoint_ns"]
-                if name == "checkpoints":
-                    new_id = _h(target, ns, doc["checkpoint_id"])
-                elif name == "writes":
-                    new_id = _h(target, ns, doc["checkpoint_id"], doc["task_id"], str(doc["idx"]))
-                else:
+                if name == "blobs":
                     new_id = self._blob_id(target, ns, doc["channel"], doc["version"])
-                for n in range(int(doc.get("chunks", 0))):
-                    chunk = self._store.get(self._doc("blob_chunks", f"{old_id}-{n}"))
-                    if chunk is not None:
-                        chunks.append(
-                            (
-                                self._doc("blob_chunks", f"{new_id}-{n}"),
-                                {**chunk, "thread_id": target},
-                            )
-                        )
-                docs.append((self._doc(name, new_id), new))
+                    copy_chunks(old_id, new_id, int(doc.get("chunks", 0)))
+                else:
+                    new_id = _h(target, ns, doc["checkpoint_id"])
+                for entry in doc.get("entries", []) if name == "writes" else []:
+                    ids = (doc["checkpoint_id"], entry["task_id"], str(entry["idx"]))
+                    copy_chunks(_h(source, ns, *ids), _h(target, ns, *ids), entry.get("chunks", 0))
+                docs.append((self._doc(name, new_id), {**doc, "thread_id": target}))
         self._set_sized(chunks)
         self._set_sized(docs)
 

@@ -91,6 +91,9 @@ class WorkflowRun(BaseModel):
     failures: int = 0
     slice: int = 0
     lease_until: datetime | None = None  # a runner is working on the current slice until then
+    # The fencing token of the runner that claimed the current slice: its checkpoint writes
+    # carry it, and a write under an older token is refused (shared/workflows/_storage.py).
+    lease_token: int = 0
     cancel_requested: bool = False
     # When the run first finished or reached a person (its deadline's clock stops there).
     first_stop_at: datetime | None = None
@@ -109,7 +112,8 @@ class WorkflowRun(BaseModel):
 
     def public(self) -> dict[str, Any]:
         body = self.model_dump(
-            mode="json", exclude={"resume", "slice", "version", "lease_until", "first_stop_at"}
+            mode="json",
+            exclude={"resume", "slice", "version", "lease_until", "lease_token", "first_stop_at"},
         )
         body.update(tokens=self.tokens, cost_usd=self.cost_usd)
         return body

@@ -15,6 +15,7 @@ Failures: a failed attempt is recorded on the run and raised, so Cloud Tasks ret
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,14 +29,19 @@ from shared.workflows.agents import Deps
 from shared.workflows.checkpoint import FirestoreSaver, LeaseLost
 from shared.workflows.graphs import build_graph, build_single_agent
 from shared.workflows.models import FINAL_STATUSES, AgentAction, ExecutionStep, HumanTask
-from shared.workflows.runs import RunStore, enqueue_slice
+from shared.workflows.runs import COLLECTION, RunStore, enqueue_slice
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from langchain_core.runnables import RunnableConfig
+
     from shared.llm.client import LLMClient
     from shared.messaging.pubsub import Publisher
     from shared.messaging.tasks import TaskQueue
     from shared.store.base import DocumentStore
     from shared.tenancy.scope import TenantStore
+    from shared.workflows._storage import OnCommit
     from shared.workflows.models import WorkflowRun
 
 _log = get_logger("workflows.runner")
@@ -44,10 +50,37 @@ LEASE = timedelta(minutes=10)
 SLICE_BUDGET_S = 240.0
 
 
-def saver_for(store: DocumentStore, tenant_id: str) -> FirestoreSaver:
+def saver_for(
+    store: DocumentStore,
+    tenant_id: str,
+    on_commit: OnCommit | None = None,
+    lease_doc: str | None = None,
+) -> FirestoreSaver:
+    """The tenant's saver, writing a step at once (deferred writes, under the runner's lease,
+    whose token the run document holds: each commit reads it once, for fencing and the hook)."""
     return FirestoreSaver(
-        store, root=f"tenants/{tenant_id}/workflow_state/lg", ttl=timedelta(days=90)
+        store,
+        root=f"tenants/{tenant_id}/workflow_state/lg",
+        ttl=timedelta(days=90),
+        defer_writes=True,
+        on_commit=on_commit,
+        lease_doc=lease_doc,
     )
+
+
+class _Recorded:
+    """The run as the saver's last commit wrote it, and the steps it recorded that are not yet
+    announced (published and logged)."""
+
+    def __init__(self, run: WorkflowRun) -> None:
+        self.run = run
+        self.steps: list[ExecutionStep] = []
+        self.lock = threading.Lock()
+
+    def take(self) -> tuple[WorkflowRun, list[ExecutionStep]]:
+        with self.lock:
+            steps, self.steps = self.steps, []
+            return self.run, steps
 
 
 class Runner:
@@ -87,6 +120,7 @@ class Runner:
             if run.lease_until is not None and run.lease_until > now:
                 raise InProgress(f"slice {slice_no} of {run_id} is being run", field="run_id")
             run.status, run.lease_until = "running", now + self._lease
+            run.lease_token += 1  # fences the checkpoint writes of any runner before this one
             return run
 
         run = self.runs.update(run_id, change)
@@ -132,9 +166,11 @@ class Runner:
             return {"run_id": run_id, "status": current.status, "skipped": True}
         if run.status == "running" and slice_no == 0 and not run.steps:
             self.runs.publish(run, "workflow.status_changed")
-        saver = saver_for(self._store, self._scope.tenant_id)
+        recorded = _Recorded(run)
+        run_doc = self._scope.path(COLLECTION, run.run_id)
+        saver = saver_for(self._store, self._scope.tenant_id, self._recorder(recorded), run_doc)
         thread = run.run_id if run.mode == "multi_agent" else f"{run.run_id}-single"
-        token = saver.acquire_lease(thread)
+        token = run.lease_token
         knowledge = None
         if run.type == "interaction_triage":
             from shared import runtime
@@ -144,18 +180,60 @@ class Runner:
         deps = Deps(self._client, self._scope, self._publisher, run.run_id, knowledge)
         build = build_graph if run.mode == "multi_agent" else build_single_agent
         graph = build(run.type, deps, saver)
-        config: dict[str, Any] = {
+        config: RunnableConfig = {
             "configurable": {"thread_id": thread, "lease_token": token},
             "recursion_limit": 40,
         }
         try:
-            return self._advance(run, graph, config)
+            return self._advance(run, graph, config, saver, recorded)
         except LeaseLost:
             return {"run_id": run_id, "status": "superseded"}
         except Exception as exc:  # noqa: BLE001 - recorded on the run, then raised or degraded below
+            try:  # the writes of nodes that succeeded in this step are kept
+                saver.flush(config)
+            except LeaseLost:
+                return {"run_id": run_id, "status": "superseded"}
+            self._announce(recorded, {})
             return self._failed(run, exc)
 
-    def _advance(self, run: WorkflowRun, graph: Any, config: dict[str, Any]) -> dict[str, Any]:
+    def _recorder(self, recorded: _Recorded) -> OnCommit:
+        """The saver's commit hook: the actions and steps a commit makes durable go on the run
+        document in the same transaction (one commit per step); announced once it commits."""
+
+        def on_commit(tx: Any, writes: list[tuple[str, str, Any]]) -> Callable[[], None] | None:
+            actions = [
+                AgentAction.model_validate(a) for _, c, v in writes if c == "actions" for a in v
+            ]
+            steps = [
+                ExecutionStep.model_validate(s) for _, c, v in writes if c == "steps" for s in v
+            ]
+            if not actions and not steps:
+                return None
+
+            def change(current: WorkflowRun) -> WorkflowRun:
+                current.actions += actions
+                current.steps += steps
+                return current
+
+            run = self.runs.apply(tx, recorded.run.run_id, change)
+
+            def committed() -> None:
+                with recorded.lock:
+                    recorded.run = run
+                    recorded.steps += steps
+
+            return committed
+
+        return on_commit
+
+    def _advance(
+        self,
+        run: WorkflowRun,
+        graph: Any,
+        config: RunnableConfig,
+        saver: FirestoreSaver,
+        recorded: _Recorded,
+    ) -> dict[str, Any]:
         snapshot = graph.get_state(config)
         if snapshot.interrupts and run.resume is not None:
             stream_input: Any = Command(resume=run.resume)
@@ -172,24 +250,31 @@ class Runner:
                 "steps": [],
             }
         started = last = time.monotonic()
+        elapsed: dict[str, float] = {}  # per node: time from the previous step's end to its own
         if stream_input is not None or snapshot.next:
             stream = graph.stream(stream_input, config, stream_mode="updates", durability="sync")
             while True:
                 with counting.measure() as ops:  # the step's store operations (benchmarks)
                     chunk = next(stream, None)
-                    if chunk is not None:
-                        now = time.monotonic()
-                        run = self._record_step(run, chunk, (now - last) * 1000)
-                        last = now
+                    if chunk is None:
+                        saver.flush(config)
+                now = time.monotonic()
+                for node in chunk or {}:
+                    elapsed[node] = (now - last) * 1000
+                last = now
+                run = self._announce(recorded, elapsed)
                 nodes = ",".join(k for k in chunk or {} if not k.startswith("__")) or "end"
                 counting.log_work(
                     "workflow step", ops, workflow_type=run.type, run_id=run.run_id, node=nodes
                 )
                 if chunk is None:
                     break
-                if run.cancel_requested:
-                    return self._end(run, "cancelled")
-                if time.monotonic() - started > self._budget_s:
+                if run.cancel_requested or time.monotonic() - started > self._budget_s:
+                    stream.close()  # the step under way is dropped; its writes were kept
+                    saver.flush(config)
+                    run = self._announce(recorded, elapsed)
+                    if run.cancel_requested:
+                        return self._end(run, "cancelled")
                     return self._next_slice(run)
         snapshot = graph.get_state(config)
         if snapshot.interrupts:
@@ -201,23 +286,10 @@ class Runner:
             )
         return self._end(run, "completed", output=output)
 
-    def _record_step(
-        self, run: WorkflowRun, chunk: dict[str, Any], elapsed_ms: float
-    ) -> WorkflowRun:
-        actions: list[AgentAction] = []
-        steps: list[ExecutionStep] = []
-        for node, update in chunk.items():
-            if node.startswith("__") or not isinstance(update, dict):
-                continue
-            actions += [AgentAction.model_validate(a) for a in update.get("actions", [])]
-            steps += [ExecutionStep.model_validate(s) for s in update.get("steps", [])]
-
-        def change(current: WorkflowRun) -> WorkflowRun:
-            current.actions += actions
-            current.steps += steps
-            return current
-
-        run = self.runs.update(run.run_id, change)
+    def _announce(self, recorded: _Recorded, elapsed: dict[str, float]) -> WorkflowRun:
+        """Publish and log the steps that commits made durable since the last call; returns the
+        run as last committed."""
+        run, steps = recorded.take()
         for step in steps:
             self.runs.publish(run, "workflow.step_completed", node=step.node, agent=step.agent)
             # Duration and failures per type and step (terraform/metrics.json: workflow_step).
@@ -232,7 +304,7 @@ class Runner:
                         "node": step.node,
                         "agent": step.agent,
                         "status": step.status,
-                        "duration_ms": round(elapsed_ms / max(len(steps), 1), 1),
+                        "duration_ms": round(elapsed.pop(step.node, 0.0), 1),
                     }
                 },
             )

@@ -56,26 +56,26 @@ class RunStore:
     ) -> WorkflowRun:
         """Apply ``change`` in a transaction; it returns the new run, or None to leave it as it
         is (the current run is returned). ``change`` may raise to refuse (Conflict, ...)."""
+        return self._scope.run_transaction(lambda tx: self.apply(tx, run_id, change))
+
+    def apply(
+        self, tx: Any, run_id: str, change: Callable[[WorkflowRun], WorkflowRun | None]
+    ) -> WorkflowRun:
+        """:meth:`update`'s work inside a transaction someone else runs (``tx`` seen through this
+        tenant, or a raw one: paths are checked either way). Reads before it writes."""
         path = self._path(run_id)
-        result: list[WorkflowRun] = []
-
-        def _tx(tx: Any) -> None:
-            result.clear()
-            doc = tx.get(path)
-            if doc is None:
-                raise NotFound(f"no workflow run {run_id!r} in this tenant", field="run_id")
-            current = WorkflowRun.model_validate(doc)
-            new = change(current.model_copy(deep=True))
-            if new is None:
-                result.append(current)
-                return
-            new.version = current.version + 1
-            new.updated_at = datetime.now(UTC)
-            tx.set(path, _doc(new))
-            result.append(new)
-
-        self._scope.run_transaction(_tx)
-        return result[0]
+        tx = self._scope.scoped(tx)
+        doc = tx.get(path)
+        if doc is None:
+            raise NotFound(f"no workflow run {run_id!r} in this tenant", field="run_id")
+        current = WorkflowRun.model_validate(doc)
+        new = change(current.model_copy(deep=True))
+        if new is None:
+            return current
+        new.version = current.version + 1
+        new.updated_at = datetime.now(UTC)
+        tx.set(path, _doc(new))
+        return new
 
     def list(
         self,

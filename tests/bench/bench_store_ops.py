@@ -184,6 +184,7 @@ def report(lines: list[tuple[str, dict[str, Any]]], runs: dict[str, list[str]]) 
         for u, e in lines
         if e.get("route") == "PUT /api/v1/ai/workflows/{run_id}/continue"
     ]
+    by_path: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for kind, ids in runs.items():
         per_run = []
         for run_id in ids:
@@ -191,6 +192,9 @@ def report(lines: list[tuple[str, dict[str, Any]]], runs: dict[str, list[str]]) 
             for ops in tasks.get(run_id, []):
                 total.update(ops)
             per_run.append(dict(total))
+            for unit, e in lines:
+                if e.get("unit_of_work") == "POST /" and e.get("run_id") == run_id:
+                    by_path[kind].update(e["store_ops_by_path"])
         print(f"  {kind:20s} per run (runner slices) {_fmt(_mean(per_run))}")
     print(f"  {'POST /workflows':20s} per start            {_fmt(_mean(starts))}")
     print(f"  {'PUT .../continue':20s} per decision         {_fmt(_mean(decisions))}")
@@ -217,6 +221,11 @@ def report(lines: list[tuple[str, dict[str, Any]]], runs: dict[str, list[str]]) 
     print("  hottest path patterns over every workflow slice (operations):")
     for path, n in hot.most_common(12):
         print(f"    {n:6d}  {path}")
+    for kind, counts in by_path.items():
+        print(f"  {kind} per run, by path (mean over {len(runs[kind])} runs):")
+        for path, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            if not path.startswith("attempts"):
+                print(f"    {n / len(runs[kind]):6.1f}  {path}")
 
 
 if __name__ == "__main__":

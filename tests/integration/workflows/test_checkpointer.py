@@ -15,6 +15,7 @@ from langgraph.graph import END, START, StateGraph
 
 from shared.config import load_settings
 from shared.store import MemoryStore
+from shared.store.counting import CountingStore, pattern
 from shared.store.firestore import FirestoreStore
 from shared.workflows.checkpoint import FirestoreSaver, LeaseLost, saver_from_env
 
@@ -73,13 +74,21 @@ def _graph(saver: FirestoreSaver, fail_in: set[str] | None = None) -> Any:
     return graph
 
 
-def test_ten_mebibytes_of_state_checkpoint_and_resume(store: DocumentStore) -> None:
-    saver = FirestoreSaver(store, root=f"langgraph/{uuid.uuid4().hex[:8]}")
-    config = {"configurable": {"thread_id": "big"}}
+@pytest.mark.parametrize("deferred", [False, True], ids=["immediate", "deferred"])
+def test_ten_mebibytes_of_state_checkpoint_and_resume(
+    store: DocumentStore, deferred: bool
+) -> None:
+    saver = FirestoreSaver(store, root=f"langgraph/{uuid.uuid4().hex[:8]}", defer_writes=deferred)
+    config: dict[str, Any] = {"configurable": {"thread_id": "big"}}
+    if deferred:
+        config["configurable"]["lease_token"] = saver.acquire_lease("big")
     graph = _graph(saver)
     out = graph.invoke({"blob": "", "steps": [], "small": ""}, config)
+    saver.flush(config)
     assert out["small"] == f"{10 * 1024 * 1024 + 7} bytes after 3 steps"
-    # A fresh graph (a new invocation of the runner) reads it all back.
+    # A fresh saver and graph (a new invocation of the runner) read it all back.
+    saver = FirestoreSaver(store, root=saver._root)
+    config = {"configurable": {"thread_id": "big"}}
     state = _graph(saver).get_state(config)
     assert len(state.values["blob"]) == 10 * 1024 * 1024 + 7
     assert sorted(state.values["steps"]) == ["grow", "left", "right"]
@@ -103,6 +112,116 @@ def test_a_failed_step_keeps_the_writes_of_nodes_that_succeeded(store: DocumentS
     # Only the failed node ran again: "left" succeeded and its write was read back.
     assert resumed.calls == ["right", "done"]
     assert sorted(out["steps"]) == ["grow", "left", "right"]
+
+
+def test_deferred_a_failed_step_keeps_the_writes_of_nodes_that_succeeded(
+    store: DocumentStore,
+) -> None:
+    """Deferred writes wait in memory; the caller flushes them when the stream fails."""
+    root = f"langgraph/{uuid.uuid4().hex[:8]}"
+    saver = FirestoreSaver(store, root=root, defer_writes=True)
+    config = {"configurable": {"thread_id": "retry", "lease_token": saver.acquire_lease("retry")}}
+    failing = {"right"}
+    graph = _graph(saver, fail_in=failing)
+    with pytest.raises(RuntimeError, match="right failed once"):
+        graph.invoke({"blob": "", "steps": [], "small": ""}, config)
+    saver.flush(config)
+    saver = FirestoreSaver(store, root=root, defer_writes=True)  # the next runner
+    config = {"configurable": {"thread_id": "retry", "lease_token": saver.acquire_lease("retry")}}
+    resumed = _graph(saver, fail_in=failing)
+    out = resumed.invoke(None, config)
+    saver.flush(config)
+    assert resumed.calls == ["right", "done"]
+    assert sorted(out["steps"]) == ["grow", "left", "right"]
+
+
+class Chain(TypedDict):
+    steps: Annotated[list[str], operator.add]
+    note: str
+
+
+def test_deferred_a_step_is_one_transaction_with_the_callers_record(store: DocumentStore) -> None:
+    """Each step's writes, its checkpoint and the caller's record are one commit; nothing is
+    read back; a fresh saver reads the same state and pending writes."""
+    counted = CountingStore(store)
+    record = "records/run-1"
+    store.set(record, {"steps": []})
+
+    def on_commit(tx: Any, writes: list[tuple[str, str, Any]]) -> None:
+        steps = [s for _, channel, value in writes if channel == "steps" for s in value]
+        if steps:
+            doc = tx.get(record) or {"steps": []}
+            tx.set(record, {"steps": doc["steps"] + steps})
+
+    root = f"langgraph/{uuid.uuid4().hex[:8]}"
+    saver = FirestoreSaver(counted, root=root, defer_writes=True, on_commit=on_commit)
+    g = StateGraph(Chain)
+    names = ["a", "b", "c", "d"]
+    for name in names:
+        g.add_node(name, lambda state, name=name: {"steps": [name], "note": "x" * 100})
+    g.add_edge(START, "a")
+    for first, then in zip(names, names[1:], strict=False):
+        g.add_edge(first, then)
+    g.add_edge("d", END)
+    graph = g.compile(checkpointer=saver)
+    config = {"configurable": {"thread_id": "t", "lease_token": saver.acquire_lease("t")}}
+    counted.totals.clear()
+    out = graph.invoke({"steps": [], "note": ""}, config, durability="sync")
+    saver.flush(config)
+    assert out["steps"] == names
+    assert store.get(record) == {"steps": names}
+    ops = counted.totals
+    at = pattern(root)
+    checkpoints = ops[("writes", f"{at}/checkpoints/{{}}")]
+    assert checkpoints == 6  # the input, then one per step (a-d), then the last (no tasks)
+    commits = sum(n for (kind, _), n in ops.items() if kind == "commits")
+    assert commits == checkpoints  # one transaction per checkpoint, carrying the writes
+    reads = {path: n for (kind, path), n in ops.items() if kind == "reads"}
+    # Read: the lease (fencing) once per commit, the record when a step added to it; the first
+    # get_tuple finds no checkpoint. Nothing the saver wrote is read back.
+    assert reads == {f"{at}/threads/{{}}": commits, "records/{}": len(names)}
+    assert ops[("queries", f"{at}/checkpoints/{{}}")] == 1
+    fresh = FirestoreSaver(store, root=root)
+    latest = fresh.get_tuple({"configurable": {"thread_id": "t"}})
+    assert latest is not None and latest.checkpoint["channel_values"]["steps"] == names
+    history = list(fresh.list({"configurable": {"thread_id": "t"}}))
+    written = [w for t in history for w in t.pending_writes or [] if w[1] == "steps"]
+    assert sorted(s for _, _, v in written for s in v) == names
+
+
+def test_a_lease_kept_on_the_callers_document_fences_and_is_read_once(
+    store: DocumentStore,
+) -> None:
+    """The runner keeps the token on the run document its hook reads anyway: each commit reads
+    that document once, and a runner whose token was superseded writes nothing."""
+    counted = CountingStore(store)
+    run_doc = "runs/r1"
+    store.set(run_doc, {"lease_token": 1, "seen": 0})
+
+    def on_commit(tx: Any, writes: list[tuple[str, str, Any]]) -> None:
+        doc = tx.get(run_doc) or {}
+        tx.set(run_doc, {**doc, "seen": doc["seen"] + len(writes)})
+
+    root = f"langgraph/{uuid.uuid4().hex[:8]}"
+
+    def saver() -> FirestoreSaver:
+        return FirestoreSaver(
+            counted, root=root, defer_writes=True, on_commit=on_commit, lease_doc=run_doc
+        )
+
+    stale = {"configurable": {"thread_id": "t", "lease_token": 1}}
+    store.set(run_doc, {"lease_token": 2, "seen": 0})  # another runner claimed the run
+    with pytest.raises(LeaseLost):
+        _graph(saver()).invoke({"blob": "", "steps": [], "small": ""}, stale)
+    assert saver().get_tuple({"configurable": {"thread_id": "t"}}) is None
+    assert store.get(run_doc) == {"lease_token": 2, "seen": 0}
+    counted.totals.clear()
+    current = {"configurable": {"thread_id": "t", "lease_token": 2}}
+    out = _graph(saver()).invoke({"blob": "", "steps": [], "small": ""}, current)
+    assert out["small"].endswith("bytes after 3 steps")
+    commits = sum(n for (kind, _), n in counted.totals.items() if kind == "commits")
+    assert counted.totals[("reads", "runs/{}")] == commits > 0
+    assert store.get(run_doc)["seen"] > 0  # type: ignore[index]
 
 
 def test_two_writers_on_one_thread_one_wins(store: DocumentStore) -> None:
