@@ -267,7 +267,12 @@ class LLMClient:
         tokens = estimate_request_tokens(request) + request.max_tokens
         try:
             return request, self._ledger.reserve(
-                ctx.tenant_id, ctx.feature, policy, tokens, self._worst_case_usd(request)
+                ctx.tenant_id,
+                ctx.feature,
+                policy,
+                tokens,
+                self._worst_case_usd(request),
+                leased=True,
             )
         except BudgetExceeded:
             cheaper = policy.degrade_to_tier
@@ -281,7 +286,12 @@ class LLMClient:
             degraded = request.model_copy(update={"tier": cheaper})
             try:
                 reservation = self._ledger.reserve(
-                    ctx.tenant_id, ctx.feature, policy, tokens, self._worst_case_usd(degraded)
+                    ctx.tenant_id,
+                    ctx.feature,
+                    policy,
+                    tokens,
+                    self._worst_case_usd(degraded),
+                    leased=True,
                 )
             except BudgetExceeded:
                 self._record_failure(ctx, request, "budget_exceeded")

@@ -2,9 +2,11 @@
 call, and aggregates for reporting.
 
 Budget state for a month is one document, ``tenants/{t}/llm_budget/{YYYY-MM}``, changed only in
-transactions: ``reserve`` adds the call's worst-case cost (prompt estimate + max_tokens) if it fits
-under every limit; ``settle`` swaps the reservation for the real cost. Concurrent calls therefore
-can never overspend by more than what one call's real cost exceeds its reservation.
+transactions. A call reserves its worst-case cost (prompt estimate + max_tokens) from its
+process's lease, a slice of the budget held on that document and renewed now and then
+(``shared/llm/leases.py``: the bounds are written there); a batch job reserves on the document
+itself (``reserve`` without ``leased``) and ``settle`` swaps the reservation for the real cost.
+Either way, spending exceeds a limit only by what real costs exceed their reservations.
 Threshold alerts (50/80/100 %) are recorded in the same document, so each fires once.
 
 Aggregates are sharded counters (``tenants/{t}/llm_usage_daily/{day}/shards/{n}``): usage writes
@@ -27,6 +29,7 @@ from pydantic import BaseModel
 from shared.config import TOPIC_AI_EVENTS, TOPIC_LLM_USAGE
 from shared.errors import InvalidInput
 from shared.llm.errors import BudgetExceeded
+from shared.llm.leases import BudgetLeases, shift_budget
 from shared.log import get_logger
 from shared.messaging.pubsub import ordering_key
 from shared.store.base import check_segment
@@ -74,6 +77,7 @@ class Reservation:
     tokens: int
     usd: float
     active: bool  # False when the tenant has no limits (nothing was reserved)
+    lease: str | None = None  # taken from this process's lease (shared/llm/leases.py)
 
 
 def _period(now: datetime) -> str:
@@ -95,6 +99,7 @@ class Ledger:
         # take turns on it instead of colliding in Firestore transactions.
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self.leases = BudgetLeases(store, self._alert, clock)
 
     def _lock(self, path: str) -> threading.Lock:
         with self._locks_guard:
@@ -105,9 +110,18 @@ class Ledger:
 
     # --- budgets --------------------------------------------------------------------------------
     def reserve(
-        self, tenant_id: str, feature: str, policy: LLMPolicy, tokens: int, usd: float
+        self,
+        tenant_id: str,
+        feature: str,
+        policy: LLMPolicy,
+        tokens: int,
+        usd: float,
+        *,
+        leased: bool = False,
     ) -> Reservation:
-        """Reserve ``tokens`` and ``usd`` against the tenant's monthly limits.
+        """Reserve ``tokens`` and ``usd`` against the tenant's monthly limits: from this process's
+        lease when ``leased`` (a call: no shared document touched), else on the budget document
+        (a batch job, settled later by another process).
 
         Raises:
             BudgetExceeded: the reservation would cross a limit; the message says which.
@@ -115,6 +129,9 @@ class Ledger:
         period = _period(self._clock())
         if not policy.has_limits:
             return Reservation(tenant_id, feature, period, tokens, usd, active=False)
+        if leased:
+            ref = self.leases.reserve(tenant_id, period, feature, policy, tokens, usd)
+            return Reservation(tenant_id, feature, period, tokens, usd, active=True, lease=ref)
         scope = TenantStore(self._store, tenant_id)
         path = self._budget_path(scope, period)
 
@@ -173,6 +190,14 @@ class Ledger:
             if once is not None:
                 TenantStore(self._store, reservation.tenant_id).run_transaction(once)
             return
+        lease, r = reservation.lease, reservation
+        if lease is not None:
+            if once is not None:
+                raise ValueError("a leased reservation cannot be settled with `once`")
+            self.leases.settle(
+                r.tenant_id, r.period, r.feature, lease, policy, (r.tokens, r.usd), (tokens, usd)
+            )
+            return
         scope = TenantStore(self._store, reservation.tenant_id)
         path = self._budget_path(scope, reservation.period)
         crossed: list[int] = []
@@ -211,39 +236,47 @@ class Ledger:
         with self._lock(path):
             scope.run_transaction(_settle)
         for threshold in crossed:
-            self._alert(reservation, threshold)
+            self._alert(reservation.tenant_id, reservation.period, threshold)
 
-    def _alert(self, reservation: Reservation, threshold: int) -> None:
+    def _alert(self, tenant_id: str, period: str, threshold: int) -> None:
         _log.warning(
             "LLM budget threshold reached",
             extra={
                 "fields": {
                     "metric": "llm_budget_threshold",
-                    "tenant_id": reservation.tenant_id,
+                    "tenant_id": tenant_id,
                     "threshold_percent": threshold,
-                    "period": reservation.period,
+                    "period": period,
                 }
             },
         )
         if self._publisher is not None:
-            event_id = f"budget-{reservation.tenant_id}-{reservation.period}-{threshold}"
+            event_id = f"budget-{tenant_id}-{period}-{threshold}"
             self._publisher.publish(
                 TOPIC_AI_EVENTS,
                 {
                     "event_id": event_id,
                     "event_type": BUDGET_THRESHOLD,
-                    "tenant_id": reservation.tenant_id,
+                    "tenant_id": tenant_id,
                     "entity_type": "budget",
-                    "entity_id": reservation.period,
+                    "entity_id": period,
                     "data": {"threshold_percent": threshold},
                 },
-                ordering_key=ordering_key(reservation.tenant_id, "budget"),
-                attributes={"tenant_id": reservation.tenant_id, "event_type": BUDGET_THRESHOLD},
+                ordering_key=ordering_key(tenant_id, "budget"),
+                attributes={"tenant_id": tenant_id, "event_type": BUDGET_THRESHOLD},
             )
 
     def budget_state(self, tenant_id: str) -> dict[str, Any]:
+        """The month's budget document, with what this process spent and has not reported yet
+        moved from held to spent (other processes' unreported spending shows as held)."""
         scope = TenantStore(self._store, tenant_id)
-        return scope.get(self._budget_path(scope, _period(self._clock()))) or {}
+        period = _period(self._clock())
+        doc = scope.get(self._budget_path(scope, period)) or {}
+        for feature, spent in self.leases.local_unreported(tenant_id, period).items():
+            if any(spent.values()):
+                doc = shift_budget(doc, feature, spent, spent)
+        doc.pop("leases", None)
+        return doc
 
     # --- usage ----------------------------------------------------------------------------------
     def record(self, record: UsageRecord) -> None:

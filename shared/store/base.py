@@ -87,6 +87,18 @@ class DocumentStore(Protocol):
 
     def delete(self, path: str) -> None: ...
 
+    def get_versioned(self, path: str) -> tuple[Document | None, Any]:
+        """The document and an opaque version of it for :meth:`set_if` (None when absent)."""
+        ...
+
+    def set_if(self, path: str, data: Document, version: Any) -> bool:
+        """Write ``data``'s top-level fields (other fields are kept) only if the document is
+        still as :meth:`get_versioned` saw it (``version`` None: only if it still does not
+        exist); False, with nothing written, when it changed. Optimistic: no lock is held, so
+        writers never wait on each other (a hot document's contention costs a retry, not a
+        lock timeout)."""
+        ...
+
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         """Atomically add each delta to the (nested) numeric field at its key path, creating the
         document and fields as needed. Key path parts are literal field names (dots allowed)."""

@@ -123,6 +123,14 @@ class CountingStore:
         self.count("writes", path)
         self.inner.delete(path)
 
+    def get_versioned(self, path: str) -> tuple[Document | None, Any]:
+        self.count("reads", path)
+        return self.inner.get_versioned(path)
+
+    def set_if(self, path: str, data: Document, version: Any) -> bool:
+        self.count("writes", path)
+        return self.inner.set_if(path, data, version)
+
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         self.count("writes", path)
         self.inner.increment(path, deltas)

@@ -164,6 +164,25 @@ class FirestoreStore:
         with _transient_errors():
             self._client.document(path).delete()
 
+    def get_versioned(self, path: str) -> tuple[Document | None, Any]:
+        with _transient_errors():
+            snap = self._client.document(path).get()
+        return (_doc(snap), snap.update_time) if snap.exists else (None, None)
+
+    def set_if(self, path: str, data: Document, version: Any) -> bool:
+        from google.api_core import exceptions as gexc
+
+        if version is None:
+            return self.create(path, data)
+        fields = {self._client.field_path(k): v for k, v in _to_firestore(data).items()}
+        option = self._client.write_option(last_update_time=version)
+        with _transient_errors():
+            try:
+                self._client.document(path).update(fields, option=option)
+            except (gexc.FailedPrecondition, gexc.NotFound):
+                return False
+        return True
+
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         from google.cloud import firestore
 

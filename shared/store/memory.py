@@ -97,6 +97,21 @@ class MemoryStore:
         with self._lock:
             self._docs.pop(path, None)
 
+    def get_versioned(self, path: str) -> tuple[Document | None, Any]:
+        with self._lock:
+            doc = self._docs.get(path)
+            return (None, None) if doc is None else (copy.deepcopy(doc), copy.deepcopy(doc))
+
+    def set_if(self, path: str, data: Document, version: Any) -> bool:
+        with self._lock:
+            current = self._docs.get(path)
+            if (current is None) != (version is None) or (
+                current is not None and current != version
+            ):
+                return False
+            self._docs[path] = {**(current or {}), **copy.deepcopy(data)}
+            return True
+
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         with self._lock:
             doc = self._docs.setdefault(path, {})

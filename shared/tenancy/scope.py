@@ -105,6 +105,12 @@ class TenantStore:
     def delete(self, path: str) -> None:
         self._store.delete(self.check(path))
 
+    def get_versioned(self, path: str) -> tuple[Document | None, Any]:
+        return self._store.get_versioned(self.check(path))
+
+    def set_if(self, path: str, data: Document, version: Any) -> bool:
+        return self._store.set_if(self.check(path), data, version)
+
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         self._store.increment(self.check(path), deltas)
 

@@ -192,7 +192,7 @@ def report(lines: list[tuple[str, dict[str, Any]]], runs: dict[str, list[str]]) 
             for ops in tasks.get(run_id, []):
                 total.update(ops)
             per_run.append(dict(total))
-            for unit, e in lines:
+            for _, e in lines:
                 if e.get("unit_of_work") == "POST /" and e.get("run_id") == run_id:
                     by_path[kind].update(e["store_ops_by_path"])
         print(f"  {kind:20s} per run (runner slices) {_fmt(_mean(per_run))}")

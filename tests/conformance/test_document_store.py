@@ -151,3 +151,39 @@ def test_set_many_writes_every_document(backend: DocumentStore) -> None:
     backend.set_many([(f"bulk/d{i}", {"i": i}) for i in range(450)])
     assert len(backend.query("bulk")) == 450
     assert backend.get("bulk/d449") == {"i": 449}
+
+
+def test_set_if_writes_only_what_was_not_changed_since_it_was_read(backend: DocumentStore) -> None:
+    doc, version = backend.get_versioned("things/cas")
+    assert doc is None and version is None
+    assert backend.set_if("things/cas", {"n": 1, "keep": True}, version)
+    assert not backend.set_if("things/cas", {"n": 9}, None)  # it exists now
+    doc, version = backend.get_versioned("things/cas")
+    assert doc == {"n": 1, "keep": True}
+    backend.set("things/cas", {"n": 2, "keep": True})  # someone else wrote in between
+    assert not backend.set_if("things/cas", {"n": 3}, version)
+    assert backend.get("things/cas") == {"n": 2, "keep": True}
+    doc, version = backend.get_versioned("things/cas")
+    assert backend.set_if("things/cas", {"n": 3, "map": {"a": 1}}, version)
+    assert backend.get("things/cas") == {"n": 3, "keep": True, "map": {"a": 1}}  # others kept
+    backend.delete("things/cas")
+    assert not backend.set_if("things/cas", {"n": 4}, version)
+
+
+def test_concurrent_set_if_loses_no_update(backend: DocumentStore) -> None:
+    backend.set("things/casn", {"n": 0})
+
+    def add() -> None:
+        for _ in range(5):
+            while True:
+                doc, version = backend.get_versioned("things/casn")
+                assert doc is not None
+                if backend.set_if("things/casn", {"n": doc["n"] + 1}, version):
+                    break
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert backend.get("things/casn") == {"n": 20}

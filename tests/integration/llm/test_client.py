@@ -122,6 +122,7 @@ def test_concurrent_calls_never_overspend_the_budget(parts: dict[str, Any]) -> N
         t.start()
     for t in threads:
         t.join()
+    parts["ledger"].leases.release()  # hand back the slice this process still holds
     state = parts["ledger"].budget_state("acme")
     assert len(outcomes) == 16 and "budget" in outcomes and "ok" in outcomes
     assert state["total"]["spent_usd"] <= 0.005

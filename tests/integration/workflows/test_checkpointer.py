@@ -4,6 +4,7 @@ nodes of a failed step not re-run, the fencing of two writers, TTL, and the env 
 
 from __future__ import annotations
 
+import itertools
 import operator
 import os
 import uuid
@@ -75,9 +76,7 @@ def _graph(saver: FirestoreSaver, fail_in: set[str] | None = None) -> Any:
 
 
 @pytest.mark.parametrize("deferred", [False, True], ids=["immediate", "deferred"])
-def test_ten_mebibytes_of_state_checkpoint_and_resume(
-    store: DocumentStore, deferred: bool
-) -> None:
+def test_ten_mebibytes_of_state_checkpoint_and_resume(store: DocumentStore, deferred: bool) -> None:
     saver = FirestoreSaver(store, root=f"langgraph/{uuid.uuid4().hex[:8]}", defer_writes=deferred)
     config: dict[str, Any] = {"configurable": {"thread_id": "big"}}
     if deferred:
@@ -160,7 +159,7 @@ def test_deferred_a_step_is_one_transaction_with_the_callers_record(store: Docum
     for name in names:
         g.add_node(name, lambda state, name=name: {"steps": [name], "note": "x" * 100})
     g.add_edge(START, "a")
-    for first, then in zip(names, names[1:], strict=False):
+    for first, then in itertools.pairwise(names):
         g.add_edge(first, then)
     g.add_edge("d", END)
     graph = g.compile(checkpointer=saver)
