@@ -90,6 +90,7 @@ def handle_pubsub_push(
             return error_response(exc, message_id)
         with counting.measure() as ops:
             outcome = handle(envelope, message_id)
+            runtime.flush_writes()
         counting.log_work(f"push {request.path}", ops, status=outcome.get("status"))
         return to_json(outcome), 200, dict(JSON_HEADERS)
 
@@ -109,6 +110,7 @@ def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
             routes,
             verifier=runtime.token_verifier(),
             store=runtime.document_store(),
+            after=runtime.flush_writes,
         ),
     )
 
@@ -220,6 +222,7 @@ def handle_service_call(
                 raise invalid_input(exc) from None
             with counting.measure() as ops:
                 outcome = run(body)
+                runtime.flush_writes()
             counting.log_work(f"POST {request.path}", ops, run_id=getattr(body, "run_id", None))
             return to_json(outcome), 200, dict(JSON_HEADERS)
         except AppError as exc:

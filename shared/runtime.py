@@ -73,7 +73,17 @@ def crm_ingestor() -> CrmIngestor:
 def llm_ledger() -> Ledger:
     from shared.llm.ledger import Ledger
 
-    return Ledger(document_store(), publisher())
+    return Ledger(document_store(), publisher(), write_behind=True)
+
+
+def flush_writes() -> None:
+    """Wait for this process's writes behind (LLM usage records) before a unit of work answers.
+
+    Raises:
+        the first failed write (transient: the platform retries the unit of work).
+    """
+    if llm_ledger.cache_info().currsize:
+        llm_ledger().flush()
 
 
 @lru_cache(maxsize=1)

@@ -209,9 +209,11 @@ def dispatch(
     *,
     verifier: TokenVerifier,
     store: DocumentStore,
+    after: Callable[[], None] | None = None,
 ) -> Response:
     """Authenticate, authorise, validate and run the matching route; map every outcome to a
-    response."""
+    response. ``after`` runs once a (non-streamed) handler succeeded, before the answer: the
+    process's writes behind land first, and a failure among them answers as that error."""
     request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
     started = time.perf_counter()
     with (
@@ -220,7 +222,7 @@ def dispatch(
     ):
         served: dict[str, Any] = {"route": "unmatched"}
         with counting.measure() as ops:
-            response = _serve(request, routes, verifier, store, request_id, span, served)
+            response = _serve(request, routes, verifier, store, request_id, span, served, after)
         status = response[1] if isinstance(response, tuple) else response.status_code
         # One line per request: the API's availability and latency by route (terraform/metrics.json).
         fields = {
@@ -244,6 +246,7 @@ def _serve(
     request_id: str,
     span: Any,
     served: dict[str, Any],
+    after: Callable[[], None] | None = None,
 ) -> Response:
     """:func:`dispatch`'s work inside the request's span; ``served["route"]`` gets the matched
     route's pattern for the request's log line."""
@@ -279,6 +282,8 @@ def _serve(
                 events = cast("Iterator[str]", result)
                 return _event_stream(events, request_id)  # type: ignore[no-any-return]
             body, status = cast("tuple[dict[str, Any] | BaseModel, int]", result)
+            if after is not None:
+                after()  # writes behind (usage records) land before the answer
             return to_json(body), status, {**JSON_HEADERS, "X-Request-ID": request_id}
     except AppError as exc:
         level = (
