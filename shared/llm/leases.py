@@ -23,9 +23,11 @@ underestimated prompt can exceed it): overspend <= the sum over calls of (real -
 the same bound as one shared document, whatever the number of processes. Underspend (budget
 refused while unspent): at most the slices other processes hold (each <= ``MAX_SHARE`` of the
 limit), and a reaped lease's unspent part. Document writes: one per renewal, so about
-(processes / ``SLICE_SECONDS``) a second at a steady rate, whatever the call rate. A threshold
-(50/80/100 %) crossed by local spending forces a report at once, so alerts are not delayed by a
-slice.
+(processes / ``SLICE_SECONDS``) a second at a steady rate, whatever the call rate.
+
+**Alerts.** A threshold (50/80/100 %) fires at the renewal where what is *committed* (spent, or
+held by leases) crosses it: spending inside a lease never crosses unseen, so an alert is never
+late, and it is early by at most what the leases hold (<= ``MAX_SHARE`` of the limit each).
 """
 
 from __future__ import annotations
@@ -66,8 +68,6 @@ class _Lease:
     consumed: dict[str, float] = field(default_factory=lambda: {"usd": 0.0, "tokens": 0.0})
     renewed: float = 0.0  # time.monotonic() of the last renewal
     expires: datetime | None = None
-    spent_total: dict[str, float] = field(default_factory=dict)  # the document's, at renewal
-    alerts_sent: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fits(self, need: dict[str, float], limited: set[str]) -> bool:
@@ -142,8 +142,7 @@ class BudgetLeases:
         reserved: tuple[int, float],
         real: tuple[int, float],
     ) -> None:
-        """Swap a reservation for the real cost, in memory; report at once when the tenant's
-        spending crosses an alert threshold."""
+        """Swap a reservation for the real cost, in memory (reported at the next renewal)."""
         lease = self._lease((tenant_id, period, feature))
         with lease.lock:
             if ref != f"{lease.lease_id}:{lease.generation}":
@@ -151,20 +150,6 @@ class BudgetLeases:
             for d, old, new in (("tokens", reserved[0], real[0]), ("usd", reserved[1], real[1])):
                 lease.in_flight[d] = max(lease.in_flight[d] - old, 0.0)
                 lease.unreported[d] += new
-            if self._crossing(lease, policy):
-                self._renew(lease, tenant_id, period, feature, policy, None, strict=False)
-
-    def _crossing(self, lease: _Lease, policy: LLMPolicy) -> bool:
-        """Whether local spending has crossed a threshold the document has not alerted yet."""
-        fractions = [
-            (lease.spent_total.get(d, 0.0) + lease.unreported[d]) / float(getattr(policy.budget, a))
-            for d, a in DIMS
-            if getattr(policy.budget, a)
-        ]
-        fraction = max(fractions, default=0.0)
-        return any(
-            fraction * 100 >= t and t not in lease.alerts_sent for t in policy.alert_thresholds
-        )
 
     def release(self) -> None:
         """Report what this process spent and hand back what it holds beyond the calls in
@@ -219,9 +204,6 @@ class BudgetLeases:
         lease.unreported = {"usd": 0.0, "tokens": 0.0}
         lease.consumed = {"usd": 0.0, "tokens": 0.0}
         lease.renewed, lease.expires = time.monotonic(), now + LEASE_TTL
-        total = result["doc"].get("total", {})
-        lease.spent_total = {d: float(total.get(f"spent_{d}", 0.0)) for d, _ in DIMS}
-        lease.alerts_sent = set(result["doc"]["alerts_sent"])
         for threshold in result["crossed"]:
             self._alert(tenant_id, period, threshold)
 
@@ -325,9 +307,12 @@ def _num(dim: str, value: float) -> float | int:
 
 
 def _thresholds(doc: dict[str, Any], policy: LLMPolicy) -> list[int]:
+    """Thresholds newly crossed by what is committed: spent, or held by a lease (a process's
+    unreported spending is inside what it holds, so this never alerts late)."""
     used = doc.get("total", {})
     fractions = [
-        used.get(f"spent_{d}", 0.0) / float(getattr(policy.budget, attr))
+        (used.get(f"spent_{d}", 0.0) + used.get(f"reserved_{d}", 0.0))
+        / float(getattr(policy.budget, attr))
         for d, attr in DIMS
         if getattr(policy.budget, attr)
     ]

@@ -114,7 +114,7 @@ def test_a_gone_processs_lease_is_reaped_and_counted_as_spent() -> None:
     assert after["reserved_usd"] == pytest.approx(0, abs=1e-9)
 
 
-def test_a_crossed_threshold_alerts_without_waiting_for_a_slice() -> None:
+def test_a_threshold_alerts_once_when_what_is_committed_crosses_it() -> None:
     store = MemoryStore()
     policy = LLMPolicy(budget=Limit(monthly_usd=1.0), alert_thresholds=[50])
     ledger = Ledger(store)
