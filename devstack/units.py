@@ -52,6 +52,8 @@ def unit_env(name: str, *, project: str, urls: dict[str, str]) -> dict[str, str]
     function X's URL (``urls``), plus ``SERVICE_AUDIENCE``, the unit's own URL."""
     unit = {**services(), **functions()}[name]
     env = {"SERVICE_AUDIENCE": urls[name]}
+    if name in functions():  # requests served at once: gunicorn's threads, Cloud Run's concurrency
+        env["THREADS"] = str(unit.get("concurrency", load_units()["defaults"]["concurrency"]))
     for var, ref in unit.get("env", {}).items():
         if "identity" in ref:
             env[var] = identity_email(ref["identity"], project)

@@ -4,12 +4,15 @@
 for a quicker run) are started through the gateway at once, with the provider simulator
 answering every call after 300 ms. Each run makes two model calls (lead analysis, decision), so
 its pure model time is 0.6 s. Prints: API latency of the starts, time until the last run
-completed, orchestration overhead per run (its wall time minus its model time, queueing
-included), and checkpoint writes and bytes per step.
+completed and runs a second, orchestration overhead per run (its wall time minus its model time,
+queueing included), CPU seconds per run of the Firestore emulator and of the workflow runner,
+and checkpoint documents and bytes per step. The runner serves as many slices at once as
+Terraform's concurrency for it (terraform/units.json), as one Cloud Run instance does.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
@@ -73,6 +76,7 @@ def run(stack: Stack, n: int) -> None:
             res.raise_for_status()
             return str(res.json()["run_id"])
 
+        cpu_before = {u: _cpu_seconds(stack.procs[u].popen.pid) for u in CPU_UNITS}
         began = time.perf_counter()
         with ThreadPoolExecutor(max_workers=32) as pool:
             run_ids = list(pool.map(start, range(n)))
@@ -91,9 +95,15 @@ def run(stack: Stack, n: int) -> None:
                 done[run_id] = doc
             time.sleep(1)
         total_s = time.perf_counter() - began
+    cpu = {u: _cpu_seconds(stack.procs[u].popen.pid) - cpu_before[u] for u in CPU_UNITS}
     statuses = [d["status"] for d in done.values()]
     print(
-        f"  all {len(done)} finished ({statuses.count('completed')} completed, {statuses.count('failed')} failed) {total_s:.1f} s after the first start"
+        f"  all {len(done)} finished ({statuses.count('completed')} completed, {statuses.count('failed')} failed) {total_s:.1f} s after the first start: "
+        f"{len(done) / total_s:.2f} runs a second"
+    )
+    print(
+        "  CPU seconds per run: "
+        + ", ".join(f"{u} {cpu[u] / max(len(done), 1):.3f}" for u in CPU_UNITS)
     )
     overheads, models = [], []
     for doc in done.values():
@@ -107,21 +117,42 @@ def run(stack: Stack, n: int) -> None:
     )
     root = f"tenants/{TENANT}/workflow_state/lg"
     docs = {name: store.query(f"{root}/{name}") for name in ("checkpoints", "blobs", "writes")}
-    stored = sum(
-        len(v)
-        for rows in docs.values()
-        for _, d in rows
-        for v in d.values()
-        if isinstance(v, bytes)
-    )
+    stored = sum(_bytes(d) for rows in docs.values() for _, d in rows)
     steps = sum(len(d["steps"]) for d in done.values())
     writes = sum(len(rows) for rows in docs.values())
     print(
         f"  checkpointing: {len(docs['checkpoints'])} checkpoints, {len(docs['blobs'])} blob versions, "
-        f"{len(docs['writes'])} pending writes for {steps} steps: {writes / steps:.1f} documents and "
+        f"{len(docs['writes'])} pending-writes documents for {steps} steps: {writes / steps:.1f} documents and "
         f"{stored / steps / 1024:.1f} KB per step"
     )
     _ = run_ids
+
+
+CPU_UNITS = ("firestore", "workflow_runner", "gateway", "workflows_api")
+
+
+def _cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in the process group ``pgid``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat, after the command: the process group
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _bytes(value: Any) -> int:
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_bytes(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_bytes(v) for v in value)
+    return 0
 
 
 def _dt(value: Any) -> datetime:

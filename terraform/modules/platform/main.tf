@@ -247,10 +247,11 @@ module "fn" {
   service_account_email = module.sa_fn[each.key].email
   # Only the API Gateway's backends take traffic from outside the project's network.
   ingress            = each.value.trigger == "http" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
-  memory             = try(each.value.memory, "512Mi")
-  cpu                = try(each.value.cpu, "1")
-  timeout_seconds    = try(each.value.timeout_seconds, 60)
-  concurrency        = try(each.value.concurrency, 8)
+  memory             = try(each.value.memory, local.units.defaults.memory)
+  cpu                = try(each.value.cpu, local.units.defaults.cpu)
+  timeout_seconds    = try(each.value.timeout_seconds, local.units.defaults.timeout_seconds)
+  concurrency        = try(each.value.concurrency, local.units.defaults.concurrency)
+  max_instances      = try(each.value.max_instances, local.units.defaults.max_instances)
   environment        = local.function_env[each.key]
   secret_environment = try(each.value.llm_keys, false) ? local.llm_secrets : {}
   invoker_members    = [local.invokers[each.value.trigger]]
