@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import json
 import shutil
 import subprocess
 import time
@@ -17,7 +18,9 @@ TASKS_VENV = REPO / ".venv-tasks"
 
 # The emulator's own command line binds every interface; these lines bind loopback only.
 _TASKS_MAIN = """
-import logging, sys
+import logging, sys, threading, time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 import grpc
 from gcloud_tasks_emulator.server import create_server
 _server = grpc.server
@@ -32,17 +35,66 @@ grpc.server = _loopback_server
 import json, urllib.request
 from gcloud_tasks_emulator import server as _srv
 _issuer, _dispatch = sys.argv[3], _srv._make_task_request
+_queues = json.loads(sys.argv[4])  # queue id -> its settings in topology.json
+# The emulator sends one task at a time per queue and retries a failed one at once; Cloud Tasks
+# sends up to the queue's max_concurrent_dispatches at once and retries with exponential backoff
+# between min_backoff_seconds and max_backoff_seconds. So do these: the queue's list is changed
+# only under _state_lock, which a dispatch lets go of while its request runs.
+_state_lock, _held = threading.Lock(), threading.local()
 def _dispatch_with_token(queue_name, task, host, port):
-    oidc = task.http_request.oidc_token
-    if task.http_request.url and oidc.service_account_email:
-        ask = json.dumps({"email": oidc.service_account_email,
-                          "audience": oidc.audience or task.http_request.url}).encode()
-        req = urllib.request.Request(_issuer + "/mint", data=ask,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as answer:
-            task.http_request.headers["Authorization"] = "Bearer " + json.load(answer)["token"]
-    return _dispatch(queue_name, task, host, port)
+    held = getattr(_held, "on", False)
+    if held:
+        _state_lock.release()
+    try:
+        oidc = task.http_request.oidc_token
+        if task.http_request.url and oidc.service_account_email:
+            ask = json.dumps({"email": oidc.service_account_email,
+                              "audience": oidc.audience or task.http_request.url}).encode()
+            req = urllib.request.Request(_issuer + "/mint", data=ask,
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as answer:
+                task.http_request.headers["Authorization"] = "Bearer " + json.load(answer)["token"]
+        return _dispatch(queue_name, task, host, port)
+    finally:
+        if held:
+            _state_lock.acquire()
 _srv._make_task_request = _dispatch_with_token
+def _process_queue(self, queue):
+    conf = _queues.get(queue.rsplit("/", 1)[-1], {})
+    limit = int(conf.get("max_concurrent_dispatches", 1))
+    pool, inflight, guard = ThreadPoolExecutor(limit), set(), threading.Lock()
+    def run(name):
+        try:
+            with _state_lock:
+                _held.on = True
+                try:
+                    task = self._state.submit_task(name)
+                finally:
+                    _held.on = False
+                if task.last_attempt.response_status.code >= 400 and task in self._state._queue_tasks[queue]:
+                    wait = min(conf.get("min_backoff_seconds", 0.1) * 2 ** (task.dispatch_count - 1),
+                               conf.get("max_backoff_seconds", 3600))
+                    task.schedule_time = datetime.now(timezone.utc) + timedelta(seconds=wait)
+        except Exception:
+            logging.exception("dispatching %s failed", name)
+        finally:
+            with guard:
+                inflight.discard(name)
+    while self._is_running.is_set():
+        if queue not in self._state._queues or queue not in self._state._queue_tasks:
+            break
+        if self._state.queue(queue).state == _srv.Queue.State.RUNNING:
+            now = datetime.now(timezone.utc)
+            for task in list(self._state._queue_tasks[queue]):
+                if task.schedule_time and task.schedule_time > now:
+                    continue  # not due yet
+                with guard:
+                    if task.name in inflight or len(inflight) >= limit:
+                        continue
+                    inflight.add(task.name)
+                pool.submit(run, task.name)
+        time.sleep(0.02)
+_srv.Processor._process_queue = _process_queue
 logging.basicConfig(level=logging.WARNING, stream=sys.stdout)
 create_server("127.0.0.1", int(sys.argv[1]), "127.0.0.1", 1, [], int(sys.argv[2])).run()
 """
@@ -102,7 +154,9 @@ def start_tasks(port: int, log_dir: Path, issuer: str, max_retries: int = 5) -> 
     python = TASKS_VENV / "bin/python"
     if not python.exists():
         raise RuntimeError(f"{python} is missing: run scripts/bootstrap first")
-    cmd = [str(python), "-c", _TASKS_MAIN, str(port), str(max_retries), issuer]
+    topology = json.loads((REPO / "terraform/topology.json").read_text())
+    queues = json.dumps({q["name"]: q for q in topology["queues"]})
+    cmd = [str(python), "-c", _TASKS_MAIN, str(port), str(max_retries), issuer, queues]
     proc = spawn("tasks", cmd, port, log_dir)
     wait_until_ready(proc, http_path=None)
     return proc
