@@ -72,7 +72,7 @@ TASKS = {"lead_qualification": 1.0, "outreach_draft": 2.0, "interaction_triage":
 # CPU seconds per unit in the function that does it (measured on this machine's cores, which
 # are slower than Cloud Run's; the runner's includes its share of the LLM client).
 CPU_S = {
-    "lead_qualification": 0.12,  # bench_workflow_load: workflow_runner CPU per run
+    "lead_qualification": 0.114,  # bench_workflow_load (1,000 runs): workflow_runner CPU per run
     "outreach_draft": 0.16,  # assumed: 4/3 of lead qualification (one more step)
     "interaction_triage": 0.20,  # assumed: + a knowledge search (embedding)
     "crm_event": 0.010,  # assumed
@@ -82,6 +82,7 @@ CPU_S = {
 }
 WALL_S = {"workflow_slice": 5.0, "api_request": 0.2}  # assumed: a slice's and a request's time
 SOCKETS_PER_INSTANCE = 1_000  # bench_realtime: 1,000 sockets on one instance, p95 336 ms
+SOCKET_MAX_INSTANCES = 10  # terraform/modules/run_service: max_instances (its concurrency: 1,000)
 
 # --- list prices (USD; Google's pricing pages as stored on 2026-12-02; confirm before use) -------
 PRICES = {
@@ -97,7 +98,8 @@ PRICES = {
     "run_vcpu_s_always_on": 0.000018,  # instance-based billing (the socket service)
     "run_gib_s_always_on": 0.000002,
 }
-STORED_KB = {"workflow_state_per_run": 40.0, "usage_record": 1.0}  # bench_workflow_load; assumed
+# bench_workflow_load: 3.5 KB per step, 6 steps, plus the run document; a usage record: assumed
+STORED_KB = {"workflow_state_per_run": 25.0, "usage_record": 1.0}
 RETENTION_DAYS = {"workflow_state": 90, "usage_record": 400}
 
 # --- limits ---------------------------------------------------------------------------------------
@@ -110,6 +112,7 @@ class Limit:
     name: str
     capacity: float
     used: float  # at the target (scale 1.0)
+    scales: bool = True  # False: set by declared instance counts, not by traffic
 
     @property
     def headroom(self) -> float:
@@ -122,7 +125,13 @@ def _declared() -> dict[str, Any]:
     runner = units["functions"]["workflow_runner"]
     defaults = units["defaults"]
     queues = {q["name"]: q for q in topology["queues"]}
+    # Every instance of a unit that calls models may hold a lease of the largest tenant's budget.
+    callers = ("workflow_runner", "insights_api", "insights_events")
+    llm_instances = sum(
+        units["functions"][name].get("max_instances", defaults["max_instances"]) for name in callers
+    )
     return {
+        "llm_instances": llm_instances,
         "runner_slots": runner.get("max_instances", defaults["max_instances"])
         * runner.get("concurrency", defaults["concurrency"]),
         "queue_rate": queues["workflows-interactive"]["max_dispatches_per_second"],
@@ -212,9 +221,12 @@ def model(scale: float = 1.0) -> dict[str, Any]:
         Limit(
             "one tenant's budget document writes/s (lease renewals)",
             DOC_WRITES_PER_S,
-            declared["runner_slots"] / declared["function_concurrency"] / SLICE_SECONDS,
+            declared["llm_instances"] / SLICE_SECONDS,
+            scales=False,
         ),
-        Limit("socket service instances (1,000 sockets each)", 100, socket_instances),
+        Limit(
+            "socket service instances (1,000 sockets each)", SOCKET_MAX_INSTANCES, socket_instances
+        ),
     ]
     return {
         "scale": scale,
@@ -235,7 +247,8 @@ def model(scale: float = 1.0) -> dict[str, Any]:
         },
         "stored_gib": stored_gib,
         "monthly_usd": cost,
-        "limits": sorted(limits, key=lambda lim: lim.headroom),
+        "limits": sorted((lim for lim in limits if lim.scales), key=lambda lim: lim.headroom),
+        "bounded": [lim for lim in limits if not lim.scales],
     }
 
 
@@ -256,6 +269,10 @@ def main() -> None:
     print("Limits, nearest first (headroom = how many times this scale fits):")
     for lim in out["limits"]:
         print(f"  {lim.headroom:8.1f}x  {lim.name}: {lim.used:,.2f} of {lim.capacity:,.0f}")
+    for lim in out["bounded"]:
+        print(
+            f"  bounded by design, whatever the traffic: {lim.name}: {lim.used:.2f} of {lim.capacity:g}"
+        )
     first = out["limits"][0]
     print(f"First limit met: {first.name}, at {out['scale'] * first.headroom:.1f}x the target.")
 

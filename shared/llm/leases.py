@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from shared.store.base import DocumentStore
 
 LEASE_TTL = timedelta(minutes=5)
-SLICE_SECONDS = 10.0
+SLICE_SECONDS = 120.0  # a lease renews about this often under steady use (<= 1 % of a limit)
 MAX_SHARE = 0.01
 FAIR_SHARE = 0.25
 RENEW_ATTEMPTS = 40  # optimistic writes lost to other processes' renewals before giving up
