@@ -53,16 +53,23 @@ def test_published_events_reach_the_read_model_once(stack: Stack) -> None:
     )
     _publish(stack, update)
     _wait_for(lambda: (store.get("tenants/acme/leads/lead-7") or {}).get("title") == "CFO")
-    # Collect until the scoring function announced the score (its first call loads its
-    # libraries), or a minute passed.
+    # Collect until both scoring requests and the scoring function's announcement arrived (its
+    # first call loads its libraries; the three may come in any order), or a minute passed; then
+    # a little longer, so a duplicate would be seen.
     events: list[dict[str, Any]] = []
+
+    def seen(kind: str) -> int:
+        return sum(e["event_type"] == kind for e in events)
+
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any(
-        e["event_type"] == "lead.score_changed" for e in events
+    while time.monotonic() < deadline and not (
+        seen("lead.scoring_requested") >= 2 and seen("lead.score_changed")
     ):
         pulled = pull(STACK_PROJECT, "ai-events-audit", expect=10, timeout=2)
         # Other tests share the stack: keep this tenant's events.
         events += [e for e in (json.loads(m.data) for m in pulled) if e["tenant_id"] == "acme"]
+    pulled = pull(STACK_PROJECT, "ai-events-audit", expect=10, timeout=2)
+    events += [e for e in (json.loads(m.data) for m in pulled) if e["tenant_id"] == "acme"]
     followups = [e for e in events if e["event_type"] == "lead.scoring_requested"]
     # Two scoring requests (created, updated); the duplicate delivery published nothing.
     assert sorted(f["event_id"] for f in followups) == [
