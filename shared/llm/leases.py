@@ -138,7 +138,6 @@ class BudgetLeases:
         period: str,
         feature: str,
         ref: str,
-        policy: LLMPolicy,
         reserved: tuple[int, float],
         real: tuple[int, float],
     ) -> None:
@@ -282,20 +281,27 @@ class BudgetLeases:
         return grant
 
 
+def apply_deltas(doc: dict[str, Any], feature: str, **deltas: float) -> dict[str, Any]:
+    """The budget document with each delta added (never below 0) to the total and to
+    ``feature``'s figures (``spent_usd``, ``reserved_tokens``...)."""
+    doc = dict(doc)
+    total = dict(doc.get("total", {}))
+    features = {k: dict(v) for k, v in doc.get("features", {}).items()}
+    mine = features.setdefault(feature, {})
+    for key, delta in deltas.items():
+        total[key] = max(total.get(key, 0) + delta, 0)
+        mine[key] = max(mine.get(key, 0) + delta, 0)
+    doc["total"], doc["features"] = total, features
+    return doc
+
+
 def shift_budget(
     doc: dict[str, Any], feature: str, unhold: dict[str, float], spend: dict[str, float]
 ) -> dict[str, Any]:
     """``reserved_*`` less ``unhold``, ``spent_*`` plus ``spend``, on the total and ``feature``."""
-    doc = dict(doc)
-    total = dict(doc.get("total", {}))
-    features = {k: dict(v) for k, v in doc.get("features", {}).items()}
-    for part in (total, features.setdefault(feature, {})):
-        for d, value in unhold.items():
-            part[f"reserved_{d}"] = _num(d, max(part.get(f"reserved_{d}", 0) - value, 0))
-        for d, value in spend.items():
-            part[f"spent_{d}"] = _num(d, part.get(f"spent_{d}", 0) + value)
-    doc["total"], doc["features"] = total, features
-    return doc
+    deltas = {f"reserved_{d}": -_num(d, v) for d, v in unhold.items()}
+    deltas |= {f"spent_{d}": _num(d, v) for d, v in spend.items()}
+    return apply_deltas(doc, feature, **deltas)
 
 
 def _amount(dim: str, value: float) -> str:

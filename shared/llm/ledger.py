@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from shared.config import TOPIC_AI_EVENTS, TOPIC_LLM_USAGE
 from shared.errors import InvalidInput
 from shared.llm.errors import BudgetExceeded
-from shared.llm.leases import BudgetLeases, shift_budget
+from shared.llm.leases import BudgetLeases, apply_deltas, shift_budget
 from shared.log import get_logger
 from shared.messaging.pubsub import ordering_key
 from shared.store.base import check_segment
@@ -173,7 +173,7 @@ class Ledger:
                         f"({spent_tokens} used or reserved, {tokens} needed)",
                         field="budget",
                     )
-            tx.set(path, _apply(doc, feature, reserved_usd=usd, reserved_tokens=tokens))
+            tx.set(path, apply_deltas(doc, feature, reserved_usd=usd, reserved_tokens=tokens))
 
         with self._lock(path):
             scope.run_transaction(_reserve)
@@ -202,7 +202,7 @@ class Ledger:
             if once is not None:
                 raise ValueError("a leased reservation cannot be settled with `once`")
             self.leases.settle(
-                r.tenant_id, r.period, r.feature, lease, policy, (r.tokens, r.usd), (tokens, usd)
+                r.tenant_id, r.period, r.feature, lease, (r.tokens, r.usd), (tokens, usd)
             )
             return
         scope = TenantStore(self._store, reservation.tenant_id)
@@ -215,7 +215,7 @@ class Ledger:
             # After the budget read, before any write: Firestore transactions read first.
             if once is not None and not once(tx):
                 return
-            doc = _apply(
+            doc = apply_deltas(
                 doc,
                 reservation.feature,
                 reserved_usd=-reservation.usd,
@@ -399,18 +399,6 @@ def _object_key(crm_object: str) -> str:
 
 def new_call_id() -> str:
     return uuid.uuid4().hex
-
-
-def _apply(doc: dict[str, Any], feature: str, **deltas: float) -> dict[str, Any]:
-    doc = dict(doc)
-    total = dict(doc.get("total", {}))
-    features = {k: dict(v) for k, v in doc.get("features", {}).items()}
-    mine = features.setdefault(feature, {})
-    for key, delta in deltas.items():
-        total[key] = max(total.get(key, 0) + delta, 0)
-        mine[key] = max(mine.get(key, 0) + delta, 0)
-    doc["total"], doc["features"] = total, features
-    return doc
 
 
 def _merge_sum(into: dict[str, Any], other: dict[str, Any]) -> None:

@@ -15,7 +15,6 @@ Failures: a failed attempt is recorded on the run and raised, so Cloud Tasks ret
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,12 +27,11 @@ from shared.store import counting
 from shared.workflows.agents import Deps
 from shared.workflows.checkpoint import FirestoreSaver, LeaseLost
 from shared.workflows.graphs import build_graph, build_single_agent
-from shared.workflows.models import FINAL_STATUSES, AgentAction, ExecutionStep, HumanTask
+from shared.workflows.models import FINAL_STATUSES, HumanTask
 from shared.workflows.runs import COLLECTION, RunStore, enqueue_slice
+from shared.workflows.steps import StepRecorder
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from langchain_core.runnables import RunnableConfig
 
     from shared.llm.client import LLMClient
@@ -66,21 +64,6 @@ def saver_for(
         on_commit=on_commit,
         lease_doc=lease_doc,
     )
-
-
-class _Recorded:
-    """The run as the saver's last commit wrote it, and the steps it recorded that are not yet
-    announced (published and logged)."""
-
-    def __init__(self, run: WorkflowRun) -> None:
-        self.run = run
-        self.steps: list[ExecutionStep] = []
-        self.lock = threading.Lock()
-
-    def take(self) -> tuple[WorkflowRun, list[ExecutionStep]]:
-        with self.lock:
-            steps, self.steps = self.steps, []
-            return self.run, steps
 
 
 class Runner:
@@ -166,9 +149,9 @@ class Runner:
             return {"run_id": run_id, "status": current.status, "skipped": True}
         if run.status == "running" and slice_no == 0 and not run.steps:
             self.runs.publish(run, "workflow.status_changed")
-        recorded = _Recorded(run)
+        recorded = StepRecorder(self.runs, run)
         run_doc = self._scope.path(COLLECTION, run.run_id)
-        saver = saver_for(self._store, self._scope.tenant_id, self._recorder(recorded), run_doc)
+        saver = saver_for(self._store, self._scope.tenant_id, recorded.on_commit, run_doc)
         thread = run.run_id if run.mode == "multi_agent" else f"{run.run_id}-single"
         token = run.lease_token
         knowledge = None
@@ -193,38 +176,8 @@ class Runner:
                 saver.flush(config)
             except LeaseLost:
                 return {"run_id": run_id, "status": "superseded"}
-            self._announce(recorded, {})
+            recorded.announce({})
             return self._failed(run, exc)
-
-    def _recorder(self, recorded: _Recorded) -> OnCommit:
-        """The saver's commit hook: the actions and steps a commit makes durable go on the run
-        document in the same transaction (one commit per step); announced once it commits."""
-
-        def on_commit(tx: Any, writes: list[tuple[str, str, Any]]) -> Callable[[], None] | None:
-            actions = [
-                AgentAction.model_validate(a) for _, c, v in writes if c == "actions" for a in v
-            ]
-            steps = [
-                ExecutionStep.model_validate(s) for _, c, v in writes if c == "steps" for s in v
-            ]
-            if not actions and not steps:
-                return None
-
-            def change(current: WorkflowRun) -> WorkflowRun:
-                current.actions += actions
-                current.steps += steps
-                return current
-
-            run = self.runs.apply(tx, recorded.run.run_id, change)
-
-            def committed() -> None:
-                with recorded.lock:
-                    recorded.run = run
-                    recorded.steps += steps
-
-            return committed
-
-        return on_commit
 
     def _advance(
         self,
@@ -232,7 +185,7 @@ class Runner:
         graph: Any,
         config: RunnableConfig,
         saver: FirestoreSaver,
-        recorded: _Recorded,
+        recorded: StepRecorder,
     ) -> dict[str, Any]:
         snapshot = graph.get_state(config)
         if snapshot.interrupts and run.resume is not None:
@@ -262,7 +215,7 @@ class Runner:
                 for node in chunk or {}:
                     elapsed[node] = (now - last) * 1000
                 last = now
-                run = self._announce(recorded, elapsed)
+                run = recorded.announce(elapsed)
                 nodes = ",".join(k for k in chunk or {} if not k.startswith("__")) or "end"
                 counting.log_work(
                     "workflow step", ops, workflow_type=run.type, run_id=run.run_id, node=nodes
@@ -272,7 +225,7 @@ class Runner:
                 if run.cancel_requested or time.monotonic() - started > self._budget_s:
                     stream.close()  # the step under way is dropped; its writes were kept
                     saver.flush(config)
-                    run = self._announce(recorded, elapsed)
+                    run = recorded.announce(elapsed)
                     if run.cancel_requested:
                         return self._end(run, "cancelled")
                     return self._next_slice(run)
@@ -285,30 +238,6 @@ class Runner:
                 run, f"the single-agent path was unsure: {output.get('reason', '')}", output
             )
         return self._end(run, "completed", output=output)
-
-    def _announce(self, recorded: _Recorded, elapsed: dict[str, float]) -> WorkflowRun:
-        """Publish and log the steps that commits made durable since the last call; returns the
-        run as last committed."""
-        run, steps = recorded.take()
-        for step in steps:
-            self.runs.publish(run, "workflow.step_completed", node=step.node, agent=step.agent)
-            # Duration and failures per type and step (terraform/metrics.json: workflow_step).
-            _log.info(
-                "workflow step %s",
-                step.status,
-                extra={
-                    "fields": {
-                        "metric": "workflow_step",
-                        "run_id": run.run_id,
-                        "workflow_type": run.type,
-                        "node": step.node,
-                        "agent": step.agent,
-                        "status": step.status,
-                        "duration_ms": round(elapsed.pop(step.node, 0.0), 1),
-                    }
-                },
-            )
-        return run
 
     def _outcome(self, run: WorkflowRun, outcome: str, first_stop: datetime | None) -> None:
         """One line per outcome a run reaches (terraform/metrics.json: workflow_outcome):
