@@ -54,6 +54,10 @@ def unit_env(name: str, *, project: str, urls: dict[str, str]) -> dict[str, str]
     env = {"SERVICE_AUDIENCE": urls[name]}
     if name in functions():  # requests served at once: gunicorn's threads, Cloud Run's concurrency
         env["THREADS"] = str(unit.get("concurrency", load_units()["defaults"]["concurrency"]))
+        # Instances: gunicorn worker processes, each with its own clients, caches and leases,
+        # as Cloud Run's instances are. Cloud Run adds instances under load; the local stack
+        # cannot, so a unit that needs more than one declares how many it starts with.
+        env["WORKERS"] = str(unit.get("local_instances", 1))
     for var, ref in unit.get("env", {}).items():
         if "identity" in ref:
             env[var] = identity_email(ref["identity"], project)
