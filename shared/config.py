@@ -46,6 +46,7 @@ ENV_WORKFLOW_RUNNER_URL = "WORKFLOW_RUNNER_URL"
 ENV_WORKFLOW_LEASE_SECONDS = "WORKFLOW_LEASE_SECONDS"
 ENV_EVENT_LOCK_SECONDS = "EVENT_LOCK_SECONDS"
 ENV_STORE_OP_COUNTS = "STORE_OP_COUNTS"
+ENV_STORE_WRITE_TRACE = "STORE_WRITE_TRACE"
 ENV_CORS_ORIGINS = "CORS_ORIGINS"
 ENV_CONSOLE_API_URL = "CONSOLE_API_URL"
 ENV_CONSOLE_DEMO_TOKEN_URL = "CONSOLE_DEMO_TOKEN_URL"  # noqa: S105 - a variable name
@@ -124,6 +125,8 @@ class Settings(BaseModel):
     # Benchmarks only: count document-store operations and log them per request and per
     # workflow step (shared/store/counting.py).
     store_op_counts: bool = False
+    # Benchmarks only: a folder where every document write is traced (shared/store/counting.py).
+    store_write_trace: str | None = None
 
     @property
     def is_cloud(self) -> bool:
@@ -218,6 +221,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             **values,
             "gemini_use_vertex": (env.get(ENV_GEMINI_VERTEX) or "").lower() in ("1", "true", "yes"),
             "store_op_counts": (env.get(ENV_STORE_OP_COUNTS) or "").lower() in ("1", "true", "yes"),
+            "store_write_trace": env.get(ENV_STORE_WRITE_TRACE) or None,
             "workflow_lease_s": lease_s,
             "event_lock_s": event_lock_s,
             "cors_origins": _origins(env.get(ENV_CORS_ORIGINS) or ""),

@@ -31,10 +31,13 @@ def document_store() -> DocumentStore:
 
     settings = get_settings()
     store = FirestoreStore.from_settings(settings)
-    if settings.store_op_counts:
+    if settings.store_op_counts or settings.store_write_trace:
         from shared.store.counting import CountingStore
 
-        return CountingStore(store)  # benchmarks: operations counted (issue 19)
+        # Benchmarks: operations counted, writes traced (issue 19).
+        return CountingStore(
+            store, measure=settings.store_op_counts, trace_dir=settings.store_write_trace
+        )
     return store
 
 

@@ -9,6 +9,10 @@ returned, and an attempt per time its function ran (retries are attempts minus c
 Counts go to the process's totals and to every :func:`measure` block open in the current context
 (a request, a task, a workflow step), so a unit can say what one piece of work cost. It is on
 only when ``STORE_OP_COUNTS`` is set (``shared.runtime``): benchmarks, never production.
+
+``STORE_WRITE_TRACE=<dir>`` also appends one line per document written (time, path) to
+``<dir>/writes-<pid>.tsv``, for every write of the process, background threads included: the
+workflow burst benchmark finds the hottest documents from them (:func:`hottest`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import contextvars
+import os
 import threading
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -83,19 +90,35 @@ def log_work(what: str, counts: Counts, **extra: Any) -> None:
 
 
 class CountingStore:
-    """Wraps a :class:`~shared.store.base.DocumentStore`; ``totals`` holds the process's counts."""
+    """Wraps a :class:`~shared.store.base.DocumentStore`; ``totals`` holds the process's counts.
+    ``measure=False`` leaves :func:`measure` blocks empty (a write trace alone, without the
+    per-unit log lines); ``trace_dir`` turns the write trace on."""
 
-    def __init__(self, inner: DocumentStore) -> None:
+    def __init__(
+        self, inner: DocumentStore, *, measure: bool = True, trace_dir: str | None = None
+    ) -> None:
         self.inner = inner
         self.totals: Counts = collections.Counter()
         self._lock = threading.Lock()
+        self._measure = measure
+        self._trace_dir = Path(trace_dir) if trace_dir else None
 
     def count(self, kind: str, path: str, n: int = 1) -> None:
         key = (kind, pattern(path))
         with self._lock:
             self.totals[key] += n
-        for counts in _open.get():
-            counts[key] += n
+            if self._trace_dir is not None and kind == "writes" and not path.endswith("/{}"):
+                self._trace_line(path)
+        if self._measure:
+            for counts in _open.get():
+                counts[key] += n
+
+    def _trace_line(self, path: str) -> None:
+        # Opened per line (benchmarks only): nothing to close, and a forked worker writes its own.
+        assert self._trace_dir is not None
+        self._trace_dir.mkdir(parents=True, exist_ok=True)
+        with (self._trace_dir / f"writes-{os.getpid()}.tsv").open("a", encoding="utf-8") as out:
+            out.write(f"{time.time():.3f}\t{path}\n")
 
     def get(self, path: str) -> Document | None:
         self.count("reads", path)
@@ -174,6 +197,30 @@ class CountingStore:
     def __getattr__(self, name: str) -> Any:
         # Anything else the wrapped store offers (its client, ...), uncounted.
         return getattr(self.inner, name)
+
+
+def hottest(
+    trace_dir: Path, *, window_s: float = 10.0, top: int = 10
+) -> list[tuple[str, float, int]]:
+    """From a write trace: (path, highest writes a second over any ``window_s`` window, total
+    writes) for the ``top`` documents by that rate. Firestore's guidance is about 1 sustained
+    write a second per document."""
+    times: dict[str, list[float]] = collections.defaultdict(list)
+    for trace in trace_dir.glob("writes-*.tsv"):
+        for line in trace.read_text(encoding="utf-8").splitlines():
+            when, _, path = line.partition("\t")
+            times[path].append(float(when))
+    rated: list[tuple[str, float, int]] = []
+    for path, stamps in times.items():
+        stamps.sort()
+        most, start = 0, 0
+        for end, stamp in enumerate(stamps):
+            while stamp - stamps[start] >= window_s:
+                start += 1
+            most = max(most, end - start + 1)
+        rated.append((path, most / window_s, len(stamps)))
+    rated.sort(key=lambda row: (-row[1], -row[2], row[0]))
+    return rated[:top]
 
 
 class _CountingTransaction:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from shared.store import counting
 from shared.store.counting import CountingStore, pattern
 from shared.store.memory import MemoryStore
@@ -48,3 +50,32 @@ def test_nothing_is_counted_outside_a_block_but_the_totals() -> None:
     with counting.measure() as block:
         pass
     assert not block and store.totals[("writes", "tenants/{}/x/{}")] == 1
+
+
+def test_the_write_trace_finds_the_hottest_document_from_every_thread(tmp_path: Path) -> None:
+    import threading
+
+    store = CountingStore(MemoryStore(), measure=False, trace_dir=str(tmp_path))
+    with counting.measure() as block:
+        store.set("tenants/a/leads/l-1", {"x": 1})
+    assert not block  # measure=False: the trace alone
+
+    def hammer() -> None:  # a background writer (the usage write-behind) is traced too
+        for i in range(30):
+            store.increment("tenants/a/llm_usage_daily/d-0", {("calls",): 1})
+            store.set(f"tenants/a/leads/x-{i}", {"i": i})
+
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    worker.join()
+    store.get("tenants/a/leads/l-1")  # reads are not traced
+    rows = counting.hottest(tmp_path, window_s=10.0, top=2)
+    assert rows[0] == ("tenants/a/llm_usage_daily/d-0", 3.0, 30)
+    assert rows[1][2] == 1 and len(rows) == 2
+
+
+def test_the_hottest_rate_is_the_busiest_window_not_the_average(tmp_path: Path) -> None:
+    # 5 writes in one second, then 1 write a minute later: 0.5/s over a 10 s window, not 6/61.
+    lines = [f"{1000 + i * 0.1:.3f}\tdocs/d" for i in range(5)] + ["1060.000\tdocs/d"]
+    (tmp_path / "writes-1.tsv").write_text("\n".join(lines) + "\n")
+    assert counting.hottest(tmp_path, window_s=10.0) == [("docs/d", 0.5, 6)]
