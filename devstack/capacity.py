@@ -198,8 +198,8 @@ def model(scale: float = 1.0) -> dict[str, Any]:
     declared = _declared()
     peak_runs = t["workflows_per_day"] / DAY_S * peak
     peak_calls_tenant = calls / DAY_S * peak * t["largest_tenant_share"]
+    from shared.llm.aggregates import INTERVAL_S
     from shared.llm.leases import SLICE_SECONDS
-    from shared.llm.ledger import SHARDS
 
     limits = [
         Limit(
@@ -213,10 +213,11 @@ def model(scale: float = 1.0) -> dict[str, Any]:
             peak_runs * 1.3 * WALL_S["workflow_slice"],
         ),
         Limit("Firestore writes/s (one database)", FIRESTORE_WRITES_PER_S, writes / DAY_S * peak),
-        Limit(
-            "one tenant's usage shard writes/s (llm_usage_daily)",
+        Limit(  # one shard per instance, written at most once an interval (llm/aggregates.py)
+            "one usage shard's writes/s (llm_usage_daily, per instance, coalesced)",
             DOC_WRITES_PER_S,
-            peak_calls_tenant / SHARDS,
+            min(1 / INTERVAL_S, peak_calls_tenant),
+            scales=False,
         ),
         Limit(
             "one tenant's budget document writes/s (lease renewals)",

@@ -9,14 +9,14 @@ itself (``reserve`` without ``leased``) and ``settle`` swaps the reservation for
 Either way, spending exceeds a limit only by what real costs exceed their reservations.
 Threshold alerts (50/80/100 %) are recorded in the same document, so each fires once.
 
-Aggregates are sharded counters (``tenants/{t}/llm_usage_daily/{day}/shards/{n}``): usage writes
-are hot, and Firestore sustains about one write a second per document.
+Aggregates are counters with one shard per instance, written at most once a second
+(``shared/llm/aggregates.py``): usage writes are hot, and Firestore sustains about one write a
+second per document.
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
 import re
 import threading
 import uuid
@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from shared.config import TOPIC_AI_EVENTS, TOPIC_LLM_USAGE
 from shared.errors import InvalidInput
+from shared.llm.aggregates import UsageAggregates, nested, usage_deltas
 from shared.llm.errors import BudgetExceeded
 from shared.llm.leases import BudgetLeases, apply_deltas, shift_budget
 from shared.log import get_logger
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from shared.store.base import DocumentStore
 
 _log = get_logger("llm.ledger")
-SHARDS = 10
 BUDGET_THRESHOLD = "llm.budget_threshold_reached"
 
 
@@ -106,6 +106,7 @@ class Ledger:
         self._locks_guard = threading.Lock()
         self.leases = BudgetLeases(store, self._alert, clock)
         self._behind = ThreadPoolExecutor(4, "usage-writes") if write_behind else None
+        self.aggregates = UsageAggregates(store)
         self._pending: list[Future[None]] = []
 
     def _lock(self, path: str) -> threading.Lock:
@@ -325,36 +326,15 @@ class Ledger:
         return {**record.model_dump(mode="python"), "expires_at": record.at + timedelta(days=400)}
 
     def aggregate(self, record: UsageRecord) -> None:
-        """Add a stored record to the day's sharded aggregates and publish it."""
-        scope = TenantStore(self._store, record.tenant_id)
-        day = record.at.strftime("%Y-%m-%d")
-        shard = scope.path("llm_usage_daily", day, "shards", str(random.randrange(SHARDS)))  # noqa: S311 - load spreading, not security
-        values = {
-            "calls": 1,
-            "input_tokens": record.input_tokens,
-            "output_tokens": record.output_tokens,
-            "cached_input_tokens": record.cached_input_tokens,
-            "cost_usd": record.cost_usd,
-            "cache_hits": int(record.cache_hit),
-            "errors": int(record.outcome != "ok"),
-            "schema_invalid": int(record.schema_valid is False),
-            "batch_calls": int(record.batch),
-        }
-        deltas: dict[tuple[str, ...], float] = {("total", k): v for k, v in values.items()}
-        groups = {
-            "by_feature": record.feature,
-            "by_model": record.model,
-            "by_object_type": _object_type(record.crm_object),
-        }
-        if record.template_id:
-            groups["by_template"] = f"{record.template_id}@v{record.template_version}"
-
-        for group, key in groups.items():
-            deltas.update({(group, key, k): v for k, v in values.items()})
-        scope.increment(shard, deltas)
+        """Add a stored record to the day's aggregates (this process's shard, coalesced:
+        ``shared/llm/aggregates.py``) and to its CRM object's, and publish it."""
+        object_type = _object_type(record.crm_object)
+        deltas = usage_deltas(record, object_type)
+        self.aggregates.add(record.tenant_id, record.at.strftime("%Y-%m-%d"), deltas)
         if record.crm_object:
+            scope = TenantStore(self._store, record.tenant_id)
             obj = scope.path("llm_usage_objects", _object_key(record.crm_object))
-            scope.increment(obj, {(k,): v for k, v in values.items()})
+            scope.increment(obj, {key[1:]: v for key, v in deltas.items() if key[0] == "total"})
         if self._publisher is not None:
             self._publisher.publish(
                 TOPIC_LLM_USAGE,
@@ -363,11 +343,13 @@ class Ledger:
             )
 
     def daily(self, tenant_id: str, day: str) -> dict[str, Any]:
-        """The day's aggregates, summed over shards."""
+        """The day's aggregates, summed over shards (and what this process has not written)."""
         scope = TenantStore(self._store, tenant_id)
         total: dict[str, Any] = {}
-        for _, shard in scope.query(scope.path("llm_usage_daily", day, "shards")):
+        for _, shard in scope.query(self.aggregates.shards(tenant_id, day)):
             _merge_sum(total, shard)
+        for deltas in self.aggregates.pending(tenant_id, day):
+            _merge_sum(total, nested(deltas))
         return total
 
 
