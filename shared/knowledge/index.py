@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.errors import InvalidInput, NotFound
-from shared.knowledge.text import Format, chunk, keyword_map, terms_of
+from shared.knowledge.text import Format, chunk, keyword_map, query_terms, terms_of
 from shared.store.base import Vector
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ MAX_DOC_CHARS = 100_000
 VECTOR_CANDIDATES = 40
 KEYWORD_TERMS = 4
 KEYWORD_CANDIDATES = 30
-RRF_K = 60
+RRF_K = 5  # tuned on the support dev split (issue 18): tests/bench/bench_knowledge.py --tune
+KEYWORD_WEIGHT = 0.5  # the keyword list counts half the vector list in the fusion (same tuning)
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,8 @@ class KnowledgeBase:
 
 class ChunkIndex:
     """Hybrid retrieval over one tenant collection of embedded chunks: vector and keyword
-    candidates fused by reciprocal rank (1 / (60 + rank) from each list), optionally restricted
+    candidates fused by reciprocal rank (1 / (RRF_K + rank) from the vector list, half that from
+    the keyword list), optionally restricted
     by ``where`` (a customer) and weighted towards recent chunks."""
 
     def __init__(
@@ -219,7 +221,7 @@ class ChunkIndex:
             vector_rank = {cid: i for i, (cid, _, _) in enumerate(by_vector)}
         keyword_rank: dict[str, int] = {}
         if mode != "vector":
-            wanted = list(dict.fromkeys(terms_of(query)))
+            wanted = list(dict.fromkeys(query_terms(query)))
             # The longest words are the most specific: they bring keyword candidates in.
             for term in sorted(wanted, key=len, reverse=True)[:KEYWORD_TERMS]:
                 for cid, doc in self._scope.query(
@@ -236,7 +238,7 @@ class ChunkIndex:
             if cid in vector_rank:
                 score += 1 / (RRF_K + vector_rank[cid])
             if cid in keyword_rank:
-                score += 1 / (RRF_K + keyword_rank[cid])
+                score += KEYWORD_WEIGHT / (RRF_K + keyword_rank[cid])
             if self._half_life and doc.get("date"):
                 age = max((today - date.fromisoformat(str(doc["date"])[:10])).days, 0)
                 score *= 0.5 + 0.5 * 0.5 ** (age / self._half_life)

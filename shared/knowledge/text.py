@@ -3,6 +3,7 @@ that keyword search matches (stop words dropped, plurals folded)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, Literal
@@ -93,6 +94,41 @@ def terms_of(text: str) -> list[str]:
             word = word[:-1]
         out.append(word)
     return out
+
+
+def query_terms(query: str) -> list[str]:
+    """A query's keyword terms, misspellings corrected (issue 18: customers write "retrun",
+    "subscripton", "jeens"). Only the keyword side uses them: the embedder reads the query as
+    written (its word pieces cope with many typos, and a wrong correction would mislead both).
+
+    A word of four letters or more that English does not know is replaced by its likeliest
+    spelling within two edits, from the word frequencies pyspellchecker ships (MIT; loaded on
+    first use, about 0.2 s): tuned on the support dev split, recall@5 0.958 -> 0.964 and MRR
+    0.797 -> 0.808 (``tests/bench/bench_knowledge.py``); about 5 ms a query.
+    """
+    words = []
+    for word in _WORD.findall(query.lower()):
+        if len(word) >= 4 and word.isalpha():
+            words.append(_spelling(word))
+        else:
+            words.append(word)
+    return terms_of(" ".join(words))
+
+
+@functools.lru_cache(maxsize=4096)
+def _spelling(word: str) -> str:
+    checker = _checker()
+    if word in checker:
+        return word
+    fixed = checker.correction(word)
+    return fixed if fixed and fixed.isalpha() else word  # "didnt" stays: not "didn't"
+
+
+@functools.lru_cache(maxsize=1)
+def _checker() -> Any:
+    from spellchecker import SpellChecker
+
+    return SpellChecker(language="en", distance=2)
 
 
 def keyword_map(text: str, limit: int = 400) -> dict[str, bool]:
