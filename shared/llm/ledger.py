@@ -9,7 +9,7 @@ itself (``reserve`` without ``leased``) and ``settle`` swaps the reservation for
 Either way, spending exceeds a limit only by what real costs exceed their reservations.
 Threshold alerts (50/80/100 %) are recorded in the same document, so each fires once.
 
-Aggregates are counters with one shard per instance, written at most once a second
+Aggregates are counters with one shard per instance, written at most every 1.25 s
 (``shared/llm/aggregates.py``): usage writes are hot, and Firestore sustains about one write a
 second per document.
 """

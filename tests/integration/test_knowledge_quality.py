@@ -1,26 +1,23 @@
-"""Retrieval quality on the team kit's ABCD guidelines: recall@5 of the answering subflow over
-the question set in tests/bench/abcd_questions.json (skipped without the kit's data)."""
+"""Retrieval quality on the team kit's ABCD guidelines (skipped without the kit's data): recall@5
+of the answering subflow over the first 55 questions (tests/bench/abcd_questions.json) and over
+the support questions' test split (issue 18; a floor under the reported figure, never tuned on)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from shared.embeddings.local import LocalOnnxEmbedder
-from shared.knowledge.index import KnowledgeBase
-from shared.store import MemoryStore
-from shared.tenancy.scope import TenantStore
-from tests.bench.bench_knowledge import DATA, QUESTIONS, evaluate, subflow_docs
+from tests.bench.bench_knowledge import DATA, build_kb, evaluate, question_sets
 
 
 @pytest.mark.skipif(
     not DATA.exists(), reason="the team kit's ../shared/data/abcd-guidelines is absent"
 )
-def test_recall_at_5_on_the_abcd_guidelines_is_at_least_0_9() -> None:
-    kb = KnowledgeBase(TenantStore(MemoryStore(), "abcd"), LocalOnnxEmbedder())
-    for i, (title, text) in enumerate(subflow_docs(json.loads(DATA.read_text()))):
-        kb.add(title, text, "text", doc_id=f"sf-{i}")
-    recall, mrr, _ = evaluate(kb, json.loads(QUESTIONS.read_text())["questions"])
-    assert recall >= 0.9
-    assert mrr >= 0.75
+def test_recall_at_5_on_the_abcd_guidelines_holds_on_both_sets() -> None:
+    kb = build_kb()[0]
+    sets = question_sets()
+    first = evaluate(kb, sets["first 55"])
+    assert first.recall_docs >= 0.9
+    assert first.mrr >= 0.75
+    support = evaluate(kb, sets["support test"])
+    assert support.recall_docs >= 0.9  # 0.933 when written
+    assert support.by_style["customer"] >= 0.85  # 0.900 when written
