@@ -16,7 +16,9 @@ Google's JWKS. Locally this process is that issuer:
 - ``/crm/...``: the CRM's OIDC provider for the console's sign-in (``devstack/crm_oidc.py``);
 - ``POST /push/{subscription}``: the Pub/Sub emulator pushes here; the message is relayed to the
   subscription's function or service (``topology.json``) with the push identity's token, as Pub/Sub's own
-  ``oidc_token`` push config does, and the function's status is Pub/Sub's answer.
+  ``oidc_token`` push config does, and the function's status is Pub/Sub's answer
+  (``devstack/push_relay.py``: the retry backoff and the crashed-instance hold the emulator
+  lacks).
 
 The functions verify these tokens with the same code as in the cloud; only the JWKS URL and the
 issuer name differ. Anyone on this machine could mint here: locally the trust boundary is the
@@ -38,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from devstack.crm_oidc import crm_oidc_routes
+from devstack.push_relay import push_endpoint
 from devstack.tokens import GOOGLE_PREFIX, ensure_keypair, jwks, mint_google_token, mint_token
 from devstack.topology import load_topology
 from devstack.units import account_id, functions, load_units
@@ -46,8 +49,6 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from starlette.requests import Request
-
-_FORWARDED = ("content-type", "user-agent", "x-goog-pubsub-message-id")
 
 
 def known_emails(project: str) -> set[str]:
@@ -112,25 +113,6 @@ def build_app(
         token = mint_token(crm_key, tenant_id=DEMO_TENANT, roles=[role], subject=f"demo-{role}")
         return JSONResponse({"token": token, "tenant_id": DEMO_TENANT, "role": role}, headers=cors)
 
-    async def push(request: Request) -> Response:
-        sub = subscriptions.get(request.path_params["subscription"])
-        if sub is None or sub["push_function"] not in function_urls:
-            return JSONResponse({"error": "no such push subscription"}, status_code=404)
-        target = function_urls[sub["push_function"]]
-        token = mint_google_token(private_pem, issuer=issuer, email=push_email, audience=target)
-        headers = {k: v for k, v in request.headers.items() if k.lower() in _FORWARDED}
-        try:
-            answer = await client.post(
-                target + sub.get("push_path", "/"),
-                content=await request.body(),
-                headers={**headers, "Authorization": f"Bearer {token}"},
-                timeout=float(sub.get("ack_deadline_seconds", 10)),
-            )
-        except httpx.HTTPError as exc:
-            # The function is down or too slow: Pub/Sub counts it as a failed delivery.
-            return JSONResponse({"error": f"push to {target} failed: {exc}"}, status_code=503)
-        return Response(answer.content, status_code=answer.status_code)
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -143,7 +125,18 @@ def build_app(
             Route("/.well-known/openid-configuration", discovery),
             Route("/mint", mint, methods=["POST"]),
             Route("/demo-token", demo_token, methods=["POST", "OPTIONS"]),
-            Route("/push/{subscription}", push, methods=["POST"]),
+            Route(
+                "/push/{subscription}",
+                push_endpoint(
+                    subscriptions,
+                    function_urls,
+                    client,
+                    lambda audience: mint_google_token(
+                        private_pem, issuer=issuer, email=push_email, audience=audience
+                    ),
+                ),
+                methods=["POST"],
+            ),
             *crm_oidc_routes(state_dir, issuer, console_origin),
         ],
     )

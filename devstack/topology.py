@@ -107,7 +107,6 @@ def apply_to_emulators(
     from google.api_core import exceptions as gexc
     from google.cloud import pubsub_v1, tasks_v2  # type: ignore[attr-defined]
     from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
-    from google.protobuf import duration_pb2
 
     topo = load_topology()
     publisher = pubsub_v1.PublisherClient()
@@ -131,11 +130,8 @@ def apply_to_emulators(
                 "dead_letter_topic": publisher.topic_path(project, sub["dead_letter_topic"]),
                 "max_delivery_attempts": sub["max_delivery_attempts"],
             }
-        if "min_backoff_seconds" in sub:
-            request["retry_policy"] = {
-                "minimum_backoff": duration_pb2.Duration(seconds=sub["min_backoff_seconds"]),
-                "maximum_backoff": duration_pb2.Duration(seconds=sub["max_backoff_seconds"]),
-            }
+        # No retry_policy on the emulator: with one, it never pushes a message again after two or
+        # three failures. The push relay applies the policy instead (devstack/push_relay.py).
         try:
             subscriber.create_subscription(request=request)
         except gexc.AlreadyExists:
