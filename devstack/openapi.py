@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic.json_schema import models_json_schema
 
+from devstack.api_reference import render_reference
 from devstack.procs import REPO
 from devstack.topology import OPENAPI, function_routes, load_routes
 from shared.auth.rbac import ROLE_PERMISSIONS, USER_ROLES
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 SWAGGER = REPO / "api/swagger2.json"
 ASYNCAPI = REPO / "api/asyncapi.json"
+REFERENCE = REPO / "docs/reference/http-api.md"
 REF = "#/components/schemas/{model}"
 # Statuses every operation may answer: bad input, no token, role or tenant, rate, unavailable.
 COMMON_ERRORS = (400, 401, 403, 422, 429, 503)
@@ -459,6 +461,7 @@ def outputs() -> dict[Path, str]:
         OPENAPI: render(openapi),
         SWAGGER: render(build_swagger2(openapi)),
         ASYNCAPI: render(build_asyncapi()),
+        REFERENCE: render_reference(openapi),
     }
 
 

@@ -1,7 +1,7 @@
 """Cloud Scheduler, locally: the jobs ``terraform/units.json`` declares with a
 ``local_every_seconds``, posted to the local functions with the scheduler identity's OIDC token
 (as Cloud Scheduler attaches one). The nightly scoring jobs are left to be run by hand
-(``scripts/token --service scheduler --audience URL`` and a POST; see the README)."""
+(``scripts/token --service scheduler --audience URL`` and a POST; see docs/development.md)."""
 
 from __future__ import annotations
 

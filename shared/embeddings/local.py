@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8@1.0.0"
 TOKENIZER = "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
 MAX_TOKENS = 256  # the model was trained on sequences of up to 256 word pieces
+# What the pinned packages ship, recorded so a changed file is noticed (tests/unit/test_embeddings.py).
+# Licence: Apache-2.0 (the all-MiniLM-L6-v2 model, and both packages' own licence).
+LICENCE = "Apache-2.0"
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 
 
 class LocalOnnxEmbedder:

