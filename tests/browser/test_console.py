@@ -158,14 +158,15 @@ def test_a_run_started_in_the_console_is_approved_live(
         assert run["status"] == "waiting_for_human", run
         # The inbox learns of it over the socket: no reload.
         try:
-            card = inbox.page.wait_for_selector(f".card[data-run='{run_id}']", timeout=30_000)
+            inbox.page.wait_for_selector(f".card[data-run='{run_id}']", timeout=30_000)
         except Exception as exc:
             raise AssertionError(
                 f"the inbox did not show {run_id}: {inbox.page.inner_text('main')[:500]!r}; "
                 f"page errors {inbox.errors}"
             ) from exc
         starter.open(f"workflows/{run_id}")
-        card.query_selector("button[data-action=approve]").click()
+        # A locator, not an element handle: the inbox redraws its cards as events arrive.
+        inbox.page.locator(f".card[data-run='{run_id}'] button[data-action=approve]").click()
         starter.page.wait_for_selector(
             "#run-status[data-status=completed]", state="attached", timeout=90_000
         )
