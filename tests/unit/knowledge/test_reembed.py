@@ -4,33 +4,18 @@ left alone, and the deadline stops a run part-way for the next one to finish."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 
+from shared.embeddings.words import WordHashEmbedder
 from shared.knowledge.index import KnowledgeBase
 from shared.knowledge.reembed import outdated, reembed
 from shared.store import MemoryStore
 from shared.tenancy.scope import TenantStore
 
 
-class WordEmbedder:
-    """A tiny deterministic embedder: one dimension per hashed word."""
-
-    def __init__(self, model_id: str, dim: int = 16) -> None:
-        self.model_id = model_id
-        self.dim = dim
-        self.texts: list[str] = []
-
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        self.texts += texts
-        out = []
-        for text in texts:
-            v = [0.0] * self.dim
-            for word in text.lower().split():
-                v[int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0  # noqa: S324
-            norm = sum(x * x for x in v) ** 0.5 or 1.0
-            out.append([x / norm for x in v])
-        return out
+class WordEmbedder(WordHashEmbedder):
+    def __init__(self, model_id: str) -> None:
+        super().__init__(model_id, dim=16)
 
 
 def _kb(n: int) -> tuple[TenantStore, WordEmbedder]:
