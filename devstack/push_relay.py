@@ -14,6 +14,9 @@ differ from Pub/Sub and Cloud Run, measured on the emulator this project pins:
 - **A crashed instance.** Cloud Run holds requests while it replaces a crashed instance; locally
   nothing listens on the port until the supervisor restarts the process. The relay holds the
   push and tries again until the ack deadline, rather than fail it at once.
+- **Filters.** The emulator stores a subscription's ``filter`` but delivers every message; the
+  relay acknowledges one its filter leaves out without relaying it, as Pub/Sub does
+  (``devstack/pubsub_filter.py``).
 - **Identity.** The push carries the push service account's OIDC token for the function's URL,
   as the subscription's ``oidc_token`` push config has Pub/Sub do.
 """
@@ -28,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.responses import JSONResponse, Response
+
+from devstack.pubsub_filter import compile_filter
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -90,6 +95,7 @@ def push_endpoint(
     """The ``POST /push/{subscription}`` handler. ``token_for(audience)`` mints the push
     identity's ID token."""
     failures = FailureCounts()
+    filters = {name: compile_filter(sub.get("filter", "")) for name, sub in subscriptions.items()}
 
     async def push(request: Request) -> Response:
         sub = subscriptions.get(request.path_params["subscription"])
@@ -97,10 +103,13 @@ def push_endpoint(
             return JSONResponse({"error": "no such push subscription"}, status_code=404)
         clock = asyncio.get_running_loop().time
         deadline = clock() + float(sub.get("ack_deadline_seconds", 10)) - DEADLINE_MARGIN_S
+        body = await request.body()
+        message = _message(body)
+        if not filters[sub["name"]](message.get("attributes") or {}):
+            return Response(status_code=204)  # acknowledged unseen, as Pub/Sub does
         target = function_urls[sub["push_function"]]
         headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_HEADERS}
         headers["Authorization"] = f"Bearer {token_for(target)}"
-        body = await request.body()
         while True:
             try:
                 answer = await client.post(
@@ -120,7 +129,7 @@ def push_endpoint(
             else:
                 status, content = answer.status_code, answer.content
             break
-        message_id = _message_id(body)
+        message_id = str(message.get("messageId", ""))
         if status in SUCCESS:
             failures.succeeded(message_id)
             return Response(content, status_code=status)
@@ -135,8 +144,10 @@ def push_endpoint(
     return push
 
 
-def _message_id(body: bytes) -> str:
+def _message(body: bytes) -> dict[str, Any]:
+    """The ``message`` of a push body ({} when it is not one: the function judges it)."""
     try:
-        return str(json.loads(body)["message"]["messageId"])
-    except (ValueError, KeyError, TypeError):
-        return ""
+        message = json.loads(body).get("message")
+    except (ValueError, AttributeError):
+        return {}
+    return message if isinstance(message, dict) else {}

@@ -116,3 +116,27 @@ def test_failure_counts_are_bounded() -> None:
         counts.failed(message_id)
     assert counts.failed("a") == 1  # the oldest was forgotten
     assert counts.failed("c") == 2
+
+
+def test_a_message_the_filter_leaves_out_is_acknowledged_unseen() -> None:
+    filtered = {
+        "scoring-push": {
+            "name": "scoring-push",
+            "push_function": "events",
+            "filter": 'attributes.event_type = "lead.scoring_requested"',
+        }
+    }
+    seen: list[httpx.Request] = []
+
+    def function(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(function))
+    handler = push_endpoint(filtered, {"events": "http://fn"}, client, lambda aud: "t")
+    app = TestClient(Starlette(routes=[Route("/push/{subscription}", handler, methods=["POST"])]))
+    push = _push("m1")
+    push["message"]["attributes"] = {"event_type": "workflow.step_completed"}
+    assert app.post("/push/scoring-push", json=push).status_code == 204 and seen == []
+    push["message"]["attributes"] = {"event_type": "lead.scoring_requested"}
+    assert app.post("/push/scoring-push", json=push).status_code == 200 and len(seen) == 1
