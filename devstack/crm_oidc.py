@@ -61,23 +61,37 @@ def _s256(verifier: str) -> str:
 
 def crm_oidc_routes(state_dir: Path, base_url: str, console_origin: str | None) -> list[Route]:
     """The provider's routes; ``base_url`` is where ``/crm`` is served (the issuer)."""
-    issuer = base_url.rstrip("/") + "/crm"
-    grants: dict[str, _Grant] = {}
-    cors = {"Access-Control-Allow-Origin": console_origin} if console_origin else {}
+    provider = _Provider(state_dir, base_url.rstrip("/") + "/crm", console_origin)
+    return [
+        Route("/crm/.well-known/openid-configuration", provider.metadata),
+        Route("/crm/jwks", provider.keys),
+        Route("/crm/authorize", provider.authorize, methods=["GET", "POST"]),
+        Route("/crm/token", provider.token, methods=["POST", "OPTIONS"]),
+    ]
 
-    def redirect_allowed(uri: str) -> bool:
-        return console_origin is not None and uri.startswith(console_origin + "/console/")
 
-    def auth_error(params: dict[str, str]) -> str | None:
+class _Provider:
+    """Authorization codes with PKCE for the console's one client; codes live in memory."""
+
+    def __init__(self, state_dir: Path, issuer: str, console_origin: str | None) -> None:
+        self.state_dir = state_dir
+        self.issuer = issuer
+        self.console_origin = console_origin
+        self.grants: dict[str, _Grant] = {}
+        self.cors = {"Access-Control-Allow-Origin": console_origin} if console_origin else {}
+
+    def auth_error(self, params: dict[str, str]) -> str | None:
         if params.get("client_id") != CLIENT_ID:
             return "unknown client_id"
-        if not redirect_allowed(params.get("redirect_uri", "")):
+        origin = self.console_origin
+        if origin is None or not params.get("redirect_uri", "").startswith(origin + "/console/"):
             return "redirect_uri is not registered for this client"
         if params.get("code_challenge_method") != "S256" or not params.get("code_challenge"):
             return "a code_challenge with code_challenge_method=S256 is required (PKCE)"
         return None
 
-    async def metadata(request: Request) -> Response:
+    async def metadata(self, request: Request) -> Response:
+        issuer = self.issuer
         return JSONResponse(
             {
                 "issuer": issuer,
@@ -90,10 +104,11 @@ def crm_oidc_routes(state_dir: Path, base_url: str, console_origin: str | None) 
                 "token_endpoint_auth_methods_supported": ["none"],
                 "scopes_supported": ["openid"],
             },
-            headers=cors,
+            headers=self.cors,
         )
 
-    async def authorize(request: Request) -> Response:
+    async def authorize(self, request: Request) -> Response:
+        form: dict[str, str] = {}
         if request.method == "GET":
             params = {k: request.query_params.get(k, "") for k in _AUTH_PARAMS}
             if request.query_params.get("response_type") != "code":
@@ -101,7 +116,7 @@ def crm_oidc_routes(state_dir: Path, base_url: str, console_origin: str | None) 
         else:
             form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
             params = {k: form.get(k, "") for k in _AUTH_PARAMS}
-        problem = auth_error(params)
+        problem = self.auth_error(params)
         if problem:
             # Never redirect to an unchecked URI: the error is shown here.
             return HTMLResponse(html.escape(problem), status_code=400)
@@ -112,7 +127,7 @@ def crm_oidc_routes(state_dir: Path, base_url: str, console_origin: str | None) 
             answer = {"error": "access_denied", "state": params["state"]}
         else:
             code = secrets.token_urlsafe(24)
-            grants[code] = _Grant(
+            self.grants[code] = _Grant(
                 params["client_id"],
                 params["redirect_uri"],
                 params["code_challenge"],
@@ -122,43 +137,40 @@ def crm_oidc_routes(state_dir: Path, base_url: str, console_origin: str | None) 
             answer = {"code": code, "state": params["state"]}
         return RedirectResponse(f"{params['redirect_uri']}?{urlencode(answer)}", status_code=303)
 
-    async def token(request: Request) -> Response:
+    async def token(self, request: Request) -> Response:
         if request.method == "OPTIONS":
             allow = {"Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers": "*"}
-            return Response(status_code=204, headers=cors | allow)
+            return Response(status_code=204, headers=self.cors | allow)
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-
-        def refuse(error: str, description: str) -> Response:
-            body = {"error": error, "error_description": description}
-            return JSONResponse(body, status_code=400, headers=cors)
-
         if form.get("grant_type") != "authorization_code":
-            return refuse("unsupported_grant_type", "grant_type must be authorization_code")
-        grant = grants.pop(form.get("code", ""), None)  # one use, whatever happens next
-        if grant is None or grant.expires < time.monotonic():
-            return refuse("invalid_grant", "the code is unknown, used or expired")
-        if (form.get("client_id"), form.get("redirect_uri")) != (
-            grant.client_id,
-            grant.redirect_uri,
-        ):
-            return refuse("invalid_grant", "client_id or redirect_uri differ from the request's")
-        if _s256(form.get("code_verifier", "")) != grant.challenge:
-            return refuse("invalid_grant", "code_verifier does not match the code_challenge")
-        key = ensure_keypair(state_dir)[0].read_text()
+            return self._refuse("unsupported_grant_type", "grant_type must be authorization_code")
+        grant = self.grants.pop(form.get("code", ""), None)  # one use, whatever happens next
+        problem = _grant_problem(form, grant)
+        if grant is None or problem:
+            return self._refuse("invalid_grant", problem or "the code is unknown")
+        key = ensure_keypair(self.state_dir)[0].read_text()
         access = mint_token(key, tenant_id=TENANT, roles=[grant.role], subject=f"crm-{grant.role}")
         body = {"access_token": access, "token_type": "Bearer", "expires_in": 3600}
-        return JSONResponse(body, headers=cors | {"Cache-Control": "no-store"})
+        return JSONResponse(body, headers=self.cors | {"Cache-Control": "no-store"})
 
-    async def keys(request: Request) -> Response:
-        public = ensure_keypair(state_dir)[1].read_bytes()
-        return JSONResponse(jwks(public, KEY_ID), headers=cors)
+    def _refuse(self, error: str, description: str) -> Response:
+        body = {"error": error, "error_description": description}
+        return JSONResponse(body, status_code=400, headers=self.cors)
 
-    return [
-        Route("/crm/.well-known/openid-configuration", metadata),
-        Route("/crm/jwks", keys),
-        Route("/crm/authorize", authorize, methods=["GET", "POST"]),
-        Route("/crm/token", token, methods=["POST", "OPTIONS"]),
-    ]
+    async def keys(self, request: Request) -> Response:
+        public = ensure_keypair(self.state_dir)[1].read_bytes()
+        return JSONResponse(jwks(public, KEY_ID), headers=self.cors)
+
+
+def _grant_problem(form: dict[str, str], grant: _Grant | None) -> str | None:
+    """Why the token request may not redeem ``grant`` (None: it may)."""
+    if grant is None or grant.expires < time.monotonic():
+        return "the code is unknown, used or expired"
+    if (form.get("client_id"), form.get("redirect_uri")) != (grant.client_id, grant.redirect_uri):
+        return "client_id or redirect_uri differ from the request's"
+    if _s256(form.get("code_verifier", "")) != grant.challenge:
+        return "code_verifier does not match the code_challenge"
+    return None
 
 
 def _page(params: dict[str, str]) -> str:

@@ -115,6 +115,69 @@ def load_operations() -> list[tuple[str, Any, str, int]]:
     ]
 
 
+async def _components(functions: dict[str, str]) -> dict[str, Any]:
+    """Whether each emulator, the simulator and each function accepts connections."""
+    components: dict[str, Any] = {}
+    for name, var in (
+        ("firestore", "FIRESTORE_EMULATOR_HOST"),
+        ("pubsub", "PUBSUB_EMULATOR_HOST"),
+        ("cloud_tasks", "CLOUD_TASKS_EMULATOR_HOST"),
+        ("bigquery", "BIGQUERY_EMULATOR_HOST"),
+    ):
+        address = os.environ.get(var)
+        components[name] = {
+            "address": address,
+            "ok": bool(address) and await _tcp_ok(address or ""),
+        }
+    simulator = os.environ.get("LLM_SIMULATOR_URL")
+    if simulator:
+        reachable = await _tcp_ok(simulator.removeprefix("http://"))
+        components["llm_simulator"] = {"url": simulator, "ok": reachable}
+    for name, url in functions.items():
+        components[f"function:{name}"] = {
+            "url": url,
+            "ok": await _tcp_ok(url.removeprefix("http://")),
+        }
+    return components
+
+
+def _resolve(
+    table: list[tuple[str, Any, str, int]], request: Request, path: str
+) -> tuple[str, int] | Response:
+    """The function serving ``request`` and its body limit, or the 400, 404 or 405 to answer."""
+    decoded = request.scope["path"]  # url.path may keep escapes such as %0A
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
+        return _error(400, "invalid_input", "the path holds control characters", "path")
+    candidates = [(m, fn, limit, rx.groups) for m, rx, fn, limit in table if rx.match(path)]
+    if not candidates:
+        return _error(404, "not_found", f"no route for {path}", "path")
+    # A literal segment wins over a parameter (/knowledge/search is not document "search").
+    fewest = min(groups for *_, groups in candidates)
+    matches = [(m, fn, limit) for m, fn, limit, groups in candidates if groups == fewest]
+    found = next(((fn, limit) for m, fn, limit in matches if m == request.method), None)
+    preflight = "access-control-request-method" in request.headers
+    if found is None and request.method == "OPTIONS" and preflight and matches:
+        # A CORS preflight goes to the path's function, which answers it (as API Gateway
+        # passes the OPTIONS operations devstack/openapi.py declares in Swagger 2.0).
+        found = (matches[0][1], 0)
+    if found is None:
+        msg = f"method {request.method} is not allowed on {path}"
+        allow = ", ".join(sorted({m for m, _, _ in matches}))
+        return _error(405, "method_not_allowed", msg, "method", {"Allow": allow})
+    return found
+
+
+async def _body(request: Request, limit: int) -> bytes | Response:
+    """The request's body, or a 413 as soon as it passes ``limit`` bytes."""
+    content = bytearray()
+    async for piece in request.stream():
+        content += piece
+        if len(content) > limit:
+            msg = f"the body may hold at most {limit} bytes"
+            return _error(413, "payload_too_large", msg, "body")
+    return bytes(content)
+
+
 def build_app() -> Starlette:
     functions = _function_urls()
     table = load_operations()
@@ -125,27 +188,7 @@ def build_app() -> Starlette:
     client = httpx.AsyncClient(timeout=300, limits=httpx.Limits(keepalive_expiry=1.0))
 
     async def health(request: Request) -> Response:
-        components: dict[str, Any] = {}
-        for name, var in (
-            ("firestore", "FIRESTORE_EMULATOR_HOST"),
-            ("pubsub", "PUBSUB_EMULATOR_HOST"),
-            ("cloud_tasks", "CLOUD_TASKS_EMULATOR_HOST"),
-            ("bigquery", "BIGQUERY_EMULATOR_HOST"),
-        ):
-            address = os.environ.get(var)
-            components[name] = {
-                "address": address,
-                "ok": bool(address) and await _tcp_ok(address or ""),
-            }
-        simulator = os.environ.get("LLM_SIMULATOR_URL")
-        if simulator:
-            reachable = await _tcp_ok(simulator.removeprefix("http://"))
-            components["llm_simulator"] = {"url": simulator, "ok": reachable}
-        for name, url in functions.items():
-            components[f"function:{name}"] = {
-                "url": url,
-                "ok": await _tcp_ok(url.removeprefix("http://")),
-            }
+        components = await _components(functions)
         ok = all(c["ok"] for c in components.values())
         return JSONResponse(
             {"status": "ok" if ok else "degraded", "components": components}, 200 if ok else 503
@@ -153,32 +196,13 @@ def build_app() -> Starlette:
 
     async def proxy(request: Request) -> Response:
         path = request.url.path
-        decoded = request.scope["path"]  # url.path may keep escapes such as %0A
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
-            return _error(400, "invalid_input", "the path holds control characters", "path")
-        candidates = [(m, fn, limit, rx.groups) for m, rx, fn, limit in table if rx.match(path)]
-        if not candidates:
-            return _error(404, "not_found", f"no route for {path}", "path")
-        # A literal segment wins over a parameter (/knowledge/search is not document "search").
-        fewest = min(groups for *_, groups in candidates)
-        matches = [(m, fn, limit) for m, fn, limit, groups in candidates if groups == fewest]
-        found = next(((fn, limit) for m, fn, limit in matches if m == request.method), None)
-        preflight = "access-control-request-method" in request.headers
-        if found is None and request.method == "OPTIONS" and preflight and matches:
-            # A CORS preflight goes to the path's function, which answers it (as API Gateway
-            # passes the OPTIONS operations devstack/openapi.py declares in Swagger 2.0).
-            found = (matches[0][1], 0)
-        if found is None:
-            msg = f"method {request.method} is not allowed on {path}"
-            allow = ", ".join(sorted({m for m, _, _ in matches}))
-            return _error(405, "method_not_allowed", msg, "method", {"Allow": allow})
+        found = _resolve(table, request, path)
+        if isinstance(found, Response):
+            return found
         target, limit = found
-        content = bytearray()
-        async for piece in request.stream():
-            content += piece
-            if len(content) > limit:
-                msg = f"the body may hold at most {limit} bytes"
-                return _error(413, "payload_too_large", msg, "body")
+        content = await _body(request, limit)
+        if isinstance(content, Response):
+            return content
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         try:
             upstream = await client.send(
@@ -187,7 +211,7 @@ def build_app() -> Starlette:
                     functions[target] + path,
                     params=request.query_params,
                     headers=headers,
-                    content=bytes(content),
+                    content=content,
                 ),
                 stream=True,  # server-sent events (chat) pass through as they come
             )

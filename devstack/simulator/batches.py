@@ -185,12 +185,31 @@ def _openai_batch(book: BatchBook, batch: SimBatch) -> dict[str, Any]:
 
 
 def make_routes(book: BatchBook) -> list[Route]:
-    async def upload(request: Request) -> Response:
+    """The providers' batch interfaces (OpenAI files and batches, Anthropic message batches)."""
+    r = _BatchRoutes(book)
+    return [
+        Route("/v1/files", r.upload, methods=["POST"]),
+        Route("/v1/files/{file_id}/content", r.file_content, methods=["GET"]),
+        Route("/v1/batches", r.openai_create, methods=["POST"]),
+        Route("/v1/batches/{batch_id}", r.openai_get, methods=["GET"]),
+        Route("/v1/batches/{batch_id}/cancel", r.openai_cancel, methods=["POST"]),
+        Route("/v1/messages/batches", r.anthropic_create, methods=["POST"]),
+        Route("/v1/messages/batches/{batch_id}", r.anthropic_get, methods=["GET"]),
+        Route("/v1/messages/batches/{batch_id}/cancel", r.anthropic_cancel, methods=["POST"]),
+        Route("/v1/messages/batches/{batch_id}/results", r.anthropic_results, methods=["GET"]),
+    ]
+
+
+class _BatchRoutes:
+    def __init__(self, book: BatchBook) -> None:
+        self.book = book
+
+    async def upload(self, request: Request) -> Response:
         form = await request.form()
         upload = form["file"]
         data = await upload.read() if hasattr(upload, "read") else str(upload).encode()
         file_id = "file-" + uuid.uuid4().hex[:20]
-        book.files[file_id] = data
+        self.book.files[file_id] = data
         return JSONResponse(
             {
                 "id": file_id,
@@ -203,44 +222,44 @@ def make_routes(book: BatchBook) -> list[Route]:
             }
         )
 
-    async def file_content(request: Request) -> Response:
-        data = book.files.get(request.path_params["file_id"])
+    async def file_content(self, request: Request) -> Response:
+        data = self.book.files.get(request.path_params["file_id"])
         if data is None:
             return JSONResponse(wire.error_body("openai", 404, "no such file"), status_code=404)
         return Response(data, media_type="application/octet-stream")
 
-    async def openai_create(request: Request) -> Response:
+    async def openai_create(self, request: Request) -> Response:
         body = await request.json()
-        data = book.files.get(body.get("input_file_id", ""))
+        data = self.book.files.get(body.get("input_file_id", ""))
         if data is None:
             return JSONResponse(
                 wire.error_body("openai", 400, "unknown input_file_id"), status_code=400
             )
         rows = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
         model = rows[0]["body"].get("model", "") if rows else ""
-        batch = book.add("openai", model, [(r["custom_id"], r["body"]) for r in rows])
-        return JSONResponse(_openai_batch(book, batch))
+        batch = self.book.add("openai", model, [(r["custom_id"], r["body"]) for r in rows])
+        return JSONResponse(_openai_batch(self.book, batch))
 
-    def _find(request: Request, provider: str) -> SimBatch | None:
-        batch = book.batches.get(request.path_params["batch_id"])
+    def _find(self, request: Request, provider: str) -> SimBatch | None:
+        batch = self.book.batches.get(request.path_params["batch_id"])
         return batch if batch is not None and batch.provider == provider else None
 
-    async def openai_get(request: Request) -> Response:
-        batch = _find(request, "openai")
+    async def openai_get(self, request: Request) -> Response:
+        batch = self._find(request, "openai")
         if batch is None:
             return JSONResponse(wire.error_body("openai", 404, "no such batch"), status_code=404)
-        return JSONResponse(_openai_batch(book, batch))
+        return JSONResponse(_openai_batch(self.book, batch))
 
-    async def openai_cancel(request: Request) -> Response:
-        batch = _find(request, "openai")
+    async def openai_cancel(self, request: Request) -> Response:
+        batch = self._find(request, "openai")
         if batch is None:
             return JSONResponse(wire.error_body("openai", 404, "no such batch"), status_code=404)
         batch.cancelled = True
-        return JSONResponse(_openai_batch(book, batch))
+        return JSONResponse(_openai_batch(self.book, batch))
 
     # --- Anthropic ------------------------------------------------------------------------------
-    def _anthropic_batch(request: Request, batch: SimBatch) -> dict[str, Any]:
-        book.settle(batch)
+    def _anthropic_batch(self, request: Request, batch: SimBatch) -> dict[str, Any]:
+        self.book.settle(batch)
         ended = batch.results is not None
         results = batch.results or []
         errored = len([r for r in results if "error" in r and r["error"] != "cancelled"])
@@ -264,28 +283,28 @@ def make_routes(book: BatchBook) -> list[Route]:
             "results_url": f"{base}/v1/messages/batches/{batch.id}/results" if ended else None,
         }
 
-    async def anthropic_create(request: Request) -> Response:
+    async def anthropic_create(self, request: Request) -> Response:
         body = await request.json()
         reqs = [(r["custom_id"], r["params"]) for r in body.get("requests", [])]
         model = reqs[0][1].get("model", "") if reqs else ""
-        batch = book.add("anthropic", model, reqs)
-        return JSONResponse(_anthropic_batch(request, batch))
+        batch = self.book.add("anthropic", model, reqs)
+        return JSONResponse(self._anthropic_batch(request, batch))
 
-    async def anthropic_get(request: Request) -> Response:
-        batch = _find(request, "anthropic")
+    async def anthropic_get(self, request: Request) -> Response:
+        batch = self._find(request, "anthropic")
         if batch is None:
             return JSONResponse(wire.error_body("anthropic", 404, "no such batch"), status_code=404)
-        return JSONResponse(_anthropic_batch(request, batch))
+        return JSONResponse(self._anthropic_batch(request, batch))
 
-    async def anthropic_cancel(request: Request) -> Response:
-        batch = _find(request, "anthropic")
+    async def anthropic_cancel(self, request: Request) -> Response:
+        batch = self._find(request, "anthropic")
         if batch is None:
             return JSONResponse(wire.error_body("anthropic", 404, "no such batch"), status_code=404)
         batch.cancelled = True
-        return JSONResponse(_anthropic_batch(request, batch))
+        return JSONResponse(self._anthropic_batch(request, batch))
 
-    async def anthropic_results(request: Request) -> Response:
-        batch = _find(request, "anthropic")
+    async def anthropic_results(self, request: Request) -> Response:
+        batch = self._find(request, "anthropic")
         if batch is None or batch.results is None:
             return JSONResponse(
                 wire.error_body("anthropic", 404, "results not ready"), status_code=404
@@ -302,15 +321,3 @@ def make_routes(book: BatchBook) -> list[Route]:
                 result = {"type": "errored", "error": wire.error_body("anthropic", 500, r["error"])}
             lines.append({"custom_id": r["custom_id"], "result": result})
         return Response("\n".join(json.dumps(x) for x in lines), media_type="application/binary")
-
-    return [
-        Route("/v1/files", upload, methods=["POST"]),
-        Route("/v1/files/{file_id}/content", file_content, methods=["GET"]),
-        Route("/v1/batches", openai_create, methods=["POST"]),
-        Route("/v1/batches/{batch_id}", openai_get, methods=["GET"]),
-        Route("/v1/batches/{batch_id}/cancel", openai_cancel, methods=["POST"]),
-        Route("/v1/messages/batches", anthropic_create, methods=["POST"]),
-        Route("/v1/messages/batches/{batch_id}", anthropic_get, methods=["GET"]),
-        Route("/v1/messages/batches/{batch_id}/cancel", anthropic_cancel, methods=["POST"]),
-        Route("/v1/messages/batches/{batch_id}/results", anthropic_results, methods=["GET"]),
-    ]

@@ -140,19 +140,30 @@ def instance_of(
             for i in range(count)
         ]
     if kind in ("integer", "number"):
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
-        high = schema.get("maximum", schema.get("exclusiveMaximum", low + 100))
-        span = max(high - low, 0)
-        value = low + (_seed(path, *words) % 1000) / 1000 * span
-        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            value = schema["exclusiveMinimum"] + min(1, span / 2 or 1)
-        if kind == "integer":
-            return int(min(max(math.ceil(value), math.ceil(low)), math.floor(high)))
-        return round(min(value, high), 3)
+        return _number(schema, kind, _seed(path, *words))
     if kind == "boolean":
         return _seed(path, *words) % 2 == 0
     if kind == "null":
         return None
+    return _string(schema, words, path, facts)
+
+
+def _number(schema: dict[str, Any], kind: str, seed: int) -> int | float:
+    """A number within the schema's bounds, picked by ``seed``."""
+    low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
+    high = schema.get("maximum", schema.get("exclusiveMaximum", low + 100))
+    span = max(high - low, 0)
+    value = low + (seed % 1000) / 1000 * span
+    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+        value = schema["exclusiveMinimum"] + min(1, span / 2 or 1)
+    if kind == "integer":
+        return int(min(max(math.ceil(value), math.ceil(low)), math.floor(high)))
+    return float(round(min(value, high), 3))
+
+
+def _string(schema: dict[str, Any], words: list[str], path: str, facts: PromptFacts | None) -> str:
+    """A string for the field at ``path``: composed from the prompt's facts when given, a date
+    for a date format, cut or padded to the schema's length bounds."""
     field_name = path.rsplit(".", 1)[-1] or "value"
     if facts is not None:
         text = facts.text_for(re.sub(r"\[\d+\]$", "", field_name), path)

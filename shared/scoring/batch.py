@@ -37,7 +37,6 @@ def score_open_leads(
         TransientError: BigQuery refused a query or an insert (the job is retried whole; rows
             carry the run id, so a partial earlier run can be told apart).
     """
-    import pandas as pd
     from google.api_core import exceptions as gexc
     from google.cloud import bigquery
 
@@ -56,62 +55,21 @@ def score_open_leads(
     config = bigquery.QueryJobConfig(
         query_parameters=[bigquery.ScalarQueryParameter("tenant", "STRING", scope.tenant_id)]
     )
-    run_id, now = uuid.uuid4().hex, datetime.now(UTC)
-    scored = bad = 0
-    top: list[tuple[int, str, int, dict[str, Any]]] = []  # min-heap: (score, lead id, seq, result)
+    writer = _ScoreWriter(
+        model, client, f"{project}.{dataset}.lead_scores", scope.tenant_id, keep_top
+    )
+    bad = 0
     try:
-        rows = client.query(query, job_config=config).result(page_size=CHUNK)
-        buffer: list[tuple[str, dict[str, Any]]] = []
-
-        def flush() -> int:
-            if not buffer:
-                return 0
-            results = model.score(pd.DataFrame([fields for _, fields in buffer]), top=3)
-            out = [
-                {
-                    "run_id": run_id,
-                    "tenant_id": scope.tenant_id,
-                    "lead_id": lead_id,
-                    "score": r["score"],
-                    "probability": r["probability"],
-                    "confidence": r["confidence"],
-                    "reasons_json": json.dumps([c.model_dump() for c in r["reasoning"]]),
-                    "model_version": model.version,
-                    "scored_at": now.isoformat(),
-                }
-                for (lead_id, _), r in zip(buffer, results, strict=True)
-            ]
-            for start in range(0, len(out), INSERT_ROWS):
-                errors = client.insert_rows_json(
-                    f"{project}.{dataset}.lead_scores", out[start : start + INSERT_ROWS]
-                )
-                if errors:
-                    raise TransientError(f"BigQuery refused {len(errors)} score rows: {errors[0]}")
-            for (lead_id, _), r in zip(buffer, results, strict=True):
-                if keep_top:
-                    entry = (int(r["score"]), lead_id, len(top) + scored, r)
-                    if len(top) < keep_top:
-                        heapq.heappush(top, entry)
-                    elif entry[:2] > top[0][:2]:
-                        heapq.heapreplace(top, entry)
-            count = len(buffer)
-            buffer.clear()
-            return count
-
-        for row in rows:
-            try:
-                fields = json.loads(row["fields_json"])
-                if not isinstance(fields, dict):
-                    raise ValueError("not an object")
-            except ValueError:
+        for row in client.query(query, job_config=config).result(page_size=CHUNK):
+            fields = _fields(row["fields_json"])
+            if fields is None:
                 bad += 1
-                continue
-            buffer.append((row["lead_id"], fields))
-            if len(buffer) >= CHUNK:
-                scored += flush()
-        scored += flush()
+            else:
+                writer.add(row["lead_id"], fields)
+        writer.flush()
     except gexc.GoogleAPICallError as exc:
         raise TransientError(f"BigQuery failed: {exc}") from exc
+    run_id, scored, top = writer.run_id, writer.scored, writer.top
     return {
         "run_id": run_id,
         "model_version": model.version,
@@ -127,3 +85,70 @@ def score_open_leads(
             for _, lead_id, _, r in sorted(top, key=lambda e: e[:2], reverse=True)
         ],
     }
+
+
+def _fields(raw: Any) -> dict[str, Any] | None:
+    """A row's ``fields_json`` as an object; None when it is not one (the row is skipped)."""
+    try:
+        fields = json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    return fields if isinstance(fields, dict) else None
+
+
+class _ScoreWriter:
+    """Scores leads in chunks of ``CHUNK``, inserts the rows into BigQuery under one run id, and
+    keeps the ``keep_top`` highest scores (a min-heap of (score, lead id, seq, result))."""
+
+    def __init__(
+        self, model: Any, client: bigquery.Client, table: str, tenant_id: str, keep_top: int
+    ) -> None:
+        self.run_id, self.now = uuid.uuid4().hex, datetime.now(UTC)
+        self.scored = 0
+        self.top: list[tuple[int, str, int, dict[str, Any]]] = []
+        self._model, self._client, self._table = model, client, table
+        self._tenant, self._keep_top = tenant_id, keep_top
+        self._buffer: list[tuple[str, dict[str, Any]]] = []
+
+    def add(self, lead_id: str, fields: dict[str, Any]) -> None:
+        self._buffer.append((lead_id, fields))
+        if len(self._buffer) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        import pandas as pd
+
+        buffer = self._buffer
+        results = self._model.score(pd.DataFrame([fields for _, fields in buffer]), top=3)
+        out = [
+            {
+                "run_id": self.run_id,
+                "tenant_id": self._tenant,
+                "lead_id": lead_id,
+                "score": r["score"],
+                "probability": r["probability"],
+                "confidence": r["confidence"],
+                "reasons_json": json.dumps([c.model_dump() for c in r["reasoning"]]),
+                "model_version": self._model.version,
+                "scored_at": self.now.isoformat(),
+            }
+            for (lead_id, _), r in zip(buffer, results, strict=True)
+        ]
+        for start in range(0, len(out), INSERT_ROWS):
+            errors = self._client.insert_rows_json(self._table, out[start : start + INSERT_ROWS])
+            if errors:
+                raise TransientError(f"BigQuery refused {len(errors)} score rows: {errors[0]}")
+        if self._keep_top:
+            for (lead_id, _), r in zip(buffer, results, strict=True):
+                self._keep(lead_id, r)
+        self.scored += len(buffer)
+        self._buffer = []
+
+    def _keep(self, lead_id: str, result: dict[str, Any]) -> None:
+        entry = (int(result["score"]), lead_id, len(self.top) + self.scored, result)
+        if len(self.top) < self._keep_top:
+            heapq.heappush(self.top, entry)
+        elif entry[:2] > self.top[0][:2]:
+            heapq.heapreplace(self.top, entry)

@@ -92,21 +92,8 @@ class LeadScorer:
     ) -> list[LeadScoreResult | AppError]:
         """Score many leads with one read of each kind, one model call per arm and batched writes.
         Bad items come back as errors in their place; transient failures raise."""
-        import pandas as pd
-
         outcomes: list[LeadScoreResult | AppError | None] = [None] * len(items)
-        wanted: dict[int, tuple[str, dict[str, Any] | None]] = {}
-        for i, (lead_id, fields) in enumerate(items):
-            try:
-                check_segment(lead_id, field="lead_id")
-                if fields is not None and (
-                    not isinstance(fields, dict)
-                    or any(isinstance(v, (dict, list)) for v in fields.values())
-                ):
-                    raise InvalidInput("fields must be an object of scalar values", field="fields")
-                wanted[i] = (lead_id, fields)
-            except AppError as exc:
-                outcomes[i] = exc
+        wanted = _valid_items(items, outcomes)
         by_id = [i for i, (_, fields) in wanted.items() if fields is None]
         leads = self._scope.get_many([self._scope.path("leads", wanted[i][0]) for i in by_id])
         previous = self._scope.get_many(
@@ -115,57 +102,22 @@ class LeadScorer:
         prev_by_index = dict(zip(wanted, previous, strict=True))
         assignment = self._registry.assignment()
         now = self._clock()
-        rows: dict[int, tuple[dict[str, Any], str | None]] = {}
-        for i, lead in zip(by_id, leads, strict=True):
-            if lead is None:
-                outcomes[i] = NotFound(f"no lead {wanted[i][0]!r} in this tenant", field="lead_id")
-                continue
-            rows[i] = (lead_fields(lead), (lead.get("_meta") or {}).get("last_event_id"))
-        for i, (_, fields) in wanted.items():
-            if fields is not None:
-                rows[i] = (fields, None)
+        rows = _rows(wanted, dict(zip(by_id, leads, strict=True)), outcomes)
         groups: dict[str | None, list[int]] = {}
         served = 0  # from the stored score (the score cache)
-        for i in rows:
+        for i, (_, lead_version) in rows.items():
             version = arm_for(wanted[i][0], assignment)
-            prev = prev_by_index[i]
-            lead_version = rows[i][1]
-            if (
-                prev
-                and not force
-                and lead_version is not None
-                and prev.get("lead_version") == lead_version
-                and prev["result"]["model_version"] == (version or "global-prior")
-                and prev["expires_at"] > now
-            ):
-                outcomes[i] = LeadScoreResult.model_validate(prev["result"])
+            stored = None if force else _still_valid(prev_by_index[i], lead_version, version, now)
+            if stored is not None:
+                outcomes[i] = stored
                 served += 1
-                continue
-            groups.setdefault(version, []).append(i)
+            else:
+                groups.setdefault(version, []).append(i)
         log_cache_lookup("score", served, len(by_id) - served)
         writes: list[tuple[str, dict[str, Any]]] = []
         announcements = []
         for version, members in groups.items():
-            if version is None:
-                results = [self._prior(wanted[i][0], now) for i in members]
-            else:
-                model = self._registry.load(version)
-                scored = model.score(pd.DataFrame([rows[i][0] for i in members]))
-                results = [
-                    LeadScoreResult(
-                        lead_id=wanted[i][0],
-                        score=row["score"],
-                        probability=row["probability"],
-                        confidence=row["confidence"],
-                        reasoning=row["reasoning"],
-                        model_version=model.version,
-                        model_kind=model.kind,
-                        insufficient_history=bool(model.report.get("insufficient_history")),
-                        scored_at=now,
-                        expires_at=now + self._ttl,
-                    )
-                    for i, row in zip(members, scored, strict=True)
-                ]
+            results = self._score_group(version, [(wanted[i][0], rows[i][0]) for i in members], now)
             arm = "challenger" if version and version == assignment.challenger else "champion"
             for i, result in zip(members, results, strict=True):
                 outcomes[i] = result
@@ -173,19 +125,7 @@ class LeadScorer:
                     # Scored from the caller's fields, not the lead's record: not the lead's
                     # score, so neither stored nor announced (issue 15, L1).
                     continue
-                lead_id = wanted[i][0]
-                writes.append(
-                    (
-                        self._scope.path(SCORES, lead_id),
-                        {
-                            "result": result.model_dump(mode="python"),
-                            "lead_version": rows[i][1],
-                            "arm": arm,
-                            "expires_at": result.expires_at,
-                            "lead_id": lead_id,
-                        },
-                    )
-                )
+                writes.append(self._stored(result, rows[i][1], arm))
                 prev = prev_by_index[i]
                 if prev is None or prev["result"]["score"] != result.score:
                     announcements.append(self._announcement(result, prev, now))
@@ -194,6 +134,47 @@ class LeadScorer:
         if announcements and self._publisher is not None:
             self._publisher.publish_many(TOPIC_AI_EVENTS, announcements)
         return [o for o in outcomes if o is not None]
+
+    def _score_group(
+        self, version: str | None, leads: list[tuple[str, dict[str, Any]]], now: datetime
+    ) -> list[LeadScoreResult]:
+        """Score ``(lead_id, fields)`` pairs with one model version (None: the global prior)."""
+        if version is None:
+            return [self._prior(lead_id, now) for lead_id, _ in leads]
+        import pandas as pd
+
+        model = self._registry.load(version)
+        scored = model.score(pd.DataFrame([fields for _, fields in leads]))
+        return [
+            LeadScoreResult(
+                lead_id=lead_id,
+                score=row["score"],
+                probability=row["probability"],
+                confidence=row["confidence"],
+                reasoning=row["reasoning"],
+                model_version=model.version,
+                model_kind=model.kind,
+                insufficient_history=bool(model.report.get("insufficient_history")),
+                scored_at=now,
+                expires_at=now + self._ttl,
+            )
+            for (lead_id, _), row in zip(leads, scored, strict=True)
+        ]
+
+    def _stored(
+        self, result: LeadScoreResult, lead_version: str | None, arm: str
+    ) -> tuple[str, dict[str, Any]]:
+        """The score document of a lead: the result, the lead version it is valid for, the arm."""
+        return (
+            self._scope.path(SCORES, result.lead_id),
+            {
+                "result": result.model_dump(mode="python"),
+                "lead_version": lead_version,
+                "arm": arm,
+                "expires_at": result.expires_at,
+                "lead_id": result.lead_id,
+            },
+        )
 
     def _prior(self, lead_id: str, now: datetime) -> LeadScoreResult:
         return LeadScoreResult(
@@ -314,3 +295,59 @@ def train_from_read_model(scope: TenantStore) -> dict[str, Any]:
         extra={"fields": {k: v for k, v in decision.items() if k != "metrics"}},
     )
     return decision
+
+
+def _valid_items(
+    items: list[tuple[str, dict[str, Any] | None]],
+    outcomes: list[LeadScoreResult | AppError | None],
+) -> dict[int, tuple[str, dict[str, Any] | None]]:
+    """The items that can be scored, by index; each bad one gets its error in ``outcomes``."""
+    wanted: dict[int, tuple[str, dict[str, Any] | None]] = {}
+    for i, (lead_id, fields) in enumerate(items):
+        try:
+            check_segment(lead_id, field="lead_id")
+            if fields is not None and (
+                not isinstance(fields, dict)
+                or any(isinstance(v, (dict, list)) for v in fields.values())
+            ):
+                raise InvalidInput("fields must be an object of scalar values", field="fields")
+            wanted[i] = (lead_id, fields)
+        except AppError as exc:
+            outcomes[i] = exc
+    return wanted
+
+
+def _rows(
+    wanted: dict[int, tuple[str, dict[str, Any] | None]],
+    leads: dict[int, dict[str, Any] | None],
+    outcomes: list[LeadScoreResult | AppError | None],
+) -> dict[int, tuple[dict[str, Any], str | None]]:
+    """Each scorable item's fields and the lead version they come from (None for fields the
+    caller gave); a lead missing from the read model gets NotFound in ``outcomes``."""
+    rows: dict[int, tuple[dict[str, Any], str | None]] = {}
+    for i, (lead_id, fields) in wanted.items():
+        if fields is not None:
+            rows[i] = (fields, None)
+            continue
+        lead = leads[i]
+        if lead is None:
+            outcomes[i] = NotFound(f"no lead {lead_id!r} in this tenant", field="lead_id")
+            continue
+        rows[i] = (lead_fields(lead), (lead.get("_meta") or {}).get("last_event_id"))
+    return rows
+
+
+def _still_valid(
+    stored: dict[str, Any] | None, lead_version: str | None, version: str | None, now: datetime
+) -> LeadScoreResult | None:
+    """The stored score when it was made for this version of the lead by this model and has not
+    expired (the score cache); None when the lead must be scored again."""
+    if (
+        stored
+        and lead_version is not None
+        and stored.get("lead_version") == lead_version
+        and stored["result"]["model_version"] == (version or "global-prior")
+        and stored["expires_at"] > now
+    ):
+        return LeadScoreResult.model_validate(stored["result"])
+    return None

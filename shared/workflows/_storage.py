@@ -335,13 +335,7 @@ class SaverStorage(BaseCheckpointSaver[int]):
         def _tx(raw: Transaction) -> None:
             tx = _ReadOnce(raw)
             if token is not None:
-                current = tx.get(lease) or {}
-                # The lease document is only read: writers of one step do not queue behind it.
-                if int(current.get("lease_token", 0)) != int(token):
-                    raise LeaseLost(
-                        f"thread {thread} is leased to a newer runner "
-                        f"(token {current.get('lease_token')}, this one {token})"
-                    )
+                _check_lease(tx, lease, thread, int(token))
             docs = dict(known)
             fresh = [w for writes in dirty.values() for w in writes]
             if new_writes is not None:
@@ -365,6 +359,11 @@ class SaverStorage(BaseCheckpointSaver[int]):
         for after in then:
             if after is not None:
                 after()
+        self._committed(dirty)
+
+    def _committed(self, dirty: dict[Key, list[tuple[str, str, Any]]]) -> None:
+        """Forget the pending writes that ``dirty`` held: they are durable now (writes added
+        since the snapshot stay for the next commit)."""
         with self._lock:
             for key, committed in dirty.items():
                 left = self._dirty.get(key, [])[len(committed) :]
@@ -434,3 +433,14 @@ class _ReadOnce:
 def _clean(entry: Entry) -> Entry:
     """An entry as stored (without the in-memory value the hook is given)."""
     return {k: v for k, v in entry.items() if k != "value"}
+
+
+def _check_lease(tx: Any, lease: str, thread: str, token: int) -> None:
+    """Raise LeaseLost unless ``token`` is the thread's current fencing token. The lease document
+    is only read: writers of one step do not queue behind it."""
+    current = tx.get(lease) or {}
+    if int(current.get("lease_token", 0)) != token:
+        raise LeaseLost(
+            f"thread {thread} is leased to a newer runner "
+            f"(token {current.get('lease_token')}, this one {token})"
+        )

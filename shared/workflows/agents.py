@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from langgraph.types import interrupt
 
-from shared.config import TOPIC_AI_EVENTS
 from shared.errors import AppError
-from shared.messaging.pubsub import ordering_key
-from shared.prompts.service import record_outcome, run_prompt
+from shared.prompts.service import run_prompt
+from shared.workflows.outcome import run_output
 
 if TYPE_CHECKING:
     from shared.knowledge.index import KnowledgeBase
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
     from shared.messaging.pubsub import Publisher
     from shared.tenancy.scope import TenantStore
 
-SEND_REQUESTED = "communication.send_requested"
 # Policy for interaction triage: hand off to a person when the classifier is unsure, or the
 # customer is upset and it is urgent, or wants to cancel.
 HANDOFF_CONFIDENCE = 0.6
@@ -160,8 +158,14 @@ def route(state: AgentState) -> str:
 
 
 # --- agents -----------------------------------------------------------------------------------
-def make_agents(deps: Deps) -> dict[str, Any]:
-    def lead_analysis(state: AgentState) -> dict[str, Any]:
+class Agents:
+    """The agents of every workflow graph, as LangGraph nodes: each takes the state and returns
+    its update. ``deps`` gives them the tenant's store, LLM client, prompts and knowledge base."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def lead_analysis(self, state: AgentState) -> dict[str, Any]:
         actions = []
         lead_id = state["context"].get("lead_id")
         score_text, reasons = "no model", "none"
@@ -170,7 +174,7 @@ def make_agents(deps: Deps) -> dict[str, Any]:
             from shared.scoring.service import LeadScorer
 
             try:
-                result = LeadScorer(deps.scope).score(lead_id)
+                result = LeadScorer(self.deps.scope).score(lead_id)
             except AppError as exc:
                 if exc.retryable:
                     raise
@@ -181,7 +185,7 @@ def make_agents(deps: Deps) -> dict[str, Any]:
                 reasons = "\n".join(c.explanation for c in result.reasoning) or "none"
                 actions.append(_action("lead_analysis", "score_lead", f"score {score_text}"))
         analysis, record = call_template(
-            deps,
+            self.deps,
             "lead_analysis",
             "analyse",
             "lead_analysis",
@@ -195,10 +199,10 @@ def make_agents(deps: Deps) -> dict[str, Any]:
             "steps": [_step("lead_analysis", "lead_analysis", analysis.get("fit", ""))],
         }
 
-    def decision(state: AgentState) -> dict[str, Any]:
+    def decision(self, state: AgentState) -> dict[str, Any]:
         score = state.get("score")
         decided, record = call_template(
-            deps,
+            self.deps,
             "decision",
             "decide",
             "qualification_decision",
@@ -213,10 +217,10 @@ def make_agents(deps: Deps) -> dict[str, Any]:
             "steps": [_step("decision", "decision", str(decided.get("decision", "")))],
         }
 
-    def classify(state: AgentState) -> dict[str, Any]:
+    def classify(self, state: AgentState) -> dict[str, Any]:
         message = str(state["context"].get("input", {}).get("message", ""))
         found, record = call_template(
-            deps,
+            self.deps,
             "lead_analysis",
             "classify",
             "interaction_classify",
@@ -238,54 +242,25 @@ def make_agents(deps: Deps) -> dict[str, Any]:
             "steps": [_step("classify", "lead_analysis", str(found.get("intent", "")))],
         }
 
-    def content_generation(state: AgentState) -> dict[str, Any]:
+    def content_generation(self, state: AgentState) -> dict[str, Any]:
         if state["type"] == "outreach_draft":
-            extra = state["context"].get("input", {})
-            variables = {"lead": _lead_json(state)}
-            for key in ("goal", "channel"):
-                if extra.get(key):
-                    variables[key] = extra[key]
-            draft, record = call_template(
-                deps,
-                "content_generation",
-                "draft",
-                "outreach_draft",
-                variables,
-                crm_object=f"lead:{state['context'].get('lead_id')}",
-            )
-        else:
-            message = str(state["context"].get("input", {}).get("message", ""))
-            hits = deps.knowledge.search(message, k=4) if deps.knowledge is not None else []
-            citations = [h.citation() for h in hits]
-            knowledge = (
-                "\n".join(f"[{h.doc_id}] {h.title}: {h.text[:1200]}" for h in hits) or "none"
-            )
-            retrieval = _action(
-                "content_generation",
-                "retrieve_knowledge",
-                ", ".join(c["id"] for c in citations) or "no knowledge base documents matched",
-            )
-            draft, record = call_template(
-                deps,
-                "content_generation",
-                "draft_reply",
-                "reply_draft",
-                {
-                    "message": message,
-                    "classification": json.dumps(state.get("classification")),
-                    "knowledge": knowledge,
-                    "history": _history(state),
-                },
-            )
-            draft = {**draft, "citations": citations}
-            return {
-                "draft": draft,
-                "draft_template": record["template"],
-                "actions": [retrieval, record],
-                "steps": [
-                    _step("content_generation", "content_generation", f"{len(hits)} sources")
-                ],
-            }
+            return self._outreach_draft(state)
+        return self._reply_draft(state)
+
+    def _outreach_draft(self, state: AgentState) -> dict[str, Any]:
+        extra = state["context"].get("input", {})
+        variables = {"lead": _lead_json(state)}
+        for key in ("goal", "channel"):
+            if extra.get(key):
+                variables[key] = extra[key]
+        draft, record = call_template(
+            self.deps,
+            "content_generation",
+            "draft",
+            "outreach_draft",
+            variables,
+            crm_object=f"lead:{state['context'].get('lead_id')}",
+        )
         return {
             "draft": draft,
             "draft_template": record["template"],
@@ -293,7 +268,38 @@ def make_agents(deps: Deps) -> dict[str, Any]:
             "steps": [_step("content_generation", "content_generation")],
         }
 
-    def human_review(state: AgentState) -> dict[str, Any]:
+    def _reply_draft(self, state: AgentState) -> dict[str, Any]:
+        """A reply to an inbound message, grounded in the knowledge base's best matches."""
+        message = str(state["context"].get("input", {}).get("message", ""))
+        knowledge_base = self.deps.knowledge
+        hits = knowledge_base.search(message, k=4) if knowledge_base is not None else []
+        citations = [h.citation() for h in hits]
+        knowledge = "\n".join(f"[{h.doc_id}] {h.title}: {h.text[:1200]}" for h in hits) or "none"
+        retrieval = _action(
+            "content_generation",
+            "retrieve_knowledge",
+            ", ".join(c["id"] for c in citations) or "no knowledge base documents matched",
+        )
+        draft, record = call_template(
+            self.deps,
+            "content_generation",
+            "draft_reply",
+            "reply_draft",
+            {
+                "message": message,
+                "classification": json.dumps(state.get("classification")),
+                "knowledge": knowledge,
+                "history": _history(state),
+            },
+        )
+        return {
+            "draft": {**draft, "citations": citations},
+            "draft_template": record["template"],
+            "actions": [retrieval, record],
+            "steps": [_step("content_generation", "content_generation", f"{len(hits)} sources")],
+        }
+
+    def human_review(self, state: AgentState) -> dict[str, Any]:
         kind = "approve_draft" if state["type"] == "outreach_draft" else "review_triage"
         prompt = (
             "Approve, edit or reject this outreach draft."
@@ -320,76 +326,24 @@ def make_agents(deps: Deps) -> dict[str, Any]:
             "steps": [_step("human_review", "coordinator", str(decision.get("decision")))],
         }
 
-    def finish(state: AgentState) -> dict[str, Any]:
-        output = _output(deps, state)
+    def finish(self, state: AgentState) -> dict[str, Any]:
+        output = run_output(self.deps, state)
         return {
             "output": output,
             "steps": [_step("finish", "coordinator", output.get("outcome", ""))],
         }
 
-    return {
-        "lead_analysis": lead_analysis,
-        "decision": decision,
-        "classify": classify,
-        "content_generation": content_generation,
-        "human_review": human_review,
-        "finish": finish,
-    }
-
-
-def _output(deps: Deps, state: AgentState) -> dict[str, Any]:
-    kind = state["type"]
-    if kind == "lead_qualification":
+    def nodes(self) -> dict[str, Any]:
         return {
-            "outcome": (state.get("decision") or {}).get("decision", ""),
-            **(state.get("decision") or {}),
-            "analysis": state.get("analysis"),
-            "score": state.get("score"),
+            "lead_analysis": self.lead_analysis,
+            "decision": self.decision,
+            "classify": self.classify,
+            "content_generation": self.content_generation,
+            "human_review": self.human_review,
+            "finish": self.finish,
         }
-    review = state.get("review")
-    draft = dict(state.get("draft") or {})
-    if review is None:  # triage without hand-off: the draft is the result
-        return {"outcome": "drafted", "draft": draft, "classification": state.get("classification")}
-    verdict = str(review.get("decision"))
-    if verdict == "edit" and isinstance(review.get("edited"), dict):
-        draft.update(review["edited"])
-    template = state.get("draft_template") or ""
-    if template and "@v" in template:
-        template_id, version = template.split("@v", 1)
-        outcome = {"approve": "approved", "edit": "edited", "reject": "rejected"}.get(verdict)
-        if outcome:
-            record_outcome(deps.scope, template_id, int(version), outcome, ref=deps.run_id)
-    if verdict in ("approve", "edit"):
-        _request_send(deps, state, draft)
-        return {
-            "outcome": "sent" if kind == "outreach_draft" else "reply_sent",
-            "message": draft,
-            "classification": state.get("classification"),
-        }
-    return {"outcome": "rejected", "draft": draft, "comment": review.get("comment")}
 
 
-def _request_send(deps: Deps, state: AgentState, message: dict[str, Any]) -> None:
-    """Ask the CRM's communication hub to send; the event id is the run's, so a repeated step
-    publishes a duplicate the hub drops."""
-    if deps.publisher is None:
-        return
-    ctx = state["context"]
-    deps.publisher.publish(
-        TOPIC_AI_EVENTS,
-        {
-            "event_id": f"{deps.run_id}-send",
-            "event_type": SEND_REQUESTED,
-            "tenant_id": deps.scope.tenant_id,
-            "entity_type": "workflow_run",
-            "entity_id": deps.run_id,
-            "data": {
-                "lead_id": ctx.get("lead_id"),
-                "customer_id": ctx.get("customer_id"),
-                "channel": ctx.get("input", {}).get("channel", "email"),
-                "message": message,
-            },
-        },
-        ordering_key=ordering_key(deps.scope.tenant_id, deps.run_id),
-        attributes={"tenant_id": deps.scope.tenant_id, "event_type": SEND_REQUESTED},
-    )
+def make_agents(deps: Deps) -> dict[str, Any]:
+    """The graph's nodes by name (:class:`Agents`)."""
+    return Agents(deps).nodes()

@@ -188,20 +188,7 @@ class Runner:
         recorded: StepRecorder,
     ) -> dict[str, Any]:
         snapshot = graph.get_state(config)
-        if snapshot.interrupts and run.resume is not None:
-            stream_input: Any = Command(resume=run.resume)
-        elif snapshot.next:
-            stream_input = None  # resume an interrupted slice from its checkpoint
-        elif snapshot.values:
-            stream_input = None  # already finished: fall through to completion
-        else:
-            stream_input = {
-                "run_id": run.run_id,
-                "type": run.type,
-                "context": run.context.model_dump(mode="json"),
-                "actions": [],
-                "steps": [],
-            }
+        stream_input = _stream_input(run, snapshot)
         started = last = time.monotonic()
         elapsed: dict[str, float] = {}  # per node: time from the previous step's end to its own
         if stream_input is not None or snapshot.next:
@@ -397,3 +384,19 @@ class _FirstStop:
         self.stopped = None
         if current.first_stop_at is None:
             current.first_stop_at = self.stopped = datetime.now(UTC)
+
+
+def _stream_input(run: WorkflowRun, snapshot: Any) -> Any:
+    """The person's answer to a pending interrupt, a new run's initial state, or None: go on
+    from the checkpoint (an interrupted slice, or a finished graph that falls to completion)."""
+    if snapshot.interrupts and run.resume is not None:
+        return Command(resume=run.resume)
+    if snapshot.next or snapshot.values:
+        return None
+    return {
+        "run_id": run.run_id,
+        "type": run.type,
+        "context": run.context.model_dump(mode="json"),
+        "actions": [],
+        "steps": [],
+    }

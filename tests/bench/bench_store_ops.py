@@ -184,6 +184,27 @@ def report(lines: list[tuple[str, dict[str, Any]]], runs: dict[str, list[str]]) 
         for u, e in lines
         if e.get("route") == "PUT /api/v1/ai/workflows/{run_id}/continue"
     ]
+    by_path = _per_run(lines, runs, tasks)
+    print(f"  {'POST /workflows':20s} per start            {_fmt(_mean(starts))}")
+    print(f"  {'PUT .../continue':20s} per decision         {_fmt(_mean(decisions))}")
+    print("  per workflow step (type, node):")
+    for (kind, node), ops in sorted(steps.items()):
+        print(f"    {kind:20s} {node:28s} {_fmt(_mean(ops))}  (n={len(ops)})")
+    _report_units(lines)
+    print("  hottest path patterns over every workflow slice (operations):")
+    for path, n in hot.most_common(12):
+        print(f"    {n:6d}  {path}")
+    for kind, counts in by_path.items():
+        print(f"  {kind} per run, by path (mean over {len(runs[kind])} runs):")
+        for path, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            if not path.startswith("attempts"):
+                print(f"    {n / len(runs[kind]):6.1f}  {path}")
+
+
+def _per_run(
+    lines: list[tuple[str, dict[str, Any]]], runs: dict[str, list[str]], tasks: dict[Any, list[Any]]
+) -> dict[str, collections.Counter[str]]:
+    """Print each workflow type's operations per run; answer its operations by path."""
     by_path: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for kind, ids in runs.items():
         per_run = []
@@ -196,11 +217,11 @@ def report(lines: list[tuple[str, dict[str, Any]]], runs: dict[str, list[str]]) 
                 if e.get("unit_of_work") == "POST /" and e.get("run_id") == run_id:
                     by_path[kind].update(e["store_ops_by_path"])
         print(f"  {kind:20s} per run (runner slices) {_fmt(_mean(per_run))}")
-    print(f"  {'POST /workflows':20s} per start            {_fmt(_mean(starts))}")
-    print(f"  {'PUT .../continue':20s} per decision         {_fmt(_mean(decisions))}")
-    print("  per workflow step (type, node):")
-    for (kind, node), ops in sorted(steps.items()):
-        print(f"    {kind:20s} {node:28s} {_fmt(_mean(ops))}  (n={len(ops)})")
+    return by_path
+
+
+def _report_units(lines: list[tuple[str, dict[str, Any]]]) -> None:
+    """Operations per unit of work outside the workflows: events, scoring, chat."""
 
     def units(name: str, match: Any) -> None:
         found = [e["store_ops"] for u, e in lines if match(u, e)]
@@ -218,14 +239,6 @@ def report(lines: list[tuple[str, dict[str, Any]]], runs: dict[str, list[str]]) 
         {k: a.get(k, 0) + b.get(k, 0) for k in KINDS} for a, b in zip(chat, streams, strict=False)
     ]
     print(f"  {'per chat turn (request + stream)':36s} {_fmt(_mean(both))}  (n={len(both)})")
-    print("  hottest path patterns over every workflow slice (operations):")
-    for path, n in hot.most_common(12):
-        print(f"    {n:6d}  {path}")
-    for kind, counts in by_path.items():
-        print(f"  {kind} per run, by path (mean over {len(runs[kind])} runs):")
-        for path, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-            if not path.startswith("attempts"):
-                print(f"    {n / len(runs[kind]):6.1f}  {path}")
 
 
 if __name__ == "__main__":
