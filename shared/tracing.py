@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Generator, Iterable, Iterator
 
 T = TypeVar("T")
 TRACEPARENT = "traceparent"
@@ -148,12 +148,12 @@ def span(
         yield current
 
 
-def carry(items: Iterator[T]) -> Iterator[T]:
+def carry(items: Iterator[T]) -> Generator[T, None, None]:
     """``items`` (a stream's generator), each step run in the context of this call: a response
     streamed after its request's span closed keeps that trace, span parent and log fields."""
     context = contextvars.copy_context()
 
-    def run() -> Iterator[T]:
+    def run() -> Generator[T, None, None]:
         try:
             while True:
                 try:

@@ -60,7 +60,7 @@ def main() -> None:
             )
             scores, sentences, full, gold_cited, example = [], [], 0, 0, None
             for n, (question, answer) in enumerate(questions):
-                events = start_chat(scope, client, embedder, f"u{n}", {"message": question})
+                events = start_chat(scope, client, embedder, f"u{n}", question)
                 text, grounding, cited = "", {}, []
                 for raw in events:
                     kind, _, data = raw.partition("\ndata: ")

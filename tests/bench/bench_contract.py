@@ -73,8 +73,8 @@ def _worker(runs: int) -> dict[str, Any]:
         def score_many(self, items: list[Any]) -> list[Any]:
             return [NotFound("stub") for _ in items]
 
-    knowledge_api._kb = lambda ctx: _Stub()  # type: ignore[assignment]
-    scoring_api._scorer = lambda ctx: _Stub()  # type: ignore[assignment]
+    knowledge_api._kb = lambda ctx: _Stub()  # type: ignore[assignment,return-value]
+    scoring_api._scorer = lambda ctx: _Stub()  # type: ignore[assignment,return-value]
     private, public = ensure_keypair(Path(tempfile.mkdtemp()))
     verifier = TokenVerifier(issuer="crm-dev", audience="crm-ai", public_key_pem=public.read_text())
     token = mint_token(private.read_text(), tenant_id="acme", roles=["admin"])

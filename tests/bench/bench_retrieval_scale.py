@@ -130,7 +130,7 @@ def chat_ttft() -> None:
             for i in range(20):
                 t0 = time.perf_counter()
                 for event in start_chat(
-                    scope, client, embedder, "u", {"message": f"question {i} about refunds"}
+                    scope, client, embedder, "u", f"question {i} about refunds"
                 ):
                     if event.startswith("event: delta"):
                         gaps.append((time.perf_counter() - t0) * 1000 - 200)

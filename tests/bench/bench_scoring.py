@@ -222,7 +222,7 @@ def _bench_bigquery(stack: Any, leads: int = 10_000) -> None:
     print(
         f"  batch scoring through BigQuery (emulator): {run['scored']:,} leads in {time.perf_counter() - t0:.1f} s"
     )
-    client.close()
+    client.close()  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ def run(stack: Stack, per_type: int) -> None:
 
     runs: dict[str, list[str]] = collections.defaultdict(list)
     for i in range(per_type):
-        body = {"type": "lead_qualification", "lead_id": f"lead-{i}"}
+        body: dict[str, Any] = {"type": "lead_qualification", "lead_id": f"lead-{i}"}
         runs["lead_qualification"].append(api.post("/workflows", json=body).json()["run_id"])
         body = {"type": "outreach_draft", "lead_id": f"lead-{per_type + i}", "input": {}}
         runs["outreach_draft"].append(api.post("/workflows", json=body).json()["run_id"])

@@ -21,6 +21,8 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
+from langchain_core.runnables import RunnableConfig
+
 from devstack.emulators import start_firestore
 from devstack.procs import free_port
 from shared.store.firestore import FirestoreStore
@@ -81,7 +83,7 @@ def growth(store: FirestoreStore) -> None:
         g.add_edge(f"n{i}", f"n{i + 1}")
     g.add_edge("n9", END)
     graph = g.compile(checkpointer=saver)
-    config = {"configurable": {"thread_id": "grow"}}
+    config = RunnableConfig(configurable={"thread_id": "grow"})
     graph.invoke({"log": [], "big": "z" * 300_000}, config)
     counts = {
         name: store.query(f"{saver._root}/{name}") for name in ("checkpoints", "blobs", "writes")
@@ -115,7 +117,7 @@ def big_state(store: FirestoreStore) -> None:
     g.add_edge(START, "grow")
     g.add_edge("grow", END)
     graph = g.compile(checkpointer=saver)
-    config = {"configurable": {"thread_id": "big"}}
+    config = RunnableConfig(configurable={"thread_id": "big"})
     t0 = time.perf_counter()
     graph.invoke({"blob": ""}, config)
     run = time.perf_counter() - t0
@@ -141,7 +143,9 @@ def main() -> None:
                 FirestoreSaver(store, root="langgraph/bench"), "ours (shared.workflows.checkpoint)"
             )
             try:
-                from langgraph_checkpoint_firestore import FirestoreSaver as Community
+                from langgraph_checkpoint_firestore import (  # type: ignore[import-not-found]
+                    FirestoreSaver as Community,
+                )
             except ImportError:
                 print(
                     "  community saver not installed (pip install langgraph-checkpoint-firestore==0.4.0)"

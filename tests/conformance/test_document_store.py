@@ -144,7 +144,8 @@ def test_nearest_finds_the_closest_vectors(backend: DocumentStore) -> None:
     assert [doc_id for doc_id, _, _ in rows] == ["a", "b"]
     assert rows[0][2] < rows[1][2] and rows[0][2] == pytest.approx(0.00125, abs=1e-3)
     assert isinstance(rows[0][1]["embedding"], Vector)
-    assert backend.get("t/x/chunks/a")["embedding"] == [1.0, 0.0, 0.0]
+    stored = backend.get("t/x/chunks/a")
+    assert stored is not None and stored["embedding"] == [1.0, 0.0, 0.0]
 
 
 def test_set_many_writes_every_document(backend: DocumentStore) -> None:

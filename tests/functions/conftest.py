@@ -71,7 +71,7 @@ def function_client(clean_firestore: Stack) -> Iterator[Any]:
     saved = dict(os.environ)
 
     def _client(name: str, target: str) -> UnitClient:
-        app = functions_framework.create_app(
+        app = functions_framework.create_app(  # type: ignore[no-untyped-call]
             target=target, source=str(REPO / "functions" / name / "main.py")
         )
         return UnitClient(name, app.test_client(), clean_firestore.project)
@@ -98,7 +98,7 @@ def pull(project: str, subscription: str, expect: int = 1, timeout: float = 10.0
     import time
 
     from google.api_core import exceptions as gexc
-    from google.cloud import pubsub_v1
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
     subscriber = pubsub_v1.SubscriberClient()
     path = subscriber.subscription_path(project, subscription)

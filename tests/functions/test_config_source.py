@@ -39,6 +39,7 @@ def test_a_service_triggered_unit_runs_with_its_declared_settings(
     assert accepted.status_code == expected, accepted.get_data(as_text=True)
     # No token, another identity's token, or a token minted for another unit: refused.
     others = [i for i, _ in CALLERS.values() if i != identity]
+    headers: dict[str, str]
     for headers in (
         {},
         service_auth(others[0]),

@@ -41,7 +41,12 @@ def test_a_poison_message_is_acked_and_dead_lettered_with_its_reason(
     poison: str,
 ) -> None:
     client = function_client(function, target)
-    data = {"empty": {}, "bad-tenant": _bad_tenant(event_type), "not-json": b"\xff{"}[poison]
+    choices: dict[str, bytes | dict[str, Any]] = {
+        "empty": {},
+        "bad-tenant": _bad_tenant(event_type),
+        "not-json": b"\xff{",
+    }
+    data = choices[poison]
     body = pubsub_push_body(data, "poison-1", tenant_id="acme", event_type=event_type)
     response = client.post("/", json=body, headers=service_auth("pubsub_push"))
     assert response.status_code == 200  # acknowledged: Pub/Sub does not deliver it again

@@ -51,7 +51,7 @@ def test_no_function_serves_a_request_without_a_valid_token(
                 if function != name:
                     continue
                 path = re.sub(r"\{[^}]+\}", "x1", pattern)
-                body = {} if route.body is not None else None
+                body: dict[str, Any] | None = {} if route.body is not None else None
                 answer = httpx.request(method, url + path, json=body, timeout=30)
                 tried += 1
                 refused += answer.status_code == 401

@@ -88,6 +88,7 @@ def test_chat_streams_deltas_then_citations_and_usage_and_remembers(
     session = TenantStore(runtime.document_store(), "acme").get(
         f"tenants/acme/chat_sessions/{session_id}"
     )
+    assert session is not None
     assert [t["role"] for t in session["turns"]] == ["user", "assistant", "user", "assistant"]
     someone_else = {"Authorization": "Bearer " + make_token("acme", ["rep"], subject="bob")}
     taken = api.post(

@@ -151,7 +151,7 @@ def test_chunks_are_reembedded_after_the_model_changes(
 
 
 def test_bad_job_requests_name_the_field(jobs: Any, caller: Any) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"job": "nope"}, "job"),
         ({"job": "reembed", "max_seconds": 0}, "max_seconds"),
         ({"job": "reembed", "max_seconds": "soon"}, "max_seconds"),

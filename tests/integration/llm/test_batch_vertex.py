@@ -26,7 +26,10 @@ from shared.tenancy.scope import TenantStore
 from tests.integration.llm.conftest import SleepLog
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from devstack.stack import Stack
+    from shared.llm.providers.base import Provider
 
 SCHEMA = {
     "type": "object",
@@ -53,11 +56,12 @@ def _vertex_gemini(url: str) -> GeminiProvider:
 
 
 @pytest.fixture
-def parts(clean_firestore: Stack, simulator_url: str, sim: Any) -> dict[str, Any]:
+def parts(clean_firestore: Stack, simulator_url: str, sim: Any) -> Iterator[dict[str, Any]]:
     settings = load_settings(os.environ)
     sim.post("/_sim/config", json={"bigquery_emulator_host": os.environ["BIGQUERY_EMULATOR_HOST"]})
     store = FirestoreStore.from_settings(settings)
-    providers = {"gemini": _vertex_gemini(simulator_url)}
+    gemini = _vertex_gemini(simulator_url)
+    providers: dict[str, Provider] = {"gemini": gemini}
     router = Router(providers, Catalog.load(), RetryPolicy(timeout_s=5), sleep=SleepLog())
     client = LLMClient(router, ledger=Ledger(store, MemoryPublisher()))
     tables = BigQueryTables(
@@ -65,7 +69,7 @@ def parts(clean_firestore: Stack, simulator_url: str, sim: Any) -> dict[str, Any
     )
     service = BatchService(client, batch_providers(providers, tables))
     yield {"scope": TenantStore(store, "acme"), "service": service, "sim": sim}
-    providers["gemini"].close()
+    gemini.close()
 
 
 def _submit(parts: dict[str, Any], n: int) -> dict[str, Any]:
@@ -83,7 +87,7 @@ def _submit(parts: dict[str, Any], n: int) -> dict[str, Any]:
         )
         for i in range(n)
     ]
-    return parts["service"].submit(
+    submitted: dict[str, Any] = parts["service"].submit(
         parts["scope"],
         items,
         feature="workflow",
@@ -91,6 +95,7 @@ def _submit(parts: dict[str, Any], n: int) -> dict[str, Any]:
         job_id=job_id_for("acme", None),
         submitted_by="user-1",
     )
+    return submitted
 
 
 def test_vertex_batch_prediction_reads_and_writes_bigquery_tables(parts: dict[str, Any]) -> None:

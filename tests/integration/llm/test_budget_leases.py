@@ -119,7 +119,7 @@ def test_a_threshold_alerts_once_when_what_is_committed_crosses_it() -> None:
     policy = LLMPolicy(budget=Limit(monthly_usd=1.0), alert_thresholds=[50])
     ledger = Ledger(store)
     alerts: list[tuple[str, str, int]] = []
-    ledger.leases._alert = lambda *a: alerts.append(a)  # type: ignore[method-assign]
+    ledger.leases._alert = lambda *a: alerts.append(a)
     for _ in range(6):
         r = ledger.reserve("acme", "chat", policy, 10, 0.1, leased=True)
         ledger.settle(r, policy, 10, 0.1)

@@ -271,7 +271,9 @@ def test_each_call_records_opentelemetrys_genai_metrics_and_span(parts: dict[str
             response = parts["client"].complete(_req("A fresh question for the metrics"), ctx)
             parts["client"].complete(_req("A fresh question for the metrics"), ctx)  # cached
         points: dict[str, list[Any]] = {}
-        for rm in reader.get_metrics_data().resource_metrics:
+        data = reader.get_metrics_data()
+        assert data is not None
+        for rm in data.resource_metrics:
             for sm in rm.scope_metrics:
                 for metric in sm.metrics:
                     points[metric.name] = list(metric.data.data_points)

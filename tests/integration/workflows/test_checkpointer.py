@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import pytest
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 from shared.config import load_settings
@@ -78,16 +79,16 @@ def _graph(saver: FirestoreSaver, fail_in: set[str] | None = None) -> Any:
 @pytest.mark.parametrize("deferred", [False, True], ids=["immediate", "deferred"])
 def test_ten_mebibytes_of_state_checkpoint_and_resume(store: DocumentStore, deferred: bool) -> None:
     saver = FirestoreSaver(store, root=f"langgraph/{uuid.uuid4().hex[:8]}", defer_writes=deferred)
-    config: dict[str, Any] = {"configurable": {"thread_id": "big"}}
+    config = RunnableConfig(configurable={"thread_id": "big"})
     if deferred:
-        config["configurable"]["lease_token"] = saver.acquire_lease("big")
+        config["configurable"] = {"thread_id": "big", "lease_token": saver.acquire_lease("big")}
     graph = _graph(saver)
     out = graph.invoke({"blob": "", "steps": [], "small": ""}, config)
     saver.flush(config)
     assert out["small"] == f"{10 * 1024 * 1024 + 7} bytes after 3 steps"
     # A fresh saver and graph (a new invocation of the runner) read it all back.
     saver = FirestoreSaver(store, root=saver._root)
-    config = {"configurable": {"thread_id": "big"}}
+    config = RunnableConfig(configurable={"thread_id": "big"})
     state = _graph(saver).get_state(config)
     assert len(state.values["blob"]) == 10 * 1024 * 1024 + 7
     assert sorted(state.values["steps"]) == ["grow", "left", "right"]
@@ -100,7 +101,7 @@ def test_ten_mebibytes_of_state_checkpoint_and_resume(store: DocumentStore, defe
 
 def test_a_failed_step_keeps_the_writes_of_nodes_that_succeeded(store: DocumentStore) -> None:
     saver = FirestoreSaver(store, root=f"langgraph/{uuid.uuid4().hex[:8]}")
-    config = {"configurable": {"thread_id": "retry"}}
+    config = RunnableConfig(configurable={"thread_id": "retry"})
     failing = {"right"}
     graph = _graph(saver, fail_in=failing)
     with pytest.raises(RuntimeError, match="right failed once"):
@@ -119,14 +120,18 @@ def test_deferred_a_failed_step_keeps_the_writes_of_nodes_that_succeeded(
     """Deferred writes wait in memory; the caller flushes them when the stream fails."""
     root = f"langgraph/{uuid.uuid4().hex[:8]}"
     saver = FirestoreSaver(store, root=root, defer_writes=True)
-    config = {"configurable": {"thread_id": "retry", "lease_token": saver.acquire_lease("retry")}}
+    config = RunnableConfig(
+        configurable={"thread_id": "retry", "lease_token": saver.acquire_lease("retry")}
+    )
     failing = {"right"}
     graph = _graph(saver, fail_in=failing)
     with pytest.raises(RuntimeError, match="right failed once"):
         graph.invoke({"blob": "", "steps": [], "small": ""}, config)
     saver.flush(config)
     saver = FirestoreSaver(store, root=root, defer_writes=True)  # the next runner
-    config = {"configurable": {"thread_id": "retry", "lease_token": saver.acquire_lease("retry")}}
+    config = RunnableConfig(
+        configurable={"thread_id": "retry", "lease_token": saver.acquire_lease("retry")}
+    )
     resumed = _graph(saver, fail_in=failing)
     out = resumed.invoke(None, config)
     saver.flush(config)
@@ -163,7 +168,9 @@ def test_deferred_a_step_is_one_transaction_with_the_callers_record(store: Docum
         g.add_edge(first, then)
     g.add_edge("d", END)
     graph = g.compile(checkpointer=saver)
-    config = {"configurable": {"thread_id": "t", "lease_token": saver.acquire_lease("t")}}
+    config = RunnableConfig(
+        configurable={"thread_id": "t", "lease_token": saver.acquire_lease("t")}
+    )
     counted.totals.clear()
     out = graph.invoke({"steps": [], "note": ""}, config, durability="sync")
     saver.flush(config)
@@ -252,7 +259,7 @@ def test_documents_carry_an_expiry_for_the_ttl_policy(store: DocumentStore) -> N
 
 def test_saver_from_env_uses_the_emulator(clean_firestore: Any) -> None:
     saver = saver_from_env(root="langgraph/env")
-    config = {"configurable": {"thread_id": "env"}}
+    config = RunnableConfig(configurable={"thread_id": "env"})
     _graph(saver).invoke({"blob": "", "steps": [], "small": ""}, config)
     assert saver.get_tuple(config) is not None
     with pytest.raises(ValueError, match="document path"):

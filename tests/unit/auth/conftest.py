@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="session")
 def jwks_url(keys: tuple[Path, Path]) -> Iterator[str]:
     public = serialization.load_pem_public_key(keys[1].read_bytes())
+    assert isinstance(public, rsa.RSAPublicKey)
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))
     body = json.dumps({"keys": [{**jwk, "kid": "dev", "alg": "RS256", "use": "sig"}]}).encode()
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devstack.tokens import ensure_keypair
 from shared.auth.keyset import KeySet
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 def _jwk(public_pem: bytes, kid: str) -> dict[str, Any]:
     public = serialization.load_pem_public_key(public_pem)
+    assert isinstance(public, rsa.RSAPublicKey)
     return {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public)), "kid": kid, "alg": "RS256"}
 
 

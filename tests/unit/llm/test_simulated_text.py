@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -31,7 +32,7 @@ HISTORY = (
 )
 
 
-def _answer(template: str, prompt: str) -> dict[str, object]:
+def _answer(template: str, prompt: str) -> dict[str, Any]:
     schema = json.loads((TEMPLATES / f"{template}.json").read_text())["output_schema"]
     value = answer(Conversation(turns=[("user", prompt)], schema=schema)).structured
     assert value is not None

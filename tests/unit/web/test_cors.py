@@ -40,7 +40,7 @@ def call(keys: tuple[Path, Path]) -> Any:
                 frozenset({CONSOLE}),
                 lambda: dispatch(flask.request, ROUTES, verifier=verifier, store=MemoryStore()),
             )
-            return answer  # type: ignore[return-value]
+            return answer
 
     return _call
 
