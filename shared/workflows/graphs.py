@@ -8,11 +8,14 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command
 
 from shared.workflows.agents import AgentState, Deps, call_template, coordinator, make_agents, route
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    from shared.workflows.models import WorkflowRun
 
 NODES: dict[str, tuple[str, ...]] = {
     "lead_qualification": ("lead_analysis", "decision", "finish"),
@@ -72,3 +75,19 @@ def build_single_agent(kind: str, deps: Deps, checkpointer: BaseCheckpointSaver[
     graph.add_edge(START, "single_agent")
     graph.add_edge("single_agent", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+def stream_input(run: WorkflowRun, snapshot: Any) -> Any:
+    """The person's answer to a pending interrupt, a new run's initial state, or None: go on
+    from the checkpoint (an interrupted slice, or a finished graph that falls to completion)."""
+    if snapshot.interrupts and run.resume is not None:
+        return Command(resume=run.resume)
+    if snapshot.next or snapshot.values:
+        return None
+    return {
+        "run_id": run.run_id,
+        "type": run.type,
+        "context": run.context.model_dump(mode="json"),
+        "actions": [],
+        "steps": [],
+    }

@@ -19,14 +19,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from langgraph.types import Command
-
 from shared.errors import InProgress, TransientError
 from shared.log import get_logger
 from shared.store import counting
 from shared.workflows.agents import Deps
 from shared.workflows.checkpoint import FirestoreSaver, LeaseLost
-from shared.workflows.graphs import build_graph, build_single_agent
+from shared.workflows.graphs import build_graph, build_single_agent, stream_input
 from shared.workflows.models import FINAL_STATUSES, HumanTask
 from shared.workflows.runs import COLLECTION, RunStore, enqueue_slice
 from shared.workflows.steps import StepRecorder
@@ -188,11 +186,11 @@ class Runner:
         recorded: StepRecorder,
     ) -> dict[str, Any]:
         snapshot = graph.get_state(config)
-        stream_input = _stream_input(run, snapshot)
+        start_with = stream_input(run, snapshot)
         started = last = time.monotonic()
         elapsed: dict[str, float] = {}  # per node: time from the previous step's end to its own
-        if stream_input is not None or snapshot.next:
-            stream = graph.stream(stream_input, config, stream_mode="updates", durability="sync")
+        if start_with is not None or snapshot.next:
+            stream = graph.stream(start_with, config, stream_mode="updates", durability="sync")
             while True:
                 with counting.measure() as ops:  # the step's store operations (benchmarks)
                     chunk = next(stream, None)
@@ -384,19 +382,3 @@ class _FirstStop:
         self.stopped = None
         if current.first_stop_at is None:
             current.first_stop_at = self.stopped = datetime.now(UTC)
-
-
-def _stream_input(run: WorkflowRun, snapshot: Any) -> Any:
-    """The person's answer to a pending interrupt, a new run's initial state, or None: go on
-    from the checkpoint (an interrupted slice, or a finished graph that falls to completion)."""
-    if snapshot.interrupts and run.resume is not None:
-        return Command(resume=run.resume)
-    if snapshot.next or snapshot.values:
-        return None
-    return {
-        "run_id": run.run_id,
-        "type": run.type,
-        "context": run.context.model_dump(mode="json"),
-        "actions": [],
-        "steps": [],
-    }
