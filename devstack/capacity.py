@@ -198,8 +198,8 @@ def model(scale: float = 1.0) -> dict[str, Any]:
     declared = _declared()
     peak_runs = t["workflows_per_day"] / DAY_S * peak
     peak_calls_tenant = calls / DAY_S * peak * t["largest_tenant_share"]
-    from shared.llm.aggregates import INTERVAL_S
-    from shared.llm.leases import SLICE_SECONDS
+    from shared.ai.llm.aggregates import INTERVAL_S
+    from shared.ai.llm.leases import SLICE_SECONDS
 
     limits = [
         Limit(

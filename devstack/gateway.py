@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from devstack.topology import OPENAPI, route_regex
-from shared.web.contract import DEFAULT_MAX_BODY
+from shared.core.web.contract import DEFAULT_MAX_BODY
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

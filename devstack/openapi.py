@@ -21,8 +21,8 @@ from pydantic.json_schema import models_json_schema
 from devstack.api_reference import render_reference
 from devstack.procs import REPO
 from devstack.topology import OPENAPI, function_routes, load_routes
-from shared.auth.rbac import ROLE_PERMISSIONS, USER_ROLES
-from shared.web.contract import (
+from shared.core.auth.rbac import ROLE_PERMISSIONS, USER_ROLES
+from shared.core.web.contract import (
     DEFAULT_MAX_BODY,
     ERROR_DESCRIPTIONS,
     MAX_IDEMPOTENCY_KEY,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from pydantic import BaseModel
 
-    from shared.web.http import Route
+    from shared.core.web.http import Route
 
 SWAGGER = REPO / "api/swagger2.json"
 ASYNCAPI = REPO / "api/asyncapi.json"
@@ -351,8 +351,8 @@ def build_swagger2(openapi: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_asyncapi() -> dict[str, Any]:
-    """The WebSocket protocol (AsyncAPI 3.0) from the models in ``shared/realtime/messages.py``."""
-    from shared.realtime import messages
+    """The WebSocket protocol (AsyncAPI 3.0) from the models in ``shared/capabilities/realtime/messages.py``."""
+    from shared.capabilities.realtime import messages
 
     models = [(m, "serialization") for m in (*messages.CLIENT_MESSAGES, *messages.SERVER_MESSAGES)]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]

@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devstack.procs import free_port, spawn, wait_until_ready
-from shared.config import load_settings
-from shared.llm.catalog import Catalog
-from shared.llm.client import LLMClient
-from shared.llm.factory import build_router
-from shared.prompts.evaluate import CASES_DIR, evaluate, figures_diff, load_cases, template_diff
-from shared.prompts.registry import default_registry
+from shared.ai.llm.catalog import Catalog
+from shared.ai.llm.client import LLMClient
+from shared.ai.llm.factory import build_router
+from shared.ai.prompts.evaluate import CASES_DIR, evaluate, figures_diff, load_cases, template_diff
+from shared.ai.prompts.registry import default_registry
+from shared.core.config import load_settings
 
 if TYPE_CHECKING:
-    from shared.prompts.evaluate import EvalReport
+    from shared.ai.prompts.evaluate import EvalReport
 
 
 def _print(report: EvalReport) -> None:

@@ -12,7 +12,7 @@ import os
 import sys
 
 from devstack.procs import REPO
-from shared.config import TOPIC_CRM_EVENTS
+from shared.core.config import TOPIC_CRM_EVENTS
 
 
 def _running_stack() -> dict[str, str]:
@@ -39,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     raw = open(args.file, "rb").read() if args.file else sys.stdin.buffer.read()  # noqa: SIM115
     os.environ["PUBSUB_EMULATOR_HOST"] = args.emulator
-    from shared.messaging.pubsub import PubSubPublisher, ordering_key
+    from shared.core.messaging.pubsub import PubSubPublisher, ordering_key
 
     attributes: dict[str, str] = {}
     key = ""

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shared.config import TOPIC_CRM_EVENTS
+from shared.core.config import TOPIC_CRM_EVENTS
 
 if TYPE_CHECKING:
     from devstack.stack import Stack
-    from shared.config import Settings
+    from shared.core.config import Settings
 
 DEMO_TENANT = "demo"
 
@@ -147,9 +147,9 @@ def demo_events(tenant: str = DEMO_TENANT) -> list[dict[str, Any]]:
 
 def seed_demo_tenant(stack: Stack, timeout: float = 60.0) -> int:
     """Publish the demo events to ``crm-events`` and wait until the read model holds them."""
-    from shared.config import load_settings
-    from shared.messaging.pubsub import PubSubPublisher, ordering_key
-    from shared.store.firestore import FirestoreStore
+    from shared.core.config import load_settings
+    from shared.core.messaging.pubsub import PubSubPublisher, ordering_key
+    from shared.core.store.firestore import FirestoreStore
 
     settings = load_settings(stack.env())
     publisher = PubSubPublisher.from_settings(settings)
@@ -185,12 +185,12 @@ def seed_demo_tenant(stack: Stack, timeout: float = 60.0) -> int:
 
 def _demo_llm_calls(settings: Settings) -> None:
     """Two real calls through the LLM layer (to the simulator), so the usage API has data."""
-    from shared.llm import CallContext, LLMClient, LLMRequest, Message
-    from shared.llm.factory import build_router
-    from shared.llm.ledger import Ledger
-    from shared.llm.policy import PolicyStore
-    from shared.messaging.pubsub import PubSubPublisher
-    from shared.store.firestore import FirestoreStore
+    from shared.ai.llm import CallContext, LLMClient, LLMRequest, Message
+    from shared.ai.llm.factory import build_router
+    from shared.ai.llm.ledger import Ledger
+    from shared.ai.llm.policy import PolicyStore
+    from shared.core.messaging.pubsub import PubSubPublisher
+    from shared.core.store.firestore import FirestoreStore
 
     store = FirestoreStore.from_settings(settings)
     router = build_router(settings)
@@ -224,8 +224,8 @@ def _demo_llm_calls(settings: Settings) -> None:
 def _demo_scoring(store: Any) -> None:
     """800 historic leads imported in bulk, and the tenant's first scoring model trained on them."""
     from devstack.demo_leads import write_history
-    from shared.scoring.service import train_from_read_model
-    from shared.tenancy.scope import TenantStore
+    from shared.capabilities.scoring.service import train_from_read_model
+    from shared.core.tenancy.scope import TenantStore
 
     write_history(store, DEMO_TENANT, 800)
     train_from_read_model(TenantStore(store, DEMO_TENANT))

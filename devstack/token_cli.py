@@ -14,7 +14,7 @@ import argparse
 from devstack.procs import REPO
 from devstack.tokens import GOOGLE_PREFIX, ensure_keypair, mint_google_token, mint_token
 from devstack.units import identity_email, load_units
-from shared.auth.rbac import KNOWN_ROLES
+from shared.core.auth.rbac import KNOWN_ROLES
 
 STATE = REPO / ".local"
 

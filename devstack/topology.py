@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from devstack.procs import REPO
 
 if TYPE_CHECKING:
-    from shared.web.http import Route
+    from shared.core.web.http import Route
 
 TOPOLOGY = REPO / "terraform/topology.json"
 ROUTES = REPO / "terraform/routes.json"
@@ -82,7 +82,7 @@ def discover_functions() -> list[FunctionSpec]:
 
 
 def route_regex(path: str) -> re.Pattern[str]:
-    from shared.web.http import template_regex
+    from shared.core.web.http import template_regex
 
     return template_regex(path)
 

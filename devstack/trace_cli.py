@@ -1,7 +1,7 @@
 """``./scripts/trace TRACE_ID``: one request's hops in order, from the local stack's logs.
 
 Every line a unit logs inside a span carries ``logging.googleapis.com/trace`` and ``spanId``
-(shared/tracing.py, shared/log.py). This reads ``.local/logs/*.log`` (or ``--logs DIR``), keeps
+(shared/core/tracing.py, shared/core/log.py). This reads ``.local/logs/*.log`` (or ``--logs DIR``), keeps
 the lines of one trace and prints them by time: when, which unit, which span, what happened. A
 trace id is in every log line and in the ``traceparent`` a client sent (its second field).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.procs import REPO
-from shared.log import SPAN_FIELD, TRACE_FIELD
+from shared.core.log import SPAN_FIELD, TRACE_FIELD
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 _SHOWN = ("tenant_id", "route", "status", "event_type", "model", "outcome", "node", "run_id")

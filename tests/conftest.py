@@ -12,7 +12,7 @@ import pytest
 from devstack.emulators import reset_firestore
 from devstack.stack import Stack
 from devstack.tokens import ensure_keypair, mint_token
-from shared import runtime
+from shared.edge import runtime
 
 PROJECT = "test-project"
 TokenFactory = Callable[..., str]

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 
-from shared.insights import grounding
-from shared.knowledge import text
-from shared.llm import guards
-from shared.prompts import overrides
-from shared.scoring import columns
-from shared.store import base
-from shared.web import contract
+from shared.ai.llm import guards
+from shared.ai.prompts import overrides
+from shared.capabilities.insights import grounding
+from shared.capabilities.knowledge import text
+from shared.capabilities.scoring import columns
+from shared.core.store import base
+from shared.core.web import contract
 
 
 def patterns() -> dict[str, re.Pattern[str]]:

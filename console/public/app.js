@@ -4,7 +4,7 @@
 
 const state = { config: null, token: null, claims: null, socket: null, listeners: new Set() };
 
-// Which controls to show (the API's matrix is shared/auth/rbac.py; it decides).
+// Which controls to show (the API's matrix is shared/core/auth/rbac.py; it decides).
 const CAN = {
   viewer: new Set(["read"]),
   rep: new Set(["read", "run", "decide", "generate"]),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devstack.simulator.compose import PromptFacts
-from shared.llm.providers.base import CONTINUE_INSTRUCTION as CONTINUE_MARKER
+from shared.ai.llm.providers.base import CONTINUE_INSTRUCTION as CONTINUE_MARKER
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
 _STOP = {

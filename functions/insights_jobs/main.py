@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 import functions_framework
 
-from shared.insights.jobs import handle_job
+from shared.edge.jobs.insights import handle_job
 
 if TYPE_CHECKING:
     import flask
 
-    from shared.web.http import Response
+    from shared.core.web.http import Response
 
 
 @functions_framework.http

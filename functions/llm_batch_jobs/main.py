@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import functions_framework
 
-from shared.llm.batch.api import handle_job
+from shared.edge.http.batches import handle_job
 
 if TYPE_CHECKING:
     import flask
 
-    from shared.web.http import Response
+    from shared.core.web.http import Response
 
 
 @functions_framework.http

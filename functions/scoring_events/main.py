@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import functions_framework
 
-from shared.entrypoints import handle_pubsub_ai_event
+from shared.edge.entrypoints import handle_pubsub_ai_event
 
 if TYPE_CHECKING:
     import flask
 
-    from shared.web.http import Response
+    from shared.core.web.http import Response
 
 
 @functions_framework.http

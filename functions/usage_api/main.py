@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 import functions_framework
 
-from shared.entrypoints import handle_http
-from shared.llm.usage_api import ROUTES
+from shared.edge.entrypoints import handle_http
+from shared.edge.http.usage import ROUTES
 
 if TYPE_CHECKING:
     import flask
 
-    from shared.web.http import Response
+    from shared.core.web.http import Response
 
 
 @functions_framework.http

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import functions_framework
 
-from shared.workflows.api import handle_task
+from shared.edge.http.workflows import handle_task
 
 if TYPE_CHECKING:
     import flask
 
-    from shared.web.http import Response
+    from shared.core.web.http import Response
 
 
 @functions_framework.http

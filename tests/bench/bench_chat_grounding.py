@@ -3,7 +3,7 @@
 The ABCD guidelines are one tenant's knowledge base (as in ``bench_knowledge``); each question of
 ``abcd_questions.json`` goes through the real chat path (retrieval, the ``insight_chat`` template,
 the LLM layer, the SSE stream) to the provider simulator, and each answer is checked by
-``shared.insights.grounding``: a sentence is grounded when it cites a retrieved excerpt whose
+``shared.capabilities.insights.grounding``: a sentence is grounded when it cites a retrieved excerpt whose
 words support it. Also: how often the answer cites the subflow that answers the question.
 
 With the simulator this measures our side (retrieval, excerpt ids in the prompt, citation
@@ -20,14 +20,14 @@ import tempfile
 from pathlib import Path
 
 from devstack.procs import free_port, spawn, wait_until_ready
-from shared.embeddings.local import LocalOnnxEmbedder
-from shared.insights.chat import start_chat
-from shared.knowledge.index import KnowledgeBase
-from shared.llm import LLMClient
-from shared.llm.catalog import Catalog
-from shared.llm.router import RetryPolicy, Router
-from shared.store import MemoryStore
-from shared.tenancy.scope import TenantStore
+from shared.ai.embeddings.local import LocalOnnxEmbedder
+from shared.ai.llm import LLMClient
+from shared.ai.llm.catalog import Catalog
+from shared.ai.llm.router import RetryPolicy, Router
+from shared.capabilities.insights.chat import start_chat
+from shared.capabilities.knowledge.index import KnowledgeBase
+from shared.core.store import MemoryStore
+from shared.core.tenancy.scope import TenantStore
 from tests.bench.bench_knowledge import DATA, QUESTIONS, subflow_docs
 from tests.integration.llm.conftest import providers_for
 

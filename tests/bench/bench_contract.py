@@ -58,13 +58,13 @@ def _worker(runs: int) -> dict[str, Any]:
     """Runs inside the tree under test (its ``shared`` package is first on sys.path)."""
     import flask
 
-    import shared.knowledge.api as knowledge_api
-    import shared.scoring.api as scoring_api
+    import shared.edge.http.knowledge as knowledge_api
+    import shared.edge.http.scoring as scoring_api
     from devstack.tokens import ensure_keypair, mint_token
-    from shared.auth.tokens import TokenVerifier
-    from shared.errors import NotFound
-    from shared.store import MemoryStore
-    from shared.web.http import dispatch
+    from shared.core.auth.tokens import TokenVerifier
+    from shared.core.errors import NotFound
+    from shared.core.store import MemoryStore
+    from shared.core.web.http import dispatch
 
     class _Stub:
         def search(self, query: str, k: int = 5, **_: Any) -> list[Any]:

@@ -53,8 +53,8 @@ def bench_ingestion(events: int) -> None:
 
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-    from shared.config import TOPIC_CRM_EVENTS, load_settings
-    from shared.store.firestore import FirestoreStore
+    from shared.core.config import TOPIC_CRM_EVENTS, load_settings
+    from shared.core.store.firestore import FirestoreStore
     from tests.helpers import crm_event
 
     with tempfile.TemporaryDirectory() as tmp:

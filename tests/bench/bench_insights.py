@@ -19,14 +19,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from devstack.procs import REPO, free_port, spawn, wait_until_ready
-from shared.embeddings.local import LocalOnnxEmbedder
-from shared.insights.history import index_interaction
-from shared.insights.service import generate
-from shared.llm import LLMClient
-from shared.llm.catalog import Catalog
-from shared.llm.router import RetryPolicy, Router
-from shared.store import MemoryStore
-from shared.tenancy.scope import TenantStore
+from shared.ai.embeddings.local import LocalOnnxEmbedder
+from shared.ai.llm import LLMClient
+from shared.ai.llm.catalog import Catalog
+from shared.ai.llm.router import RetryPolicy, Router
+from shared.capabilities.insights.history import index_interaction
+from shared.capabilities.insights.service import generate
+from shared.core.store import MemoryStore
+from shared.core.tenancy.scope import TenantStore
 from tests.integration.llm.conftest import providers_for
 
 DATA = REPO.parent / "shared" / "data" / "crm-sales-opportunities"

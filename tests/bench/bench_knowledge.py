@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from devstack.procs import REPO
-from shared.embeddings.local import LocalOnnxEmbedder
-from shared.knowledge.index import KnowledgeBase
-from shared.store import MemoryStore
-from shared.tenancy.scope import TenantStore
+from shared.ai.embeddings.local import LocalOnnxEmbedder
+from shared.capabilities.knowledge.index import KnowledgeBase
+from shared.core.store import MemoryStore
+from shared.core.tenancy.scope import TenantStore
 
 DATA = REPO.parent / "shared" / "data" / "abcd-guidelines" / "guidelines.json"
 QUESTIONS = Path(__file__).with_name("abcd_questions.json")

@@ -22,13 +22,13 @@ from typing import Any
 import httpx
 
 from devstack.procs import REPO, free_port, spawn, wait_until_ready
-from shared.llm import CallContext, LLMClient, LLMRequest, Message
-from shared.llm.cache import ResponseCache
-from shared.llm.catalog import Catalog
-from shared.llm.ledger import Ledger
-from shared.llm.policy import PolicyStore
-from shared.llm.router import RetryPolicy, Router
-from shared.store import MemoryStore
+from shared.ai.llm import CallContext, LLMClient, LLMRequest, Message
+from shared.ai.llm.cache import ResponseCache
+from shared.ai.llm.catalog import Catalog
+from shared.ai.llm.ledger import Ledger
+from shared.ai.llm.policy import PolicyStore
+from shared.ai.llm.router import RetryPolicy, Router
+from shared.core.store import MemoryStore
 from tests.integration.llm.conftest import providers_for
 
 
@@ -137,8 +137,8 @@ def bench_failover(url: str, runs: int = 20) -> None:
 
 def bench_cache(url: str, runs: int = 200) -> None:
     from devstack.stack import Stack
-    from shared.config import load_settings
-    from shared.store.firestore import FirestoreStore
+    from shared.core.config import load_settings
+    from shared.core.store.firestore import FirestoreStore
 
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(
@@ -176,24 +176,26 @@ def cold_import_ms(code: str, runs: int = 7) -> float:
 
 def bench_imports() -> None:
     base = cold_import_ms("pass")
-    layer = "import shared.llm, shared.llm.router, shared.llm.factory, shared.llm.langchain"
+    layer = (
+        "import shared.ai.llm, shared.ai.llm.router, shared.ai.llm.factory, shared.ai.llm.langchain"
+    )
     print("cold import, median of 7, interpreter start subtracted:")
     for label, code in (
         ("LLM layer, no provider used (incl. langchain-core)", layer),
         (
             "LLM layer without the LangChain adapter",
-            "import shared.llm, shared.llm.router, shared.llm.factory",
+            "import shared.ai.llm, shared.ai.llm.router, shared.ai.llm.factory",
         ),
         ("openai", "import openai"),
         ("anthropic", "import anthropic"),
         ("google.genai", "from google import genai"),
         (
             "local embedder: import, load the model, embed one text",
-            "from shared.embeddings.local import LocalOnnxEmbedder; LocalOnnxEmbedder().embed(['hello'])",
+            "from shared.ai.embeddings.local import LocalOnnxEmbedder; LocalOnnxEmbedder().embed(['hello'])",
         ),
     ):
         print(f"  {label:52s} {cold_import_ms(code) - base:6.0f} ms")
-    from shared.embeddings.local import LocalOnnxEmbedder
+    from shared.ai.embeddings.local import LocalOnnxEmbedder
 
     embedder = LocalOnnxEmbedder()
     embedder.embed(["warm up"])

@@ -21,10 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from devstack.stack import Stack
-from shared import runtime
-from shared.llm import CallContext, LLMRequest, Message
-from shared.llm.policy import Limit, LLMPolicy
-from shared.store.counting import CountingStore
+from shared.ai.llm import CallContext, LLMRequest, Message
+from shared.ai.llm.policy import Limit, LLMPolicy
+from shared.core.store.counting import CountingStore
+from shared.edge import runtime
 
 THREADS = 16
 

@@ -18,18 +18,18 @@ from datetime import timedelta
 from pathlib import Path
 
 from devstack.procs import free_port, spawn, wait_until_ready
-from shared.llm import LLMClient
-from shared.llm.batch.providers import batch_providers
-from shared.llm.batch.service import BatchItem, BatchService, job_id_for
-from shared.llm.catalog import Catalog
-from shared.llm.ledger import Ledger
-from shared.llm.policy import PolicyStore
-from shared.llm.router import RetryPolicy, Router
-from shared.prompts.evaluate import evaluate, load_cases
-from shared.prompts.registry import default_registry
-from shared.prompts.service import prepare
-from shared.store import MemoryStore
-from shared.tenancy.scope import TenantStore
+from shared.ai.llm import LLMClient
+from shared.ai.llm.batch.providers import batch_providers
+from shared.ai.llm.batch.service import BatchItem, BatchService, job_id_for
+from shared.ai.llm.catalog import Catalog
+from shared.ai.llm.ledger import Ledger
+from shared.ai.llm.policy import PolicyStore
+from shared.ai.llm.router import RetryPolicy, Router
+from shared.ai.prompts.evaluate import evaluate, load_cases
+from shared.ai.prompts.registry import default_registry
+from shared.ai.prompts.service import prepare
+from shared.core.store import MemoryStore
+from shared.core.tenancy.scope import TenantStore
 from tests.integration.llm.conftest import providers_for
 
 ITEMS = 1_000

@@ -67,8 +67,8 @@ def main() -> None:
     from devstack.procs import free_port, spawn, wait_until_ready
     from devstack.stack import VENV_BIN
     from devstack.tokens import ensure_keypair, mint_token
-    from shared.config import TOPIC_AI_EVENTS, load_settings
-    from shared.messaging.pubsub import PubSubPublisher
+    from shared.core.config import TOPIC_AI_EVENTS, load_settings
+    from shared.core.messaging.pubsub import PubSubPublisher
 
     sockets = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     events = int(sys.argv[2]) if len(sys.argv) > 2 else 200
@@ -93,7 +93,7 @@ def main() -> None:
         port = free_port()
         service = spawn(
             "realtime",
-            [str(VENV_BIN / "python"), "-m", "shared.realtime", f"--port={port}"],
+            [str(VENV_BIN / "python"), "-m", "shared.capabilities.realtime", f"--port={port}"],
             port,
             state / "logs",
             env=env,

@@ -22,11 +22,11 @@ from pathlib import Path
 
 from devstack.emulators import start_firestore
 from devstack.procs import free_port, spawn, wait_until_ready
-from shared.embeddings.local import LocalOnnxEmbedder
-from shared.knowledge.index import ChunkIndex
-from shared.store.base import Vector
-from shared.store.firestore import FirestoreStore
-from shared.tenancy.scope import TenantStore
+from shared.ai.embeddings.local import LocalOnnxEmbedder
+from shared.capabilities.knowledge.index import ChunkIndex
+from shared.core.store.base import Vector
+from shared.core.store.firestore import FirestoreStore
+from shared.core.tenancy.scope import TenantStore
 
 PROJECT = "bench-retrieval"
 
@@ -102,11 +102,11 @@ def main() -> None:
 def chat_ttft() -> None:
     import httpx
 
-    from shared.insights.chat import start_chat
-    from shared.llm import LLMClient
-    from shared.llm.catalog import Catalog
-    from shared.llm.router import RetryPolicy, Router
-    from shared.store import MemoryStore
+    from shared.ai.llm import LLMClient
+    from shared.ai.llm.catalog import Catalog
+    from shared.ai.llm.router import RetryPolicy, Router
+    from shared.capabilities.insights.chat import start_chat
+    from shared.core.store import MemoryStore
     from tests.integration.llm.conftest import providers_for
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,8 +16,8 @@ import time
 from typing import Any
 
 from devstack.procs import REPO
-from shared.scoring.metrics import summary
-from shared.scoring.training import labels, train
+from shared.capabilities.scoring.metrics import summary
+from shared.capabilities.scoring.training import labels, train
 
 DATA = REPO.parent / "shared/data"
 
@@ -47,7 +47,7 @@ def _rolling(frame: Any, cut: int, windows: int) -> float:
     it: what scheduled retraining gives (the rolling window of Moro et al.)."""
     import numpy as np
 
-    from shared.scoring.metrics import auc
+    from shared.capabilities.scoring.metrics import auc
 
     edges = np.linspace(cut, len(frame), windows + 1).astype(int)
     scores, outcomes = [], []
@@ -193,10 +193,10 @@ def _bench_bigquery(stack: Any, leads: int = 10_000) -> None:
     from datetime import UTC, datetime
 
     from devstack.demo_leads import make_leads
-    from shared.config import load_settings
-    from shared.scoring.batch import bigquery_client, score_open_leads
-    from shared.store.firestore import FirestoreStore
-    from shared.tenancy.scope import TenantStore
+    from shared.capabilities.scoring.batch import bigquery_client, score_open_leads
+    from shared.core.config import load_settings
+    from shared.core.store.firestore import FirestoreStore
+    from shared.core.tenancy.scope import TenantStore
 
     settings = load_settings(stack.env())
     client = bigquery_client(settings)

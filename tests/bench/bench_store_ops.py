@@ -1,6 +1,6 @@
 """Document-store operations per unit of work (issue 19: count, then cut). Prints figures.
 
-Starts the local stack with ``STORE_OP_COUNTS=1`` (shared/store/counting.py: every function
+Starts the local stack with ``STORE_OP_COUNTS=1`` (shared/core/store/counting.py: every function
 counts its Firestore operations and logs them per request, push, task and workflow step), runs
 real flows through the gateway and Pub/Sub, and reads the counts back from the logs:
 
@@ -28,9 +28,9 @@ import httpx
 
 from devstack.stack import Stack
 from devstack.tokens import mint_token
-from shared.config import TOPIC_CRM_EVENTS, load_settings
-from shared.messaging.pubsub import PubSubPublisher, ordering_key
-from shared.store.firestore import FirestoreStore
+from shared.core.config import TOPIC_CRM_EVENTS, load_settings
+from shared.core.messaging.pubsub import PubSubPublisher, ordering_key
+from shared.core.store.firestore import FirestoreStore
 from tests.helpers import crm_event
 
 TENANT = "ops"

@@ -1,5 +1,5 @@
 """Benchmark: what tracing costs (issue 17). Each figure from fresh interpreters (median of N):
-importing ``shared.tracing`` (OpenTelemetry not loaded), the first span (OpenTelemetry's API and
+importing ``shared.core.tracing`` (OpenTelemetry not loaded), the first span (OpenTelemetry's API and
 SDK imported, the provider built: a cold start's one-off cost), the same with the Cloud Trace
 exporter loaded (as deployed), then the per-span cost in a warm process and the bytes a log line
 gains inside a span.
@@ -20,7 +20,7 @@ import time
 _COLD = """
 import sys, time
 t0 = time.perf_counter()
-from shared import tracing
+from shared.core import tracing
 t1 = time.perf_counter()
 with tracing.span("first", incoming={}):
     pass
@@ -56,8 +56,8 @@ def main() -> None:
 
     import logging
 
-    from shared import tracing
-    from shared.log import CloudLoggingFormatter
+    from shared.core import tracing
+    from shared.core.log import CloudLoggingFormatter
 
     incoming = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
     with tracing.span("warm", incoming=incoming):
@@ -76,7 +76,7 @@ def main() -> None:
         traced = len(formatter.format(record))
         header = tracing.carrier()
     print(
-        f"import shared.tracing (no OpenTelemetry): {plain_import:.2f} ms (median of {args.runs})"
+        f"import shared.core.tracing (no OpenTelemetry): {plain_import:.2f} ms (median of {args.runs})"
     )
     print(f"first span, OpenTelemetry API + SDK loaded: {first_span:.1f} ms")
     print(

@@ -27,9 +27,9 @@ import httpx
 
 from devstack.stack import Stack
 from devstack.tokens import mint_token
-from shared.config import load_settings
-from shared.store.counting import hottest, pattern
-from shared.store.firestore import FirestoreStore
+from shared.core.config import load_settings
+from shared.core.store.counting import hottest, pattern
+from shared.core.store.firestore import FirestoreStore
 
 TENANT = "bench"
 

@@ -25,8 +25,8 @@ from langchain_core.runnables import RunnableConfig
 
 from devstack.emulators import start_firestore
 from devstack.procs import free_port
-from shared.store.firestore import FirestoreStore
-from shared.workflows.checkpoint import FirestoreSaver
+from shared.capabilities.workflows.checkpoint import FirestoreSaver
+from shared.core.store.firestore import FirestoreStore
 
 PROJECT = "bench-workflows"
 
@@ -140,7 +140,8 @@ def main() -> None:
             store = FirestoreStore(firestore.Client(project=PROJECT))
             print("checkpoint put / get on the Firestore emulator (200 checkpoints, one thread):")
             put_get(
-                FirestoreSaver(store, root="langgraph/bench"), "ours (shared.workflows.checkpoint)"
+                FirestoreSaver(store, root="langgraph/bench"),
+                "ours (shared.capabilities.workflows.checkpoint)",
             )
             try:
                 from langgraph_checkpoint_firestore import (  # type: ignore[import-not-found]

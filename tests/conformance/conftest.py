@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from shared.store import MemoryStore
+from shared.core.store import MemoryStore
 
 if TYPE_CHECKING:
-    from shared.store import DocumentStore
+    from shared.core.store import DocumentStore
 
 
 @pytest.fixture(params=["memory", "firestore"])
@@ -19,7 +19,7 @@ def backend(request: pytest.FixtureRequest) -> DocumentStore:
     request.getfixturevalue("clean_firestore")
     import os
 
-    from shared.config import load_settings
-    from shared.store.firestore import FirestoreStore
+    from shared.core.config import load_settings
+    from shared.core.store.firestore import FirestoreStore
 
     return FirestoreStore.from_settings(load_settings(os.environ))

@@ -12,12 +12,12 @@ from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.report import ProgressCallbacks
 from langgraph.checkpoint.memory import InMemorySaver
 
-from shared.workflows.checkpoint import FirestoreSaver
+from shared.capabilities.workflows.checkpoint import FirestoreSaver
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from shared.store import DocumentStore
+    from shared.core.store import DocumentStore
 
 
 def test_the_official_conformance_suite_passes_in_full(backend: DocumentStore) -> None:

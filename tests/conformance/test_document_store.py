@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared.errors import TransientError
+from shared.core.errors import TransientError
 
 if TYPE_CHECKING:
-    from shared.store import DocumentStore
+    from shared.core.store import DocumentStore
 
 
 def test_set_get_delete(backend: DocumentStore) -> None:
@@ -128,7 +128,7 @@ def test_concurrent_increments_are_not_lost(backend: DocumentStore) -> None:
 
 
 def test_nearest_finds_the_closest_vectors(backend: DocumentStore) -> None:
-    from shared.store.base import Vector
+    from shared.core.store.base import Vector
 
     backend.set("t/x/chunks/a", {"kind": "faq", "embedding": Vector([1.0, 0.0, 0.0])})
     backend.set("t/x/chunks/b", {"kind": "faq", "embedding": Vector([0.7, 0.7, 0.0])})

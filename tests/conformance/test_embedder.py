@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared.embeddings import CachedEmbedder, cosine
-from shared.embeddings.words import WordHashEmbedder
-from shared.store import MemoryStore
+from shared.ai.embeddings import CachedEmbedder, cosine
+from shared.ai.embeddings.words import WordHashEmbedder
+from shared.core.store import MemoryStore
 
 if TYPE_CHECKING:
-    from shared.embeddings.base import Embedder
+    from shared.ai.embeddings.base import Embedder
 
 TEXTS = [
     "I want a refund for my damaged boots",
@@ -28,7 +28,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def local_onnx() -> Any:
-    from shared.embeddings.local import LocalOnnxEmbedder
+    from shared.ai.embeddings.local import LocalOnnxEmbedder
 
     return LocalOnnxEmbedder()
 
@@ -41,8 +41,8 @@ def embedder(request: pytest.FixtureRequest, local_onnx: Any) -> Embedder:
         return local_onnx  # type: ignore[no-any-return]
     if request.param == "cached-local-onnx":
         return CachedEmbedder(local_onnx, MemoryStore(), "tenant-a")
-    from shared.embeddings.google import GoogleEmbedder
-    from shared.llm.providers.base import Endpoint
+    from shared.ai.embeddings.google import GoogleEmbedder
+    from shared.ai.llm.providers.base import Endpoint
 
     url = request.getfixturevalue("simulator_url")
     return GoogleEmbedder("text-embedding-005", 64, Endpoint("sim", url, simulated=True))

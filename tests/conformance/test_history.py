@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shared.embeddings.local import LocalOnnxEmbedder
-from shared.insights.history import customer_history, index_interaction
-from shared.tenancy.scope import TenantStore
+from shared.ai.embeddings.local import LocalOnnxEmbedder
+from shared.capabilities.insights.history import customer_history, index_interaction
+from shared.core.tenancy.scope import TenantStore
 
 if TYPE_CHECKING:
-    from shared.store import DocumentStore
+    from shared.core.store import DocumentStore
 
 EMBEDDER = LocalOnnxEmbedder()
 

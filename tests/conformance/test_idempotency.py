@@ -5,12 +5,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from shared.errors import Conflict, InProgress, PayloadMismatch
-from shared.idempotency import IdempotencyStore, Replayed, Started
-from shared.tenancy import TenantStore
+from shared.core.errors import Conflict, InProgress, PayloadMismatch
+from shared.core.idempotency import IdempotencyStore, Replayed, Started
+from shared.core.tenancy import TenantStore
 
 if TYPE_CHECKING:
-    from shared.store import DocumentStore
+    from shared.core.store import DocumentStore
 
 
 class Clock:

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from shared.embeddings.local import LocalOnnxEmbedder
-from shared.errors import NotFound
-from shared.knowledge.index import KnowledgeBase
-from shared.tenancy.scope import TenantStore
+from shared.ai.embeddings.local import LocalOnnxEmbedder
+from shared.capabilities.knowledge.index import KnowledgeBase
+from shared.core.errors import NotFound
+from shared.core.tenancy.scope import TenantStore
 
 if TYPE_CHECKING:
-    from shared.store import DocumentStore
+    from shared.core.store import DocumentStore
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "knowledge_small.json"
 EMBEDDER = LocalOnnxEmbedder()

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared.config import QUEUE_WORKFLOWS_INTERACTIVE, load_settings
-from shared.messaging.pubsub import MemoryPublisher, PubSubPublisher
-from shared.messaging.tasks import CloudTasksQueue, MemoryTaskQueue
+from shared.core.config import QUEUE_WORKFLOWS_INTERACTIVE, load_settings
+from shared.core.messaging.pubsub import MemoryPublisher, PubSubPublisher
+from shared.core.messaging.tasks import CloudTasksQueue, MemoryTaskQueue
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from shared.messaging.pubsub import Publisher
-    from shared.messaging.tasks import TaskQueue
+    from shared.core.messaging.pubsub import Publisher
+    from shared.core.messaging.tasks import TaskQueue
 
 
 @dataclass

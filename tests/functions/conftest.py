@@ -10,8 +10,8 @@ import pytest
 
 from devstack.procs import REPO
 from devstack.units import functions, unit_env
-from shared import runtime
-from shared.config import get_settings
+from shared.core.config import get_settings
+from shared.edge import runtime
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

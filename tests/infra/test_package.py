@@ -27,7 +27,7 @@ def test_each_function_bundle_stands_alone(tmp_path: Path) -> None:
     assert {p.name for p in built} == {s.name for s in discover_functions()}
     for folder in built:
         assert (folder / "main.py").is_file()
-        assert (folder / "shared/crm/ingest.py").is_file()
+        assert (folder / "shared/capabilities/crm/ingest.py").is_file()
         reqs = (folder / "requirements.txt").read_text().splitlines()
         assert "functions-framework==3.10.2" in reqs
         assert not any(line.startswith("-r") for line in reqs)
@@ -38,7 +38,9 @@ def test_each_function_bundle_stands_alone(tmp_path: Path) -> None:
 def test_the_realtime_service_bundle_stands_alone(tmp_path: Path) -> None:
     [folder] = package_services(tmp_path)
     assert folder.name == "realtime"
-    assert (folder / "Dockerfile").is_file() and (folder / "shared/realtime/app.py").is_file()
+    assert (folder / "Dockerfile").is_file() and (
+        folder / "shared/capabilities/realtime/app.py"
+    ).is_file()
     reqs = (folder / "requirements.txt").read_text().splitlines()
     assert "websockets==17.4" in reqs and "functions-framework==3.10.2" not in reqs
     result = _run_in(folder, "import main; print(type(main.app).__name__)")

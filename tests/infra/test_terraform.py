@@ -19,7 +19,7 @@ from devstack.topology import (
     route_regex,
 )
 from devstack.units import CALLERS, functions, load_units
-from shared import config
+from shared.core import config
 
 TF = REPO / "terraform"
 
@@ -147,7 +147,7 @@ def test_every_run_service_is_deployed_with_an_identity_that_can_fan_out() -> No
         assert _modules(TF / f"environments/{env}/main.tf")["platform"]["realtime_image"] == (
             "${var.realtime_image}"
         )
-    # What shared/realtime/intake.py does with its own subscription, and nothing more (issue 15,
+    # What shared/capabilities/realtime/intake.py does with its own subscription, and nothing more (issue 15,
     # M5): the subscription permissions only for its own names, attaching only to ai-events.
     platform = (TF / "modules/platform/main.tf").read_text()
 
@@ -168,7 +168,10 @@ def test_every_run_service_is_deployed_with_an_identity_that_can_fan_out() -> No
     on_topic = block('resource "google_pubsub_topic_iam_member" "realtime_attach"')
     assert 'topic_ids["ai-events"]' in on_topic and "realtime_attach.name" in on_topic
     assert "realtime_fanout" not in block('module "sa_realtime"')
-    assert "subscriptions/ai-events-rt-" in (REPO / "shared/realtime/intake.py").read_text()
+    assert (
+        "subscriptions/ai-events-rt-"
+        in (REPO / "shared/capabilities/realtime/intake.py").read_text()
+    )
 
 
 def test_every_scheduler_tasks_or_push_target_knows_its_callers_identity() -> None:

@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from devstack.topology import load_routes
-from shared.config import TOPIC_CRM_EVENTS, load_settings
-from shared.messaging.pubsub import PubSubPublisher, ordering_key
-from shared.store.firestore import FirestoreStore
+from shared.core.config import TOPIC_CRM_EVENTS, load_settings
+from shared.core.messaging.pubsub import PubSubPublisher, ordering_key
+from shared.core.store.firestore import FirestoreStore
 from tests.helpers import crm_event
 
 if TYPE_CHECKING:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from shared.config import TOPIC_CRM_EVENTS, load_settings
-from shared.embeddings.local import LocalOnnxEmbedder
-from shared.insights.history import customer_history
-from shared.messaging.pubsub import PubSubPublisher, ordering_key
-from shared.store.firestore import FirestoreStore
-from shared.tenancy.scope import TenantStore
+from shared.ai.embeddings.local import LocalOnnxEmbedder
+from shared.capabilities.insights.history import customer_history
+from shared.core.config import TOPIC_CRM_EVENTS, load_settings
+from shared.core.messaging.pubsub import PubSubPublisher, ordering_key
+from shared.core.store.firestore import FirestoreStore
+from shared.core.tenancy.scope import TenantStore
 from tests.helpers import crm_event
 
 if TYPE_CHECKING:

@@ -23,10 +23,10 @@ import pytest
 from websockets.sync.client import connect
 
 from devstack.procs import REPO, wait_until_ready
-from shared.config import TOPIC_CRM_EVENTS, load_settings
-from shared.log import TRACE_FIELD
-from shared.messaging.pubsub import PubSubPublisher, ordering_key
-from shared.store.firestore import FirestoreStore
+from shared.core.config import TOPIC_CRM_EVENTS, load_settings
+from shared.core.log import TRACE_FIELD
+from shared.core.messaging.pubsub import PubSubPublisher, ordering_key
+from shared.core.store.firestore import FirestoreStore
 from tests.helpers import crm_event
 
 if TYPE_CHECKING:
@@ -139,8 +139,8 @@ class Flows:
 @pytest.fixture(scope="module")
 def observed(stack: Stack, make_token: TokenFactory) -> dict[str, Any]:
     from devstack.demo_leads import write_history
-    from shared.scoring.service import LeadScorer
-    from shared.tenancy.scope import TenantStore
+    from shared.capabilities.scoring.service import LeadScorer
+    from shared.core.tenancy.scope import TenantStore
 
     since = datetime.now(UTC).isoformat()
     flows = Flows(stack, make_token)

@@ -12,8 +12,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from shared.config import TOPIC_AI_EVENTS, TOPIC_CRM_EVENTS, load_settings
-from shared.messaging.pubsub import PubSubPublisher, ordering_key
+from shared.core.config import TOPIC_AI_EVENTS, TOPIC_CRM_EVENTS, load_settings
+from shared.core.messaging.pubsub import PubSubPublisher, ordering_key
 from tests.helpers import crm_event
 from tests.integration.conftest import STACK_PROJECT
 

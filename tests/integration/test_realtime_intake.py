@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared.config import TOPIC_AI_EVENTS, load_settings
-from shared.messaging.pubsub import PubSubPublisher
-from shared.realtime.intake import PubSubIntake
+from shared.capabilities.realtime.intake import PubSubIntake
+from shared.core.config import TOPIC_AI_EVENTS, load_settings
+from shared.core.messaging.pubsub import PubSubPublisher
 
 if TYPE_CHECKING:
     from devstack.stack import Stack

@@ -16,9 +16,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from devstack.procs import free_port, wait_until_ready
-from shared.config import TOPIC_AI_EVENTS, load_settings
-from shared.messaging.pubsub import PubSubPublisher, ordering_key
-from shared.store.firestore import FirestoreStore
+from shared.core.config import TOPIC_AI_EVENTS, load_settings
+from shared.core.messaging.pubsub import PubSubPublisher, ordering_key
+from shared.core.store.firestore import FirestoreStore
 
 if TYPE_CHECKING:
     from devstack.stack import Stack

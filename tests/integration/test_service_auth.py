@@ -12,8 +12,8 @@ import httpx
 
 from devstack.topology import function_routes
 from devstack.units import functions
-from shared.config import load_settings
-from shared.store.firestore import FirestoreStore
+from shared.core.config import load_settings
+from shared.core.store.firestore import FirestoreStore
 from tests.helpers import crm_event, pubsub_push_body
 
 if TYPE_CHECKING:

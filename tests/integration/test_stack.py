@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from shared.config import TOPIC_CRM_EVENTS, load_settings
-from shared.messaging.pubsub import PubSubPublisher, ordering_key
-from shared.store.firestore import FirestoreStore
+from shared.core.config import TOPIC_CRM_EVENTS, load_settings
+from shared.core.messaging.pubsub import PubSubPublisher, ordering_key
+from shared.core.store.firestore import FirestoreStore
 from tests.functions.conftest import pull
 from tests.helpers import crm_event
 from tests.integration.conftest import STACK_PROJECT

@@ -7,8 +7,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import TYPE_CHECKING, Any
 
-from shared.config import QUEUE_WORKFLOWS_INTERACTIVE, load_settings
-from shared.messaging.tasks import CloudTasksQueue
+from shared.core.config import QUEUE_WORKFLOWS_INTERACTIVE, load_settings
+from shared.core.messaging.tasks import CloudTasksQueue
 
 if TYPE_CHECKING:
     from devstack.stack import Stack

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from shared.config import load_settings
-from shared.store.firestore import FirestoreStore
+from shared.core.config import load_settings
+from shared.core.store.firestore import FirestoreStore
 from tests.functions.conftest import pull
 from tests.integration.conftest import STACK_PROJECT
 
@@ -227,8 +227,8 @@ def test_triage_and_cancel(stack: Stack, make_token: TokenFactory) -> None:
 def test_an_inbound_support_message_starts_triage_when_the_tenant_says_so(
     stack: Stack, make_token: TokenFactory
 ) -> None:
-    from shared.config import TOPIC_CRM_EVENTS
-    from shared.messaging.pubsub import PubSubPublisher, ordering_key
+    from shared.core.config import TOPIC_CRM_EVENTS
+    from shared.core.messaging.pubsub import PubSubPublisher, ordering_key
     from tests.helpers import crm_event
 
     store = _seed(stack)

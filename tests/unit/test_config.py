@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import load_settings
-from shared.errors import ConfigError
+from shared.core.config import load_settings
+from shared.core.errors import ConfigError
 
 BASE = {"GOOGLE_CLOUD_PROJECT": "p1", "APP_ENV": "local", "AUTH_PUBLIC_KEY_FILE": "/tmp/key.pem"}
 

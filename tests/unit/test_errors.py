@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.errors import InProgress, InvalidInput, NotFound, TenantMismatch, TransientError
+from shared.core.errors import InProgress, InvalidInput, NotFound, TenantMismatch, TransientError
 
 
 def test_errors_carry_status_retryability_and_field() -> None:

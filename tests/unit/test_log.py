@@ -4,8 +4,8 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from shared import tracing
-from shared.log import CloudLoggingFormatter, log_context
+from shared.core import tracing
+from shared.core.log import CloudLoggingFormatter, log_context
 
 if TYPE_CHECKING:
     import pytest

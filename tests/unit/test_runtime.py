@@ -7,7 +7,7 @@ import pytest
 
 from devstack.procs import REPO
 from devstack.topology import discover_functions
-from shared import runtime
+from shared.edge import runtime
 
 HEAVY = (
     "google.cloud.firestore",
@@ -46,7 +46,7 @@ def test_reset_forgets_built_dependencies(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("APP_ENV", "local")
     monkeypatch.setenv("AUTH_PUBLIC_KEY_FILE", "/nonexistent.pem")
     runtime.reset()
-    from shared.config import get_settings
+    from shared.core.config import get_settings
 
     assert get_settings().project_id == "p-one"
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p-two")

@@ -1,4 +1,4 @@
-"""W3C trace context carried across hops (shared/tracing.py): continued from a header or a
+"""W3C trace context carried across hops (shared/core/tracing.py): continued from a header or a
 message attribute, or from Google's X-Cloud-Trace-Context; started when there is none; passed on
 by publishers and task queues."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from shared import tracing
-from shared.messaging.pubsub import MemoryPublisher
+from shared.core import tracing
+from shared.core.messaging.pubsub import MemoryPublisher
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = f"00-{TRACE}-00f067aa0ba902b7-01"

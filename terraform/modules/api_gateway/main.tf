@@ -3,7 +3,7 @@
 # (devstack/openapi.py; a test fails when either is stale); the local gateway routes by the same
 # document. Here each operation gets its backend (from its x-function) and the JWT issuer.
 # The gateway checks the CRM's JWT, then calls the function with its own identity and passes the
-# caller's token on as X-Forwarded-Authorization, which shared/web/http.py verifies again.
+# caller's token on as X-Forwarded-Authorization, which shared/core/web/http.py verifies again.
 
 locals {
   generated = jsondecode(file(var.swagger_file))

@@ -70,7 +70,7 @@ variable "api_latency_threshold_ms" {
   default     = 1000
 }
 variable "workflow_deadline_goal" {
-  description = "Share of workflow runs that finish or reach a person within their type's deadline (shared/workflows/runner.py DEADLINE_SECONDS), over 28 days."
+  description = "Share of workflow runs that finish or reach a person within their type's deadline (shared/capabilities/workflows/runner.py DEADLINE_SECONDS), over 28 days."
   type        = number
   default     = 0.99
 }

@@ -66,7 +66,7 @@ locals {
     AUTH_AUDIENCE = var.jwt_audience
     AUTH_JWKS_URL = var.jwks_uri
     LOG_LEVEL     = var.log_level
-    # Spans go to Cloud Trace (shared/tracing.py); every log line carries its trace and span.
+    # Spans go to Cloud Trace (shared/core/tracing.py); every log line carries its trace and span.
     TRACE_EXPORTER = "cloud_trace"
     # Browsers on these origins may call the API: the console (served by the real-time
     # service) and the CRM's own web app.
@@ -118,7 +118,7 @@ module "sa_fn" {
   project_id    = var.project_id
   account_id    = "fn-${replace(each.key, "_", "-")}"
   display_name  = "${each.key} function"
-  project_roles = concat(each.value.roles, ["roles/cloudtrace.agent"]) # spans to Cloud Trace (shared/tracing.py)
+  project_roles = concat(each.value.roles, ["roles/cloudtrace.agent"]) # spans to Cloud Trace (shared/core/tracing.py)
 }
 
 # Only the functions that call OpenAI or Anthropic read their keys.
@@ -323,7 +323,7 @@ resource "google_artifact_registry_repository" "images" {
 }
 
 # Each real-time instance creates, pulls and deletes a subscription of its own on ai-events
-# (shared/realtime/intake.py), and nothing more: the subscription permissions hold only for
+# (shared/capabilities/realtime/intake.py), and nothing more: the subscription permissions hold only for
 # subscriptions named ai-events-rt-* (an IAM condition), and attaching a subscription to a topic
 # is granted on ai-events alone, never on crm-events (every tenant's raw CRM data).
 resource "google_project_iam_custom_role" "realtime_fanout" {

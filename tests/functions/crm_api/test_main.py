@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.tenancy import SECURITY_EVENTS
-from shared.tenancy.security import CROSS_TENANT
+from shared.core.tenancy import SECURITY_EVENTS
+from shared.core.tenancy.security import CROSS_TENANT
 from tests.helpers import crm_event, pubsub_push_body
 
 if TYPE_CHECKING:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.config import load_settings
-from shared.store.firestore import FirestoreStore
+from shared.core.config import load_settings
+from shared.core.store.firestore import FirestoreStore
 from tests.conftest import PROJECT
 from tests.functions.conftest import pull
 from tests.helpers import crm_event, pubsub_push_body

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared import runtime
-from shared.insights.history import index_interaction
-from shared.tenancy.scope import TenantStore
-from shared.tenancy.security import SECURITY_EVENTS
+from shared.capabilities.insights.history import index_interaction
+from shared.core.tenancy.scope import TenantStore
+from shared.core.tenancy.security import SECURITY_EVENTS
+from shared.edge import runtime
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared import runtime
-from shared.insights.history import index_interaction
-from shared.insights.service import mark_stale
-from shared.tenancy.scope import TenantStore
+from shared.capabilities.insights.history import index_interaction
+from shared.capabilities.insights.service import mark_stale
+from shared.core.tenancy.scope import TenantStore
+from shared.edge import runtime
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared import runtime
-from shared.crm.ingest import PubSubMessage
-from shared.insights.history import handle_history_event
-from shared.insights.service import generate
-from shared.llm.policy import Limit, LLMPolicy
-from shared.tenancy.scope import TenantStore
+from shared.ai.llm.policy import Limit, LLMPolicy
+from shared.capabilities.crm.ingest import PubSubMessage
+from shared.capabilities.insights.history import handle_history_event
+from shared.capabilities.insights.service import generate
+from shared.core.tenancy.scope import TenantStore
+from shared.edge import runtime
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory
@@ -93,7 +93,7 @@ def test_high_priority_customers_are_refreshed_others_go_stale(
 
 
 def test_a_nearly_spent_budget_is_kept_for_chat(scope: TenantStore) -> None:
-    from shared.llm import CallContext, LLMRequest, Message
+    from shared.ai.llm import CallContext, LLMRequest, Message
 
     policies = runtime.llm_policies()
     policies.put("acme", LLMPolicy(budget=Limit(monthly_usd=10.0)))

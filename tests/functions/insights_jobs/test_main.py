@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared import runtime
-from shared.insights.service import generate, mark_stale
-from shared.knowledge.index import KnowledgeBase
-from shared.tenancy.scope import TenantStore
+from shared.capabilities.insights.service import generate, mark_stale
+from shared.capabilities.knowledge.index import KnowledgeBase
+from shared.core.tenancy.scope import TenantStore
+from shared.edge import runtime
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory
@@ -60,7 +60,7 @@ def _customers(scope: TenantStore) -> None:
                 "occurred_at": "2026-11-10T09:00:00+00:00",
             },
         )
-        from shared.insights.history import index_interaction
+        from shared.capabilities.insights.history import index_interaction
 
         index_interaction(scope, runtime.embedder(), f"{cid}-1")
         generate(scope, runtime.llm_client(), runtime.embedder(), cid, ["churn_risk", "upsell"])
@@ -166,7 +166,7 @@ def test_bad_job_requests_name_the_field(jobs: Any, caller: Any) -> None:
 
 
 def test_refresh_stops_at_the_background_share_of_the_budget(jobs: Any, caller: Any) -> None:
-    from shared.llm.policy import Limit, LLMPolicy
+    from shared.ai.llm.policy import Limit, LLMPolicy
 
     policies = runtime.llm_policies()
     policies.put("acme", LLMPolicy(budget=Limit(monthly_usd=10.0)))

@@ -4,8 +4,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared import runtime
-from shared.tenancy.scope import TenantStore
+from shared.core.tenancy.scope import TenantStore
+from shared.edge import runtime
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory

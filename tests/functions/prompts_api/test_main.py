@@ -4,9 +4,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared import runtime
-from shared.prompts.service import run_prompt
-from shared.tenancy.scope import TenantStore
+from shared.ai.prompts.service import run_prompt
+from shared.core.tenancy.scope import TenantStore
+from shared.edge import runtime
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from devstack.demo_leads import write_history
-from shared.config import load_settings
-from shared.store.firestore import FirestoreStore
+from shared.core.config import load_settings
+from shared.core.store.firestore import FirestoreStore
 from tests.conftest import PROJECT
 from tests.functions.conftest import pull
 from tests.helpers import pubsub_push_body

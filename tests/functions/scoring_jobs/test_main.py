@@ -7,11 +7,11 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from devstack.demo_leads import write_history
-from shared import runtime
-from shared.config import load_settings
-from shared.scoring.service import LeadScorer
-from shared.store.firestore import FirestoreStore
-from shared.tenancy.scope import TenantStore
+from shared.capabilities.scoring.service import LeadScorer
+from shared.core.config import load_settings
+from shared.core.store.firestore import FirestoreStore
+from shared.core.tenancy.scope import TenantStore
+from shared.edge import runtime
 from tests.conftest import PROJECT
 from tests.functions.conftest import pull
 
@@ -94,7 +94,7 @@ def test_batch_scoring_through_bigquery(
     from datetime import UTC, datetime
 
     from devstack.demo_leads import make_leads
-    from shared.scoring.batch import bigquery_client
+    from shared.capabilities.scoring.batch import bigquery_client
 
     store = _store()
     write_history(store, "acme", 900)

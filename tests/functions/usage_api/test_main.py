@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared import runtime
-from shared.llm import CallContext, LLMRequest, Message
+from shared.ai.llm import CallContext, LLMRequest, Message
+from shared.edge import runtime
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory

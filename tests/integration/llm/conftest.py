@@ -6,17 +6,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from shared.llm.catalog import Catalog
-from shared.llm.providers.anthropic_provider import AnthropicProvider
-from shared.llm.providers.base import Endpoint
-from shared.llm.providers.gemini_provider import GeminiProvider
-from shared.llm.providers.openai_provider import OpenAIProvider
-from shared.llm.router import RetryPolicy, Router
+from shared.ai.llm.catalog import Catalog
+from shared.ai.llm.providers.anthropic_provider import AnthropicProvider
+from shared.ai.llm.providers.base import Endpoint
+from shared.ai.llm.providers.gemini_provider import GeminiProvider
+from shared.ai.llm.providers.openai_provider import OpenAIProvider
+from shared.ai.llm.router import RetryPolicy, Router
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from shared.llm.providers.base import Provider
+    from shared.ai.llm.providers.base import Provider
 
 MODELS = {"openai": "gpt-4.1-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash"}
 

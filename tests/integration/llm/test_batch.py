@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared.config import load_settings
-from shared.llm import LLMClient, LLMRequest, Message
-from shared.llm.batch.providers import batch_providers
-from shared.llm.batch.service import BatchItem, BatchService, job_id_for
-from shared.llm.catalog import Catalog
-from shared.llm.errors import BudgetExceeded
-from shared.llm.ledger import Ledger
-from shared.llm.policy import Limit, LLMPolicy, PolicyStore
-from shared.llm.router import RetryPolicy, Router
-from shared.llm.types import Usage
-from shared.messaging import MemoryPublisher
-from shared.store.firestore import FirestoreStore
-from shared.tenancy.scope import TenantStore
+from shared.ai.llm import LLMClient, LLMRequest, Message
+from shared.ai.llm.batch.providers import batch_providers
+from shared.ai.llm.batch.service import BatchItem, BatchService, job_id_for
+from shared.ai.llm.catalog import Catalog
+from shared.ai.llm.errors import BudgetExceeded
+from shared.ai.llm.ledger import Ledger
+from shared.ai.llm.policy import Limit, LLMPolicy, PolicyStore
+from shared.ai.llm.router import RetryPolicy, Router
+from shared.ai.llm.types import Usage
+from shared.core.config import load_settings
+from shared.core.messaging import MemoryPublisher
+from shared.core.store.firestore import FirestoreStore
+from shared.core.tenancy.scope import TenantStore
 from tests.integration.llm.conftest import SleepLog, providers_for
 
 if TYPE_CHECKING:

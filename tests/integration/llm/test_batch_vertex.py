@@ -10,26 +10,26 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared.bigquery import bigquery_client
-from shared.config import load_settings
-from shared.llm import LLMClient, LLMRequest, Message
-from shared.llm.batch.gemini import BigQueryTables
-from shared.llm.batch.providers import batch_providers
-from shared.llm.batch.service import BatchItem, BatchService, job_id_for
-from shared.llm.catalog import Catalog
-from shared.llm.ledger import Ledger
-from shared.llm.providers.gemini_provider import GeminiProvider
-from shared.llm.router import RetryPolicy, Router
-from shared.messaging import MemoryPublisher
-from shared.store.firestore import FirestoreStore
-from shared.tenancy.scope import TenantStore
+from shared.ai.llm import LLMClient, LLMRequest, Message
+from shared.ai.llm.batch.gemini import BigQueryTables
+from shared.ai.llm.batch.providers import batch_providers
+from shared.ai.llm.batch.service import BatchItem, BatchService, job_id_for
+from shared.ai.llm.catalog import Catalog
+from shared.ai.llm.ledger import Ledger
+from shared.ai.llm.providers.gemini_provider import GeminiProvider
+from shared.ai.llm.router import RetryPolicy, Router
+from shared.core.bigquery import bigquery_client
+from shared.core.config import load_settings
+from shared.core.messaging import MemoryPublisher
+from shared.core.store.firestore import FirestoreStore
+from shared.core.tenancy.scope import TenantStore
 from tests.integration.llm.conftest import SleepLog
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from devstack.stack import Stack
-    from shared.llm.providers.base import Provider
+    from shared.ai.llm.providers.base import Provider
 
 SCHEMA = {
     "type": "object",

@@ -1,4 +1,4 @@
-"""Budget leases (shared/llm/leases.py) on the Firestore emulator: processes racing on one
+"""Budget leases (shared/ai/llm/leases.py) on the Firestore emulator: processes racing on one
 tenant's budget stay within the documented bound, use nearly all of it, and touch the budget
 document about once per slice, not once per call; a lease whose process is gone is reaped and
 counted as spent; thresholds still alert at once."""
@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from shared.config import load_settings
-from shared.llm.errors import BudgetExceeded
-from shared.llm.ledger import Ledger
-from shared.llm.policy import Limit, LLMPolicy
-from shared.store import MemoryStore
-from shared.store.firestore import FirestoreStore
+from shared.ai.llm.errors import BudgetExceeded
+from shared.ai.llm.ledger import Ledger
+from shared.ai.llm.policy import Limit, LLMPolicy
+from shared.core.config import load_settings
+from shared.core.store import MemoryStore
+from shared.core.store.firestore import FirestoreStore
 
 BUDGET_USD = 20.0  # a slice (1 %) is then ~200 calls, as with real budgets and call costs
 

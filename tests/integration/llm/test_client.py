@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared.config import load_settings
-from shared.llm import (
+from shared.ai.llm import (
     BudgetExceeded,
     CallContext,
     LLMClient,
@@ -18,14 +17,15 @@ from shared.llm import (
     Message,
     PromptRejected,
 )
-from shared.llm.cache import ResponseCache
-from shared.llm.catalog import Catalog
-from shared.llm.errors import AllProvidersFailed
-from shared.llm.ledger import BUDGET_THRESHOLD, Ledger
-from shared.llm.policy import Limit, LLMPolicy, PolicyStore
-from shared.llm.router import RetryPolicy, Router
-from shared.messaging import MemoryPublisher
-from shared.store.firestore import FirestoreStore
+from shared.ai.llm.cache import ResponseCache
+from shared.ai.llm.catalog import Catalog
+from shared.ai.llm.errors import AllProvidersFailed
+from shared.ai.llm.ledger import BUDGET_THRESHOLD, Ledger
+from shared.ai.llm.policy import Limit, LLMPolicy, PolicyStore
+from shared.ai.llm.router import RetryPolicy, Router
+from shared.core.config import load_settings
+from shared.core.messaging import MemoryPublisher
+from shared.core.store.firestore import FirestoreStore
 from tests.integration.llm.conftest import SleepLog, providers_for
 
 if TYPE_CHECKING:
@@ -226,8 +226,8 @@ def test_a_streamed_call_is_recorded_with_its_usage(parts: dict[str, Any]) -> No
 def test_semantic_cache_serves_a_rephrased_question_when_opted_in(
     parts: dict[str, Any], sim: Any
 ) -> None:
-    from shared.embeddings.local import LocalOnnxEmbedder
-    from shared.llm.semantic_cache import SemanticCache
+    from shared.ai.embeddings.local import LocalOnnxEmbedder
+    from shared.ai.llm.semantic_cache import SemanticCache
 
     client = LLMClient(
         parts["client"].router,
@@ -260,7 +260,8 @@ def test_each_call_records_opentelemetrys_genai_metrics_and_span(parts: dict[str
     span: what any OTLP backend shows without a mapping (issue 17)."""
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-    from shared import genai_metrics, tracing
+    from shared.ai import genai_metrics
+    from shared.core import tracing
 
     reader = InMemoryMetricReader()
     genai_metrics.use_reader(reader)
@@ -309,7 +310,7 @@ def _capture_spans() -> Any:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from shared import tracing
+    from shared.core import tracing
 
     with tracing.span("start", incoming={}):
         pass  # the process's tracer provider exists from here

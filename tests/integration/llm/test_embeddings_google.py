@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from shared.embeddings.base import cosine
-from shared.embeddings.google import BATCH, GoogleEmbedder
-from shared.errors import InvalidInput, TransientError
-from shared.llm.providers.base import Endpoint
+from shared.ai.embeddings.base import cosine
+from shared.ai.embeddings.google import BATCH, GoogleEmbedder
+from shared.ai.llm.providers.base import Endpoint
+from shared.core.errors import InvalidInput, TransientError
 
 
 def _gemini_api(url: str, dims: int = 64) -> GoogleEmbedder:

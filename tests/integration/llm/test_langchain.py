@@ -8,10 +8,10 @@ from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
-from shared.llm import CallContext, LLMClient
-from shared.llm.catalog import Catalog
-from shared.llm.langchain import RouterChatModel
-from shared.llm.router import RetryPolicy, Router
+from shared.ai.llm import CallContext, LLMClient
+from shared.ai.llm.catalog import Catalog
+from shared.ai.llm.langchain import RouterChatModel
+from shared.ai.llm.router import RetryPolicy, Router
 from tests.integration.llm.conftest import SleepLog, providers_for
 
 

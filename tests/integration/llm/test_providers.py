@@ -7,8 +7,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from shared.llm.errors import FailureKind, ProviderError
-from shared.llm.types import LLMRequest, Message, Tool, ToolCall
+from shared.ai.llm.errors import FailureKind, ProviderError
+from shared.ai.llm.types import LLMRequest, Message, Tool, ToolCall
 from tests.integration.llm.conftest import MODELS, providers_for
 
 PROVIDERS = list(MODELS)

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from shared.llm.catalog import Catalog
-from shared.llm.errors import AllProvidersFailed, ContextTooLong, ProviderError
-from shared.llm.health import HealthBoard
-from shared.llm.router import RetryPolicy, Router
-from shared.llm.types import LLMRequest, Message
+from shared.ai.llm.catalog import Catalog
+from shared.ai.llm.errors import AllProvidersFailed, ContextTooLong, ProviderError
+from shared.ai.llm.health import HealthBoard
+from shared.ai.llm.router import RetryPolicy, Router
+from shared.ai.llm.types import LLMRequest, Message
 from tests.integration.llm.conftest import SleepLog, providers_for
 
 QUESTION = "Which of our enterprise accounts show churn risk after the pricing change?"

@@ -15,14 +15,14 @@ import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
-from shared.config import load_settings
-from shared.store import MemoryStore
-from shared.store.counting import CountingStore, pattern
-from shared.store.firestore import FirestoreStore
-from shared.workflows.checkpoint import FirestoreSaver, LeaseLost, saver_from_env
+from shared.capabilities.workflows.checkpoint import FirestoreSaver, LeaseLost, saver_from_env
+from shared.core.config import load_settings
+from shared.core.store import MemoryStore
+from shared.core.store.counting import CountingStore, pattern
+from shared.core.store.firestore import FirestoreStore
 
 if TYPE_CHECKING:
-    from shared.store import DocumentStore
+    from shared.core.store import DocumentStore
 
 
 @pytest.fixture(params=["memory", "firestore"])

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devstack.tokens import ensure_keypair
-from shared.auth.keyset import KeySet
-from shared.auth.tokens import TokenVerifier
-from shared.errors import Unauthenticated
+from shared.core.auth.keyset import KeySet
+from shared.core.auth.tokens import TokenVerifier
+from shared.core.errors import Unauthenticated
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -100,8 +100,8 @@ def test_a_token_without_a_key_id_is_refused_without_a_fetch(setup: Any) -> None
 
 def test_verifiers_of_one_process_share_the_key_set() -> None:
     """The service-call path builds a verifier per call: they must not each fetch the keys."""
-    from shared.auth.keyset import shared_key_set
-    from shared.auth.service import ServiceTokenVerifier
+    from shared.core.auth.keyset import shared_key_set
+    from shared.core.auth.service import ServiceTokenVerifier
 
     url = "https://www.googleapis.com/oauth2/v3/certs-test-shared"
     first = ServiceTokenVerifier(audience="https://a", identities={}, jwks_url=url)

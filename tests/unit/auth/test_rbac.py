@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.auth import Permission, Principal, require
-from shared.auth.rbac import ROLE_PERMISSIONS, Role, permissions_of
-from shared.errors import PermissionDenied
+from shared.core.auth import Permission, Principal, require
+from shared.core.auth.rbac import ROLE_PERMISSIONS, Role, permissions_of
+from shared.core.errors import PermissionDenied
 
 
 def _user(*roles: str) -> Principal:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import jwt
 import pytest
 
-from shared.auth import Role, ServiceTokenVerifier
-from shared.errors import Unauthenticated
+from shared.core.auth import Role, ServiceTokenVerifier
+from shared.core.errors import Unauthenticated
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from devstack.tokens import ensure_keypair, mint_token
-from shared.auth.tokens import TokenVerifier
-from shared.errors import Unauthenticated
+from shared.core.auth.tokens import TokenVerifier
+from shared.core.errors import Unauthenticated
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import json
 
-from shared.crm import parse_event
-from shared.crm.followups import followups_for
+from shared.capabilities.crm import parse_event
+from shared.capabilities.crm.followups import followups_for
 from tests.helpers import crm_event
 
 

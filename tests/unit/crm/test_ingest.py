@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from shared.crm import CrmIngestor, PubSubMessage
-from shared.crm.ingest import message_from_cloud_event
-from shared.errors import InvalidInput, TransientError
-from shared.messaging import MemoryPublisher
-from shared.store import MemoryStore
+from shared.capabilities.crm import CrmIngestor, PubSubMessage
+from shared.capabilities.crm.ingest import message_from_cloud_event
+from shared.core.errors import InvalidInput, TransientError
+from shared.core.messaging import MemoryPublisher
+from shared.core.store import MemoryStore
 from tests.helpers import crm_event, pubsub_push_body
 
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from shared.crm import parse_event
-from shared.crm.envelope import EVENT_TYPES, InteractionPayload
-from shared.errors import InvalidInput
+from shared.capabilities.crm import parse_event
+from shared.capabilities.crm.envelope import EVENT_TYPES, InteractionPayload
+from shared.core.errors import InvalidInput
 from tests.helpers import crm_event
 
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import json
 
-from shared.crm import parse_event
-from shared.crm.readmodel import apply_event
-from shared.store import MemoryStore
-from shared.tenancy import TenantStore
+from shared.capabilities.crm import parse_event
+from shared.capabilities.crm.readmodel import apply_event
+from shared.core.store import MemoryStore
+from shared.core.tenancy import TenantStore
 from tests.helpers import crm_event
 
 

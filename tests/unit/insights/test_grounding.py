@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from shared.insights.grounding import check, sentences
-from shared.knowledge.index import Hit
+from shared.capabilities.insights.grounding import check, sentences
+from shared.capabilities.knowledge.index import Hit
 
 
 def _hit(doc_id: str, text: str) -> Hit:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.knowledge.text import query_terms, terms_of
+from shared.capabilities.knowledge.text import query_terms, terms_of
 
 
 def test_misspelled_words_are_corrected_for_keyword_search() -> None:

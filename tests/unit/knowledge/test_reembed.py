@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import time
 
-from shared.embeddings.words import WordHashEmbedder
-from shared.knowledge.index import KnowledgeBase
-from shared.knowledge.reembed import outdated, reembed
-from shared.store import MemoryStore
-from shared.tenancy.scope import TenantStore
+from shared.ai.embeddings.words import WordHashEmbedder
+from shared.capabilities.knowledge.index import KnowledgeBase
+from shared.capabilities.knowledge.reembed import outdated, reembed
+from shared.core.store import MemoryStore
+from shared.core.tenancy.scope import TenantStore
 
 
 class WordEmbedder(WordHashEmbedder):

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from shared.errors import InvalidInput
-from shared.knowledge.text import CHUNK_CHARS, chunk, terms_of
+from shared.capabilities.knowledge.text import CHUNK_CHARS, chunk, terms_of
+from shared.core.errors import InvalidInput
 
 
 def test_markdown_splits_at_headings_and_paragraphs() -> None:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from shared.errors import TransientError
-from shared.llm.aggregates import UsageAggregates
-from shared.llm.ledger import Ledger, UsageRecord
-from shared.store import MemoryStore
+from shared.ai.llm.aggregates import UsageAggregates
+from shared.ai.llm.ledger import Ledger, UsageRecord
+from shared.core.errors import TransientError
+from shared.core.store import MemoryStore
 
 DAY = "2026-12-01"
 

@@ -4,9 +4,9 @@ from datetime import date
 
 import pytest
 
-from shared.errors import ConfigError, InvalidInput
-from shared.llm.catalog import Catalog
-from shared.llm.types import Usage
+from shared.ai.llm.catalog import Catalog
+from shared.ai.llm.types import Usage
+from shared.core.errors import ConfigError, InvalidInput
 
 
 def _catalog(prices: list[dict[str, object]]) -> Catalog:

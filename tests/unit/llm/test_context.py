@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared.llm.context import SUMMARY_PREFIX, fit_to_window
-from shared.llm.errors import ContextTooLong
-from shared.llm.tokens import estimate_request_tokens
-from shared.llm.types import LLMRequest, Message
+from shared.ai.llm.context import SUMMARY_PREFIX, fit_to_window
+from shared.ai.llm.errors import ContextTooLong
+from shared.ai.llm.tokens import estimate_request_tokens
+from shared.ai.llm.types import LLMRequest, Message
 
 
 def _conversation(turns: int) -> LLMRequest:

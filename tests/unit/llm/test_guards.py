@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.llm.errors import PromptRejected
-from shared.llm.guards import PROMPT_INJECTION, check_untrusted, redact_pii, scan_injection
-from shared.tenancy import SECURITY_EVENTS
+from shared.ai.llm.errors import PromptRejected
+from shared.ai.llm.guards import PROMPT_INJECTION, check_untrusted, redact_pii, scan_injection
+from shared.core.tenancy import SECURITY_EVENTS
 
 
 @pytest.mark.parametrize(

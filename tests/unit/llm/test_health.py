@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.llm.health import HealthBoard
+from shared.ai.llm.health import HealthBoard
 
 
 class Clock:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.llm.ledger import Ledger, UsageRecord
-from shared.store import MemoryStore
+from shared.ai.llm.ledger import Ledger, UsageRecord
+from shared.core.store import MemoryStore
 
 
 def _record(crm_object: str) -> UsageRecord:

@@ -15,7 +15,7 @@ import pytest
 from devstack.procs import REPO
 from devstack.simulator.brain import Conversation, answer
 
-TEMPLATES = REPO / "shared/prompts/templates"
+TEMPLATES = REPO / "shared/ai/prompts/templates"
 LEAD = {
     "lead_id": "lead-1001",
     "first_name": "Ada",

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from shared.errors import TransientError
-from shared.llm.ledger import Ledger, UsageRecord
-from shared.store import MemoryStore
+from shared.ai.llm.ledger import Ledger, UsageRecord
+from shared.core.errors import TransientError
+from shared.core.store import MemoryStore
 
 
 def _record(call_id: str) -> UsageRecord:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.messaging import MemoryPublisher, MemoryTaskQueue, ordering_key, task_id
+from shared.core.messaging import MemoryPublisher, MemoryTaskQueue, ordering_key, task_id
 
 
 def test_ordering_key_is_per_tenant_and_entity() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from shared.prompts.evaluate import case_variables, load_cases
-from shared.prompts.registry import default_registry
-from shared.prompts.service import prepare
-from shared.store import MemoryStore
-from shared.tenancy.scope import TenantStore
+from shared.ai.prompts.evaluate import case_variables, load_cases
+from shared.ai.prompts.registry import default_registry
+from shared.ai.prompts.service import prepare
+from shared.core.store import MemoryStore
+from shared.core.tenancy.scope import TenantStore
 
 REGISTRY = default_registry()
 

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from shared.errors import ConfigError, InvalidInput, NotFound
-from shared.prompts.registry import Registry, default_registry, parse_version
-from shared.prompts.render import declared_inputs
+from shared.ai.prompts.registry import Registry, default_registry, parse_version
+from shared.ai.prompts.render import declared_inputs
+from shared.core.errors import ConfigError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import InvalidInput
-from shared.llm.errors import PromptRejected
-from shared.prompts.overrides import OverrideStore, validate_overrides
-from shared.prompts.registry import default_registry
-from shared.prompts.render import render
-from shared.prompts.service import prepare
-from shared.store.memory import MemoryStore
-from shared.tenancy.scope import TenantStore
-from shared.tenancy.security import SECURITY_EVENTS
+from shared.ai.llm.errors import PromptRejected
+from shared.ai.prompts.overrides import OverrideStore, validate_overrides
+from shared.ai.prompts.registry import default_registry
+from shared.ai.prompts.render import render
+from shared.ai.prompts.service import prepare
+from shared.core.errors import InvalidInput
+from shared.core.store.memory import MemoryStore
+from shared.core.tenancy.scope import TenantStore
+from shared.core.tenancy.security import SECURITY_EVENTS
 
 LEAD = '{"name": "Ada", "company": "Acme {not a variable}", "title": "CTO"}'
 

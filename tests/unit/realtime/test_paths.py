@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from shared.realtime.app import FORBIDDEN, NOT_FOUND
-from shared.realtime.durable import StreamLog
+from shared.capabilities.realtime.app import FORBIDDEN, NOT_FOUND
+from shared.capabilities.realtime.durable import StreamLog
 from tests.unit.realtime.test_service import event, service
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def test_another_tenants_run_or_customer_is_not_found(
 def test_a_role_without_the_paths_permission_is_refused(
     service: tuple[TestClient, Feed], make_token: TokenFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.auth import rbac
+    from shared.core.auth import rbac
 
     client, feed = service
     assert feed.store is not None

@@ -11,12 +11,12 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from shared.auth.principal import Principal
-from shared.auth.tokens import TokenVerifier
-from shared.realtime import hub as hub_module
-from shared.realtime.app import UNAUTHENTICATED, build_app
-from shared.realtime.hub import Connection, Hub, Subscription, permission_for
-from shared.store.memory import MemoryStore
+from shared.capabilities.realtime import hub as hub_module
+from shared.capabilities.realtime.app import UNAUTHENTICATED, build_app
+from shared.capabilities.realtime.hub import Connection, Hub, Subscription, permission_for
+from shared.core.auth.principal import Principal
+from shared.core.auth.tokens import TokenVerifier
+from shared.core.store.memory import MemoryStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -286,11 +286,11 @@ def test_health_fails_once_events_stop_flowing(service: tuple[TestClient, Feed])
 def test_every_message_the_service_sends_is_in_the_documented_protocol(
     service: tuple[TestClient, Feed], make_token: TokenFactory
 ) -> None:
-    """api/asyncapi.json is generated from shared/realtime/messages.py: the real messages of a
+    """api/asyncapi.json is generated from shared/capabilities/realtime/messages.py: the real messages of a
     session (ready, subscribed, events, a replay, resync, pong, errors, a refusal) fit it."""
     from pydantic import TypeAdapter
 
-    from shared.realtime.messages import ServerMessage, Subscribe
+    from shared.capabilities.realtime.messages import ServerMessage, Subscribe
 
     documented = TypeAdapter(ServerMessage)
     client, feed = service

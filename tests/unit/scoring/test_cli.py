@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shared.scoring", *args],
+        [sys.executable, "-m", "shared.capabilities.scoring", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

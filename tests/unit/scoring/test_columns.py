@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from shared.scoring.columns import clean, display, format_value, infer, post_outcome_name
+from shared.capabilities.scoring.columns import (
+    clean,
+    display,
+    format_value,
+    infer,
+    post_outcome_name,
+)
 
 
 def test_placeholders_become_missing() -> None:

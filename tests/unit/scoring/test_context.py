@@ -1,4 +1,4 @@
-"""Context fields and the period key (shared/scoring/context.py) on generated, time-ordered leads."""
+"""Context fields and the period key (shared/capabilities/scoring/context.py) on generated, time-ordered leads."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared.scoring import context
-from shared.scoring.context import PERIOD, change_ratio, find_period
-from shared.scoring.model import LeadModel
-from shared.scoring.training import train
+from shared.capabilities.scoring import context
+from shared.capabilities.scoring.context import PERIOD, change_ratio, find_period
+from shared.capabilities.scoring.model import LeadModel
+from shared.capabilities.scoring.training import train
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -80,7 +80,7 @@ def test_change_ratio_tells_runs_from_shuffled_values(leads: Any) -> None:
 
 
 def test_the_period_key_combines_the_discrete_context_fields(leads: Any) -> None:
-    from shared.scoring.columns import clean, infer
+    from shared.capabilities.scoring.columns import clean, infer
 
     frame = leads.drop(columns=["outcome", "lead_id"])
     columns, _ = infer(frame.apply(clean))

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.scoring.metrics import summary
+from shared.capabilities.scoring.metrics import summary
 
 
 def _no_nested_arrays(value: Any, inside_list: bool = False) -> bool:

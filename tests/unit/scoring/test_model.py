@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from devstack.demo_leads import make_leads, true_logit
-from shared.errors import InvalidInput
-from shared.scoring.metrics import auc, summary
-from shared.scoring.model import PRIOR_CONFIDENCE_CAP, LeadModel
-from shared.scoring.training import labels, train
+from shared.capabilities.scoring.metrics import auc, summary
+from shared.capabilities.scoring.model import PRIOR_CONFIDENCE_CAP, LeadModel
+from shared.capabilities.scoring.training import labels, train
+from shared.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -102,8 +102,8 @@ def test_bad_arguments_name_the_field(data: Any) -> None:
 def test_calibration_keeps_the_ranking_of_distinct_scores() -> None:
     import numpy as np
 
-    from shared.scoring.model import Calibrator
-    from shared.scoring.training import _calibrate
+    from shared.capabilities.scoring.model import Calibrator
+    from shared.capabilities.scoring.training import _calibrate
 
     rng = np.random.default_rng(3)
     logits = rng.normal(size=5000)

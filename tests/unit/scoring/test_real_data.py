@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from devstack.procs import REPO
-from shared.scoring.metrics import summary
-from shared.scoring.training import labels, train
+from shared.capabilities.scoring.metrics import summary
+from shared.capabilities.scoring.training import labels, train
 
 BANK = REPO.parent / "shared/data/bank-marketing/bank-additional-full.csv"
 

@@ -15,9 +15,9 @@ import pytest
 
 from devstack.tokens import ensure_keypair, mint_token
 from devstack.topology import function_routes, load_routes
-from shared.auth.tokens import TokenVerifier
-from shared.store import MemoryStore
-from shared.web.http import dispatch
+from shared.core.auth.tokens import TokenVerifier
+from shared.core.store import MemoryStore
+from shared.core.web.http import dispatch
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -103,7 +103,7 @@ def test_forged_tokens_are_refused_on_every_route(keys: tuple[Path, Path], tmp_p
 
 @pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "bearer x.y.z"])
 def test_malformed_authorization_headers_are_refused(keys: tuple[Path, Path], header: str) -> None:
-    from shared.errors import Unauthenticated
+    from shared.core.errors import Unauthenticated
 
     verifier = TokenVerifier(
         issuer="crm-dev", audience="crm-ai", public_key_pem=keys[1].read_text()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.llm import guards
+from shared.ai.llm import guards
 from tests.redos import adversarial, patterns
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import InvalidInput
-from shared.store.base import check_segment
+from shared.core.errors import InvalidInput
+from shared.core.store.base import check_segment
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", "..", ".", "__x__", "a\n", "a\x00", "x" * 257, "é"])

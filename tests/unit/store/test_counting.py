@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.store import counting
-from shared.store.counting import CountingStore, pattern
-from shared.store.memory import MemoryStore
+from shared.core.store import counting
+from shared.core.store.counting import CountingStore, pattern
+from shared.core.store.memory import MemoryStore
 
 
 def test_patterns_hide_ids_and_keep_collections() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.store import MemoryStore
+from shared.core.store import MemoryStore
 
 
 def test_transactions_must_read_before_writing_like_firestore() -> None:

@@ -3,12 +3,12 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from shared.auth import Principal
-from shared.errors import InvalidInput, TenantMismatch
-from shared.store import MemoryStore
-from shared.tenancy import SECURITY_EVENTS, TenantStore, tenant_for
-from shared.tenancy.repository import TenantRepository
-from shared.tenancy.security import CROSS_TENANT
+from shared.core.auth import Principal
+from shared.core.errors import InvalidInput, TenantMismatch
+from shared.core.store import MemoryStore
+from shared.core.tenancy import SECURITY_EVENTS, TenantStore, tenant_for
+from shared.core.tenancy.repository import TenantRepository
+from shared.core.tenancy.security import CROSS_TENANT
 
 
 def test_paths_stay_inside_the_tenant() -> None:

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 import flask
 import pytest
 
-from shared.auth.tokens import TokenVerifier
-from shared.config import load_settings
-from shared.errors import ConfigError
-from shared.store import MemoryStore
-from shared.web import dispatch
-from shared.web.http import with_cors
+from shared.core.auth.tokens import TokenVerifier
+from shared.core.config import load_settings
+from shared.core.errors import ConfigError
+from shared.core.store import MemoryStore
+from shared.core.web import dispatch
+from shared.core.web.http import with_cors
 from tests.unit.web.test_http import ROUTES
 
 if TYPE_CHECKING:

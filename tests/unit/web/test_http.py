@@ -7,12 +7,12 @@ import flask
 import pytest
 from pydantic import Field, StringConstraints
 
-from shared.auth import Permission
-from shared.auth.tokens import TokenVerifier
-from shared.errors import TransientError
-from shared.store import MemoryStore
-from shared.web import RequestContext, Route, dispatch
-from shared.web.contract import Fields, Id, JsonObject, Request
+from shared.core.auth import Permission
+from shared.core.auth.tokens import TokenVerifier
+from shared.core.errors import TransientError
+from shared.core.store import MemoryStore
+from shared.core.web import RequestContext, Route, dispatch
+from shared.core.web.contract import Fields, Id, JsonObject, Request
 
 if TYPE_CHECKING:
     from pathlib import Path

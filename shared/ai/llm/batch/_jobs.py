@@ -1,0 +1,140 @@
+"""A batch job's documents: ``tenants/{t}/llm_batches/{job_id}`` and its items, the job's
+lease (one collector at a time), and the job as the API shows it."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from shared.ai.llm.types import LLMRequest
+from shared.core.errors import NotFound
+
+if TYPE_CHECKING:
+    from shared.ai.llm.types import LLMResponse
+    from shared.core.tenancy.scope import TenantStore
+
+
+class BatchItem(BaseModel):
+    """One request of a job, with what its usage record must name."""
+
+    ref: str  # the caller's id for the item (a lead id, ...)
+    request: LLMRequest
+    crm_object: str | None = None
+    template_id: str | None = None
+    template_version: str | None = None
+
+
+def job_id_for(tenant_id: str, idempotency_key: str | None) -> str:
+    if idempotency_key:
+        return "b" + hashlib.sha256(f"{tenant_id}|{idempotency_key}".encode()).hexdigest()[:23]
+    return "b" + uuid.uuid4().hex[:23]
+
+
+def take_lease(scope: TenantStore, job_path: str, lease_s: float, now: datetime) -> bool:
+    """Hold the job for ``lease_s`` unless a live lease is held already (then False).
+
+    Raises:
+        NotFound: no such job.
+    """
+
+    def _take(tx: Any) -> bool:
+        job = tx.get(job_path)
+        if job is None:
+            raise NotFound(f"no batch {job_path.rsplit('/', 1)[-1]!r}", field="batch_id")
+        until = job.get("lease_until")
+        if until is not None and until > now:
+            return False
+        tx.set(job_path, {**job, "lease_until": now + timedelta(seconds=lease_s)})
+        return True
+
+    return bool(scope.run_transaction(_take))
+
+
+def release_lease(scope: TenantStore, job_path: str) -> None:
+    def _drop(tx: Any) -> None:
+        job = tx.get(job_path)
+        if job is not None:
+            tx.set(job_path, {**job, "lease_until": None})
+
+    scope.run_transaction(_drop)
+
+
+def items_of(scope: TenantStore, job_id: str) -> list[tuple[str, dict[str, Any]]]:
+    return scope.query(scope.path("llm_batches", job_id, "items"))
+
+
+def item_path(scope: TenantStore, job_id: str, custom_id: str) -> str:
+    return scope.path("llm_batches", job_id, "items", custom_id)
+
+
+def item_doc(item: BatchItem, custom_id: str) -> dict[str, Any]:
+    return {**item.model_dump(mode="json"), "custom_id": custom_id, "attempts": 0}
+
+
+def job_view(
+    scope: TenantStore, job_id: str, *, limit: int = 100, after: str | None = None
+) -> dict[str, Any]:
+    """The job with its counts and up to ``limit`` items (results included) after ``after``."""
+    job = scope.get(scope.path("llm_batches", job_id))
+    if job is None:
+        raise NotFound(f"no batch {job_id!r}", field="batch_id")
+    items = items_of(scope, job_id)
+    counts: dict[str, int] = {}
+    for _, doc in items:
+        counts[doc["state"]] = counts.get(doc["state"], 0) + 1
+    page = [(cid, doc) for cid, doc in sorted(items) if after is None or cid > after][:limit]
+    return {
+        "batch_id": job_id,
+        **{
+            k: job.get(k)
+            for k in (
+                "state",
+                "mode",
+                "feature",
+                "created_at",
+                "deadline_at",
+                "completed_at",
+                "total",
+                "batch_cost_usd",
+                "online_cost_usd",
+                "notes",
+            )
+        },
+        "provider_batches": [
+            {k: pb[k] for k in ("provider", "model", "state", "size")}
+            for pb in job.get("provider_batches", [])
+        ],
+        "counts": counts,
+        "items": [
+            {
+                "id": doc["ref"],
+                "custom_id": cid,
+                "state": doc["state"],
+                "template": f"{doc['template_id']}@v{doc['template_version']}"
+                if doc.get("template_id")
+                else None,
+                "result": doc.get("result"),
+                "error": doc.get("error"),
+            }
+            for cid, doc in page
+        ],
+        "next_after": page[-1][0] if len(page) == limit else None,
+    }
+
+
+def result_doc(response: LLMResponse) -> dict[str, Any]:
+    return {
+        "text": response.text,
+        "structured": response.structured,
+        "provider": response.provider,
+        "model": response.model,
+        "input_tokens": response.usage.input_tokens,
+        "output_tokens": response.usage.output_tokens,
+        "cost_usd": response.cost_usd,
+        "batch": response.batch,
+        "schema_valid": response.schema_valid,
+    }

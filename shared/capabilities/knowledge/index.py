@@ -1,0 +1,278 @@
+"""A tenant's knowledge base: documents chunked, embedded and stored in Firestore with a vector
+field, and hybrid retrieval over them (vector similarity and keyword match, fused by reciprocal
+rank), returning citations.
+
+``tenants/{t}/knowledge_docs/{doc_id}``: title, format, chunk count, embedding model.
+``tenants/{t}/knowledge_chunks/{doc_id}-{n}``: text, ``embedding`` (a Firestore vector),
+``model_id``, ``kw`` (its normalised words as a map ``{word: true}``, for keyword candidates),
+source and date.
+The tenant is the path, so a query can never reach another tenant's chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from shared.capabilities.knowledge.text import Format, chunk, keyword_map, query_terms, terms_of
+from shared.core.errors import InvalidInput, NotFound
+from shared.core.store.base import Vector
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from shared.ai.embeddings.base import Embedder
+    from shared.core.store.base import Filter
+    from shared.core.tenancy.scope import TenantStore
+
+# Indexing is synchronous: at ~15 KB of text a second on one core (the local embedder), 100,000
+# characters index in about 8 s, inside the API's 60 s deadline. Split longer documents.
+MAX_DOC_CHARS = 100_000
+VECTOR_CANDIDATES = 40
+KEYWORD_TERMS = 4
+KEYWORD_CANDIDATES = 30
+RRF_K = 5  # tuned on the support dev split (issue 18): tests/bench/bench_knowledge.py --tune
+KEYWORD_WEIGHT = 0.5  # the keyword list counts half the vector list in the fusion (same tuning)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk, with the citation a caller shows."""
+
+    chunk_id: str
+    doc_id: str
+    source_type: str
+    title: str
+    text: str
+    date: str | None
+    score: float
+    vector_rank: int | None
+    keyword_rank: int | None
+
+    def citation(self, snippet_chars: int = 240) -> dict[str, Any]:
+        return {
+            "source_type": self.source_type,
+            "id": self.doc_id,
+            "chunk_id": self.chunk_id,
+            "title": self.title,
+            "date": self.date,
+            "snippet": self.text[:snippet_chars],
+        }
+
+
+class KnowledgeBase:
+    def __init__(self, scope: TenantStore, embedder: Embedder) -> None:
+        self._scope = scope
+        self._embedder = embedder
+
+    # --- documents ------------------------------------------------------------------------------
+    def add(
+        self,
+        title: str,
+        content: str,
+        fmt: Format = "text",
+        *,
+        doc_id: str | None = None,
+        source: str | None = None,
+        added_by: str = "",
+    ) -> dict[str, Any]:
+        """Chunk, embed and store a document (replacing one with the same ``doc_id``).
+
+        Raises:
+            InvalidInput: empty or too large content, bad JSON, bad format.
+        """
+        if fmt not in ("text", "markdown", "json"):
+            raise InvalidInput("format must be text, markdown or json", field="format")
+        if not content.strip():
+            raise InvalidInput("content is empty", field="content")
+        if len(content) > MAX_DOC_CHARS:
+            raise InvalidInput(
+                f"content may hold at most {MAX_DOC_CHARS} characters", field="content"
+            )
+        doc_id = doc_id or "kb-" + uuid.uuid4().hex[:16]
+        # A short heading chunk (title and the opening line) lets a question that names the
+        # topic find the document even when its body is mostly steps shared with others.
+        opening = content.strip().splitlines()[0][:200]
+        pieces = [f"{title}. {opening}", *chunk(content, fmt)]
+        vectors = self._embedder.embed([f"{title}\n{p}" for p in pieces])
+        now = datetime.now(UTC)
+        if self._scope.get(self._doc_path(doc_id)) is not None:
+            self.delete(doc_id)
+        docs: list[tuple[str, dict[str, Any]]] = [
+            (
+                self._scope.path("knowledge_chunks", f"{doc_id}-{n}"),
+                {
+                    "doc_id": doc_id,
+                    "n": n,
+                    "title": title,
+                    "text": text,
+                    "embedding": Vector(vector),
+                    "model_id": self._embedder.model_id,
+                    "kw": keyword_map(f"{title} {text}"),
+                    "title_terms": sorted(set(terms_of(title))),
+                    "source_type": "knowledge",
+                    "date": now.date().isoformat(),
+                    "content_hash": hashlib.sha256(text.encode()).hexdigest(),
+                },
+            )
+            for n, (text, vector) in enumerate(zip(pieces, vectors, strict=True))
+        ]
+        meta = {
+            "doc_id": doc_id,
+            "title": title,
+            "format": fmt,
+            "source": source,
+            "chunks": len(pieces),
+            "chars": len(content),
+            "model_id": self._embedder.model_id,
+            "added_by": added_by,
+            "created_at": now,
+        }
+        self._scope.set_many([*docs, (self._doc_path(doc_id), meta)])
+        return meta
+
+    def _doc_path(self, doc_id: str) -> str:
+        return self._scope.path("knowledge_docs", doc_id)
+
+    def documents(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._scope.query(
+            self._scope.path("knowledge_docs"), order_by="created_at", descending=True, limit=limit
+        )
+        return [doc for _, doc in rows]
+
+    def delete(self, doc_id: str) -> None:
+        """Remove a document and its chunks.
+
+        Raises:
+            NotFound: no such document in this tenant.
+        """
+        meta = self._scope.get(self._doc_path(doc_id))
+        if meta is None:
+            raise NotFound(f"no knowledge document {doc_id!r} in this tenant", field="doc_id")
+        for n in range(int(meta.get("chunks", 0))):
+            self._scope.delete(self._scope.path("knowledge_chunks", f"{doc_id}-{n}"))
+        self._scope.delete(self._doc_path(doc_id))
+
+    # --- retrieval ------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        mode: Literal["hybrid", "vector", "keyword"] = "hybrid",
+        vector: list[float] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best chunks for ``query`` (see :class:`ChunkIndex`)."""
+        return ChunkIndex(self._scope, self._embedder, "knowledge_chunks").search(
+            query, k, mode=mode, vector=vector
+        )
+
+
+class ChunkIndex:
+    """Hybrid retrieval over one tenant collection of embedded chunks: vector and keyword
+    candidates fused by reciprocal rank (1 / (RRF_K + rank) from the vector list, half that from
+    the keyword list), optionally restricted
+    by ``where`` (a customer) and weighted towards recent chunks."""
+
+    def __init__(
+        self,
+        scope: TenantStore,
+        embedder: Embedder,
+        collection: str,
+        *,
+        where: Sequence[Filter] = (),
+        recency_half_life_days: float | None = None,
+    ) -> None:
+        self._scope = scope
+        self._embedder = embedder
+        self._collection = scope.path(collection)
+        self._where = list(where)
+        self._half_life = recency_half_life_days
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        mode: Literal["hybrid", "vector", "keyword"] = "hybrid",
+        vector: list[float] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best chunks for ``query``; ``mode`` keeps one candidate list only;
+        ``vector`` is the query's embedding when the caller has it already (one embedding for
+        several indexes)."""
+        collection = self._collection
+        docs: dict[str, dict[str, Any]] = {}
+        vector_rank: dict[str, int] = {}
+        if mode != "keyword":
+            if vector is None:
+                [vector] = self._embedder.embed([query])
+            by_vector = self._scope.nearest(
+                collection,
+                field="embedding",
+                vector=vector,
+                limit=VECTOR_CANDIDATES,
+                where=[*self._where, ("model_id", "==", self._embedder.model_id)],
+            )
+            docs = {cid: doc for cid, doc, _ in by_vector}
+            vector_rank = {cid: i for i, (cid, _, _) in enumerate(by_vector)}
+        keyword_rank: dict[str, int] = {}
+        if mode != "vector":
+            wanted = list(dict.fromkeys(query_terms(query)))
+            # The longest words are the most specific: they bring keyword candidates in.
+            for term in sorted(wanted, key=len, reverse=True)[:KEYWORD_TERMS]:
+                for cid, doc in self._scope.query(
+                    collection,
+                    where=[*self._where, ("kw", "has_key", term)],
+                    limit=KEYWORD_CANDIDATES,
+                ):
+                    docs.setdefault(cid, doc)
+            keyword_rank = _keyword_ranks(wanted, docs)
+        today = datetime.now(UTC).date()
+        fused = []
+        for cid, doc in docs.items():
+            score = 0.0
+            if cid in vector_rank:
+                score += 1 / (RRF_K + vector_rank[cid])
+            if cid in keyword_rank:
+                score += KEYWORD_WEIGHT / (RRF_K + keyword_rank[cid])
+            if self._half_life and doc.get("date"):
+                age = max((today - date.fromisoformat(str(doc["date"])[:10])).days, 0)
+                score *= 0.5 + 0.5 * 0.5 ** (age / self._half_life)
+            fused.append((score, cid, doc))
+        fused.sort(key=lambda row: row[0], reverse=True)
+        return [
+            Hit(
+                chunk_id=cid,
+                doc_id=doc["doc_id"],
+                source_type=doc.get("source_type", "knowledge"),
+                title=doc.get("title", ""),
+                text=doc.get("text", ""),
+                date=doc.get("date"),
+                score=round(score, 6),
+                vector_rank=vector_rank.get(cid),
+                keyword_rank=keyword_rank.get(cid),
+            )
+            for score, cid, doc in fused[:k]
+        ]
+
+
+def _keyword_ranks(wanted: list[str], docs: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Rank candidates by the summed rarity (inverse document frequency within the candidate
+    set) of the query words they contain; candidates with none are not ranked."""
+    if not wanted or not docs:
+        return {}
+    sets = {cid: set(doc.get("kw") or ()) for cid, doc in docs.items()}
+    titles = {cid: set(doc.get("title_terms", [])) for cid, doc in docs.items()}
+    n = len(sets)
+    idf = {t: math.log(1 + n / (1 + sum(t in s for s in sets.values()))) for t in wanted}
+    # A query word in the document's title counts three times: titles name the topic.
+    scored = [
+        (sum(idf[t] * (3 if t in titles[cid] else 1) for t in wanted if t in s), cid)
+        for cid, s in sets.items()
+    ]
+    ranked = sorted((row for row in scored if row[0] > 0), reverse=True)
+    return {cid: i for i, (_, cid) in enumerate(ranked)}

@@ -1,0 +1,142 @@
+"""The document-store seam: the interface every Firestore-backed repository is written against.
+
+Paths alternate collection and document ids (``tenants/t1/leads/l1``). Two implementations stand
+beside each other: :class:`~shared.core.store.firestore.FirestoreStore` (the real one) and
+:class:`~shared.core.store.memory.MemoryStore` (a reference fake for fast unit tests); the suite in
+``tests/conformance/test_document_store.py`` holds both to the same behaviour.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, Protocol, TypeVar
+
+from shared.core.errors import InvalidInput
+
+T = TypeVar("T")
+Document = dict[str, Any]
+# ``(field, "has_key", key)``: the map ``field`` holds ``key`` set to true. An equality on a map
+# entry, which Firestore serves from its automatic single-field indexes (and index merging with
+# other equalities), where ``array_contains`` on a large collection needs more.
+Operator = Literal["==", "!=", "<", "<=", ">", ">=", "in", "array_contains", "has_key"]
+Filter = tuple[str, Operator, Any]
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.@:+\-]{1,256}$")
+
+
+def check_segment(value: str, *, field: str = "id") -> str:
+    """Return ``value`` if it is a safe single path segment, else raise naming ``field``.
+
+    Raises:
+        InvalidInput: empty, too long, containing '/' or characters outside [A-Za-z0-9_.@:+-],
+            or a reserved name ('.', '..', '__x__').
+    """
+    if (
+        not isinstance(value, str)
+        or not _SEGMENT.fullmatch(value)
+        or value in (".", "..")
+        or (value.startswith("__") and value.endswith("__"))
+    ):
+        raise InvalidInput(
+            f"{field} must be 1-256 characters of letters, digits and _.@:+- (got {value!r})",
+            field=field,
+        )
+    return value
+
+
+def join_path(*segments: str) -> str:
+    return "/".join(check_segment(s, field="path segment") for s in segments)
+
+
+class Vector(list[float]):
+    """A list of floats stored as a vector field (a Firestore ``Vector``), searchable by
+    :meth:`DocumentStore.nearest`."""
+
+
+class Transaction(Protocol):
+    """Reads must come before writes (Firestore's rule); writes apply atomically at commit."""
+
+    def get(self, path: str) -> Document | None: ...
+
+    def set(self, path: str, data: Document) -> None: ...
+
+    def delete(self, path: str) -> None: ...
+
+
+class DocumentStore(Protocol):
+    def get(self, path: str) -> Document | None:
+        """The document at ``path``, or None when absent."""
+        ...
+
+    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
+        """Documents in the order of ``paths``; None for each absent one."""
+        ...
+
+    def set(self, path: str, data: Document) -> None:
+        """Create or replace the document at ``path``."""
+        ...
+
+    def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
+        """Create or replace many documents (in batches; not one atomic unit)."""
+        ...
+
+    def create(self, path: str, data: Document) -> bool:
+        """Create the document; return False (and change nothing) when it already exists."""
+        ...
+
+    def delete(self, path: str) -> None: ...
+
+    def get_versioned(self, path: str) -> tuple[Document | None, Any]:
+        """The document and an opaque version of it for :meth:`set_if` (None when absent)."""
+        ...
+
+    def set_if(self, path: str, data: Document, version: Any) -> bool:
+        """Write ``data``'s top-level fields (other fields are kept) only if the document is
+        still as :meth:`get_versioned` saw it (``version`` None: only if it still does not
+        exist); False, with nothing written, when it changed. Optimistic: no lock is held, so
+        writers never wait on each other (a hot document's contention costs a retry, not a
+        lock timeout)."""
+        ...
+
+    def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
+        """Atomically add each delta to the (nested) numeric field at its key path, creating the
+        document and fields as needed. Key path parts are literal field names (dots allowed)."""
+        ...
+
+    def run_transaction(self, fn: Callable[[Transaction], T]) -> T:
+        """Run ``fn`` atomically (retried by the backend on contention) and return its result.
+
+        Raises:
+            TransientError: the backend was unavailable or contention did not clear.
+        """
+        ...
+
+    def query(
+        self,
+        collection: str,
+        *,
+        where: Sequence[Filter] = (),
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, Document]]:
+        """(document id, data) pairs of the collection at ``collection`` that match ``where``."""
+        ...
+
+    def nearest(
+        self,
+        collection: str,
+        *,
+        field: str,
+        vector: list[float],
+        limit: int,
+        where: Sequence[Filter] = (),
+    ) -> list[tuple[str, Document, float]]:
+        """The ``limit`` documents whose :class:`Vector` ``field`` is closest to ``vector`` by cosine
+        distance (0 = same direction, 2 = opposite), nearest first, as (id, data, distance)."""
+        ...
+
+    def delete_collection(self, collection: str) -> int:
+        """Delete every document of a collection (not its subcollections); return how many."""
+        ...

@@ -1,0 +1,295 @@
+"""Firestore implementation of :class:`~shared.core.store.base.DocumentStore`.
+
+The SDK is imported only here, when a store is first built, so units that never touch Firestore
+do not pay for it at cold start. Transient backend failures become
+:class:`~shared.core.errors.TransientError` so that event and task handlers raise and get retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shared.core.errors import TransientError
+from shared.core.store.base import Vector
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+    from shared.core.config import Settings
+    from shared.core.store.base import Document, Filter
+
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def _transient_errors() -> Iterator[None]:
+    from google.api_core import exceptions as gexc
+
+    try:
+        yield
+    except (
+        gexc.ServiceUnavailable,
+        gexc.DeadlineExceeded,
+        gexc.Aborted,
+        gexc.InternalServerError,
+        gexc.TooManyRequests,
+        gexc.ResourceExhausted,
+    ) as exc:
+        raise TransientError(f"Firestore is unavailable: {exc.message}") from exc
+
+
+def _to_firestore(value: Any) -> Any:
+    if isinstance(value, Vector):
+        from google.cloud.firestore_v1.vector import Vector as FirestoreVector
+
+        return FirestoreVector(list(value))
+    if isinstance(value, dict):
+        return {k: _to_firestore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_firestore(v) for v in value]
+    return value
+
+
+def _from_firestore(value: Any) -> Any:
+    from google.cloud.firestore_v1.vector import Vector as FirestoreVector
+
+    if isinstance(value, FirestoreVector):
+        return Vector(list(value))
+    if isinstance(value, dict):
+        return {k: _from_firestore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_firestore(v) for v in value]
+    return value
+
+
+def _firestore_filter(flt: Filter) -> tuple[str, str, Any]:
+    """Our filter as the SDK's (field path, operator, value); ``has_key`` becomes an equality on
+    the map entry, its key quoted as a field path needs (keys may start with a digit)."""
+    field, op, value = flt
+    if op == "has_key":
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        return FieldPath(*field.split("."), str(value)).to_api_repr(), "==", True
+    return field, op, value
+
+
+def _doc(snap: Any) -> Document | None:
+    return _from_firestore(snap.to_dict()) if snap.exists else None
+
+
+def build_client(settings: Settings) -> firestore.Client:
+    """A Firestore client for the settings' project, on the emulator when one is configured."""
+    from google.cloud import firestore
+
+    if settings.firestore_emulator_host:
+        # The SDK finds its emulator only through this variable; the settings may have come from
+        # an injected mapping, so make the process agree with them before building the client.
+        os.environ["FIRESTORE_EMULATOR_HOST"] = settings.firestore_emulator_host
+    return firestore.Client(project=settings.project_id, database=settings.firestore_database)
+
+
+class _FirestoreTransaction:
+    def __init__(self, client: firestore.Client, tx: firestore.Transaction) -> None:
+        self._client = client
+        self._tx = tx
+
+    def get(self, path: str) -> Document | None:
+        snap = self._client.document(path).get(transaction=self._tx)
+        return _doc(snap)
+
+    def set(self, path: str, data: Document) -> None:
+        self._tx.set(self._client.document(path), _to_firestore(data))
+
+    def delete(self, path: str) -> None:
+        self._tx.delete(self._client.document(path))
+
+
+class FirestoreStore:
+    """A :class:`DocumentStore` on Firestore (or its emulator)."""
+
+    def __init__(self, client: firestore.Client, *, max_attempts: int = 5, rounds: int = 6) -> None:
+        self._client = client
+        self._max_attempts = max_attempts
+        self._rounds = rounds
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FirestoreStore:
+        return cls(build_client(settings))
+
+    @property
+    def client(self) -> firestore.Client:
+        return self._client
+
+    def get(self, path: str) -> Document | None:
+        with _transient_errors():
+            snap = self._client.document(path).get()
+        return _doc(snap)
+
+    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
+        if not paths:
+            return []
+        refs = [self._client.document(p) for p in paths]
+        with _transient_errors():
+            found = {s.reference.path: s for s in self._client.get_all(refs)}
+        return [_doc(snap) if (snap := found.get(p)) is not None else None for p in paths]
+
+    def set(self, path: str, data: Document) -> None:
+        with _transient_errors():
+            self._client.document(path).set(_to_firestore(data))
+
+    def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
+        with _transient_errors():
+            for start in range(0, len(items), 400):
+                batch = self._client.batch()
+                for path, data in items[start : start + 400]:
+                    batch.set(self._client.document(path), _to_firestore(data))
+                batch.commit()
+
+    def create(self, path: str, data: Document) -> bool:
+        from google.api_core import exceptions as gexc
+
+        with _transient_errors():
+            try:
+                self._client.document(path).create(_to_firestore(data))
+            except gexc.AlreadyExists:
+                return False
+        return True
+
+    def delete(self, path: str) -> None:
+        with _transient_errors():
+            self._client.document(path).delete()
+
+    def get_versioned(self, path: str) -> tuple[Document | None, Any]:
+        with _transient_errors():
+            snap = self._client.document(path).get()
+        return (_doc(snap), snap.update_time) if snap.exists else (None, None)
+
+    def set_if(self, path: str, data: Document, version: Any) -> bool:
+        from google.api_core import exceptions as gexc
+
+        if version is None:
+            return self.create(path, data)
+        fields = {self._client.field_path(k): v for k, v in _to_firestore(data).items()}
+        option = self._client.write_option(last_update_time=version)
+        with _transient_errors():
+            try:
+                self._client.document(path).update(fields, option=option)
+            except (gexc.FailedPrecondition, gexc.NotFound):
+                return False
+        return True
+
+    def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
+        from google.cloud import firestore
+
+        data: dict[str, Any] = {}
+        for keys, delta in deltas.items():
+            node = data
+            for key in keys[:-1]:
+                node = node.setdefault(key, {})
+            node[keys[-1]] = firestore.Increment(delta)
+        with _transient_errors():
+            self._client.document(path).set(data, merge=True)
+
+    def run_transaction(self, fn: Callable[[Any], T]) -> T:
+        from google.cloud import firestore
+
+        client = self._client
+
+        @firestore.transactional
+        def _run(tx: firestore.Transaction) -> T:
+            result: T = fn(_FirestoreTransaction(client, tx))
+            return result
+
+        # The SDK retries an aborted transaction at once; under contention on one document (a
+        # budget, a counter) that just collides again, so rounds of attempts are spaced out with
+        # jittered backoff before contention is reported as a transient error.
+        from google.api_core import exceptions as gexc
+
+        for round_ in range(self._rounds):
+            with _transient_errors():
+                try:
+                    outcome: T = _run(client.transaction(max_attempts=self._max_attempts))
+                    return outcome
+                except (ValueError, gexc.Aborted) as exc:
+                    # ValueError: the SDK's own attempts ran out; Aborted: a read inside the
+                    # transaction lost a lock (the emulator locks pessimistically).
+                    if isinstance(exc, ValueError) and "Failed to commit transaction" not in str(
+                        exc
+                    ):
+                        raise
+                    if round_ == self._rounds - 1:
+                        raise TransientError(f"Firestore transaction contention: {exc}") from exc
+            time.sleep(random.uniform(0, 0.05 * 2**round_))  # noqa: S311 - jitter, not security
+        raise AssertionError("unreachable")
+
+    def query(
+        self,
+        collection: str,
+        *,
+        where: Sequence[Filter] = (),
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, Document]]:
+        from google.cloud import firestore
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query: Any = self._client.collection(collection)
+        for flt in where:
+            query = query.where(filter=FieldFilter(*_firestore_filter(flt)))
+        if order_by is not None:
+            direction = firestore.Query.DESCENDING if descending else firestore.Query.ASCENDING
+            query = query.order_by(order_by, direction=direction)
+        if limit is not None:
+            query = query.limit(limit)
+        with _transient_errors():
+            return [(snap.id, _from_firestore(snap.to_dict() or {})) for snap in query.stream()]
+
+    def nearest(
+        self,
+        collection: str,
+        *,
+        field: str,
+        vector: list[float],
+        limit: int,
+        where: Sequence[Filter] = (),
+    ) -> list[tuple[str, Document, float]]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+        from google.cloud.firestore_v1.base_vector_query import DistanceMeasure
+        from google.cloud.firestore_v1.vector import Vector as FirestoreVector
+
+        query: Any = self._client.collection(collection)
+        for flt in where:
+            query = query.where(filter=FieldFilter(*_firestore_filter(flt)))
+        nearest = query.find_nearest(
+            vector_field=field,
+            query_vector=FirestoreVector(list(vector)),
+            distance_measure=DistanceMeasure.COSINE,
+            limit=limit,
+            distance_result_field="_distance",
+        )
+        rows = []
+        with _transient_errors():
+            for snap in nearest.stream():
+                data = _from_firestore(snap.to_dict() or {})
+                distance = float(data.pop("_distance"))
+                rows.append((snap.id, data, distance))
+        return rows
+
+    def delete_collection(self, collection: str) -> int:
+        deleted = 0
+        with _transient_errors():
+            while True:
+                snaps = list(self._client.collection(collection).limit(400).stream())
+                if not snaps:
+                    return deleted
+                batch = self._client.batch()
+                for snap in snaps:
+                    batch.delete(snap.reference)
+                batch.commit()
+                deleted += len(snaps)

@@ -1,0 +1,180 @@
+"""In-memory reference implementation of :class:`~shared.core.store.base.DocumentStore`."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shared.ai.embeddings.base import cosine
+from shared.core.store.base import Vector
+
+if TYPE_CHECKING:
+    from shared.core.store.base import Document, Filter
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+def _matches(data: Document, flt: Filter) -> bool:
+    field, op, expected = flt
+    actual = data.get(field, _MISSING)
+    if actual is _MISSING:
+        return False
+    if op == "==":
+        return bool(actual == expected)
+    if op == "!=":
+        return bool(actual != expected)
+    if op == "in":
+        return actual in expected
+    if op == "array_contains":
+        return isinstance(actual, list) and expected in actual
+    if op == "has_key":
+        return isinstance(actual, dict) and actual.get(expected) is True
+    try:
+        if op == "<":
+            return bool(actual < expected)
+        if op == "<=":
+            return bool(actual <= expected)
+        if op == ">":
+            return bool(actual > expected)
+        if op == ">=":
+            return bool(actual >= expected)
+    except TypeError:
+        return False
+    raise ValueError(f"unsupported operator {op!r}")
+
+
+class _MemoryTransaction:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._writes: dict[str, Document | None] = {}
+
+    def get(self, path: str) -> Document | None:
+        if self._writes:
+            raise RuntimeError("transactions must read before they write (as Firestore requires)")
+        return self._store.get(path)
+
+    def set(self, path: str, data: Document) -> None:
+        self._writes[path] = copy.deepcopy(data)
+
+    def delete(self, path: str) -> None:
+        self._writes[path] = None
+
+
+class MemoryStore:
+    """Documents in a dict; a transaction holds one lock, so transactions are serialisable."""
+
+    def __init__(self) -> None:
+        self._docs: dict[str, Document] = {}
+        self._lock = threading.RLock()
+
+    def get(self, path: str) -> Document | None:
+        with self._lock:
+            doc = self._docs.get(path)
+            return copy.deepcopy(doc) if doc is not None else None
+
+    def get_many(self, paths: Sequence[str]) -> list[Document | None]:
+        return [self.get(p) for p in paths]
+
+    def set(self, path: str, data: Document) -> None:
+        with self._lock:
+            self._docs[path] = copy.deepcopy(data)
+
+    def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
+        for path, data in items:
+            self.set(path, data)
+
+    def create(self, path: str, data: Document) -> bool:
+        with self._lock:
+            if path in self._docs:
+                return False
+            self._docs[path] = copy.deepcopy(data)
+            return True
+
+    def delete(self, path: str) -> None:
+        with self._lock:
+            self._docs.pop(path, None)
+
+    def get_versioned(self, path: str) -> tuple[Document | None, Any]:
+        with self._lock:
+            doc = self._docs.get(path)
+            return (None, None) if doc is None else (copy.deepcopy(doc), copy.deepcopy(doc))
+
+    def set_if(self, path: str, data: Document, version: Any) -> bool:
+        with self._lock:
+            current = self._docs.get(path)
+            if (current is None) != (version is None) or (
+                current is not None and current != version
+            ):
+                return False
+            self._docs[path] = {**(current or {}), **copy.deepcopy(data)}
+            return True
+
+    def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
+        with self._lock:
+            doc = self._docs.setdefault(path, {})
+            for keys, delta in deltas.items():
+                node = doc
+                for key in keys[:-1]:
+                    node = node.setdefault(key, {})
+                node[keys[-1]] = node.get(keys[-1], 0) + delta
+
+    def run_transaction(self, fn: Callable[[Any], T]) -> T:
+        with self._lock:
+            tx = _MemoryTransaction(self)
+            result = fn(tx)
+            for path, data in tx._writes.items():
+                if data is None:
+                    self._docs.pop(path, None)
+                else:
+                    self._docs[path] = data
+            return result
+
+    def query(
+        self,
+        collection: str,
+        *,
+        where: Sequence[Filter] = (),
+        order_by: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[str, Document]]:
+        prefix = collection.rstrip("/") + "/"
+        with self._lock:
+            rows = [
+                (path[len(prefix) :], copy.deepcopy(doc))
+                for path, doc in self._docs.items()
+                if path.startswith(prefix) and "/" not in path[len(prefix) :]
+            ]
+        rows = [r for r in rows if all(_matches(r[1], f) for f in where)]
+        if order_by is not None:
+            rows = [r for r in rows if order_by in r[1]]
+            rows.sort(key=lambda r: (r[1][order_by], r[0]), reverse=descending)
+        else:
+            rows.sort(key=lambda r: r[0])
+        return rows[:limit] if limit is not None else rows
+
+    def nearest(
+        self,
+        collection: str,
+        *,
+        field: str,
+        vector: list[float],
+        limit: int,
+        where: Sequence[Filter] = (),
+    ) -> list[tuple[str, Document, float]]:
+        scored = []
+        for doc_id, doc in self.query(collection, where=where):
+            candidate = doc.get(field)
+            if isinstance(candidate, Vector) and len(candidate) == len(vector):
+                scored.append((doc_id, doc, 1.0 - cosine(candidate, vector)))
+        scored.sort(key=lambda row: (row[2], row[0]))
+        return scored[:limit]
+
+    def delete_collection(self, collection: str) -> int:
+        ids = [doc_id for doc_id, _ in self.query(collection)]
+        for doc_id in ids:
+            self.delete(f"{collection}/{doc_id}")
+        return len(ids)

@@ -1,0 +1,5 @@
+"""The HTTP edge: routing, authentication, roles and the one error mapping."""
+
+from shared.core.web.http import RequestContext, Route, dispatch, error_response
+
+__all__ = ["RequestContext", "Route", "dispatch", "error_response"]

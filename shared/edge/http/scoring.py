@@ -1,0 +1,209 @@
+"""HTTP: lead scores and scoring models (``/api/v1/ai/scoring/...``).
+
+- ``POST /leads`` {lead_id, fields?, force?}: score one lead (``scores:run``)
+- ``POST /leads/batch`` {leads: [{lead_id, fields?}, ...]} up to 1,000, per-item errors (``scores:run``)
+- ``GET /leads/{lead_id}``: the latest result with ``expires_at`` (``scores:read``)
+- ``GET /models``: versions, metrics, champion and challenger (``scores:read``)
+- ``POST /models/train``: train from the read model now; promote only if better (``models:manage``)
+- ``POST /models/test`` {challenger, share} starts an A/B test, {} reports it (``models:manage``)
+- ``POST /models/{version}/promote`` (``models:manage``)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+
+from shared.capabilities.scoring import abtest
+from shared.capabilities.scoring.registry import Assignment, ModelRecord, ModelRegistry
+from shared.capabilities.scoring.service import LeadScorer, train_from_read_model
+from shared.capabilities.scoring.types import LeadScoreResult
+from shared.core.auth.rbac import Permission
+from shared.core.errors import AppError
+from shared.core.web.contract import ErrorDetail, Fields, Id, Request, ResponseBody
+from shared.core.web.http import Route
+from shared.edge import runtime
+
+if TYPE_CHECKING:
+    from shared.core.web.http import RequestContext
+
+MAX_BATCH = 1000
+
+
+class ScoreLead(Request):
+    lead_id: Id
+    fields: Fields | None = Field(
+        None, description="Score these values instead of the read model's record"
+    )
+    force: bool = Field(False, description="Score again even if a fresh score is stored")
+
+
+class BatchLead(Request):
+    lead_id: Id
+    fields: Fields | None = None
+
+
+class ScoreBatch(Request):
+    leads: list[BatchLead] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ItemError(ResponseBody):
+    index: int = Field(description="Position in the request's leads")
+    lead_id: str | None
+    error: ErrorDetail
+
+
+class BatchScores(ResponseBody):
+    results: list[LeadScoreResult]
+    errors: list[ItemError]
+
+
+class ModelList(ResponseBody):
+    assignment: Assignment = Field(description="Champion, challenger and traffic share")
+    models: list[ModelRecord]
+
+
+class TrainReport(ResponseBody):
+    """What training did: the new version, its figures, and whether it was promoted."""
+
+
+class AbTestBody(Request):
+    challenger: Id | None = Field(None, description="Start a test of this version")
+    share: float = Field(0.1, gt=0, lt=1, description="Share of leads the challenger scores")
+
+
+class AbTestReport(ResponseBody):
+    assignment: Assignment
+
+
+class DriftReport(ResponseBody):
+    """The latest drift check of the champion (the hourly job): PSI per field and of the scores,
+    realised accuracy once outcomes arrive, and the alerts raised; ``status`` "none" before the
+    first check."""
+
+    status: str
+    model_version: str | None = None
+    checked_at: str | None = None
+    scored_leads: int = 0
+    feature_psi: dict[str, float] = Field(default_factory=dict)
+    score_psi: float | None = None
+    realised: dict[str, Any] | None = None
+    alerts: list[str] = Field(default_factory=list)
+
+
+def get_drift(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+    latest = ctx.scope.query(
+        ctx.scope.path("scoring_drift"), order_by="checked_at", descending=True, limit=1
+    )
+    if not latest:
+        return {"status": "none"}, 200
+    return latest[0][1], 200
+
+
+def _scorer(ctx: RequestContext) -> LeadScorer:
+    return LeadScorer(ctx.scope, publisher=runtime.publisher())
+
+
+def score_one(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+    body = ctx.body(ScoreLead)
+    result = _scorer(ctx).score(body.lead_id, body.fields, force=body.force)
+    return result.model_dump(mode="json"), 200
+
+
+def score_batch(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+    leads = ctx.body(ScoreBatch).leads
+    results, errors = [], []
+    outcomes = _scorer(ctx).score_many([(lead.lead_id, lead.fields) for lead in leads])
+    for i, (lead, outcome) in enumerate(zip(leads, outcomes, strict=True)):
+        if isinstance(outcome, AppError):
+            errors.append({"index": i, "lead_id": lead.lead_id, "error": outcome.to_dict()})
+        else:
+            results.append(outcome.model_dump(mode="json"))
+    return {"results": results, "errors": errors}, 200
+
+
+def get_score(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+    return _scorer(ctx).latest(ctx.params["lead_id"]).model_dump(mode="json"), 200
+
+
+def list_models(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+    registry = ModelRegistry(ctx.scope)
+    return {
+        "assignment": registry.assignment().model_dump(mode="json"),
+        "models": [r.model_dump(mode="json") for r in registry.list()],
+    }, 200
+
+
+def train_now(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+    return train_from_read_model(ctx.scope), 200
+
+
+def ab_test(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+    body = ctx.body(AbTestBody)
+    if body.challenger is not None:
+        ModelRegistry(ctx.scope).start_test(body.challenger, body.share)
+    return abtest.report(ctx.scope), 200
+
+
+def promote(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+    version = ctx.params["version"]
+    return ModelRegistry(ctx.scope).promote(version).model_dump(mode="json"), 200
+
+
+_BASE = "/api/v1/ai/scoring"
+ROUTES = (
+    Route(
+        "POST",
+        _BASE + "/leads/batch",
+        Permission.SCORES_RUN,
+        score_batch,
+        body=ScoreBatch,
+        response=BatchScores,
+        max_body=4 * 1024 * 1024,
+    ),
+    Route(
+        "POST",
+        _BASE + "/leads",
+        Permission.SCORES_RUN,
+        score_one,
+        body=ScoreLead,
+        response=LeadScoreResult,
+        errors=(404,),
+        links={"getLeadScore": {"lead_id": "$response.body#/lead_id"}},
+    ),
+    Route(
+        "GET",
+        _BASE + "/leads/{lead_id}",
+        Permission.SCORES_READ,
+        get_score,
+        response=LeadScoreResult,
+    ),
+    Route("GET", _BASE + "/models", Permission.SCORES_READ, list_models, response=ModelList),
+    Route("GET", _BASE + "/drift", Permission.SCORES_READ, get_drift, response=DriftReport),
+    Route(
+        "POST",
+        _BASE + "/models/train",
+        Permission.MODELS_MANAGE,
+        train_now,
+        response=TrainReport,
+        errors=(409,),
+        links={"promoteScoringModel": {"version": "$response.body#/version"}},
+    ),
+    Route(
+        "POST",
+        _BASE + "/models/test",
+        Permission.MODELS_MANAGE,
+        ab_test,
+        body=AbTestBody,
+        response=AbTestReport,
+        errors=(404, 409),
+    ),
+    Route(
+        "POST",
+        _BASE + "/models/{version}/promote",
+        Permission.MODELS_MANAGE,
+        promote,
+        response=Assignment,
+    ),
+)

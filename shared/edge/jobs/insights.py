@@ -1,0 +1,69 @@
+"""Scheduled insights work, called by Cloud Scheduler (OIDC), for every tenant or ``tenant_id``:
+
+- ``{"job": "refresh"}``: store the insights a finished refresh batch answered, then submit the
+  stale and soon-expiring ones as a new batch job (see ``refresh``).
+- ``{"job": "reembed"}``: embed again the chunks an earlier embedding model made, until
+  ``max_seconds`` (default 240) have passed; the next run goes on (see
+  ``shared.capabilities.knowledge.reembed``).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from shared.core.auth.rbac import Permission
+from shared.core.errors import AppError
+from shared.core.log import log_context
+from shared.core.tenancy.scope import TenantStore
+from shared.core.web.contract import JobBody
+from shared.edge import runtime
+from shared.edge.entrypoints import handle_service_call, job_tenants, scheduler_caller
+
+if TYPE_CHECKING:
+    import flask
+
+    from shared.core.web.http import Response
+
+JOBS = ("refresh", "reembed")
+
+
+class InsightsJob(JobBody):
+    job: Literal["refresh", "reembed"]
+    max_seconds: float = Field(240, gt=0, le=840, description="Stop and resume next run after")
+
+
+def run_job(body: InsightsJob) -> dict[str, Any]:
+    job = body.job
+    deadline = time.monotonic() + body.max_seconds
+    store = runtime.document_store()
+    results: dict[str, Any] = {}
+    for tenant_id in job_tenants(body):
+        scope = TenantStore(store, tenant_id)
+        with log_context(tenant_id=tenant_id, job=job):
+            try:
+                if job == "reembed":
+                    from shared.capabilities.knowledge.reembed import reembed
+
+                    results[tenant_id] = reembed(scope, runtime.embedder(), deadline=deadline)
+                    continue
+                from shared.capabilities.insights.refresh import harvest, submit_refresh
+
+                now = datetime.now(UTC)
+                harvested = harvest(scope, runtime.publisher(), now)
+                submitted = submit_refresh(scope, runtime.batch_service(), runtime.embedder(), now)
+                results[tenant_id] = {"harvested": harvested, **submitted}
+            except AppError as exc:
+                if exc.retryable:
+                    raise
+                results[tenant_id] = {"skipped": exc.message}
+    return {"job": job, "tenants": results}
+
+
+def handle_job(request: flask.Request) -> Response:
+    return handle_service_call(
+        request, scheduler_caller, Permission.BATCH_RUN, InsightsJob, run_job
+    )

@@ -1,0 +1,88 @@
+"""Scheduled scoring work, called by Cloud Scheduler (OIDC) or on demand by our own services:
+``{"job": "train"}`` retrains every tenant (or ``tenant_id``) and promotes only better models;
+``{"job": "drift"}`` checks each champion for drift and, with ``"retrain_on_drift": true``,
+retrains where it found some; ``{"job": "batch_score"}`` scores each tenant's open leads from
+BigQuery into BigQuery (see ``batch``); with ``"explain_top": N`` the N highest-scored leads get
+plain-language explanations through a batch LLM job (see ``explain``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from shared.capabilities.scoring import drift
+from shared.capabilities.scoring.registry import ModelRegistry
+from shared.capabilities.scoring.service import train_from_read_model
+from shared.core.auth.rbac import Permission
+from shared.core.config import get_settings
+from shared.core.errors import AppError
+from shared.core.log import log_context
+from shared.core.tenancy.scope import TenantStore
+from shared.core.web.contract import Int, JobBody
+from shared.edge import runtime
+from shared.edge.entrypoints import handle_service_call, job_tenants, scheduler_caller
+
+if TYPE_CHECKING:
+    import flask
+
+    from shared.core.web.http import Response
+
+
+class ScoringJob(JobBody):
+    job: Literal["train", "drift", "batch_score"]
+    explain_top: Int = Field(0, ge=0, le=2000, description="batch_score: explain the top N")
+    retrain_on_drift: bool = False
+
+
+def run_job(body: ScoringJob) -> dict[str, Any]:
+    job, explain_top = body.job, body.explain_top
+    store = runtime.document_store()
+    tenants = job_tenants(body)
+    results: dict[str, Any] = {}
+    for tenant_id in tenants:
+        scope = TenantStore(store, tenant_id)
+        with log_context(tenant_id=tenant_id, job=job):
+            try:
+                if job == "train":
+                    results[tenant_id] = train_from_read_model(scope)
+                    continue
+                if job == "batch_score":
+                    from shared.capabilities.scoring.batch import bigquery_client, score_open_leads
+
+                    settings = get_settings()
+                    client = bigquery_client(settings)
+                    try:
+                        keep = explain_top
+                        result = score_open_leads(
+                            scope, client, settings.bigquery_dataset, keep_top=keep
+                        )
+                        top = result.pop("top")
+                        if keep:
+                            from shared.capabilities.scoring.explain import submit_explanations
+
+                            result["explanations"] = submit_explanations(
+                                runtime.batch_service(), scope, result["run_id"], top
+                            )
+                        results[tenant_id] = result
+                    finally:
+                        client.close()  # type: ignore[no-untyped-call]
+                    continue
+                registry = ModelRegistry(scope)
+                champion = registry.assignment().champion
+                if champion is None:
+                    results[tenant_id] = {"status": "no model"}
+                    continue
+                report = drift.check(scope, registry.load(champion), runtime.publisher())
+                if report["alerts"] and body.retrain_on_drift:
+                    report["retrained"] = train_from_read_model(scope)
+                results[tenant_id] = report
+            except AppError as exc:
+                if exc.retryable:
+                    raise
+                results[tenant_id] = {"skipped": exc.message}
+    return {"job": job, "tenants": results}
+
+
+def handle_job(request: flask.Request) -> Response:
+    return handle_service_call(request, scheduler_caller, Permission.BATCH_RUN, ScoringJob, run_job)

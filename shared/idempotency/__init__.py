@@ -1,5 +1,0 @@
-"""At-most-once execution keyed on event ids, task names or Idempotency-Key headers."""
-
-from shared.idempotency.store import IdempotencyStore, Replayed, Started, payload_hash
-
-__all__ = ["IdempotencyStore", "Replayed", "Started", "payload_hash"]

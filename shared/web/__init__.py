@@ -1,5 +1,0 @@
-"""The HTTP edge: routing, authentication, roles and the one error mapping."""
-
-from shared.web.http import RequestContext, Route, dispatch, error_response
-
-__all__ = ["RequestContext", "Route", "dispatch", "error_response"]
