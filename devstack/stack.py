@@ -169,7 +169,7 @@ class Stack:
         """A real-time service instance, with the settings units.json gives the service (a
         second one, on another port, plays a new Cloud Run instance)."""
         port = port or int(self.service_urls["realtime"].rsplit(":", 1)[1])
-        cmd = [str(VENV_BIN / "python"), "-m", "shared.capabilities.realtime", f"--port={port}"]
+        cmd = [str(VENV_BIN / "python"), "-m", "shared.edge.realtime", f"--port={port}"]
         urls = {**self.function_urls, **self.service_urls}
         env = {**self.env(), **unit_env("realtime", project=self.project, urls=urls)}
         if self.gateway_url:

@@ -12,7 +12,7 @@ import pytest
 from devstack.emulators import reset_firestore
 from devstack.stack import Stack
 from devstack.tokens import ensure_keypair, mint_token
-from shared.edge import runtime
+from shared.edge import services
 
 PROJECT = "test-project"
 TokenFactory = Callable[..., str]
@@ -45,14 +45,14 @@ def emulators(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path])
     saved = dict(os.environ)
     stack.start()
     os.environ["AUTH_PUBLIC_KEY_FILE"] = str(keys[1])
-    runtime.reset()
+    services.reset()
     try:
         yield stack
     finally:
         stack.stop()
         os.environ.clear()
         os.environ.update(saved)
-        runtime.reset()
+        services.reset()
 
 
 @pytest.fixture
@@ -113,11 +113,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) -> 
         state_dir=state,
         extra_env={"WORKFLOW_LEASE_SECONDS": "4", "EVENT_LOCK_SECONDS": "5"},
     ).start()
-    runtime.reset()
+    services.reset()
     try:
         yield running
     finally:
         running.stop()
         os.environ.clear()
         os.environ.update(saved)
-        runtime.reset()
+        services.reset()

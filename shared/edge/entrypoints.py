@@ -15,7 +15,7 @@ from shared.core.config import TOPIC_AI_EVENTS_DEAD_LETTER, get_settings
 from shared.core.errors import AppError, InvalidInput
 from shared.core.log import get_logger
 from shared.core.store import counting
-from shared.edge import runtime
+from shared.edge.services import current, init_logging
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,8 +25,10 @@ if TYPE_CHECKING:
 
     from shared.core.auth.principal import Principal
     from shared.core.auth.rbac import Permission, Role
+    from shared.core.store.base import DocumentStore
     from shared.core.web.contract import JobBody
     from shared.core.web.http import Response, Route
+    from shared.edge.services import Services
 
 _log = get_logger("entrypoints")
 B = TypeVar("B", bound="BaseModel")
@@ -36,8 +38,8 @@ def handle_pubsub_crm_event(request: flask.Request) -> Response:
     """Ingest one ``crm-events`` push (:func:`handle_pubsub_push`): a malformed message goes to
     ``crm-events-dead-letter`` with the reason. Raises on transient failure so Pub/Sub retries."""
 
-    def ingest(data: Any, message_id: str) -> dict[str, Any]:
-        ingestor = runtime.crm_ingestor()
+    def ingest(data: Any, message_id: str, services: Services) -> dict[str, Any]:
+        ingestor = services.crm_ingestor
         try:
             message = message_from_cloud_event(data, message_id)
         except InvalidInput as exc:
@@ -52,18 +54,19 @@ def handle_pubsub_crm_event(request: flask.Request) -> Response:
 
 
 def handle_pubsub_push(
-    request: flask.Request, handle: Callable[[Any, str], dict[str, Any]]
+    request: flask.Request, handle: Callable[[Any, str, Services], dict[str, Any]]
 ) -> Response:
     """Serve one Pub/Sub push: verify the push subscription's OIDC token (the identity in
     ``PUSH_SERVICE_ACCOUNT``, for this unit's ``SERVICE_AUDIENCE``; 401 or 403 otherwise, so
-    Pub/Sub retries and then dead-letters), then run ``handle(envelope, message_id)`` on the push
+    Pub/Sub retries and then dead-letters), then run ``handle(envelope, message_id, services)`` on
+    the push
     body (``{"message": {...}, "subscription": ...}``). 200 acknowledges; an exception (a
     transient failure) answers 500 and Pub/Sub delivers again."""
     from shared.core.auth.rbac import Permission, Role, require
     from shared.core.config import ENV_PUSH_SERVICE_ACCOUNT
     from shared.core.web.http import JSON_HEADERS, error_response, to_json
 
-    runtime.init_logging()
+    init_logging()
     envelope: Any = request.get_json(silent=True)
     message = envelope.get("message") if isinstance(envelope, dict) else None
     found = (
@@ -90,28 +93,31 @@ def handle_pubsub_push(
             _log.warning("push to %s refused: %s", request.path, exc.message)
             return error_response(exc, message_id)
         with counting.measure() as ops:
-            outcome = handle(envelope, message_id)
-            runtime.flush_writes()
+            services = current()
+            outcome = handle(envelope, message_id, services)
+            services.flush_writes()
         counting.log_work(f"push {request.path}", ops, status=outcome.get("status"))
         return to_json(outcome), 200, dict(JSON_HEADERS)
 
 
 def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
-    """Serve one HTTP request against ``routes`` with the process's verifier and store."""
+    """Serve one HTTP request against ``routes`` with the process's services (the handlers find
+    them on their context)."""
     from shared.core.web.http import dispatch, with_cors
 
-    runtime.init_logging()
-    settings = get_settings()
+    init_logging()
+    services = current()
     return with_cors(
         request,
         routes,
-        frozenset(settings.cors_origins),
+        frozenset(services.settings.cors_origins),
         lambda: dispatch(
             request,
             routes,
-            verifier=runtime.token_verifier(),
-            store=runtime.document_store(),
-            after=runtime.flush_writes,
+            verifier=services.verifier,
+            store=services.store,
+            services=services,
+            after=services.flush_writes,
         ),
     )
 
@@ -123,12 +129,12 @@ def handle_pubsub_ai_event(request: flask.Request) -> Response:
 
     return _ai_event(
         request,
-        lambda message: handle_ai_event(message, runtime.document_store(), runtime.publisher()),
+        lambda message, services: handle_ai_event(message, services.store, services.publisher),
     )
 
 
 def _ai_event(
-    request: flask.Request, handle: Callable[[PubSubMessage], dict[str, Any]]
+    request: flask.Request, handle: Callable[[PubSubMessage, Services], dict[str, Any]]
 ) -> Response:
     """Run ``handle`` on an ``ai-events`` push (:func:`handle_pubsub_push`). A message that can
     never succeed (not a Pub/Sub message, not an ai-event, a malformed field: ``InvalidInput``)
@@ -137,7 +143,7 @@ def _ai_event(
     Pub/Sub delivers again (if the dead-letter publish itself fails, that raises too: nothing is
     dropped)."""
 
-    def run(data: Any, message_id: str) -> dict[str, Any]:
+    def run(data: Any, message_id: str, services: Services) -> dict[str, Any]:
         try:
             message = message_from_cloud_event(data, message_id)
         except InvalidInput as exc:
@@ -147,10 +153,10 @@ def _ai_event(
             )
         else:
             try:
-                return handle(message)
+                return handle(message, services)
             except InvalidInput as exc:
                 problem = exc
-        dead_letter(runtime.publisher(), TOPIC_AI_EVENTS_DEAD_LETTER, message, problem)
+        dead_letter(services.publisher, TOPIC_AI_EVENTS_DEAD_LETTER, message, problem)
         return {"status": "dead_lettered", "reason": problem.message}
 
     return handle_pubsub_push(request, run)
@@ -198,18 +204,18 @@ def handle_service_call(
     caller: Callable[[flask.Request], Principal],
     permission: Permission,
     body_model: type[B],
-    run: Callable[[B], dict[str, Any]],
+    run: Callable[[B, Services], dict[str, Any]],
 ) -> Response:
     """Serve a call from our own infrastructure (Cloud Scheduler, Cloud Tasks): authenticate
     with ``caller``, require ``permission``, validate the JSON body as ``body_model`` (400
-    naming the field), run ``run`` on it, map errors (a retryable one answers 503 so the
+    naming the field), run ``run`` on it and the process's services, map errors (a retryable one answers 503 so the
     platform retries)."""
     from pydantic import ValidationError
 
     from shared.core.auth.rbac import require
     from shared.core.web.http import JSON_HEADERS, error_response, invalid_input, to_json
 
-    runtime.init_logging()
+    init_logging()
     request_id = request.headers.get("X-CloudTasks-TaskName") or request.headers.get(
         "X-Request-ID", ""
     )
@@ -221,9 +227,10 @@ def handle_service_call(
                 body = body_model.model_validate_json(request.get_data() or b"{}")
             except ValidationError as exc:
                 raise invalid_input(exc) from None
+            services = current()
             with counting.measure() as ops:
-                outcome = run(body)
-                runtime.flush_writes()
+                outcome = run(body, services)
+                services.flush_writes()
             counting.log_work(f"POST {request.path}", ops, run_id=getattr(body, "run_id", None))
             return to_json(outcome), 200, dict(JSON_HEADERS)
         except AppError as exc:
@@ -231,14 +238,14 @@ def handle_service_call(
             return error_response(exc, request_id)
 
 
-def job_tenants(body: JobBody) -> list[str]:
+def job_tenants(body: JobBody, store: DocumentStore) -> list[str]:
     """The tenants a scheduled job covers: ``tenant_id`` when the body names one, else every
     tenant registered by its first CRM event."""
     from shared.core.tenancy.scope import TENANTS
 
     if body.tenant_id is not None:
         return [body.tenant_id]
-    return [tenant_id for tenant_id, _ in runtime.document_store().query(TENANTS)]
+    return [tenant_id for tenant_id, _ in store.query(TENANTS)]
 
 
 def handle_pubsub_workflow_event(request: flask.Request) -> Response:
@@ -248,11 +255,11 @@ def handle_pubsub_workflow_event(request: flask.Request) -> Response:
 
     return _ai_event(
         request,
-        lambda message: handle_workflow_event(
+        lambda message, services: handle_workflow_event(
             message,
-            runtime.document_store(),
-            runtime.publisher(),
-            runtime.task_queue(),
+            services.store,
+            services.publisher,
+            services.tasks,
             get_settings().workflow_runner_url,
         ),
     )
@@ -265,11 +272,11 @@ def handle_pubsub_history_event(request: flask.Request) -> Response:
 
     return _ai_event(
         request,
-        lambda message: handle_history_event(
+        lambda message, services: handle_history_event(
             message,
-            runtime.document_store(),
-            runtime.embedder(),
-            runtime.llm_client(),
-            runtime.publisher(),
+            services.store,
+            services.embedder,
+            services.llm,
+            services.publisher,
         ),
     )

@@ -2,7 +2,7 @@
 tenant budget (issue 19 targets: overhead over the raw SDK <= 5 ms median; a tenant with a
 budget reaches >= 90 % of the calls a second of one without). Prints figures.
 
-The client is ``runtime.llm_client()`` as a function builds it (Firestore ledger, policies,
+The client is ``services.current().llm`` as a function builds it (Firestore ledger, policies,
 caches; the OpenAI SDK against the local simulator). Every prompt differs, so no cache answers.
 Also prints the budget document's writes per call (lease renewals) in the threaded phase.
 
@@ -24,7 +24,7 @@ from devstack.stack import Stack
 from shared.ai.llm import CallContext, LLMRequest, Message
 from shared.ai.llm.policy import Limit, LLMPolicy
 from shared.core.store.counting import CountingStore
-from shared.edge import runtime
+from shared.edge import services
 
 THREADS = 16
 
@@ -51,18 +51,18 @@ def main() -> None:
         ).start()
         try:
             os.environ.update(stack.env())
-            runtime.reset()
+            services.reset()
             run(calls)
         finally:
-            runtime.reset()
+            services.reset()
             stack.stop()
 
 
 def run(calls: int) -> None:
     from openai import OpenAI
 
-    client = runtime.llm_client()
-    policies = runtime.llm_policies()
+    client = services.current().llm
+    policies = services.current().policies
     policies.put("capped", LLMPolicy(budget=Limit(monthly_usd=1_000_000.0)))
     policies.put("free", LLMPolicy())
     raw = OpenAI(base_url=os.environ["LLM_SIMULATOR_URL"] + "/v1", api_key="sim", max_retries=0)
@@ -84,14 +84,14 @@ def run(calls: int) -> None:
     def call_and_flush(tenant: str) -> float:  # a unit of work making one call
         t0 = time.perf_counter()
         client.complete(_request(), CallContext(tenant_id=tenant, feature="chat"))
-        runtime.flush_writes()
+        services.current().flush_writes()
         return (time.perf_counter() - t0) * 1000
 
     for _ in range(20):  # warm connections, imports, the leases
         raw_call()
         call("free")
         call("capped")
-    runtime.flush_writes()
+    services.current().flush_writes()
     sequential: dict[str, list[float]] = {
         "raw SDK": [],
         "free": [],
@@ -103,7 +103,7 @@ def run(calls: int) -> None:
         sequential["raw SDK"].append(raw_call())
         sequential["free"].append(call("free"))
         sequential["capped"].append(call("capped"))
-        runtime.flush_writes()
+        services.current().flush_writes()
         sequential["free, with the unit's flush"].append(call_and_flush("free"))
         sequential["capped, with the unit's flush"].append(call_and_flush("capped"))
     base = statistics.median(sequential["raw SDK"])
@@ -113,7 +113,7 @@ def run(calls: int) -> None:
         extra = "" if name == "raw SDK" else f"  overhead {median - base:5.2f} ms"
         print(f"  {name:30s} median {median:6.2f} ms  p95 {_pct(values, 95):6.2f} ms{extra}")
 
-    store = runtime.document_store()
+    store = services.current().store
     counted = isinstance(store, CountingStore)
     rates = {}
     for tenant in ("free", "capped"):
@@ -121,7 +121,7 @@ def run(calls: int) -> None:
         t0 = time.perf_counter()
         with ThreadPoolExecutor(THREADS) as pool:
             latencies = list(pool.map(call, [tenant] * (calls * 2)))
-        runtime.flush_writes()
+        services.current().flush_writes()
         elapsed = time.perf_counter() - t0
         rates[tenant] = len(latencies) / elapsed
         writes = (client.ledger.leases.renewals if client.ledger else 0) - renewals

@@ -93,7 +93,7 @@ def main() -> None:
         port = free_port()
         service = spawn(
             "realtime",
-            [str(VENV_BIN / "python"), "-m", "shared.capabilities.realtime", f"--port={port}"],
+            [str(VENV_BIN / "python"), "-m", "shared.edge.realtime", f"--port={port}"],
             port,
             state / "logs",
             env=env,

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from shared.ai.embeddings import CachedEmbedder, cosine
+from shared.ai.embeddings import CachedEmbedder
 from shared.ai.embeddings.words import WordHashEmbedder
 from shared.core.store import MemoryStore
+from shared.core.store.base import cosine
 
 if TYPE_CHECKING:
     from shared.ai.embeddings.base import Embedder
@@ -43,9 +44,12 @@ def embedder(request: pytest.FixtureRequest, local_onnx: Any) -> Embedder:
         return CachedEmbedder(local_onnx, MemoryStore(), "tenant-a")
     from shared.ai.embeddings.google import GoogleEmbedder
     from shared.ai.llm.providers.base import Endpoint
+    from shared.ai.llm.providers.gemini_provider import genai_client
 
-    url = request.getfixturevalue("simulator_url")
-    return GoogleEmbedder("text-embedding-005", 64, Endpoint("sim", url, simulated=True))
+    endpoint = Endpoint("sim", request.getfixturevalue("simulator_url"), simulated=True)
+    return GoogleEmbedder(
+        "text-embedding-005", 64, lambda: genai_client(endpoint, None, "us-central1")
+    )
 
 
 def test_one_unit_vector_of_dim_numbers_per_text_in_order(embedder: Embedder) -> None:

@@ -11,7 +11,7 @@ import pytest
 from devstack.procs import REPO
 from devstack.units import functions, unit_env
 from shared.core.config import get_settings
-from shared.edge import runtime
+from shared.edge import services
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -67,7 +67,7 @@ class UnitClient:
 
 @pytest.fixture
 def function_client(clean_firestore: Stack) -> Iterator[Any]:
-    runtime.reset()
+    services.reset()
     saved = dict(os.environ)
 
     def _client(name: str, target: str) -> UnitClient:

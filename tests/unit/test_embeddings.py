@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared.ai.embeddings import CachedEmbedder, cosine
+from shared.ai.embeddings import CachedEmbedder
 from shared.ai.embeddings.local import LocalOnnxEmbedder
 from shared.core.store import MemoryStore
+from shared.core.store.base import cosine
 
 
 @pytest.fixture(scope="module")

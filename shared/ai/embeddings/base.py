@@ -16,11 +16,3 @@ class Embedder(Protocol):
             TransientError: a remote embedding service was unavailable.
         """
         ...
-
-
-def cosine(a: list[float], b: list[float]) -> float:
-    """Cosine similarity of two vectors (our vectors are unit length, so the dot product)."""
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    na = sum(x * x for x in a) ** 0.5
-    nb = sum(y * y for y in b) ** 0.5
-    return dot / (na * nb) if na and nb else 0.0

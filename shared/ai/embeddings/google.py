@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from shared.core.errors import InvalidInput, TransientError
 
 if TYPE_CHECKING:
-    from google import genai
+    from collections.abc import Callable
 
-    from shared.ai.llm.providers.base import Endpoint
+    from google import genai
 
 BATCH = 100  # texts per request: Vertex AI accepts up to 250, the Gemini API 100
 # Status codes a retry may cure; anything else (400 bad input, 403 no permission) is permanent.
@@ -26,32 +26,30 @@ _TRANSIENT = {408, 429, 500, 502, 503, 504}
 
 
 class GoogleEmbedder:
+    """A Google embedding model at ``dimensions``, on the ``google-genai`` client that
+    ``connect()`` builds on first use (the edge gives the same factory the Gemini LLM provider
+    uses: Vertex AI, the Gemini API or the simulator)."""
+
     def __init__(
         self,
         model: str,
         dimensions: int,
-        endpoint: Endpoint | None,
+        connect: Callable[[], genai.Client],
         *,
-        vertex_project: str | None = None,
-        vertex_location: str = "us-central1",
         timeout_s: float = 30.0,
-        client: genai.Client | None = None,
     ) -> None:
         self.model = model
         self.dim = dimensions
         self.model_id = f"google:{model}@{dimensions}"
-        self._endpoint = endpoint
-        self._vertex = (vertex_project, vertex_location)
+        self._connect = connect
         self._timeout_ms = int(timeout_s * 1000)
-        self._client = client
+        self._client: genai.Client | None = None
         self._lock = threading.Lock()
 
     def _get(self) -> genai.Client:
         with self._lock:
             if self._client is None:
-                from shared.ai.llm.providers.gemini_provider import genai_client
-
-                self._client = genai_client(self._endpoint, *self._vertex)
+                self._client = self._connect()
             return self._client
 
     def embed(self, texts: list[str]) -> list[list[float]]:

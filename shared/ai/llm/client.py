@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.ai import genai_metrics
+from shared.ai.llm import genai_metrics
 from shared.ai.llm.cache import cache_key
 from shared.ai.llm.context import fit_to_window
 from shared.ai.llm.errors import AllProvidersFailed, BudgetExceeded, LLMError
@@ -41,7 +41,20 @@ _log = get_logger("llm")
 
 
 @dataclass(frozen=True)
+class SummaryPrompt:
+    """The request that summarises a conversation's dropped turns, and the template it came from
+    (for the usage record). Built by the prompts layer, which the client must not import."""
+
+    request: LLMRequest
+    template_id: str
+    template_version: str
+
+
+@dataclass(frozen=True)
 class CallContext:
+    """Who a call serves and how: the tenant, the feature and CRM object its cost is booked to,
+    the template it was rendered from, and which caches and fallbacks it allows."""
+
     tenant_id: str
     feature: str = "other"
     crm_object: str | None = None
@@ -62,13 +75,17 @@ class LLMClient:
         policies: PolicyStore | None = None,
         cache: ResponseCache | None = None,
         semantic_cache: SemanticCache | None = None,
+        summary_prompt: Callable[[str], SummaryPrompt] | None = None,
     ) -> None:
+        """``summary_prompt(transcript)`` builds the request that summarises the turns a request
+        too long for its models' window drops; without it they are dropped unsummarised."""
         self.router = router
         self.catalog: Catalog = router.catalog
         self._ledger = ledger
         self._policies = policies
         self._cache = cache
         self._semantic = semantic_cache
+        self._summary_prompt = summary_prompt
 
     # --- public ---------------------------------------------------------------------------------
     @property
@@ -214,7 +231,9 @@ class LLMClient:
             ]
             request = request.model_copy(update={"messages": messages})
         window = max(m.context_window for m in self._eligible(request))
-        summarise = self._summarise(ctx) if ctx.summarise_overflow else None
+        summarise = None
+        if ctx.summarise_overflow and self._summary_prompt is not None:
+            summarise = self._summarise(ctx, self._summary_prompt)
         return fit_to_window(request, window, summarise=summarise)
 
     def _eligible(self, request: LLMRequest) -> list[ModelInfo]:
@@ -225,24 +244,20 @@ class LLMClient:
             if self.catalog.models[n].provider in self.router.providers
         ]
 
-    def _summarise(self, ctx: CallContext) -> Callable[[list[Message]], str]:
+    def _summarise(
+        self, ctx: CallContext, prompt: Callable[[str], SummaryPrompt]
+    ) -> Callable[[list[Message]], str]:
         def run(messages: list[Message]) -> str:
-            from shared.ai.prompts.registry import default_registry
-            from shared.ai.prompts.render import render
-
             transcript = "\n".join(f"{m.role}: {m.content}" for m in messages)
-            rendered = render(
-                default_registry().get("conversation_summary"),
-                {"transcript": transcript[-200_000:]},
-            )
+            summary_prompt = prompt(transcript[-200_000:])
             summary = self.complete(
-                rendered.request,
+                summary_prompt.request,
                 CallContext(
                     tenant_id=ctx.tenant_id,
                     feature=ctx.feature,
                     crm_object=ctx.crm_object,
-                    template_id=rendered.template_id,
-                    template_version=str(rendered.version),
+                    template_id=summary_prompt.template_id,
+                    template_version=summary_prompt.template_version,
                     summarise_overflow=False,
                 ),
             )

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from shared.ai.genai_metrics import PROVIDER_NAMES
 from shared.ai.llm.errors import (
     RETRYABLE,
     AllProvidersFailed,
@@ -27,6 +26,7 @@ from shared.ai.llm.errors import (
     FailureKind,
     ProviderError,
 )
+from shared.ai.llm.genai_metrics import PROVIDER_NAMES
 from shared.ai.llm.health import HealthBoard
 from shared.ai.llm.tokens import estimate_request_tokens, estimate_text
 from shared.ai.llm.types import LLMResponse, StreamChunk, Usage

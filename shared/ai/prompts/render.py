@@ -19,6 +19,7 @@ from shared.core.errors import InvalidInput
 if TYPE_CHECKING:
     from langchain_core.prompts import ChatPromptTemplate
 
+    from shared.ai.llm.client import SummaryPrompt
     from shared.ai.prompts.registry import PromptTemplate
 
 _PREFS = "tenant_preferences_block"
@@ -117,3 +118,13 @@ def render(
         max_tokens=template.max_tokens,
     )
     return RenderedPrompt(template, request)
+
+
+def conversation_summary(transcript: str) -> SummaryPrompt:
+    """The ``conversation_summary`` template on ``transcript``: what the LLM client sends when a
+    conversation overflows its models' window (injected at the edge, since llm sits below us)."""
+    from shared.ai.llm.client import SummaryPrompt
+    from shared.ai.prompts.registry import default_registry
+
+    rendered = render(default_registry().get("conversation_summary"), {"transcript": transcript})
+    return SummaryPrompt(rendered.request, rendered.template_id, str(rendered.version))

@@ -27,7 +27,7 @@ from shared.core.store import counting
 from shared.core.store.base import check_segment
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from shared.ai.embeddings.base import Embedder
     from shared.ai.llm.client import LLMClient
@@ -51,9 +51,11 @@ def start_chat(
     *,
     customer_id: str | None = None,
     session_id: str | None = None,
+    after: Callable[[], None] | None = None,
 ) -> Iterator[str]:
     """Check the customer and session and retrieve, then return the event stream (which calls
-    the model). The request's types and bounds are checked at the edge.
+    the model). The request's types and bounds are checked at the edge; ``after`` runs once the
+    answer streamed (the edge's flush of writes behind).
 
     Raises:
         NotFound, PermissionDenied (another user's session): before any event.
@@ -140,11 +142,10 @@ def start_chat(
 
     def counted() -> Iterator[str]:
         # The streamed part's store operations (benchmarks; the request's line has the rest).
-        from shared.edge import runtime
-
         with counting.measure() as ops:
             yield from events()
-            runtime.flush_writes()  # the answer's usage record, written behind
+            if after is not None:
+                after()  # the answer's usage record, written behind, lands before "done" is read
         counting.log_work("chat stream", ops)
 
     return counted()

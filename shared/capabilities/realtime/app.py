@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from shared.capabilities.realtime.durable import StreamLog
     from shared.core.auth.principal import Principal
     from shared.core.auth.tokens import TokenVerifier
+    from shared.core.messaging.pubsub import Publisher
     from shared.core.store.base import DocumentStore
 
 log = get_logger(__name__)
@@ -383,21 +384,19 @@ async def _close_at_expiry(websocket: WebSocket, expires_at: int) -> None:
 
 def build_app(
     *,
+    verifier: Callable[[], TokenVerifier],
+    store: Callable[[], DocumentStore],
+    publisher: Callable[[], Publisher],
     hub: Hub | None = None,
-    verifier: Callable[[], TokenVerifier] | None = None,
     intake: Callable[[Hub], Any] | None = None,
-    store: Callable[[], DocumentStore] | None = None,
 ) -> Starlette:
-    """The service. ``intake(hub)`` returns an object with ``start(loop)``, ``stop()`` and a
-    ``problem`` (None while healthy); the Pub/Sub one by default, tests pass their own.
-    ``store`` holds the durable copy of events and the runs and customers the paths check
-    (the process's Firestore by default)."""
-    from shared.edge import runtime
-
+    """The service, on clients the edge gives (``shared/edge/realtime.py``), each a getter so
+    nothing is built before first use. ``intake(hub)`` returns an object with ``start(loop)``,
+    ``stop()`` and a ``problem`` (None while healthy); the Pub/Sub one by default, tests pass
+    their own. ``store`` holds the durable copy of events and the runs and customers the paths
+    check; ``publisher`` dead-letters a pushed event that can never be kept."""
     hub = hub or Hub()
-    service = RealtimeService(
-        hub, verifier or runtime.token_verifier, store or runtime.document_store
-    )
+    service = RealtimeService(hub, verifier, store)
 
     def pubsub(target: Hub) -> Any:
         from shared.capabilities.realtime.intake import PubSubIntake
@@ -418,7 +417,7 @@ def build_app(
     return Starlette(
         routes=[
             Route("/health", service.health),
-            Route("/_events", StreamKeeper(service.stream_log).events, methods=["POST"]),
+            Route("/_events", StreamKeeper(service.stream_log, publisher).events, methods=["POST"]),
             WebSocketRoute("/ws", service.stream),
             WebSocketRoute("/ws/ai/workflows/{workflow_id}", service.stream),
             WebSocketRoute("/ws/ai/insights/{customer_id}", service.stream),

@@ -20,15 +20,20 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from shared.capabilities.realtime.durable import StreamLog
+    from shared.core.messaging.pubsub import Publisher
 
 log = get_logger(__name__)
 
 
 class StreamKeeper:
-    """The push endpoint; ``stream_log()`` gives the durable copy (None: nothing is kept)."""
+    """The push endpoint; ``stream_log()`` gives the durable copy (None: nothing is kept) and
+    ``publisher()`` the dead-letter topic's publisher (both built on first use)."""
 
-    def __init__(self, stream_log: Callable[[], StreamLog | None]) -> None:
+    def __init__(
+        self, stream_log: Callable[[], StreamLog | None], publisher: Callable[[], Publisher]
+    ) -> None:
         self._stream_log = stream_log
+        self._publisher = publisher
 
     async def events(self, request: Request) -> JSONResponse:
         """``POST /_events``: the ``ai-events-stream`` push subscription keeps each streamed event
@@ -80,7 +85,6 @@ class StreamKeeper:
         )
         from shared.capabilities.realtime.hub import envelope_problem
         from shared.core.config import TOPIC_AI_EVENTS_DEAD_LETTER
-        from shared.edge import runtime
 
         message_id = "unidentified"
         if isinstance(envelope, dict) and isinstance(envelope.get("message"), dict):
@@ -101,7 +105,7 @@ class StreamKeeper:
         except InvalidInput as exc:
             raw = json.dumps(envelope, default=str).encode()
             dead_letter(
-                runtime.publisher(),
+                self._publisher(),
                 TOPIC_AI_EVENTS_DEAD_LETTER,
                 PubSubMessage(message_id, raw),
                 exc,

@@ -32,6 +32,7 @@ from shared.core.store import counting
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
+    from shared.ai.embeddings.base import Embedder
     from shared.ai.llm.client import LLMClient
     from shared.capabilities.workflows._storage import OnCommit
     from shared.capabilities.workflows.models import WorkflowRun
@@ -74,6 +75,7 @@ class Runner:
         publisher: Publisher | None,
         queue: TaskQueue,
         runner_url: str | None,
+        embedder: Embedder,
         lease: timedelta = LEASE,
         budget_s: float = SLICE_BUDGET_S,
     ) -> None:
@@ -83,6 +85,7 @@ class Runner:
         self._publisher = publisher
         self._queue = queue
         self._runner_url = runner_url
+        self._embedder = embedder  # the triage agent's knowledge base
         self._lease = lease
         self._budget_s = budget_s
         self.runs = RunStore(scope, publisher)
@@ -155,9 +158,8 @@ class Runner:
         knowledge = None
         if run.type == "interaction_triage":
             from shared.capabilities.knowledge.index import KnowledgeBase
-            from shared.edge import runtime
 
-            knowledge = KnowledgeBase(self._scope, runtime.embedder())
+            knowledge = KnowledgeBase(self._scope, self._embedder)
         deps = Deps(self._client, self._scope, self._publisher, run.run_id, knowledge)
         build = build_graph if run.mode == "multi_agent" else build_single_agent
         graph = build(run.type, deps, saver)

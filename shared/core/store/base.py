@@ -140,3 +140,13 @@ class DocumentStore(Protocol):
     def delete_collection(self, collection: str) -> int:
         """Delete every document of a collection (not its subcollections); return how many."""
         ...
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    """Cosine similarity of two vectors: what :meth:`DocumentStore.find_nearest` ranks by (as
+    ``1 - cosine``, Firestore's COSINE distance). Here, not in embeddings, so the store layer
+    depends on nothing above it."""
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    na = sum(x * x for x in a) ** 0.5
+    nb = sum(y * y for y in b) ** 0.5
+    return dot / (na * nb) if na and nb else 0.0

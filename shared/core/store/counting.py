@@ -8,7 +8,7 @@ returned, and an attempt per time its function ran (retries are attempts minus c
 
 Counts go to the process's totals and to every :func:`measure` block open in the current context
 (a request, a task, a workflow step), so a unit can say what one piece of work cost. It is on
-only when ``STORE_OP_COUNTS`` is set (``shared.edge.runtime``): benchmarks, never production.
+only when ``STORE_OP_COUNTS`` is set (``shared.edge.services``): benchmarks, never production.
 
 ``STORE_WRITE_TRACE=<dir>`` also appends one line per document written (time, path) to
 ``<dir>/writes-<pid>.tsv``, for every write of the process, background threads included: the

@@ -7,8 +7,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.ai.embeddings.base import cosine
-from shared.core.store.base import Vector
+from shared.core.store.base import Vector, cosine
 
 if TYPE_CHECKING:
     from shared.core.store.base import Document, Filter

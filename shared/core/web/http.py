@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError, create_model
 
@@ -51,6 +51,7 @@ _log = get_logger("http")
 Response = tuple[str, int, dict[str, str]]
 JSON_HEADERS = {"Content-Type": "application/json"}
 M = TypeVar("M", bound=BaseModel)
+S = TypeVar("S")
 
 
 def _default(value: Any) -> Any:
@@ -67,14 +68,16 @@ def to_json(body: dict[str, Any] | BaseModel) -> str:
 
 
 @dataclass(frozen=True)
-class RequestContext:
-    """One authenticated request, validated against its route's models."""
+class RequestContext(Generic[S]):
+    """One authenticated request, validated against its route's models, with the clients the
+    edge handed down (``services``: the process's :class:`~shared.edge.services.Services`)."""
 
     principal: Principal
     tenant_id: str
     scope: TenantStore
     request: flask.Request
     params: dict[str, str]
+    services: S
     body_model: BaseModel | None = None
     query_model: BaseModel | None = None
 
@@ -93,9 +96,9 @@ def _as(value: BaseModel | None, model: type[M]) -> M:
     return value
 
 
-Handler = Callable[[RequestContext], tuple[dict[str, Any] | BaseModel, int]]
+Handler = Callable[[RequestContext[Any]], tuple[dict[str, Any] | BaseModel, int]]
 # A streaming route's handler validates, then returns the server-sent events to send.
-StreamHandler = Callable[[RequestContext], Iterator[str]]
+StreamHandler = Callable[[RequestContext[Any]], Iterator[str]]
 
 
 def template_regex(pattern: str) -> re.Pattern[str]:
@@ -209,11 +212,13 @@ def dispatch(
     *,
     verifier: TokenVerifier,
     store: DocumentStore,
+    services: object = None,
     after: Callable[[], None] | None = None,
 ) -> Response:
     """Authenticate, authorise, validate and run the matching route; map every outcome to a
-    response. ``after`` runs once a (non-streamed) handler succeeded, before the answer: the
-    process's writes behind land first, and a failure among them answers as that error."""
+    response. Handlers get ``services`` on their context (``ctx.services``). ``after`` runs once
+    a (non-streamed) handler succeeded, before the answer: the process's writes behind land
+    first, and a failure among them answers as that error."""
     request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
     started = time.perf_counter()
     with (
@@ -222,7 +227,9 @@ def dispatch(
     ):
         served: dict[str, Any] = {"route": "unmatched"}
         with counting.measure() as ops:
-            response = _serve(request, routes, verifier, store, request_id, span, served, after)
+            response = _serve(
+                request, routes, (verifier, store, services), request_id, span, served, after
+            )
         status = response[1] if isinstance(response, tuple) else response.status_code
         # One line per request: the API's availability and latency by route (terraform/metrics.json).
         fields = {
@@ -241,15 +248,15 @@ def dispatch(
 def _serve(
     request: flask.Request,
     routes: Sequence[Route],
-    verifier: TokenVerifier,
-    store: DocumentStore,
+    given: tuple[TokenVerifier, DocumentStore, object],
     request_id: str,
     span: Any,
     served: dict[str, Any],
     after: Callable[[], None] | None = None,
 ) -> Response:
     """:func:`dispatch`'s work inside the request's span; ``served["route"]`` gets the matched
-    route's pattern for the request's log line."""
+    route's pattern for the request's log line. ``given``: the verifier, store and services."""
+    verifier, store, services = given
     try:
         route, params = _find(routes, request.method, request.path)
         served["route"] = route.pattern
@@ -268,6 +275,7 @@ def _serve(
                 TenantStore(store, tenant_id),
                 request,
                 _validated_path(route, params),
+                services,
                 body_model=_parse(route.body, raw) if route.body is not None else None,
                 query_model=_query(route.query, request) if route.query else None,
             )

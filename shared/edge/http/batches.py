@@ -29,13 +29,14 @@ from shared.core.log import log_context
 from shared.core.tenancy.scope import TenantStore
 from shared.core.web.contract import Fields, Id, JobBody, Query, Request, ResponseBody
 from shared.core.web.http import Route
-from shared.edge import runtime
 from shared.edge.http.prompts import TemplateId, Version
 
 if TYPE_CHECKING:
     import flask
 
-    from shared.core.web.http import RequestContext, Response
+    from shared.core.web.http import Response
+    from shared.edge.http import Ctx
+    from shared.edge.services import Services
 
 
 # "lead:lead-1", "customer:c-9": the type is a usage report's by_object_type.
@@ -99,7 +100,7 @@ class JobList(ResponseBody):
     batches: list[JobSummary]
 
 
-def _items(ctx: RequestContext, body: SubmitBody) -> list[BatchItem]:
+def _items(ctx: Ctx, body: SubmitBody) -> list[BatchItem]:
     template_id = body.template_id
     default_registry().get(template_id)  # 404 for an unknown template
     version = parse_version(body.version) if body.version is not None else None
@@ -138,12 +139,12 @@ def _items(ctx: RequestContext, body: SubmitBody) -> list[BatchItem]:
     return out
 
 
-def submit(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def submit(ctx: Ctx) -> tuple[dict[str, Any], int]:
     body = ctx.body(SubmitBody)
     items = _items(ctx, body)
     template = default_registry().get(items[0].template_id or "")
     key = ctx.request.headers.get("Idempotency-Key")
-    job = runtime.batch_service().submit(
+    job = ctx.services.batches.submit(
         ctx.scope,
         items,
         feature=template.feature,
@@ -154,14 +155,14 @@ def submit(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return job, 202
 
 
-def get_job(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def get_job(ctx: Ctx) -> tuple[dict[str, Any], int]:
     query = ctx.query(JobQuery)
-    return runtime.batch_service().view(
+    return ctx.services.batches.view(
         ctx.scope, ctx.params["batch_id"], limit=query.limit, after=query.after
     ), 200
 
 
-def list_jobs(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def list_jobs(ctx: Ctx) -> tuple[dict[str, Any], int]:
     limit = ctx.query(ListQuery).limit
     rows = ctx.scope.query(
         ctx.scope.path("llm_batches"), order_by="created_at", descending=True, limit=limit
@@ -170,18 +171,18 @@ def list_jobs(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return {"batches": [{"batch_id": i, **{k: d.get(k) for k in keys}} for i, d in rows]}, 200
 
 
-def collect_now(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    return runtime.batch_service().collect(ctx.scope, ctx.params["batch_id"]), 200
+def collect_now(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    return ctx.services.batches.collect(ctx.scope, ctx.params["batch_id"]), 200
 
 
-def collect_all(body: CollectJob) -> dict[str, Any]:
+def collect_all(body: CollectJob, services: Services) -> dict[str, Any]:
     """Advance every open job (of ``tenant_id``, or of every tenant). A tenant whose collection
     fails with a permanent error is reported and the others go on; transient errors raise."""
     from shared.edge.entrypoints import job_tenants
 
-    store = runtime.document_store()
-    tenants = job_tenants(body)
-    service = runtime.batch_service()
+    store = services.store
+    tenants = job_tenants(body, store)
+    service = services.batches
     report: dict[str, Any] = {}
     for tenant_id in tenants:
         scope = TenantStore(store, tenant_id)

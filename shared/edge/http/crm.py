@@ -18,7 +18,7 @@ from shared.core.web.contract import Id, Query, Request, ResponseBody
 from shared.core.web.http import Route
 
 if TYPE_CHECKING:
-    from shared.core.web.http import RequestContext
+    from shared.edge.http import Ctx
 
 
 class RecordPath(Request):
@@ -49,7 +49,7 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def get_record(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def get_record(ctx: Ctx) -> tuple[dict[str, Any], int]:
     collection, record_id = ctx.params["collection"], ctx.params["record_id"]
     doc = ctx.scope.get(ctx.scope.path(collection, record_id))
     if doc is None:
@@ -58,7 +58,7 @@ def get_record(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return _public(doc), 200
 
 
-def list_interactions(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def list_interactions(ctx: Ctx) -> tuple[dict[str, Any], int]:
     customer_id = ctx.params["customer_id"]
     rows = ctx.scope.query(
         ctx.scope.path("interactions"),

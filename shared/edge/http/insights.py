@@ -19,13 +19,12 @@ from pydantic import Field, StringConstraints
 from shared.core.auth.rbac import Permission
 from shared.core.web.contract import Id, IsoInstant, Query, Request, ResponseBody
 from shared.core.web.http import Route
-from shared.edge import runtime
 from shared.edge.http.knowledge import ROUTES as KNOWLEDGE_ROUTES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from shared.core.web.http import RequestContext
+    from shared.edge.http import Ctx
 
 
 InsightType = Literal[
@@ -122,23 +121,23 @@ class CustomerInsights(InsightPage):
     customer_id: str
 
 
-def generate_insights(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def generate_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
     from shared.capabilities.insights.service import generate
 
     body = ctx.body(GenerateBody)
     insights = generate(
         ctx.scope,
-        runtime.llm_client(),
-        runtime.embedder(),
+        ctx.services.llm,
+        ctx.services.embedder,
         body.customer_id,
         list(body.types),
         force=body.force,
-        publisher=runtime.publisher(),
+        publisher=ctx.services.publisher,
     )
     return {"customer_id": body.customer_id, "insights": insights}, 200
 
 
-def customer_insights(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def customer_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
     from shared.capabilities.insights.service import list_insights
 
     customer_id = ctx.params["customer_id"]
@@ -146,7 +145,7 @@ def customer_insights(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return {"customer_id": customer_id, "insights": rows, "next_cursor": cursor}, 200
 
 
-def all_insights(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def all_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
     from shared.capabilities.insights.service import list_insights
 
     query = ctx.query(InsightsQuery)
@@ -161,18 +160,19 @@ def all_insights(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return {"insights": rows, "next_cursor": cursor}, 200
 
 
-def chat(ctx: RequestContext) -> Iterator[str]:
+def chat(ctx: Ctx) -> Iterator[str]:
     from shared.capabilities.insights.chat import start_chat
 
     body = ctx.body(ChatBody)
     return start_chat(
         ctx.scope,
-        runtime.llm_client(),
-        runtime.embedder(),
+        ctx.services.llm,
+        ctx.services.embedder,
         ctx.principal.subject,
         body.message,
         customer_id=body.customer_id,
         session_id=body.session_id,
+        after=ctx.services.flush_writes,
     )
 
 

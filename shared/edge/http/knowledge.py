@@ -20,10 +20,9 @@ from shared.capabilities.knowledge.index import MAX_DOC_CHARS, KnowledgeBase
 from shared.core.auth.rbac import Permission
 from shared.core.web.contract import Id, Int, JsonDocument, OneOf, Request, ResponseBody
 from shared.core.web.http import Route
-from shared.edge import runtime
 
 if TYPE_CHECKING:
-    from shared.core.web.http import RequestContext
+    from shared.edge.http import Ctx
 
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=r"\S")]
@@ -101,11 +100,11 @@ class SearchResults(ResponseBody):
     results: list[Citation]
 
 
-def _kb(ctx: RequestContext) -> KnowledgeBase:
-    return KnowledgeBase(ctx.scope, runtime.embedder())
+def _kb(ctx: Ctx) -> KnowledgeBase:
+    return KnowledgeBase(ctx.scope, ctx.services.embedder)
 
 
-def add_document(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def add_document(ctx: Ctx) -> tuple[dict[str, Any], int]:
     body = ctx.body(AddDocument).root
     content = body.content if isinstance(body.content, str) else json.dumps(body.content)
     meta = _kb(ctx).add(
@@ -119,17 +118,17 @@ def add_document(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return meta, 201
 
 
-def list_documents(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def list_documents(ctx: Ctx) -> tuple[dict[str, Any], int]:
     return {"documents": _kb(ctx).documents()}, 200
 
 
-def delete_document(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def delete_document(ctx: Ctx) -> tuple[dict[str, Any], int]:
     doc_id = ctx.params["doc_id"]
     _kb(ctx).delete(doc_id)
     return {"deleted": doc_id}, 200
 
 
-def search(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def search(ctx: Ctx) -> tuple[dict[str, Any], int]:
     body = ctx.body(SearchBody)
     hits = _kb(ctx).search(body.query, k=body.k)
     return {"results": [{**h.citation(), "score": h.score} for h in hits]}, 200

@@ -33,7 +33,7 @@ from shared.core.web.http import Route
 
 if TYPE_CHECKING:
     from shared.ai.prompts.registry import PromptTemplate
-    from shared.core.web.http import RequestContext
+    from shared.edge.http import Ctx
 
 
 REPORT_DAYS = 366
@@ -159,7 +159,7 @@ def _describe(template: PromptTemplate, *, full: bool) -> dict[str, Any]:
     return out
 
 
-def list_prompts(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def list_prompts(ctx: Ctx) -> tuple[dict[str, Any], int]:
     registry = default_registry()
     return {
         "templates": [
@@ -173,7 +173,7 @@ def list_prompts(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     }, 200
 
 
-def get_prompt(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def get_prompt(ctx: Ctx) -> tuple[dict[str, Any], int]:
     registry = default_registry()
     tid = ctx.params["template_id"]
     return {
@@ -195,13 +195,13 @@ def _overrides_view(tid: str, saved: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def get_overrides(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def get_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
     tid = ctx.params["template_id"]
     default_registry().get(tid)
     return _overrides_view(tid, OverrideStore(ctx.scope).get(tid)), 200
 
 
-def put_overrides(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def put_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
     tid = ctx.params["template_id"]
     body = dict(ctx.body(OverridesBody).root)
     # Every version of the template must accept the values: traffic may reach any of them.
@@ -212,14 +212,14 @@ def put_overrides(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return _overrides_view(tid, saved), 200
 
 
-def delete_overrides(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def delete_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
     tid = ctx.params["template_id"]
     default_registry().get(tid)
     OverrideStore(ctx.scope).delete(tid)
     return _overrides_view(tid, {}), 200
 
 
-def preview(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def preview(ctx: Ctx) -> tuple[dict[str, Any], int]:
     body = ctx.body(PreviewBody)
     rendered = prepare(
         ctx.scope,
@@ -239,7 +239,7 @@ def preview(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     }, 200
 
 
-def post_outcome(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def post_outcome(ctx: Ctx) -> tuple[dict[str, Any], int]:
     body = ctx.body(OutcomeBody)
     doc = record_outcome(
         ctx.scope,
@@ -251,7 +251,7 @@ def post_outcome(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return {**doc, "recorded_by": ctx.principal.subject}, 201
 
 
-def get_report(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def get_report(ctx: Ctx) -> tuple[dict[str, Any], int]:
     today = datetime.now(UTC).date()
     since_day = max(
         ctx.query(ReportQuery).since or today - timedelta(30), today - timedelta(REPORT_DAYS)

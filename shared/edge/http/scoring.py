@@ -23,10 +23,9 @@ from shared.core.auth.rbac import Permission
 from shared.core.errors import AppError
 from shared.core.web.contract import ErrorDetail, Fields, Id, Request, ResponseBody
 from shared.core.web.http import Route
-from shared.edge import runtime
 
 if TYPE_CHECKING:
-    from shared.core.web.http import RequestContext
+    from shared.edge.http import Ctx
 
 MAX_BATCH = 1000
 
@@ -92,7 +91,7 @@ class DriftReport(ResponseBody):
     alerts: list[str] = Field(default_factory=list)
 
 
-def get_drift(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def get_drift(ctx: Ctx) -> tuple[dict[str, Any], int]:
     latest = ctx.scope.query(
         ctx.scope.path("scoring_drift"), order_by="checked_at", descending=True, limit=1
     )
@@ -101,17 +100,17 @@ def get_drift(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return latest[0][1], 200
 
 
-def _scorer(ctx: RequestContext) -> LeadScorer:
-    return LeadScorer(ctx.scope, publisher=runtime.publisher())
+def _scorer(ctx: Ctx) -> LeadScorer:
+    return LeadScorer(ctx.scope, publisher=ctx.services.publisher)
 
 
-def score_one(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def score_one(ctx: Ctx) -> tuple[dict[str, Any], int]:
     body = ctx.body(ScoreLead)
     result = _scorer(ctx).score(body.lead_id, body.fields, force=body.force)
     return result.model_dump(mode="json"), 200
 
 
-def score_batch(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def score_batch(ctx: Ctx) -> tuple[dict[str, Any], int]:
     leads = ctx.body(ScoreBatch).leads
     results, errors = [], []
     outcomes = _scorer(ctx).score_many([(lead.lead_id, lead.fields) for lead in leads])
@@ -123,11 +122,11 @@ def score_batch(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return {"results": results, "errors": errors}, 200
 
 
-def get_score(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def get_score(ctx: Ctx) -> tuple[dict[str, Any], int]:
     return _scorer(ctx).latest(ctx.params["lead_id"]).model_dump(mode="json"), 200
 
 
-def list_models(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def list_models(ctx: Ctx) -> tuple[dict[str, Any], int]:
     registry = ModelRegistry(ctx.scope)
     return {
         "assignment": registry.assignment().model_dump(mode="json"),
@@ -135,18 +134,18 @@ def list_models(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     }, 200
 
 
-def train_now(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def train_now(ctx: Ctx) -> tuple[dict[str, Any], int]:
     return train_from_read_model(ctx.scope), 200
 
 
-def ab_test(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def ab_test(ctx: Ctx) -> tuple[dict[str, Any], int]:
     body = ctx.body(AbTestBody)
     if body.challenger is not None:
         ModelRegistry(ctx.scope).start_test(body.challenger, body.share)
     return abtest.report(ctx.scope), 200
 
 
-def promote(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def promote(ctx: Ctx) -> tuple[dict[str, Any], int]:
     version = ctx.params["version"]
     return ModelRegistry(ctx.scope).promote(version).model_dump(mode="json"), 200
 

@@ -20,10 +20,9 @@ from shared.core.auth.rbac import Permission
 from shared.core.errors import InvalidInput
 from shared.core.web.contract import Day, Int, IsoDate, Query, ResponseBody
 from shared.core.web.http import Route
-from shared.edge import runtime
 
 if TYPE_CHECKING:
-    from shared.core.web.http import RequestContext
+    from shared.edge.http import Ctx
 
 MAX_DAYS = 92
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
@@ -90,7 +89,7 @@ class Policy(ResponseBody):
     trace_content: bool
 
 
-def get_usage(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def get_usage(ctx: Ctx) -> tuple[dict[str, Any], int]:
     today = datetime.now(UTC).date()
     query = ctx.query(UsageQuery)
     end = query.to or today
@@ -99,7 +98,7 @@ def get_usage(ctx: RequestContext) -> tuple[dict[str, Any], int]:
         raise InvalidInput("from must not be after to", field="from")
     if (end - start).days + 1 > MAX_DAYS:
         raise InvalidInput(f"the range may span at most {MAX_DAYS} days", field="to")
-    ledger = runtime.llm_ledger()
+    ledger = ctx.services.ledger
     days: list[dict[str, Any]] = []
     total: dict[str, Any] = {}
     for offset in range((end - start).days + 1):
@@ -108,7 +107,7 @@ def get_usage(ctx: RequestContext) -> tuple[dict[str, Any], int]:
         if agg:
             days.append({"day": day, **agg.get("total", {})})
             _merge_sum(total, agg)
-    policy = runtime.llm_policies().get(ctx.tenant_id)
+    policy = ctx.services.policies.get(ctx.tenant_id)
     budget = ledger.budget_state(ctx.tenant_id)
     return {
         "tenant_id": ctx.tenant_id,
@@ -131,24 +130,24 @@ def get_usage(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     }, 200
 
 
-def get_object_usage(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def get_object_usage(ctx: Ctx) -> tuple[dict[str, Any], int]:
     ref = ctx.params["object_ref"]
     doc = ctx.scope.get(ctx.scope.path("llm_usage_objects", ref)) or {}
     return {"object": ref, "usage": doc}, 200
 
 
-def get_policy(ctx: RequestContext) -> tuple[dict[str, Any], int]:
-    return runtime.llm_policies().get(ctx.tenant_id).model_dump(mode="json"), 200
+def get_policy(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    return ctx.services.policies.get(ctx.tenant_id).model_dump(mode="json"), 200
 
 
-def put_policy(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def put_policy(ctx: Ctx) -> tuple[dict[str, Any], int]:
     policy = LLMPolicy.model_validate(ctx.body(PolicyBody).model_dump())
     if policy.degrade_to_tier is not None:
         try:
-            runtime.llm_client().catalog.tier(policy.degrade_to_tier)
+            ctx.services.llm.catalog.tier(policy.degrade_to_tier)
         except InvalidInput as exc:
             raise InvalidInput(exc.message, field="degrade_to_tier") from exc
-    runtime.llm_policies().put(ctx.tenant_id, policy)
+    ctx.services.policies.put(ctx.tenant_id, policy)
     return policy.model_dump(mode="json"), 200
 
 

@@ -45,18 +45,18 @@ from shared.core.errors import Conflict, NotFound, PermissionDenied
 from shared.core.log import log_context
 from shared.core.tenancy.scope import TenantStore
 from shared.core.web.http import Route
-from shared.edge import runtime
 
 if TYPE_CHECKING:
     import flask
 
-    from shared.core.web.http import RequestContext
     from shared.core.web.http import Response as HttpResponse
+    from shared.edge.http import Ctx
+    from shared.edge.services import Services
 
 StartRequest = StartLeadQualification | StartOutreachDraft | StartInteractionTriage
 
 
-def _context(ctx: RequestContext, body: StartRequest) -> WorkflowContext:
+def _context(ctx: Ctx, body: StartRequest) -> WorkflowContext:
     scope = ctx.scope
     kind, lead_id, customer_id = body.type, body.lead_id, body.customer_id
     lead = customer = None
@@ -95,7 +95,7 @@ def _context(ctx: RequestContext, body: StartRequest) -> WorkflowContext:
     )
 
 
-def start(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def start(ctx: Ctx) -> tuple[dict[str, Any], int]:
     body = ctx.body(StartBody).root
     now = datetime.now(UTC)
     run = WorkflowRun(
@@ -108,26 +108,24 @@ def start(ctx: RequestContext) -> tuple[dict[str, Any], int]:
         created_at=now,
         updated_at=now,
     )
-    return _start_run(ctx.scope, run), 202
+    return _start_run(ctx, run), 202
 
 
-def _start_run(scope: TenantStore, run: WorkflowRun) -> dict[str, Any]:
-    runs = RunStore(scope, runtime.publisher())
+def _start_run(ctx: Ctx, run: WorkflowRun) -> dict[str, Any]:
+    runs = RunStore(ctx.scope, ctx.services.publisher)
     stored, _ = runs.create(run)
     if stored.status == "queued":
         # A repeated request re-enqueues a run that may have lost its task; the task name makes
         # it harmless in the cloud, the slice claim locally.
-        enqueue_slice(
-            runtime.task_queue(), get_settings().workflow_runner_url, stored, stored.slice
-        )
+        enqueue_slice(ctx.services.tasks, get_settings().workflow_runner_url, stored, stored.slice)
     return stored.public()
 
 
-def get_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def get_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
     return RunStore(ctx.scope).get(ctx.params["run_id"]).public(), 200
 
 
-def list_runs(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def list_runs(ctx: Ctx) -> tuple[dict[str, Any], int]:
     query = ctx.query(ListQuery)
     runs, cursor = RunStore(ctx.scope).list(
         status=query.status,
@@ -139,7 +137,7 @@ def list_runs(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return {"runs": [r.public() for r in runs], "next_cursor": cursor}, 200
 
 
-def _check_may_act(ctx: RequestContext, run: WorkflowRun) -> None:
+def _check_may_act(ctx: Ctx, run: WorkflowRun) -> None:
     """Who may decide on or cancel a run: the person who started it; anyone with
     ``workflows:manage`` (managers, admins); and, for a run a CRM event started (nobody's, the
     team's queue), any rep. Another rep's run is refused, so one rep cannot approve, rewrite or
@@ -153,12 +151,12 @@ def _check_may_act(ctx: RequestContext, run: WorkflowRun) -> None:
         )
 
 
-def continue_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def continue_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
     run_id = ctx.params["run_id"]
     body = ctx.body(ContinueBody).root
     decision, task_id, comment = body.decision, body.task_id, body.comment
     edited = body.edited.model_dump(exclude_none=True) if isinstance(body, Edit) else None
-    runs = RunStore(ctx.scope, runtime.publisher())
+    runs = RunStore(ctx.scope, ctx.services.publisher)
 
     def change(run: WorkflowRun) -> WorkflowRun:
         _check_may_act(ctx, run)
@@ -188,13 +186,13 @@ def continue_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
 
     run = runs.update(run_id, change)
     runs.publish(run, "workflow.status_changed", decision=decision)
-    enqueue_slice(runtime.task_queue(), get_settings().workflow_runner_url, run, run.slice)
+    enqueue_slice(ctx.services.tasks, get_settings().workflow_runner_url, run, run.slice)
     return run.public(), 202
 
 
-def cancel_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def cancel_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
     run_id = ctx.params["run_id"]
-    runs = RunStore(ctx.scope, runtime.publisher())
+    runs = RunStore(ctx.scope, ctx.services.publisher)
 
     def change(run: WorkflowRun) -> WorkflowRun | None:
         _check_may_act(ctx, run)
@@ -211,13 +209,13 @@ def cancel_run(ctx: RequestContext) -> tuple[dict[str, Any], int]:
     return run.public(), 202
 
 
-def get_trigger_settings(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def get_trigger_settings(ctx: Ctx) -> tuple[dict[str, Any], int]:
     from shared.capabilities.workflows.triggers import get_triggers
 
     return get_triggers(ctx.scope).model_dump(), 200
 
 
-def put_trigger_settings(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def put_trigger_settings(ctx: Ctx) -> tuple[dict[str, Any], int]:
     from shared.capabilities.workflows.triggers import put_triggers
 
     settings = TriggerSettings.model_validate(ctx.body(TriggersBody).model_dump())
@@ -293,20 +291,21 @@ def _own_url(request: flask.Request) -> str:
 def handle_task(request: flask.Request) -> HttpResponse:
     from shared.edge.entrypoints import handle_service_call, tasks_caller
 
-    def run(body: SliceTask) -> dict[str, Any]:
+    def run(body: SliceTask, services: Services) -> dict[str, Any]:
         tenant_id, run_id, slice_no = body.tenant_id, body.run_id, body.slice
         from shared.capabilities.workflows.runner import (
             Runner,  # LangGraph: only the runner pays its import
         )
 
-        store = runtime.document_store()
+        store = services.store
         with log_context(tenant_id=tenant_id, run_id=run_id, slice=str(slice_no)):
             runner = Runner(
                 store,
                 TenantStore(store, tenant_id),
-                client=runtime.llm_client(),
-                publisher=runtime.publisher(),
-                queue=runtime.task_queue(),
+                client=services.llm,
+                publisher=services.publisher,
+                queue=services.tasks,
+                embedder=services.embedder,
                 runner_url=get_settings().workflow_runner_url or _own_url(request),
                 lease=timedelta(seconds=get_settings().workflow_lease_s),
             )

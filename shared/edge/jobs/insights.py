@@ -20,13 +20,13 @@ from shared.core.errors import AppError
 from shared.core.log import log_context
 from shared.core.tenancy.scope import TenantStore
 from shared.core.web.contract import JobBody
-from shared.edge import runtime
 from shared.edge.entrypoints import handle_service_call, job_tenants, scheduler_caller
 
 if TYPE_CHECKING:
     import flask
 
     from shared.core.web.http import Response
+    from shared.edge.services import Services
 
 JOBS = ("refresh", "reembed")
 
@@ -36,25 +36,25 @@ class InsightsJob(JobBody):
     max_seconds: float = Field(240, gt=0, le=840, description="Stop and resume next run after")
 
 
-def run_job(body: InsightsJob) -> dict[str, Any]:
+def run_job(body: InsightsJob, services: Services) -> dict[str, Any]:
     job = body.job
     deadline = time.monotonic() + body.max_seconds
-    store = runtime.document_store()
+    store = services.store
     results: dict[str, Any] = {}
-    for tenant_id in job_tenants(body):
+    for tenant_id in job_tenants(body, store):
         scope = TenantStore(store, tenant_id)
         with log_context(tenant_id=tenant_id, job=job):
             try:
                 if job == "reembed":
                     from shared.capabilities.knowledge.reembed import reembed
 
-                    results[tenant_id] = reembed(scope, runtime.embedder(), deadline=deadline)
+                    results[tenant_id] = reembed(scope, services.embedder, deadline=deadline)
                     continue
                 from shared.capabilities.insights.refresh import harvest, submit_refresh
 
                 now = datetime.now(UTC)
-                harvested = harvest(scope, runtime.publisher(), now)
-                submitted = submit_refresh(scope, runtime.batch_service(), runtime.embedder(), now)
+                harvested = harvest(scope, services.publisher, now)
+                submitted = submit_refresh(scope, services.batches, services.embedder, now)
                 results[tenant_id] = {"harvested": harvested, **submitted}
             except AppError as exc:
                 if exc.retryable:

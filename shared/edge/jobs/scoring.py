@@ -20,13 +20,13 @@ from shared.core.errors import AppError
 from shared.core.log import log_context
 from shared.core.tenancy.scope import TenantStore
 from shared.core.web.contract import Int, JobBody
-from shared.edge import runtime
 from shared.edge.entrypoints import handle_service_call, job_tenants, scheduler_caller
 
 if TYPE_CHECKING:
     import flask
 
     from shared.core.web.http import Response
+    from shared.edge.services import Services
 
 
 class ScoringJob(JobBody):
@@ -35,10 +35,10 @@ class ScoringJob(JobBody):
     retrain_on_drift: bool = False
 
 
-def run_job(body: ScoringJob) -> dict[str, Any]:
+def run_job(body: ScoringJob, services: Services) -> dict[str, Any]:
     job, explain_top = body.job, body.explain_top
-    store = runtime.document_store()
-    tenants = job_tenants(body)
+    store = services.store
+    tenants = job_tenants(body, store)
     results: dict[str, Any] = {}
     for tenant_id in tenants:
         scope = TenantStore(store, tenant_id)
@@ -62,7 +62,7 @@ def run_job(body: ScoringJob) -> dict[str, Any]:
                             from shared.capabilities.scoring.explain import submit_explanations
 
                             result["explanations"] = submit_explanations(
-                                runtime.batch_service(), scope, result["run_id"], top
+                                services.batches, scope, result["run_id"], top
                             )
                         results[tenant_id] = result
                     finally:
@@ -73,7 +73,7 @@ def run_job(body: ScoringJob) -> dict[str, Any]:
                 if champion is None:
                     results[tenant_id] = {"status": "no model"}
                     continue
-                report = drift.check(scope, registry.load(champion), runtime.publisher())
+                report = drift.check(scope, registry.load(champion), services.publisher)
                 if report["alerts"] and body.retrain_on_drift:
                     report["retrained"] = train_from_read_model(scope)
                 results[tenant_id] = report

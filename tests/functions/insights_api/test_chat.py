@@ -11,7 +11,7 @@ import pytest
 from shared.capabilities.insights.history import index_interaction
 from shared.core.tenancy.scope import TenantStore
 from shared.core.tenancy.security import SECURITY_EVENTS
-from shared.edge import runtime
+from shared.edge import services
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory
@@ -28,8 +28,8 @@ def _events(raw: str) -> list[tuple[str, dict[str, Any]]]:
 @pytest.fixture
 def api(function_client: Any, simulator_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("LLM_SIMULATOR_URL", simulator_url)
-    runtime.reset()
-    scope = TenantStore(runtime.document_store(), "acme")
+    services.reset()
+    scope = TenantStore(services.current().store, "acme")
     scope.set(scope.path("customers", "cust-1"), {"customer_id": "cust-1", "name": "Initech"})
     scope.set(
         scope.path("interactions", "i-9"),
@@ -41,7 +41,7 @@ def api(function_client: Any, simulator_url: str, sim: Any, monkeypatch: pytest.
             "occurred_at": "2026-11-20T09:00:00+00:00",
         },
     )
-    index_interaction(scope, runtime.embedder(), "i-9")
+    index_interaction(scope, services.current().embedder, "i-9")
     return function_client("insights_api", "insights_api")
 
 
@@ -85,7 +85,7 @@ def test_chat_streams_deltas_then_citations_and_usage_and_remembers(
         headers=rep,
     )
     assert _events(again.get_data(as_text=True))[-1][0] == "done"
-    session = TenantStore(runtime.document_store(), "acme").get(
+    session = TenantStore(services.current().store, "acme").get(
         f"tenants/acme/chat_sessions/{session_id}"
     )
     assert session is not None

@@ -9,7 +9,7 @@ import pytest
 from shared.capabilities.insights.history import index_interaction
 from shared.capabilities.insights.service import mark_stale
 from shared.core.tenancy.scope import TenantStore
-from shared.edge import runtime
+from shared.edge import services
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory
@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 @pytest.fixture
 def api(function_client: Any, simulator_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("LLM_SIMULATOR_URL", simulator_url)
-    runtime.reset()
-    scope = TenantStore(runtime.document_store(), "acme")
+    services.reset()
+    scope = TenantStore(services.current().store, "acme")
     scope.set(
         scope.path("customers", "cust-1"),
         {"customer_id": "cust-1", "name": "Initech", "plan": "premium"},
@@ -42,7 +42,7 @@ def api(function_client: Any, simulator_url: str, sim: Any, monkeypatch: pytest.
                 "occurred_at": f"{day}T09:00:00+00:00",
             },
         )
-        index_interaction(scope, runtime.embedder(), iid)
+        index_interaction(scope, services.current().embedder, iid)
     return function_client("insights_api", "insights_api")
 
 
@@ -70,7 +70,7 @@ def test_insights_are_generated_with_citations_cached_and_listed(
     forced = api.post("/api/v1/ai/insights/generate", json={**body, "force": True}, headers=rep)
     assert forced.get_json()["insights"][0]["cached"] is False
     # New history makes them stale: the next request generates afresh.
-    assert mark_stale(TenantStore(runtime.document_store(), "acme"), "cust-1") == 2
+    assert mark_stale(TenantStore(services.current().store, "acme"), "cust-1") == 2
     assert (
         api.post("/api/v1/ai/insights/generate", json=body, headers=rep).get_json()["insights"][0][
             "cached"

@@ -13,7 +13,7 @@ from shared.capabilities.crm.ingest import PubSubMessage
 from shared.capabilities.insights.history import handle_history_event
 from shared.capabilities.insights.service import generate
 from shared.core.tenancy.scope import TenantStore
-from shared.edge import runtime
+from shared.edge import services
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory
@@ -36,8 +36,8 @@ def scope(
     function_client: Any, simulator_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch
 ) -> TenantStore:
     monkeypatch.setenv("LLM_SIMULATOR_URL", simulator_url)
-    runtime.reset()
-    scope = TenantStore(runtime.document_store(), "acme")
+    services.reset()
+    scope = TenantStore(services.current().store, "acme")
     for cid, priority in (("vip", "high"), ("std", "normal")):
         scope.set(scope.path("customers", cid), {"customer_id": cid, "priority": priority})
         scope.set(
@@ -49,7 +49,7 @@ def scope(
                 "occurred_at": "2026-11-01T09:00:00+00:00",
             },
         )
-        generate(scope, runtime.llm_client(), runtime.embedder(), cid, ["churn_risk"])
+        generate(scope, services.current().llm, services.current().embedder, cid, ["churn_risk"])
         scope.set(
             scope.path("interactions", f"{cid}-2"),
             {
@@ -72,9 +72,9 @@ def test_high_priority_customers_are_refreshed_others_go_stale(
     before = _insight(scope, "vip")["generated_at"]
     vip = handle_history_event(
         _event("vip", "vip-2"),
-        runtime.document_store(),
-        runtime.embedder(),
-        runtime.llm_client(),
+        services.current().store,
+        services.current().embedder,
+        services.current().llm,
         None,
     )
     assert vip["refreshed"] == ["churn_risk"]
@@ -84,9 +84,9 @@ def test_high_priority_customers_are_refreshed_others_go_stale(
     )
     std = handle_history_event(
         _event("std", "std-2"),
-        runtime.document_store(),
-        runtime.embedder(),
-        runtime.llm_client(),
+        services.current().store,
+        services.current().embedder,
+        services.current().llm,
         None,
     )
     assert std["refreshed"] == [] and _insight(scope, "std")["stale"] is True
@@ -95,20 +95,20 @@ def test_high_priority_customers_are_refreshed_others_go_stale(
 def test_a_nearly_spent_budget_is_kept_for_chat(scope: TenantStore) -> None:
     from shared.ai.llm import CallContext, LLMRequest, Message
 
-    policies = runtime.llm_policies()
+    policies = services.current().policies
     policies.put("acme", LLMPolicy(budget=Limit(monthly_usd=10.0)))
-    runtime.llm_client().complete(
+    services.current().llm.complete(
         LLMRequest(messages=[Message(role="user", content="spend " * 400)], max_tokens=200),
         CallContext(tenant_id="acme", feature="chat"),
     )
-    spent = runtime.llm_ledger().budget_state("acme")["total"]["spent_usd"]
+    spent = services.current().ledger.budget_state("acme")["total"]["spent_usd"]
     assert spent > 0
     policies.put("acme", LLMPolicy(budget=Limit(monthly_usd=spent / 0.9)))  # 90 % used
     result = handle_history_event(
         _event("vip", "vip-2"),
-        runtime.document_store(),
-        runtime.embedder(),
-        runtime.llm_client(),
+        services.current().store,
+        services.current().embedder,
+        services.current().llm,
         None,
     )
     assert result["refreshed"] == [] and result["reason"] == "budget kept for interactive chat"

@@ -11,7 +11,7 @@ import pytest
 from shared.capabilities.insights.service import generate, mark_stale
 from shared.capabilities.knowledge.index import KnowledgeBase
 from shared.core.tenancy.scope import TenantStore
-from shared.edge import runtime
+from shared.edge import services
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory
@@ -24,8 +24,8 @@ def jobs(
     function_client: Any, simulator_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Any:
     monkeypatch.setenv("LLM_SIMULATOR_URL", simulator_url)
-    runtime.reset()
-    runtime.document_store().set("tenants/acme", {"tenant_id": "acme"})
+    services.reset()
+    services.current().store.set("tenants/acme", {"tenant_id": "acme"})
     return {
         "insights": function_client("insights_jobs", "insights_jobs"),
         "collector": function_client("llm_batch_jobs", "llm_batch_jobs"),
@@ -62,12 +62,18 @@ def _customers(scope: TenantStore) -> None:
         )
         from shared.capabilities.insights.history import index_interaction
 
-        index_interaction(scope, runtime.embedder(), f"{cid}-1")
-        generate(scope, runtime.llm_client(), runtime.embedder(), cid, ["churn_risk", "upsell"])
+        index_interaction(scope, services.current().embedder, f"{cid}-1")
+        generate(
+            scope,
+            services.current().llm,
+            services.current().embedder,
+            cid,
+            ["churn_risk", "upsell"],
+        )
 
 
 def test_stale_insights_are_refreshed_through_a_provider_batch(jobs: Any, caller: Any) -> None:
-    scope = TenantStore(runtime.document_store(), "acme")
+    scope = TenantStore(services.current().store, "acme")
     _customers(scope)
     before = {d["insight_id"]: d for _, d in scope.query(scope.path("insights"))}
     assert mark_stale(scope, "c1") == 2
@@ -100,12 +106,12 @@ def test_stale_insights_are_refreshed_through_a_provider_batch(jobs: Any, caller
 
 
 def test_an_insight_regenerated_meanwhile_is_not_overwritten(jobs: Any, caller: Any) -> None:
-    scope = TenantStore(runtime.document_store(), "acme")
+    scope = TenantStore(services.current().store, "acme")
     _customers(scope)
     mark_stale(scope, "c1")
     _run(jobs["insights"], caller, {"job": "refresh"})
     newer = generate(
-        scope, runtime.llm_client(), runtime.embedder(), "c1", ["churn_risk"], force=True
+        scope, services.current().llm, services.current().embedder, "c1", ["churn_risk"], force=True
     )[0]
     _run(jobs["collector"], caller, {"job": "collect"})
     out = _run(jobs["insights"], caller, {"job": "refresh"}).get_json()["tenants"]["acme"]
@@ -117,11 +123,11 @@ def test_an_insight_regenerated_meanwhile_is_not_overwritten(jobs: Any, caller: 
 def test_chunks_are_reembedded_after_the_model_changes(
     jobs: Any, caller: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scope = TenantStore(runtime.document_store(), "acme")
+    scope = TenantStore(services.current().store, "acme")
     _customers(scope)
-    kb = KnowledgeBase(scope, runtime.embedder())
+    kb = KnowledgeBase(scope, services.current().embedder)
     kb.add("Refunds", "Refunds are paid within five days of the request.\n\nAsk billing.")
-    old = runtime.embedder().model_id
+    old = services.current().embedder.model_id
     chunks = len(scope.query(scope.path("knowledge_chunks"))) + len(
         scope.query(scope.path("history_chunks"))
     )
@@ -129,8 +135,8 @@ def test_chunks_are_reembedded_after_the_model_changes(
     # The operator switches to a Google model (the simulator here, Vertex AI in the cloud).
     monkeypatch.setenv("EMBEDDING_MODEL", "text-embedding-005")
     monkeypatch.setenv("EMBEDDING_DIMENSIONS", "64")
-    runtime.reset()
-    new = runtime.embedder()
+    services.reset()
+    new = services.current().embedder
     assert new.model_id == "google:text-embedding-005@64" != old
     # Before the job: vector search sees none of the old vectors (keyword search still works).
     hits = KnowledgeBase(scope, new).search("how long do refunds take", mode="vector")
@@ -168,11 +174,11 @@ def test_bad_job_requests_name_the_field(jobs: Any, caller: Any) -> None:
 def test_refresh_stops_at_the_background_share_of_the_budget(jobs: Any, caller: Any) -> None:
     from shared.ai.llm.policy import Limit, LLMPolicy
 
-    policies = runtime.llm_policies()
+    policies = services.current().policies
     policies.put("acme", LLMPolicy(budget=Limit(monthly_usd=10.0)))
-    scope = TenantStore(runtime.document_store(), "acme")
+    scope = TenantStore(services.current().store, "acme")
     _customers(scope)
-    spent = runtime.llm_ledger().budget_state("acme")["total"]["spent_usd"]
+    spent = services.current().ledger.budget_state("acme")["total"]["spent_usd"]
     assert spent > 0
     policies.put("acme", LLMPolicy(budget=Limit(monthly_usd=spent / 0.9)))  # 90 % used
     mark_stale(scope, "c1")

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from shared.core.tenancy.scope import TenantStore
-from shared.edge import runtime
+from shared.edge import services
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory
@@ -16,8 +16,8 @@ BASE = "/api/v1/ai/llm/batches"
 @pytest.fixture
 def api(function_client: Any, simulator_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("LLM_SIMULATOR_URL", simulator_url)
-    runtime.reset()
-    store = runtime.document_store()
+    services.reset()
+    store = services.current().store
     store.set("tenants/acme", {"tenant_id": "acme"})
     for i in range(3):
         store.set(
@@ -71,7 +71,7 @@ def test_bulk_drafts_from_leads_go_through_the_batch_and_the_scheduled_collector
     assert {i["id"] for i in done["items"]} == {"lead-0", "lead-1", "lead-2"}
     assert all(i["template"].startswith("outreach_draft@v") for i in done["items"])
     assert all(i["result"]["batch"] and i["result"]["schema_valid"] for i in done["items"])
-    usage = TenantStore(runtime.document_store(), "acme").query("tenants/acme/llm_usage")
+    usage = TenantStore(services.current().store, "acme").query("tenants/acme/llm_usage")
     assert len(usage) == 3 and all(d["batch"] and d["feature"] == "workflow" for _, d in usage)
     assert {d["crm_object"] for _, d in usage} == {"lead:lead-0", "lead:lead-1", "lead:lead-2"}
     listed = api["http"].get(BASE, headers=_auth(make_token, "manager")).get_json()

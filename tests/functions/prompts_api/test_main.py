@@ -6,7 +6,7 @@ import pytest
 
 from shared.ai.prompts.service import run_prompt
 from shared.core.tenancy.scope import TenantStore
-from shared.edge import runtime
+from shared.edge import services
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory
@@ -20,7 +20,7 @@ LEAD = (
 @pytest.fixture
 def api(function_client: Any, simulator_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("LLM_SIMULATOR_URL", simulator_url)
-    runtime.reset()
+    services.reset()
     return function_client("prompts_api", "prompts_api")
 
 
@@ -86,11 +86,11 @@ def test_overrides_are_admin_only_validated_and_tenant_scoped(
 def test_usage_records_name_the_version_and_the_report_compares_versions(
     api: Any, make_token: TokenFactory
 ) -> None:
-    scope = TenantStore(runtime.document_store(), "acme")
+    scope = TenantStore(services.current().store, "acme")
     seen: dict[int, list[str]] = {1: [], 2: []}
     for i in range(12):
         rendered, response = run_prompt(
-            runtime.llm_client(),
+            services.current().llm,
             scope,
             "outreach_draft",
             {"lead": LEAD.replace("Ada", f"Ada{i}")},

@@ -11,7 +11,7 @@ from shared.capabilities.scoring.service import LeadScorer
 from shared.core.config import load_settings
 from shared.core.store.firestore import FirestoreStore
 from shared.core.tenancy.scope import TenantStore
-from shared.edge import runtime
+from shared.edge import services
 from tests.conftest import PROJECT
 from tests.functions.conftest import pull
 
@@ -124,7 +124,7 @@ def test_batch_scoring_through_bigquery(
             client.insert_rows_json(f"{PROJECT}.crm_ai.open_leads", rows[start : start + 500]) == []
         )
     monkeypatch.setenv("LLM_SIMULATOR_URL", simulator_url)
-    runtime.reset()
+    services.reset()
     bad = jobs.post("/", json={"job": "batch_score", "explain_top": -1}, headers=scheduler)
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "explain_top"
     result = jobs.post(
@@ -134,7 +134,7 @@ def test_batch_scoring_through_bigquery(
     assert run["scored"] == 1200 and run["skipped_bad_rows"] == 1
     # The five best leads went to a batch LLM job for plain-language explanations.
     assert run["explanations"]["items"] == 5
-    job = runtime.batch_service().collect(
+    job = services.current().batches.collect(
         TenantStore(store, "acme"), run["explanations"]["batch_id"]
     )
     assert job["state"] == "completed" and job["counts"] == {"done": 5}

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from shared.ai.llm import CallContext, LLMRequest, Message
-from shared.edge import runtime
+from shared.edge import services
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 @pytest.fixture
 def api(function_client: Any, simulator_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("LLM_SIMULATOR_URL", simulator_url)
-    runtime.reset()
+    services.reset()
     return function_client("usage_api", "usage_api")
 
 
@@ -23,7 +23,7 @@ def _spend(tenant: str, feature: str, crm_object: str | None = None) -> float:
     request = LLMRequest(
         messages=[Message(role="user", content=f"Summarise {crm_object} for {feature}")]
     )
-    response = runtime.llm_client().complete(
+    response = services.current().llm.complete(
         request, CallContext(tenant_id=tenant, feature=feature, crm_object=crm_object)
     )
     return response.cost_usd

@@ -6,7 +6,7 @@ import pytest
 
 from shared.capabilities.workflows.runs import RunStore
 from shared.core.tenancy.scope import TenantStore
-from shared.edge import runtime
+from shared.edge import services
 
 if TYPE_CHECKING:
     from tests.conftest import TokenFactory
@@ -17,8 +17,8 @@ BASE = "/api/v1/ai/workflows"
 @pytest.fixture
 def api(function_client: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("WORKFLOW_RUNNER_URL", "http://127.0.0.1:9/unused-runner")
-    runtime.reset()
-    runtime.document_store().set("tenants/acme/leads/lead-1", {"lead_id": "lead-1", "name": "Ada"})
+    services.reset()
+    services.current().store.set("tenants/acme/leads/lead-1", {"lead_id": "lead-1", "name": "Ada"})
     return function_client("workflows_api", "workflows_api")
 
 
@@ -61,7 +61,7 @@ def test_a_run_is_created_queued_and_enqueued_once_per_key(
     # Cancelling a queued run ends it at once; a second cancel changes nothing.
     assert api.delete(f"{BASE}/{run['run_id']}", headers=rep).get_json()["status"] == "cancelled"
     assert api.delete(f"{BASE}/{run['run_id']}", headers=rep).get_json()["status"] == "cancelled"
-    stored = RunStore(TenantStore(runtime.document_store(), "acme")).get(run["run_id"])
+    stored = RunStore(TenantStore(services.current().store, "acme")).get(run["run_id"])
     assert stored.cancel_requested and stored.version == 1
     late = api.put(
         f"{BASE}/{run['run_id']}/continue",

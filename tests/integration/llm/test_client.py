@@ -260,7 +260,7 @@ def test_each_call_records_opentelemetrys_genai_metrics_and_span(parts: dict[str
     span: what any OTLP backend shows without a mapping (issue 17)."""
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-    from shared.ai import genai_metrics
+    from shared.ai.llm import genai_metrics
     from shared.core import tracing
 
     reader = InMemoryMetricReader()

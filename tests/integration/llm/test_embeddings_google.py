@@ -8,14 +8,18 @@ from typing import Any
 
 import pytest
 
-from shared.ai.embeddings.base import cosine
 from shared.ai.embeddings.google import BATCH, GoogleEmbedder
 from shared.ai.llm.providers.base import Endpoint
+from shared.ai.llm.providers.gemini_provider import genai_client
 from shared.core.errors import InvalidInput, TransientError
+from shared.core.store.base import cosine
 
 
 def _gemini_api(url: str, dims: int = 64) -> GoogleEmbedder:
-    return GoogleEmbedder("text-embedding-005", dims, Endpoint("sim", url, simulated=True))
+    endpoint = Endpoint("sim", url, simulated=True)
+    return GoogleEmbedder(
+        "text-embedding-005", dims, lambda: genai_client(endpoint, None, "us-central1")
+    )
 
 
 def _vertex(url: str, dims: int = 64) -> GoogleEmbedder:
@@ -32,7 +36,7 @@ def _vertex(url: str, dims: int = 64) -> GoogleEmbedder:
             base_url=url, retry_options=types.HttpRetryOptions(attempts=1)
         ),
     )
-    return GoogleEmbedder("text-embedding-005", dims, None, vertex_project="demo", client=client)
+    return GoogleEmbedder("text-embedding-005", dims, lambda: client)
 
 
 @pytest.mark.parametrize("make", [_gemini_api, _vertex], ids=["gemini-api", "vertex"])

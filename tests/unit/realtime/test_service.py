@@ -16,6 +16,7 @@ from shared.capabilities.realtime.app import UNAUTHENTICATED, build_app
 from shared.capabilities.realtime.hub import Connection, Hub, Subscription, permission_for
 from shared.core.auth.principal import Principal
 from shared.core.auth.tokens import TokenVerifier
+from shared.core.messaging.pubsub import MemoryPublisher
 from shared.core.store.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -80,7 +81,14 @@ def service(keys: tuple[Path, Path]) -> Iterator[tuple[TestClient, Feed]]:
         feeds[-1].store = store
         return feeds[-1]
 
-    app = build_app(hub=hub, verifier=lambda: verifier, intake=intake, store=lambda: store)
+    publisher = MemoryPublisher()
+    app = build_app(
+        hub=hub,
+        verifier=lambda: verifier,
+        intake=intake,
+        store=lambda: store,
+        publisher=lambda: publisher,
+    )
     with TestClient(app) as client:
         yield client, feeds[0]
     assert feeds[0].stopped

@@ -20,15 +20,15 @@ if TYPE_CHECKING:
     from tests.conftest import TokenFactory
 
 
-def _ok(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def _ok(ctx: RequestContext[None]) -> tuple[dict[str, Any], int]:
     return {"tenant": ctx.tenant_id, "id": ctx.params["item_id"]}, 200
 
 
-def _flaky(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def _flaky(ctx: RequestContext[None]) -> tuple[dict[str, Any], int]:
     raise TransientError("busy")
 
 
-def _bug(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def _bug(ctx: RequestContext[None]) -> tuple[dict[str, Any], int]:
     raise ZeroDivisionError
 
 
@@ -40,7 +40,7 @@ class Item(Request):
     tags: list[Id] = Field(default_factory=list, max_length=3)
 
 
-def _echo(ctx: RequestContext) -> tuple[dict[str, Any], int]:
+def _echo(ctx: RequestContext[None]) -> tuple[dict[str, Any], int]:
     item = ctx.body(Item)
     return {"id": ctx.params["item_id"], **item.model_dump()}, 201
 

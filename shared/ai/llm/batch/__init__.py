@@ -1,0 +1,1 @@
+"""Background LLM work through the providers' batch interfaces."""

@@ -1,0 +1,1 @@
+"""The providers' adapters: OpenAI, Anthropic and Google, through their official SDKs."""

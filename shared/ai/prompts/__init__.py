@@ -1,0 +1,1 @@
+"""Prompt templates: a versioned registry, rendering with tenant overrides, evaluation."""
