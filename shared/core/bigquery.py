@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 
 def bigquery_client(settings: Settings) -> bigquery.Client:
+    """A BigQuery client for the project (the emulator locally); the SDK is imported only here, when
+    a job needs it."""
     from google.cloud import bigquery
 
     if settings.bigquery_emulator_host:

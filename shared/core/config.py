@@ -130,6 +130,8 @@ class Settings(BaseModel):
 
     @property
     def is_cloud(self) -> bool:
+        """Whether this runs in a cloud environment (dev, prod), where local shortcuts are
+        refused."""
         return self.environment in ("dev", "prod")
 
 

@@ -24,6 +24,8 @@ class AppError(Exception):
         self.details = details
 
     def to_dict(self) -> dict[str, Any]:
+        """The error body every API answer uses: code, message, and the field when one is at
+        fault."""
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.field:
             body["field"] = self.field
@@ -54,11 +56,15 @@ class Unprocessable(InvalidInput):
 
 
 class Unauthenticated(AppError):
+    """No valid token (401)."""
+
     status_code = 401
     code = "unauthenticated"
 
 
 class PermissionDenied(AppError):
+    """A valid caller without the permission, or outside its tenant (403)."""
+
     status_code = 403
     code = "permission_denied"
 
@@ -70,6 +76,8 @@ class TenantMismatch(PermissionDenied):
 
 
 class NotFound(AppError):
+    """The named record does not exist in this tenant (404, naming the field)."""
+
     status_code = 404
     code = "not_found"
 
@@ -82,11 +90,16 @@ class PayloadTooLarge(AppError):
 
 
 class MethodNotAllowed(AppError):
+    """The path exists but not with this method (405)."""
+
     status_code = 405
     code = "method_not_allowed"
 
 
 class Conflict(AppError):
+    """The request clashes with the record's current state (409), e.g. a run that is no longer
+    waiting."""
+
     status_code = 409
     code = "conflict"
 

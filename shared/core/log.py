@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from typing_extensions import override
+
 from shared.core.tracing import current_ids
 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context", default={})  # noqa: B039 - never mutated, always replaced
@@ -40,12 +42,14 @@ def log_context(**fields: str | None) -> Iterator[None]:
 
 
 def current_context() -> dict[str, str]:
+    """The fields every log line of this context carries (request, tenant, run)."""
     return dict(_context.get())
 
 
 class CloudLoggingFormatter(logging.Formatter):
     """Formats records as the JSON that Cloud Logging parses into structured entries."""
 
+    @override
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "severity": record.levelname if record.levelname != "WARN" else "WARNING",
@@ -80,6 +84,7 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def get_logger(name: str) -> logging.Logger:
+    """A logger that writes Cloud Logging JSON with the context's fields."""
     return logging.getLogger(name)
 
 

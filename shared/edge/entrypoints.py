@@ -18,7 +18,7 @@ from shared.core.store import counting
 from shared.edge.services import current, init_logging
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import flask
     from pydantic import BaseModel
@@ -204,7 +204,7 @@ def handle_service_call(
     caller: Callable[[flask.Request], Principal],
     permission: Permission,
     body_model: type[B],
-    run: Callable[[B, Services], dict[str, Any]],
+    run: Callable[[B, Services], Mapping[str, Any]],
 ) -> Response:
     """Serve a call from our own infrastructure (Cloud Scheduler, Cloud Tasks): authenticate
     with ``caller``, require ``permission``, validate the JSON body as ``body_model`` (400
@@ -213,7 +213,8 @@ def handle_service_call(
     from pydantic import ValidationError
 
     from shared.core.auth.rbac import require
-    from shared.core.web.http import JSON_HEADERS, error_response, invalid_input, to_json
+    from shared.core.web.http import JSON_HEADERS, error_response, to_json
+    from shared.core.web.validation import invalid_input
 
     init_logging()
     request_id = request.headers.get("X-CloudTasks-TaskName") or request.headers.get(
@@ -232,7 +233,7 @@ def handle_service_call(
                 outcome = run(body, services)
                 services.flush_writes()
             counting.log_work(f"POST {request.path}", ops, run_id=getattr(body, "run_id", None))
-            return to_json(outcome), 200, dict(JSON_HEADERS)
+            return to_json(dict(outcome)), 200, dict(JSON_HEADERS)
         except AppError as exc:
             _log.warning("%s refused or failed: %s", request.path, exc.message)
             return error_response(exc, request_id)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from devstack.procs import REPO
 from shared.core.config import TOPIC_CRM_EVENTS, load_settings
 from shared.core.messaging.pubsub import PubSubPublisher, ordering_key
 from shared.core.store.firestore import FirestoreStore
@@ -141,28 +142,34 @@ def test_crm_events_killed_mid_stream_applies_every_event_once(stack: Stack) -> 
 
     _wait(stack, all_in, 240, "every event in the read model")
     assert stack.restarts.get("crm_events", 0) >= 1
-    # Every event applied exactly once: one outcome per event, never two.
+    # Every event applied exactly once. The truth is each event's idempotency record (completed
+    # once, with its outcome) and the read model; the log adds that no event was applied twice.
     unique = {e["event_id"] for e in events}
 
-    def settled() -> bool:
-        done = {
-            eid for (eid, outcome), _ in _outcomes(stack, tenant).items() if outcome != "duplicate"
-        }
-        return done == unique
+    def records() -> dict[str, dict[str, Any]]:
+        rows = store.query(f"tenants/{tenant}/idempotency")
+        return {d["key"].removeprefix("crm-event:"): d for _, d in rows}
 
-    _wait(stack, settled, 120, "an outcome logged for every event")
+    def settled() -> bool:
+        done = records()
+        return all(done.get(eid, {}).get("state") == "completed" for eid in unique)
+
+    _wait(stack, settled, 120, "a completed idempotency record for every event")
+    done = records()
+    assert len(done) == len(unique)
+    assert all(done[eid]["result"]["outcome"] == "applied" for eid in unique)
     outcomes = _outcomes(stack, tenant)
     applied = [(eid, n) for (eid, outcome), n in outcomes.items() if outcome == "applied"]
-    assert len(applied) == len(unique) and all(n == 1 for _, n in applied), [
-        a for a in applied if a[1] != 1
-    ]
+    assert all(n == 1 for _, n in applied), [a for a in applied if a[1] != 1]
+    # A request the kill cut between its completion record and its log line left no outcome in
+    # the log (its redelivery is recognised as a duplicate): at most the requests in flight, one
+    # instance's concurrency (terraform/units.json).
+    concurrency = json.loads((REPO / "terraform/units.json").read_text())["defaults"]["concurrency"]
+    unlogged = unique - {eid for eid, _ in applied}
+    assert len(unlogged) <= concurrency, sorted(unlogged)
     for i in range(leads):
         lead = store.get(f"tenants/{tenant}/leads/lead-{i}")
         assert lead is not None and lead["_meta"]["last_event_id"] == f"{tenant}-lead-{i}"
-    completed = [
-        d for _, d in store.query(f"tenants/{tenant}/idempotency") if d["state"] == "completed"
-    ]
-    assert len(completed) == len(unique)
     dead = _dead_letters(tenant)
     assert dead == 0
     # Duplicates that met a dead unit come back on Pub/Sub's backoff (up to 300 s): those
@@ -171,7 +178,8 @@ def test_crm_events_killed_mid_stream_applies_every_event_once(stack: Stack) -> 
     print(
         f"\ncrm_events SIGKILLed after {killed_at} of {leads} leads; {len(events)} messages "
         f"({len(unique)} distinct events, {duplicates} duplicates): {len(applied)} applied "
-        f"exactly once, 0 applied twice, 0 lost, {dead} dead-lettered; {recognised} duplicate "
+        f"exactly once in the log ({len(unlogged)} more completed, their log line cut by the kill), "
+        f"0 applied twice, 0 lost, {dead} dead-lettered; {recognised} duplicate "
         f"deliveries recognised by the end; {stack.restarts['crm_events']} restart(s)"
     )
 

@@ -6,6 +6,9 @@ from typing import Protocol
 
 
 class Embedder(Protocol):
+    """Turns texts into unit vectors for the store's vector search. ``model_id`` is stored beside
+    every vector, so a new model or size means the stored vectors are re-embedded, never mixed."""
+
     model_id: str  # stored with every vector; a new id means the vectors must be re-embedded
     dim: int
 

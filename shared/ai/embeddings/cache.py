@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from typing_extensions import override
+
+from shared.ai.embeddings.base import Embedder
 from shared.core.log import log_cache_lookup
 from shared.core.tenancy.scope import TenantStore
 
 if TYPE_CHECKING:
-    from shared.ai.embeddings.base import Embedder
     from shared.core.store.base import DocumentStore
 
 
-class CachedEmbedder:
+class CachedEmbedder(Embedder):
     """Wraps an embedder: texts seen before (same model) are read back instead of recomputed."""
 
     def __init__(self, inner: Embedder, store: DocumentStore, tenant_id: str) -> None:
@@ -28,6 +30,7 @@ class CachedEmbedder:
         digest = hashlib.sha256(f"{self.model_id}\x1f{text}".encode()).hexdigest()
         return self._scope.path("embedding_cache", digest)
 
+    @override
     def embed(self, texts: list[str]) -> list[list[float]]:
         paths = [self._path(t) for t in texts]
         found = self._scope.get_many(paths)

@@ -13,6 +13,7 @@ import math
 import threading
 from typing import TYPE_CHECKING, Any
 
+from shared.ai.embeddings.base import Embedder
 from shared.core.errors import InvalidInput, TransientError
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ BATCH = 100  # texts per request: Vertex AI accepts up to 250, the Gemini API 10
 _TRANSIENT = {408, 429, 500, 502, 503, 504}
 
 
-class GoogleEmbedder:
+class GoogleEmbedder(Embedder):
     """A Google embedding model at ``dimensions``, on the ``google-genai`` client that
     ``connect()`` builds on first use (the edge gives the same factory the Gemini LLM provider
     uses: Vertex AI, the Gemini API or the simulator)."""

@@ -11,6 +11,9 @@ import importlib.resources
 import threading
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
+from shared.ai.embeddings.base import Embedder
 from shared.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -27,7 +30,10 @@ MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 
 
-class LocalOnnxEmbedder:
+class LocalOnnxEmbedder(Embedder):
+    """The packaged all-MiniLM-L6-v2 int8 model on onnxruntime: no download, no key, the same
+    vectors offline and in tests. Loads on the first :meth:`embed`, not at construction."""
+
     model_id = MODEL_ID
     dim = 384
 
@@ -64,6 +70,7 @@ class LocalOnnxEmbedder:
                 self._tokenizer = tokenizer
             return self._session, self._tokenizer
 
+    @override
     def embed(self, texts: list[str]) -> list[list[float]]:
         import numpy as np
 

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import hashlib
 
+from typing_extensions import override
 
-class WordHashEmbedder:
+from shared.ai.embeddings.base import Embedder
+
+
+class WordHashEmbedder(Embedder):
+    """A deterministic bag-of-words embedder for fast tests: texts that share words get similar
+    vectors, and it records every text it was asked to embed."""
+
     def __init__(self, model_id: str = "words@1", dim: int = 64) -> None:
         self.model_id = model_id
         self.dim = dim
         self.texts: list[str] = []  # every text embedded, for tests that count calls
 
+    @override
     def embed(self, texts: list[str]) -> list[list[float]]:
         self.texts += texts
         return [self._one(text) for text in texts]

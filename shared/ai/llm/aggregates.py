@@ -108,6 +108,8 @@ class UsageAggregates:
         return self._instance[1]
 
     def shards(self, tenant_id: str, day: str) -> str:
+        """The collection of one tenant's per-instance usage shards for ``day`` (summed when
+        read)."""
         return TenantStore(self._store, tenant_id).path("llm_usage_daily", day, "shards")
 
     def add(self, tenant_id: str, day: str, deltas: Deltas) -> None:

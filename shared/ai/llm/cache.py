@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 
 def cache_key(request: LLMRequest) -> str:
+    """A request's exact-match cache key: its content with whitespace runs collapsed, so formatting
+    differences still hit."""
     body = request.model_dump(mode="json", exclude={"continuation"})
     for message in body["messages"]:
         message["content"] = " ".join(
@@ -31,6 +33,9 @@ def cache_key(request: LLMRequest) -> str:
 
 
 class ResponseCache:
+    """Exact-match answers per tenant in Firestore with an expiry: a repeated deterministic request
+    costs nothing."""
+
     def __init__(
         self,
         store: DocumentStore,
@@ -43,6 +48,7 @@ class ResponseCache:
         self._clock = clock
 
     def get(self, tenant_id: str, key: str) -> LLMResponse | None:
+        """The cached answer for ``key``, or None when absent or expired."""
         scope = TenantStore(self._store, tenant_id)
         doc = scope.get(scope.path("llm_cache", key))
         if doc is None or doc["expires_at"] <= self._clock():
@@ -50,6 +56,7 @@ class ResponseCache:
         return LLMResponse.model_validate(doc["response"])
 
     def put(self, tenant_id: str, key: str, response: LLMResponse) -> None:
+        """Keep ``response`` under ``key`` until the cache's time to live passes."""
         scope = TenantStore(self._store, tenant_id)
         scope.set(
             scope.path("llm_cache", key),

@@ -22,6 +22,8 @@ Strategy = Literal["ordered", "cost", "latency"]
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """One model: its provider, context window, output limit and what it supports."""
+
     id: str
     provider: str
     context_window: int
@@ -32,6 +34,9 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class Price:
+    """A model's USD prices per million tokens from ``effective_from`` on (prices change; usage is
+    costed at the day's price)."""
+
     effective_from: date
     input: float
     cached_input: float
@@ -41,12 +46,17 @@ class Price:
 
 @dataclass(frozen=True)
 class Tier:
+    """A named group of models (fast, balanced, best) and how the router picks among them."""
+
     name: str
     strategy: Strategy
     models: tuple[str, ...]
 
 
 class Catalog:
+    """The models, tiers and dated prices of ``models.json``: callers name a tier, never a model, so
+    a model change is a data change."""
+
     def __init__(self, data: dict[str, Any]) -> None:
         try:
             self.models = {k: ModelInfo(id=k, **v) for k, v in data["models"].items()}
@@ -78,9 +88,11 @@ class Catalog:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Catalog:
+        """The catalogue in ``path`` (the packaged ``models.json`` by default)."""
         return cls(json.loads(Path(path or DEFAULT_FILE).read_text()))
 
     def tier(self, name: str) -> Tier:
+        """The tier called ``name``; an unknown name is the caller's error (400 naming ``tier``)."""
         if name not in self.tiers:
             raise InvalidInput(
                 f"unknown model tier {name!r}; known: {', '.join(self.tiers)}", field="tier"
@@ -88,6 +100,7 @@ class Catalog:
         return self.tiers[name]
 
     def price(self, model: str, on: date) -> Price:
+        """The price of ``model`` in force on day ``on``."""
         history = self.prices[model]
         current = history[0]
         for price in history:

@@ -67,6 +67,10 @@ class CallContext:
 
 
 class LLMClient:
+    """The one entry to LLM calls: guards, context fitting, caches, budget, routing with failover,
+    cost and usage records, in that order. Callers say whom a call serves (:class:`CallContext`) and
+    what they ask; they never name a provider."""
+
     def __init__(
         self,
         router: Router,
@@ -90,9 +94,11 @@ class LLMClient:
     # --- public ---------------------------------------------------------------------------------
     @property
     def ledger(self) -> Ledger | None:
+        """The budget and usage ledger, when this client books usage."""
         return self._ledger
 
     def policy_for(self, tenant_id: str) -> LLMPolicy:
+        """The tenant's LLM policy (defaults when the client has no policy store)."""
         return self._policies.get(tenant_id) if self._policies is not None else LLMPolicy()
 
     def worst_case_usd(self, request: LLMRequest) -> float:

@@ -9,6 +9,9 @@ from shared.core.errors import AppError
 
 
 class FailureKind(StrEnum):
+    """Why a provider call failed, which decides what the router does next: wait and retry, fail
+    over, or give up."""
+
     RATE_LIMITED = "rate_limited"  # 429: retry after a pause, or fail over
     UNAVAILABLE = "unavailable"  # 5xx, overloaded, connection refused
     TIMEOUT = "timeout"
@@ -27,6 +30,8 @@ RETRYABLE = {
 
 
 class LLMError(AppError):
+    """The base of every LLM-layer error."""
+
     code = "llm_error"
 
 

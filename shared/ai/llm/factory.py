@@ -18,6 +18,8 @@ SIMULATED_KEY = "simulator"
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
+    """The providers the settings enable: each real API whose key is set, else the local simulator,
+    which speaks every provider's wire format."""
     from shared.ai.llm.providers.anthropic_provider import AnthropicProvider
     from shared.ai.llm.providers.gemini_provider import GeminiProvider
     from shared.ai.llm.providers.openai_provider import OpenAIProvider
@@ -58,4 +60,5 @@ def gemini_endpoint(settings: Settings) -> Endpoint | None:
 
 
 def build_router(settings: Settings, catalog: Catalog | None = None) -> Router:
+    """A router over :func:`build_providers` and the catalogue."""
     return Router(build_providers(settings), catalog or Catalog.load())

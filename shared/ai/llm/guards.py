@@ -62,15 +62,20 @@ THRESHOLD = 0.5
 
 @dataclass(frozen=True)
 class InjectionFinding:
+    """How much an untrusted text looks like a prompt injection, and which patterns matched."""
+
     score: float
     matches: list[str] = field(default_factory=list)
 
     @property
     def suspicious(self) -> bool:
+        """At or over the threshold that flags (or blocks, by policy) the call."""
         return self.score >= THRESHOLD
 
 
 def scan_injection(text: str) -> InjectionFinding:
+    """Score ``text`` against the known injection patterns (instructions to ignore the system
+    prompt, role play, exfiltration)."""
     score, matches = 0.0, []
     for weight, pattern in _PATTERNS:
         found = pattern.search(text)

@@ -42,6 +42,8 @@ class HealthBoard:
         return self._states.setdefault(model, _State())
 
     def allow(self, model: str) -> bool:
+        """Whether a call may go to ``model`` now: yes while its circuit is closed, one probe after
+        the cool-down once it opened."""
         with self._lock:
             state = self._get(model)
             if state.opened_at is None:
@@ -52,11 +54,13 @@ class HealthBoard:
             return False
 
     def is_open(self, model: str) -> bool:
+        """Whether ``model``'s circuit is open and still cooling down."""
         with self._lock:
             state = self._get(model)
             return state.opened_at is not None and self.clock() - state.opened_at < self.cooldown_s
 
     def success(self, model: str, latency_ms: float) -> None:
+        """Record a successful call (closes an open circuit, updates the latency average)."""
         with self._lock:
             state = self._get(model)
             if state.opened_at is not None:
@@ -68,6 +72,7 @@ class HealthBoard:
             )
 
     def failure(self, model: str) -> None:
+        """Record a failed call; enough in a row, or a failed probe, open the circuit."""
         with self._lock:
             state = self._get(model)
             state.failures += 1
@@ -77,5 +82,7 @@ class HealthBoard:
                 state.opened_at, state.probing = self.clock(), False
 
     def latency(self, model: str) -> float | None:
+        """``model``'s recent latency average in ms (None before its first call): the fastest-first
+        strategy reads it."""
         with self._lock:
             return self._get(model).latency_ms

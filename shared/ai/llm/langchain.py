@@ -24,6 +24,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
+from typing_extensions import override
 
 from shared.ai.llm.client import CallContext, LLMClient  # noqa: TC001 - pydantic needs them at run time
 from shared.ai.llm.types import LLMRequest, Message, Tool, ToolCall
@@ -63,6 +64,9 @@ def to_request(messages: Sequence[BaseMessage], **options: Any) -> LLMRequest:
 
 
 class RouterChatModel(BaseChatModel):
+    """A LangChain chat model on :class:`LLMClient`, so LangGraph agents get the same guards,
+    budgets, failover and usage records as every other call."""
+
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     client: LLMClient
@@ -75,6 +79,7 @@ class RouterChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "crm-ai-router"
 
+    @override
     def bind_tools(
         self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any
     ) -> Any:

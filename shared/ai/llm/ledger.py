@@ -49,6 +49,9 @@ BUDGET_THRESHOLD = "llm.budget_threshold_reached"
 
 
 class UsageRecord(BaseModel):
+    """One LLM call's usage and cost, attributed to a tenant, feature, CRM object and template
+    version."""
+
     call_id: str
     tenant_id: str
     feature: str
@@ -72,6 +75,9 @@ class UsageRecord(BaseModel):
 
 @dataclass(frozen=True)
 class Reservation:
+    """The worst-case cost held against a tenant's budget while a call runs, settled with the real
+    cost after it."""
+
     tenant_id: str
     feature: str
     period: str
@@ -86,6 +92,10 @@ def _period(now: datetime) -> str:
 
 
 class Ledger:
+    """Tenant budgets and usage: reserves a call's worst case before it runs (so concurrent calls
+    cannot overspend beyond a bound), settles the real cost after, and records usage per call and
+    per day, written behind the call."""
+
     def __init__(
         self,
         store: DocumentStore,
@@ -317,6 +327,7 @@ class Ledger:
         self.aggregate(record)
 
     def record_path(self, record: UsageRecord) -> str:
+        """Where ``record`` is stored."""
         return TenantStore(self._store, record.tenant_id).path("llm_usage", record.call_id)
 
     @staticmethod
@@ -347,9 +358,9 @@ class Ledger:
         scope = TenantStore(self._store, tenant_id)
         total: dict[str, Any] = {}
         for _, shard in scope.query(self.aggregates.shards(tenant_id, day)):
-            _merge_sum(total, shard)
+            merge_sum(total, shard)
         for deltas in self.aggregates.pending(tenant_id, day):
-            _merge_sum(total, nested(deltas))
+            merge_sum(total, nested(deltas))
         return total
 
 
@@ -380,12 +391,15 @@ def _object_key(crm_object: str) -> str:
 
 
 def new_call_id() -> str:
+    """A new call id (usage records, reservations)."""
     return uuid.uuid4().hex
 
 
-def _merge_sum(into: dict[str, Any], other: dict[str, Any]) -> None:
+def merge_sum(into: dict[str, Any], other: dict[str, Any]) -> None:
+    """Add ``other``'s numbers into ``into``, nested dicts key by key (usage shards and days
+    summed into one aggregate)."""
     for key, value in other.items():
         if isinstance(value, dict):
-            _merge_sum(into.setdefault(key, {}), value)
+            merge_sum(into.setdefault(key, {}), value)
         elif isinstance(value, (int, float)):
             into[key] = into.get(key, 0) + value

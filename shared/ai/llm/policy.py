@@ -18,11 +18,16 @@ POLICY_PATH = ("settings", "llm")
 
 
 class Limit(BaseModel):
+    """A monthly budget in USD and or tokens (None: no limit)."""
+
     monthly_usd: float | None = Field(default=None, ge=0)
     monthly_tokens: int | None = Field(default=None, ge=0)
 
 
 class LLMPolicy(BaseModel):
+    """A tenant's LLM policy: budgets overall and per feature, the tier to degrade to when over
+    budget, and how prompt injection and PII are handled."""
+
     budget: Limit = Field(default_factory=Limit)
     feature_budgets: dict[str, Limit] = Field(default_factory=dict)
     degrade_to_tier: str | None = None  # over budget: retry on this cheaper tier instead of failing
@@ -35,11 +40,14 @@ class LLMPolicy(BaseModel):
 
     @property
     def has_limits(self) -> bool:
+        """Whether any budget is set (without one, calls skip the reservation)."""
         limits = [self.budget, *self.feature_budgets.values()]
         return any(x.monthly_usd is not None or x.monthly_tokens is not None for x in limits)
 
 
 class PolicyStore:
+    """Tenants' LLM policies in Firestore, cached per process for ``ttl_s`` (read on every call)."""
+
     def __init__(self, store: DocumentStore, *, ttl_s: float = 30.0) -> None:
         self._store = store
         self._ttl = ttl_s
@@ -47,6 +55,7 @@ class PolicyStore:
         self._lock = threading.Lock()
 
     def get(self, tenant_id: str) -> LLMPolicy:
+        """The tenant's policy (the defaults when none is stored)."""
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(tenant_id)
@@ -60,6 +69,8 @@ class PolicyStore:
         return policy
 
     def put(self, tenant_id: str, policy: LLMPolicy) -> None:
+        """Store the tenant's policy; this process sees it at once, others within the cache's time
+        to live."""
         scope = TenantStore(self._store, tenant_id)
         scope.set(scope.path(*POLICY_PATH), policy.model_dump(mode="json"))
         with self._lock:

@@ -50,6 +50,9 @@ class _Floor:
 
 @dataclass
 class RetryPolicy:
+    """How hard the router tries: attempts per model, backoff, and the longest provider-requested
+    wait it honours before failing over."""
+
     attempts_per_model: int = 2
     base_delay_s: float = 0.25
     max_delay_s: float = 4.0
@@ -59,6 +62,9 @@ class RetryPolicy:
 
 @dataclass
 class Router:
+    """Picks a model of the request's tier by the tier's strategy, retries transient failures with
+    backoff, and fails over across models and providers, skipping open circuits."""
+
     providers: dict[str, Provider]
     catalog: Catalog
     policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -67,6 +73,7 @@ class Router:
     rng: random.Random = field(default_factory=random.Random)
 
     def close(self) -> None:
+        """Close every provider's connections (tests, process shutdown)."""
         for provider in self.providers.values():
             provider.close()
 

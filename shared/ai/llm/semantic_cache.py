@@ -37,6 +37,10 @@ def _split(request: LLMRequest) -> tuple[str, str] | None:
 
 
 class SemanticCache:
+    """Answers reused for differently phrased questions: the last user question is embedded and a
+    cached answer at least ``threshold`` similar (with the same rest of the request) is served.
+    Opt-in per call."""
+
     def __init__(
         self,
         store: DocumentStore,
@@ -56,6 +60,7 @@ class SemanticCache:
         return CachedEmbedder(self._embedder, self._store, tenant_id).embed([text])[0]
 
     def get(self, tenant_id: str, request: LLMRequest) -> LLMResponse | None:
+        """A cached answer to a question close enough to this request's, or None."""
         split = _split(request)
         if split is None:
             return None
@@ -76,6 +81,7 @@ class SemanticCache:
         return LLMResponse.model_validate(doc["response"])
 
     def put(self, tenant_id: str, request: LLMRequest, response: LLMResponse) -> None:
+        """Keep ``response`` for questions like this request's."""
         split = _split(request)
         if split is None:
             return

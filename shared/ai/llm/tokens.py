@@ -19,15 +19,19 @@ PER_MESSAGE = 4
 
 
 def estimate_text(text: str) -> int:
+    """A provider-neutral token estimate of ``text`` (characters / 4, rounded up): for budgets and
+    window fitting, not billing."""
     return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
 
 
 def estimate_message(message: Message) -> int:
+    """A message's estimated tokens, tool calls and per-message overhead included."""
     calls = sum(estimate_text(json.dumps(c.arguments)) + 8 for c in message.tool_calls)
     return estimate_text(message.content) + calls + PER_MESSAGE
 
 
 def estimate_request_tokens(request: LLMRequest) -> int:
+    """A request's estimated input tokens: system prompt, messages and tool definitions."""
     total = estimate_text(request.system or "") + PER_MESSAGE
     total += sum(estimate_message(m) for m in request.messages)
     total += sum(

@@ -11,6 +11,8 @@ Feature = Literal["workflow", "scoring", "insights", "chat", "prompt_eval", "oth
 
 
 class ToolCall(BaseModel):
+    """A tool call the model asked for, with its parsed arguments."""
+
     id: str
     name: str
     arguments: dict[str, Any]
@@ -29,12 +31,17 @@ class Message(BaseModel):
 
 
 class Tool(BaseModel):
+    """A tool the model may call, described by a JSON schema of its parameters."""
+
     name: str
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
 class LLMRequest(BaseModel):
+    """What a caller asks, provider-neutral: messages (untrusted ones are scanned), a tier or a
+    model, tools, an optional response schema, the output limit."""
+
     model_config = ConfigDict(frozen=False)
 
     messages: list[Message]
@@ -50,6 +57,8 @@ class LLMRequest(BaseModel):
 
 
 class Usage(BaseModel):
+    """Tokens a call used, cached input counted apart (it is billed at a lower price)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cached_input_tokens: int = 0
@@ -63,6 +72,9 @@ class Usage(BaseModel):
 
 
 class LLMResponse(BaseModel):
+    """A call's answer, provider-neutral: text, tool calls, the structured object when a schema was
+    asked, usage, cost, and where it came from (provider, model, cache, fallback)."""
+
     text: str = ""
     tool_calls: list[ToolCall] = Field(default_factory=list)
     structured: dict[str, Any] | None = None

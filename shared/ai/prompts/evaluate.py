@@ -28,6 +28,8 @@ CASES_DIR = Path(__file__).with_name("cases")
 
 @dataclass
 class CaseResult:
+    """One evaluation case's outcome: which checks passed, and what it cost."""
+
     name: str
     input_tokens: int = 0
     output_tokens: int = 0
@@ -41,10 +43,13 @@ class CaseResult:
 
 @dataclass
 class EvalReport:
+    """The results of a template version's evaluation cases."""
+
     template: str
     cases: list[CaseResult] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
+        """Pass rate, failed checks and cost, as the CLI and CI print them."""
         ok = [c for c in self.cases if c.error is None]
         checked = [c for c in ok if c.schema_valid is not None]
         n = len(ok) or 1
@@ -64,6 +69,7 @@ class EvalReport:
 
 
 def load_cases(template_id: str, directory: Path = CASES_DIR) -> list[dict[str, Any]]:
+    """A template's evaluation cases from ``directory`` (``cases/<template_id>.json``)."""
     path = directory / f"{template_id}.json"
     if not path.exists():
         raise NotFound(f"no evaluation cases for {template_id} ({path.name})")

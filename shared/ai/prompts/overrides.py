@@ -139,13 +139,17 @@ class OverrideStore:
         return self._scope.path("prompt_overrides", template_id)
 
     def get(self, template_id: str) -> dict[str, Any]:
+        """The tenant's stored override document for the template (empty when none)."""
         return self._scope.get(self._path(template_id)) or {"values": {}, "revision": 0}
 
     def values(self, template_id: str) -> dict[str, Any]:
+        """Just the override values, as rendering merges them."""
         values: dict[str, Any] = self.get(template_id).get("values", {})
         return values
 
     def put(self, template_id: str, values: dict[str, Any], *, updated_by: str) -> dict[str, Any]:
+        """Validate ``values`` against the template's overridable variables and store them,
+        recording who changed them."""
         path = self._path(template_id)
         saved: dict[str, Any] = {}
 
@@ -163,6 +167,7 @@ class OverrideStore:
         return saved
 
     def delete(self, template_id: str) -> None:
+        """Remove the tenant's overrides: the template's defaults apply again."""
         self._scope.delete(self._path(template_id))
 
 

@@ -26,6 +26,9 @@ ROLLOUT_FILE = TEMPLATE_DIR / "rollout.json"
 
 
 class VariableSpec(BaseModel):
+    """One template variable: its type, whether it is required, and whether a tenant may override
+    it."""
+
     model_config = ConfigDict(extra="forbid")
 
     description: str = ""
@@ -48,6 +51,9 @@ class OverrideSpec(BaseModel):
 
 
 class PromptTemplate(BaseModel):
+    """One version of a prompt template: instructions, text, variables, model tier and output
+    schema. Versions are immutable; a change is a new version."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
@@ -71,6 +77,9 @@ class PromptTemplate(BaseModel):
 
 
 class Registry:
+    """Every template version shipped in ``templates/``, and the rollout that splits traffic between
+    a template's versions."""
+
     def __init__(self, templates: list[PromptTemplate], rollout: dict[str, dict[str, int]]) -> None:
         self._by_id: dict[str, dict[int, PromptTemplate]] = {}
         for template in templates:
@@ -94,6 +103,7 @@ class Registry:
 
     @classmethod
     def load(cls, directory: Path = TEMPLATE_DIR) -> Registry:
+        """The registry in ``directory`` (the packaged templates by default)."""
         templates = []
         for path in sorted(directory.glob("*.v*.json")):
             try:
@@ -105,9 +115,11 @@ class Registry:
         return cls(templates, rollout)
 
     def ids(self) -> list[str]:
+        """The template ids, sorted."""
         return sorted(self._by_id)
 
     def versions(self, template_id: str) -> list[PromptTemplate]:
+        """Every version of a template, oldest first."""
         return [self._known(template_id)[v] for v in sorted(self._known(template_id))]
 
     def get(self, template_id: str, version: int | None = None) -> PromptTemplate:
@@ -160,6 +172,7 @@ class Registry:
 
 @lru_cache(maxsize=1)
 def default_registry() -> Registry:
+    """The packaged registry, loaded once per process."""
     return Registry.load()
 
 

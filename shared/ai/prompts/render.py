@@ -27,15 +27,19 @@ _PREFS = "tenant_preferences_block"
 
 @dataclass(frozen=True)
 class RenderedPrompt:
+    """A template version rendered into a request, remembering the version for usage records."""
+
     template: PromptTemplate
     request: LLMRequest
 
     @property
     def template_id(self) -> str:
+        """The template's id."""
         return self.template.id
 
     @property
     def version(self) -> int:
+        """The template version this request was rendered from."""
         return self.template.version
 
 

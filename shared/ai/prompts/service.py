@@ -51,6 +51,8 @@ def prepare(
 def call_context(
     rendered: RenderedPrompt, tenant_id: str, *, feature: str, crm_object: str | None = None
 ) -> CallContext:
+    """The :class:`CallContext` for a rendered prompt: cost booked to its template version, feature
+    and CRM object."""
     return CallContext(
         tenant_id=tenant_id,
         feature=feature,

@@ -47,6 +47,9 @@ class _Payload(BaseModel):
 
 
 class LeadPayload(_Payload):
+    """A lead's fields as the CRM sends them on lead.created and lead.updated: a tenant's own
+    fields travel in ``custom_fields``, any other unknown field is refused, naming it."""
+
     email: ShortText | None = None
     first_name: ShortText | None = None
     last_name: ShortText | None = None
@@ -69,6 +72,8 @@ class LeadPayload(_Payload):
 
 
 class LeadOutcomePayload(_Payload):
+    """How a lead ended (lead.converted, lead.lost): the labels lead scoring learns from."""
+
     reason: ShortText | None = None
     customer_id: Id | None = None
     deal_id: Id | None = None
@@ -76,6 +81,8 @@ class LeadOutcomePayload(_Payload):
 
 
 class ContactPayload(_Payload):
+    """A customer's contact fields (customer.created, customer.updated)."""
+
     email: ShortText | None = None
     first_name: ShortText | None = None
     last_name: ShortText | None = None
@@ -89,6 +96,9 @@ class ContactPayload(_Payload):
 
 
 class InteractionPayload(_Payload):
+    """An email, call, meeting, note or support message with a customer or lead: what insights index
+    and triage reads."""
+
     channel: Literal["email", "call", "meeting", "note", "support_message"]
     direction: Literal["inbound", "outbound", "internal"] = "internal"
     customer_id: Id | None = None
@@ -106,6 +116,8 @@ class InteractionPayload(_Payload):
 
 
 class DealStagePayload(_Payload):
+    """A deal's move between pipeline stages, with its amount."""
+
     stage: Annotated[str, Field(min_length=1, max_length=100)]
     previous_stage: ShortText | None = None
     status: Literal["open", "won", "lost"] = "open"
@@ -157,7 +169,9 @@ class CrmEvent(BaseModel):
 
     @property
     def collection(self) -> str:
+        """The read-model collection this event's entity lives in (leads, customers, ...)."""
         return EVENT_TYPES[self.event_type][0]
 
     def typed_payload(self) -> _Payload:
+        """The payload validated as its event type's model (raises naming the field)."""
         return EVENT_TYPES[self.event_type][1].model_validate(self.payload)

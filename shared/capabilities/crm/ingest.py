@@ -38,6 +38,8 @@ Status = Literal["applied", "stale", "duplicate", "dead_lettered"]
 
 @dataclass(frozen=True)
 class PubSubMessage:
+    """A Pub/Sub message as a push delivers it: id, data and attributes."""
+
     message_id: str
     data: bytes
     attributes: dict[str, str] = field(default_factory=dict)
@@ -45,6 +47,9 @@ class PubSubMessage:
 
 @dataclass(frozen=True)
 class IngestResult:
+    """What ingesting one CRM event did (applied, stale, duplicate or dead-lettered) and how many
+    follow-ups it published."""
+
     status: Status
     followups: int = 0
     reason: str | None = None
@@ -95,6 +100,10 @@ def dead_letter(publisher: Publisher, topic: str, message: PubSubMessage, exc: A
 
 
 class CrmIngestor:
+    """Applies each crm-events message to the tenant's read model exactly once (an idempotency lock
+    per event), publishes its follow-up ai-events, and dead-letters a message that can never apply,
+    with the reason."""
+
     def __init__(
         self, store: DocumentStore, publisher: Publisher, *, lock_ttl: timedelta | None = None
     ) -> None:

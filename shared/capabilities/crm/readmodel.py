@@ -9,16 +9,40 @@ write and the follow-up publish still publishes.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from shared.capabilities.crm.envelope import CrmEvent, _Payload
     from shared.core.tenancy.scope import TenantStore
 
 Outcome = Literal["applied", "stale"]
+META = "_meta"  # the read model's bookkeeping on each entity document
 
 
-def _is_newer(event: CrmEvent, meta: dict[str, Any]) -> bool:
+class EntityMeta(TypedDict, total=False):
+    """What the read model keeps about the event that last changed an entity."""
+
+    version: int | None
+    occurred_at: datetime
+    last_event_id: str
+    last_event_type: str
+    applied_at: datetime
+
+
+def entity_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """An entity as the CRM sent it, without the read model's bookkeeping: what a prompt, a
+    feature row or an API answer may show. A copy; ``doc`` is unchanged."""
+    return {key: value for key, value in doc.items() if key != META}
+
+
+def entity_meta(doc: Mapping[str, Any] | None) -> EntityMeta:
+    """The read model's bookkeeping on an entity document (empty before its first event)."""
+    return cast("EntityMeta", (doc or {}).get(META) or {})
+
+
+def _is_newer(event: CrmEvent, meta: EntityMeta) -> bool:
     stored_version = meta.get("version")
     if event.version is not None and stored_version is not None:
         return bool(event.version > stored_version)
@@ -43,7 +67,7 @@ def _merge(event: CrmEvent, payload: _Payload, current: dict[str, Any] | None) -
     doc["tenant_id"] = event.tenant_id
     doc.setdefault("created_at", event.occurred_at)
     doc["updated_at"] = event.occurred_at
-    doc["_meta"] = {
+    doc[META] = {
         "version": event.version,
         "occurred_at": event.occurred_at,
         "last_event_id": event.event_id,
@@ -69,7 +93,7 @@ def apply_in(
     tenant: dict[str, Any] | None,
 ) -> Outcome:
     """Write ``event`` in ``tx`` given what :func:`read_in` returned."""
-    meta = (current or {}).get("_meta", {})
+    meta = entity_meta(current)
     if meta.get("last_event_id") == event.event_id:
         return "applied"
     if current is not None and not _is_newer(event, meta):

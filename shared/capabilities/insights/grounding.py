@@ -11,7 +11,7 @@ source at all. The answer's ``score`` is the share of supported sentences.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -29,6 +29,7 @@ _COMMON = {"this", "that", "with", "from", "have", "your", "they", "will", "were
 
 
 def sentences(answer: str) -> list[str]:
+    """The answer's sentences that contain words, as groundedness checks them one by one."""
     return [s.strip() for s in _BOUNDARY.split(answer.strip()) if _WORD.search(s.lower())]
 
 
@@ -36,7 +37,17 @@ def _content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _COMMON}
 
 
-def check(answer: str, hits: Sequence[Hit]) -> dict[str, Any]:
+class Grounding(TypedDict):
+    """How well an answer is supported by the passages it was given."""
+
+    sentences: int
+    cited: int
+    supported: int
+    score: float  # supported / sentences (1.0 for an empty answer)
+    unsupported: list[str]
+
+
+def check(answer: str, hits: Sequence[Hit]) -> Grounding:
     """Grounding of ``answer`` against the chunks it was given: counts, the score (supported
     sentences / sentences; 1.0 for an empty answer) and the sentences that are not supported."""
     by_id: dict[str, list[set[str]]] = {}

@@ -20,7 +20,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.ai.llm.batch._jobs import BatchItem, items_of, job_id_for
+from shared.ai.llm.batch.jobs import BatchItem, items_of, job_id_for
+from shared.capabilities.crm.readmodel import entity_fields
 from shared.capabilities.insights.service import (
     INSIGHT_TYPES,
     budget_allows_background,
@@ -78,8 +79,9 @@ def submit_refresh(
         customer = scope.get(scope.path("customers", customer_id))
         if customer is None or kind not in INSIGHT_TYPES:
             continue  # the customer was removed: nothing to refresh
-        customer.pop("_meta", None)
-        rendered, hits = prepare_insight(scope, embedder, customer_id, customer, kind)
+        rendered, hits = prepare_insight(
+            scope, embedder, customer_id, entity_fields(customer), kind
+        )
         ref = f"{customer_id}:{kind}"
         items.append(
             BatchItem(

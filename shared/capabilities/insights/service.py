@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from shared.ai.llm.errors import AllProvidersFailed, BudgetExceeded
 from shared.ai.prompts.service import call_context, prepare
+from shared.capabilities.crm.readmodel import entity_fields
 from shared.capabilities.insights.history import customer_history
 from shared.capabilities.knowledge.index import KnowledgeBase
 from shared.core.config import TOPIC_AI_EVENTS
@@ -27,10 +28,12 @@ from shared.core.messaging.pubsub import ordering_key
 from shared.core.store.base import check_segment
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from shared.ai.embeddings.base import Embedder
     from shared.ai.llm.client import LLMClient
     from shared.ai.prompts.render import RenderedPrompt
-    from shared.capabilities.knowledge.index import Hit
+    from shared.capabilities.knowledge.index import Citation, Hit
     from shared.core.messaging.pubsub import Publisher
     from shared.core.tenancy.scope import TenantStore
 
@@ -56,6 +59,8 @@ TEMPLATE = "customer_insight"
 
 
 class Recommendation(BaseModel):
+    """One recommended next action in an insight, with its priority and expected impact."""
+
     action: str
     description: str
     priority: str
@@ -64,6 +69,9 @@ class Recommendation(BaseModel):
 
 
 class CustomerInsight(BaseModel):
+    """A generated insight about a customer (churn risk, upsell, ...), with the history and
+    knowledge it cites and when it goes stale."""
+
     insight_id: str
     customer_id: str
     type: str
@@ -115,7 +123,7 @@ def generate(
     customer = scope.get(scope.path("customers", customer_id))
     if customer is None:
         raise NotFound(f"no customer {customer_id!r} in this tenant", field="customer_id")
-    customer.pop("_meta", None)
+    customer = entity_fields(customer)
     now = datetime.now(UTC)
     out = []
     for kind in dict.fromkeys(types):
@@ -199,7 +207,7 @@ def build_insight(
     customer_id: str,
     kind: str,
     answer: dict[str, Any],
-    citations: dict[str, dict[str, Any]],
+    citations: Mapping[str, Citation],
     *,
     template: str,
     cost_usd: float,

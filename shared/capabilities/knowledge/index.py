@@ -16,7 +16,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from shared.capabilities.knowledge.text import Format, chunk, keyword_map, query_terms, terms_of
 from shared.core.errors import InvalidInput, NotFound
@@ -39,6 +39,17 @@ RRF_K = 5  # tuned on the support dev split (issue 18): tests/bench/bench_knowle
 KEYWORD_WEIGHT = 0.5  # the keyword list counts half the vector list in the fusion (same tuning)
 
 
+class Citation(TypedDict):
+    """A retrieved passage as answers cite it (the API, insights, chat, triage drafts)."""
+
+    source_type: str
+    id: str
+    chunk_id: str
+    title: str | None
+    date: str | None
+    snippet: str
+
+
 @dataclass(frozen=True)
 class Hit:
     """One retrieved chunk, with the citation a caller shows."""
@@ -53,7 +64,9 @@ class Hit:
     vector_rank: int | None
     keyword_rank: int | None
 
-    def citation(self, snippet_chars: int = 240) -> dict[str, Any]:
+    def citation(self, snippet_chars: int = 240) -> Citation:
+        """The hit as the API cites it: source, ids, title, date and a snippet of
+        ``snippet_chars``."""
         return {
             "source_type": self.source_type,
             "id": self.doc_id,
@@ -65,6 +78,9 @@ class Hit:
 
 
 class KnowledgeBase:
+    """A tenant's knowledge base: documents chunked and embedded into Firestore, searched by vectors
+    and keywords together (hybrid retrieval)."""
+
     def __init__(self, scope: TenantStore, embedder: Embedder) -> None:
         self._scope = scope
         self._embedder = embedder
@@ -139,6 +155,7 @@ class KnowledgeBase:
         return self._scope.path("knowledge_docs", doc_id)
 
     def documents(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The tenant's documents, newest first (without their chunks)."""
         rows = self._scope.query(
             self._scope.path("knowledge_docs"), order_by="created_at", descending=True, limit=limit
         )

@@ -13,7 +13,7 @@ A page is written in one transaction that re-reads each chunk: a chunk rewritten
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from shared.core.store.base import Vector
 
@@ -50,7 +50,15 @@ def outdated(scope: TenantStore, embedder: Embedder, collection: str, limit: int
     )
 
 
-def reembed(scope: TenantStore, embedder: Embedder, *, deadline: float) -> dict[str, Any]:
+class Reembedded(TypedDict):
+    """What one re-embedding run did."""
+
+    reembedded: dict[str, int]  # chunks re-embedded, per collection
+    skipped_changed: int  # chunks that changed meanwhile (their next write embeds them)
+    remaining: bool  # outdated chunks are left for the next run
+
+
+def reembed(scope: TenantStore, embedder: Embedder, *, deadline: float) -> Reembedded:
     """Re-embed this tenant's outdated chunks until none is left or ``deadline`` (a
     ``time.monotonic()`` value) passes. Returns the chunks re-embedded per collection and
     whether any are left.

@@ -39,18 +39,28 @@ import asyncio
 import contextlib
 import json
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from shared.capabilities.realtime.console import console_routes
 from shared.capabilities.realtime.hub import Connection, Hub, Subscription, readable
 from shared.capabilities.realtime.push import StreamKeeper
-from shared.core.auth.rbac import Permission, has_permission
+from shared.capabilities.realtime.sockets import (
+    FORBIDDEN,
+    MAX_MESSAGE_BYTES,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    bearer_token,
+    close_at_expiry,
+    path_stream,
+    pump,
+    refuse,
+    socket_log,
+)
+from shared.core.auth.rbac import has_permission
 from shared.core.errors import AppError, InvalidInput, Unauthenticated
 from shared.core.log import get_logger
 
@@ -58,6 +68,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from starlette.requests import Request
+    from starlette.websockets import WebSocket
 
     from shared.capabilities.realtime.durable import StreamLog
     from shared.core.auth.principal import Principal
@@ -67,74 +78,11 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-UNAUTHENTICATED = 4401
-FORBIDDEN = 4403
-NOT_FOUND = 4404
-PROTOCOL = "bearer"
-MAX_MESSAGE_BYTES = 16_384
-
-
-def _token(websocket: WebSocket) -> tuple[str | None, str | None]:
-    """The bearer token and the subprotocol to answer with."""
-    offered = [
-        p.strip()
-        for p in websocket.headers.get("sec-websocket-protocol", "").split(",")
-        if p.strip()
-    ]
-    if PROTOCOL in offered:
-        rest = [p for p in offered if p != PROTOCOL]
-        return (rest[0] if rest else None), PROTOCOL
-    header = websocket.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip(), None
-    return None, None
-
-
-@dataclass(frozen=True)
-class PathStream:
-    """A product path: the subscription it fixes, the permission it needs, and the document that
-    must exist in the caller's tenant (None: the tenant itself)."""
-
-    name: str
-    subscription: Subscription
-    permission: Permission
-    subject: tuple[str, str] | None = None  # (collection, id)
-
-
-def path_stream(websocket: WebSocket) -> PathStream | None:
-    """The fixed stream a product path names (None for ``/ws``).
-
-    Raises:
-        InvalidInput: the path's id is not a valid id.
-    """
-    from shared.core.store.base import check_segment
-
-    params = websocket.path_params
-    if "workflow_id" in params:
-        run = check_segment(params["workflow_id"], field="workflow_id")
-        return PathStream(
-            f"workflows/{run}",
-            Subscription(frozenset({"workflow."}), frozenset({f"workflow_run:{run}"})),
-            Permission.WORKFLOWS_READ,
-            ("workflow_runs", run),
-        )
-    if "customer_id" in params:
-        customer = check_segment(params["customer_id"], field="customer_id")
-        return PathStream(
-            f"insights/{customer}",
-            Subscription(frozenset({"insight.generated"}), frozenset({f"customer:{customer}"})),
-            Permission.INSIGHTS_READ,
-            ("customers", customer),
-        )
-    if websocket.url.path.rstrip("/").endswith("/ws/ai/scoring"):
-        return PathStream(
-            "scoring", Subscription(frozenset({"lead.score_changed"})), Permission.SCORES_READ
-        )
-    return None
-
 
 class RealtimeService:
+    """The WebSocket endpoints' logic: authenticate each socket, check what its principal may read,
+    subscribe it to the hub, replay what it missed."""
+
     def __init__(
         self,
         hub: Hub,
@@ -147,6 +95,8 @@ class RealtimeService:
         self.intake: Any = None
 
     def stream_log(self) -> StreamLog | None:
+        """The durable copy of streamed events (None when no store was given: no replay beyond
+        memory)."""
         from shared.capabilities.realtime.durable import StreamLog
 
         return StreamLog(self._store()) if self._store is not None else None
@@ -171,7 +121,9 @@ class RealtimeService:
         return JSONResponse({"status": "ok"})
 
     async def stream(self, websocket: WebSocket) -> None:
-        token, protocol = _token(websocket)
+        """Serve one socket: token from the subprotocol, path and filters checked against the
+        principal's roles, then events pumped until either side closes or the token expires."""
+        token, protocol = bearer_token(websocket)
         await websocket.accept(subprotocol=protocol)
         try:
             # In a thread: with a JWKS URL, a key-cache miss fetches the keys over the network.
@@ -179,11 +131,11 @@ class RealtimeService:
                 self._verifier().verify, f"Bearer {token}" if token else None
             )
         except Unauthenticated as exc:
-            await _refuse(websocket, UNAUTHENTICATED, "unauthenticated", str(exc))
+            await refuse(websocket, UNAUTHENTICATED, "unauthenticated", str(exc))
             return
         allowed = readable(principal)
         if principal.is_service or not principal.tenant_id or not allowed:
-            await _refuse(
+            await refuse(
                 websocket,
                 FORBIDDEN,
                 "forbidden",
@@ -193,27 +145,27 @@ class RealtimeService:
         try:
             fixed = path_stream(websocket)
         except InvalidInput as exc:
-            await _refuse(websocket, NOT_FOUND, "not_found", exc.message)
+            await refuse(websocket, NOT_FOUND, "not_found", exc.message)
             return
         connection = Connection(principal)
         if fixed is not None:
             if not has_permission(principal, fixed.permission):
                 reason = f"your roles may not read this stream (needs {fixed.permission.value})"
-                await _refuse(websocket, FORBIDDEN, "forbidden", reason)
+                await refuse(websocket, FORBIDDEN, "forbidden", reason)
                 return
             if fixed.subject is not None and not await asyncio.to_thread(
                 self._exists, principal, fixed.subject
             ):
                 # The same answer for another tenant's and a missing one: nothing is revealed.
                 kind = fixed.subject[0].rstrip("s").replace("_", " ")
-                await _refuse(websocket, NOT_FOUND, "not_found", f"no such {kind} in your tenant")
+                await refuse(websocket, NOT_FOUND, "not_found", f"no such {kind} in your tenant")
                 return
             connection.subscription = fixed.subscription
             connection.fixed = fixed.name
             allowed = sorted(fixed.subscription.event_types or [])
         self.hub.add(connection)
         stream = fixed.name.split("/")[0] if fixed is not None else "ws"  # no ids in labels
-        _socket_log("opened", stream)
+        socket_log("opened", stream)
         ready: dict[str, Any] = {
             "type": "ready",
             "tenant_id": principal.tenant_id,
@@ -222,16 +174,14 @@ class RealtimeService:
         if fixed is not None:
             ready["stream"] = fixed.name
         connection.offer(ready)
-        background = [asyncio.create_task(_pump(websocket, connection))]
+        background = [asyncio.create_task(pump(websocket, connection))]
         if principal.expires_at is not None:
-            background.append(
-                asyncio.create_task(_close_at_expiry(websocket, principal.expires_at))
-            )
+            background.append(asyncio.create_task(close_at_expiry(websocket, principal.expires_at)))
         try:
             await self._read(websocket, connection)
         finally:
             self.hub.remove(connection)
-            _socket_log("closed", stream)
+            socket_log("closed", stream)
             for task in background:
                 task.cancel()
 
@@ -342,44 +292,6 @@ class RealtimeService:
                 )
         for event in missed:
             connection.offer({"type": "event", "event": event})
-
-
-def _socket_log(state: str, stream: str, **fields: Any) -> None:
-    """One line per socket opened, closed or refused (terraform/metrics.json: socket_connection)."""
-    extra = {"metric": "socket_connection", "state": state, "stream": stream, **fields}
-    log.info("socket %s", state, extra={"fields": extra})
-
-
-async def _refuse(websocket: WebSocket, code: int, error: str, reason: str) -> None:
-    _socket_log(
-        "refused",
-        websocket.url.path.split("/")[3] if websocket.url.path.startswith("/ws/ai/") else "ws",
-        error=error,
-    )
-    await websocket.send_json({"type": "error", "error": error, "message": reason})
-    await websocket.close(code=code, reason=reason[:120])
-
-
-async def _pump(websocket: WebSocket, connection: Connection) -> None:
-    try:
-        while True:
-            item = await connection.queue.get()
-            await websocket.send_text(json.dumps(item, default=str))
-    except (WebSocketDisconnect, WebSocketDisconnected, OSError):
-        # The client went away (the reader sees it too), or this side closed the socket (a token
-        # expired) while an item was on its way.
-        return
-    except Exception:  # a socket's boundary: logged with its traceback, then closed
-        # Not the client going away: log it and close, rather than leave a socket open that no
-        # longer streams (the client reconnects).
-        log.exception("real-time socket failed; closing it")
-        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
-            await websocket.close(code=1011, reason="internal error; reconnect")
-
-
-async def _close_at_expiry(websocket: WebSocket, expires_at: int) -> None:
-    await asyncio.sleep(max(0.0, expires_at - time.time()))
-    await _refuse(websocket, UNAUTHENTICATED, "unauthenticated", "token has expired")
 
 
 def build_app(

@@ -34,6 +34,9 @@ def _utcnow() -> datetime:
 
 
 class StreamLog:
+    """Streamed events kept in Firestore for a while, so a client reconnecting to any instance gets
+    what it missed."""
+
     def __init__(self, store: DocumentStore, *, clock: Callable[[], datetime] = _utcnow) -> None:
         self._store = store
         self._clock = clock

@@ -111,6 +111,7 @@ class Subscription:
         )
 
     def matches(self, event: dict[str, Any]) -> bool:
+        """Whether ``event`` is of a subscribed type and entity."""
         kind = event["event_type"]
         if self.event_types is not None and not any(covers(t, kind) for t in self.event_types):
             return False
@@ -146,9 +147,11 @@ class Connection:
 
     @property
     def tenant_id(self) -> str:
+        """The tenant this socket belongs to (events of other tenants never reach it)."""
         return self.principal.tenant_id or ""
 
     def may_read(self, event: dict[str, Any]) -> bool:
+        """Whether the socket's roles allow reading this kind of event."""
         permission = permission_for(event["event_type"])
         return permission is not None and has_permission(self.principal, permission)
 
@@ -168,6 +171,9 @@ class Connection:
 
 
 class Hub:
+    """This instance's sockets by tenant, and the recent events for replay: every event is offered
+    to the matching sockets of its tenant."""
+
     def __init__(
         self,
         *,
@@ -184,9 +190,11 @@ class Hub:
         self.counters = {"received": 0, "delivered": 0, "duplicates": 0, "invalid": 0}
 
     def add(self, connection: Connection) -> None:
+        """Start delivering to ``connection``."""
         self._connections.setdefault(connection.tenant_id, set()).add(connection)
 
     def remove(self, connection: Connection) -> None:
+        """Stop delivering to ``connection`` (closed or refused)."""
         tenant = self._connections.get(connection.tenant_id)
         if tenant is not None:
             tenant.discard(connection)
@@ -195,6 +203,7 @@ class Hub:
 
     @property
     def connection_count(self) -> int:
+        """Open sockets on this instance (health and metrics)."""
         return sum(len(c) for c in self._connections.values())
 
     def dispatch(self, event: Any) -> int:
@@ -263,6 +272,8 @@ class Hub:
 
 
 def envelope_problem(event: Any) -> str | None:
+    """Why ``event`` cannot be streamed (not an object, a missing id, type or tenant), or None when
+    it can."""
     if not isinstance(event, dict):
         return "the message is not a JSON object"
     for name in ("event_id", "event_type", "tenant_id"):

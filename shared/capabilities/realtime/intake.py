@@ -76,6 +76,7 @@ class PubSubIntake:
 
     @classmethod
     def from_settings(cls, settings: Settings, deliver: Callable[[Any], Any]) -> PubSubIntake:
+        """The intake for the configured project and ai-events topic (the emulator locally)."""
         if settings.pubsub_emulator_host:
             import os
 

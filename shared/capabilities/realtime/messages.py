@@ -35,6 +35,8 @@ class Subscribe(_Message):
 
 
 class Ping(_Message):
+    """A client's keep-alive; the server answers with a pong."""
+
     type: Literal["ping"]
 
 
@@ -60,12 +62,16 @@ class Event(_Message):
 
 
 class Subscribed(_Message):
+    """The server's confirmation of a socket's filters."""
+
     type: Literal["subscribed"]
     event_types: list[str] | None
     entities: list[str] | None
 
 
 class Pong(_Message):
+    """The answer to a ping, with the server's clock."""
+
     type: Literal["pong"]
     at: float = Field(description="Server time, seconds since the epoch")
 

@@ -103,6 +103,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The offline scoring CLI: train, predict and evaluate on a CSV file, without Firestore."""
     parser = argparse.ArgumentParser(
         prog="python -m shared.capabilities.scoring",
         description=__doc__,

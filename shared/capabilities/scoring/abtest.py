@@ -97,6 +97,9 @@ def _live(scope: TenantStore, since: datetime | None) -> dict[str, Any]:
 
 
 def report(scope: TenantStore) -> dict[str, Any]:
+    """The champion and challenger compared twice: on the newest fifth of labelled leads (AUC of
+    each, with a bootstrap interval of the difference), and live, by the conversion of the leads
+    each arm scored since the test began."""
     from shared.capabilities.scoring.training import labels
 
     registry = ModelRegistry(scope)

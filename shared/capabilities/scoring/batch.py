@@ -8,7 +8,7 @@ import heapq
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from shared.capabilities.scoring.registry import ModelRegistry
 from shared.core.bigquery import bigquery_client
@@ -25,9 +25,28 @@ CHUNK = 5_000
 INSERT_ROWS = 1_000
 
 
+class TopLead(TypedDict):
+    """One of the highest-scored leads of a batch run, with its reasons (for explanations)."""
+
+    lead_id: str
+    score: int
+    confidence: float
+    reasoning: list[dict[str, Any]]
+
+
+class BatchRun(TypedDict):
+    """What a batch scoring run did."""
+
+    run_id: str
+    model_version: str
+    scored: int
+    skipped_bad_rows: int
+    top: list[TopLead]
+
+
 def score_open_leads(
     scope: TenantStore, client: bigquery.Client, dataset: str, *, keep_top: int = 0
-) -> dict[str, Any]:
+) -> BatchRun:
     """Score every open lead of the tenant in ``{dataset}.open_leads`` (its latest snapshot);
     with ``keep_top``, also return the highest-scored leads with their reasons (``top``), which
     the job hands to the batch explanation writer.

@@ -39,6 +39,9 @@ TEXT_MIN_MEAN_LENGTH = 40
 
 @dataclass
 class ColumnSpec:
+    """How one input column is read: its kind, kept categories and median, fixed at training so
+    scoring reads rows the same way."""
+
     name: str
     kind: Kind
     categories: list[str] = field(default_factory=list)  # kept values (categorical, boolean)
@@ -49,6 +52,8 @@ class ColumnSpec:
 
 @dataclass
 class Dropped:
+    """A column training left out, and why (constant, an identifier, a leak)."""
+
     name: str
     reason: str
 
@@ -135,6 +140,8 @@ _POST_OUTCOME = re.compile(
 
 
 def post_outcome_name(name: str) -> bool:
+    """Whether a column's name says it is only known after the outcome (closed date, won reason): a
+    leak."""
     return bool(_POST_OUTCOME.search(name))
 
 
@@ -145,6 +152,7 @@ def display(name: str) -> str:
 
 
 def format_value(value: Any) -> str:
+    """A value as an explanation shows it to a person."""
     if value is None or (isinstance(value, float) and value != value):
         return "unknown"
     if isinstance(value, float):

@@ -78,6 +78,7 @@ def profile(raw: dict[str, pd.Series], reference: dict[str, Any] | None = None) 
 
 
 def score_shares(probabilities: Any) -> list[float]:
+    """The share of scores in each tenth of the score range."""
     import numpy as np
 
     counts = np.bincount(
@@ -87,6 +88,7 @@ def score_shares(probabilities: Any) -> list[float]:
 
 
 def psi(expected: list[float], actual: list[float]) -> float:
+    """Population stability index between two distributions (0.1 watch, 0.25 act)."""
     eps = 1e-4
     return float(
         sum(

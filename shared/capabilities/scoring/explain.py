@@ -12,14 +12,17 @@ from shared.ai.llm.batch.service import BatchItem, job_id_for
 from shared.ai.prompts.service import prepare
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from shared.ai.llm.batch.service import BatchService
+    from shared.capabilities.scoring.batch import TopLead
     from shared.core.tenancy.scope import TenantStore
 
 TEMPLATE = "lead_score_explanation"
 
 
 def submit_explanations(
-    service: BatchService, scope: TenantStore, run_id: str, top: list[dict[str, Any]]
+    service: BatchService, scope: TenantStore, run_id: str, top: Sequence[TopLead]
 ) -> dict[str, Any]:
     """One batch job explaining ``top`` (lead id, score, confidence, reasoning); keyed on the
     scoring run, so a retried run submits nothing twice. Returns the job's id and counts."""

@@ -23,6 +23,8 @@ OTHER = "__other__"
 
 @dataclass
 class Feature:
+    """A model input derived from a column: numeric, or one category of a categorical column."""
+
     name: str
     source: str
     kind: Literal["num", "cat"]
@@ -84,6 +86,7 @@ def raw_features(frame: pd.DataFrame, columns: list[ColumnSpec]) -> dict[str, pd
 
 
 def fit_features(frame: pd.DataFrame, columns: list[ColumnSpec]) -> list[Feature]:
+    """The features of ``columns`` learnt from the training frame."""
     import pandas as pd
 
     features: list[Feature] = []
@@ -130,6 +133,7 @@ def fit_features(frame: pd.DataFrame, columns: list[ColumnSpec]) -> list[Feature
 def tree_frame(
     frame: pd.DataFrame, columns: list[ColumnSpec], features: list[Feature]
 ) -> pd.DataFrame:
+    """The frame the tree model reads: one column per feature, categories as pandas categoricals."""
     import pandas as pd
 
     raw = raw_features(frame, columns)
@@ -180,10 +184,12 @@ def linear_matrix(tree: pd.DataFrame, features: list[Feature]) -> tuple[np.ndarr
 
 
 def to_json(features: list[Feature]) -> list[dict[str, Any]]:
+    """Features as stored with a model."""
     return [asdict(f) for f in features]
 
 
 def from_json(rows: list[dict[str, Any]]) -> list[Feature]:
+    """Features read back from a stored model."""
     return [Feature(**row) for row in rows]
 
 

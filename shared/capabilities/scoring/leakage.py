@@ -19,6 +19,8 @@ NEAR_PERFECT_AUC = 0.95
 
 @dataclass
 class Leak:
+    """A column that gives the outcome away, and the evidence."""
+
     field: str
     reason: str
 
@@ -48,6 +50,8 @@ def _single_field_auc(values: pd.Series, y: np.ndarray) -> float:
 
 
 def find_leaks(raw: dict[str, pd.Series], columns: list[ColumnSpec], y: np.ndarray) -> list[Leak]:
+    """Columns that predict the outcome too well, or by name are known only after it: left out of
+    training, since they would not be known when a lead is scored."""
     leaks: list[Leak] = []
     for spec in columns:
         if post_outcome_name(spec.name):

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the ROC curve (NaN when only one class is present)."""
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
@@ -78,6 +79,8 @@ def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, 
 
 
 def summary(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    """The figures a model report shows: AUC, calibration error (ECE), Brier score, base rate,
+    lift by decile, and the ROC and reliability curves' points."""
     import numpy as np
 
     return {

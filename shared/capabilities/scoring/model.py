@@ -39,6 +39,9 @@ PRIOR_CONFIDENCE_CAP = 0.3
 
 @dataclass
 class Calibrator:
+    """Maps raw model scores to probabilities that match observed conversion rates (isotonic, Platt,
+    or none)."""
+
     kind: Literal["isotonic", "platt", "identity"]
     x: list[float] = field(default_factory=list)
     y: list[float] = field(default_factory=list)
@@ -47,6 +50,7 @@ class Calibrator:
     tail: float = 0.0  # isotonic only: log-odds slope beyond the first and last points
 
     def __call__(self, logits: np.ndarray) -> np.ndarray:
+        """Probabilities for the model's raw log-odds."""
         import numpy as np
 
         if self.kind == "isotonic":
@@ -72,6 +76,9 @@ class Calibrator:
 
 @dataclass
 class LeadModel:
+    """A tenant's lead-scoring model: a logistic model with period effects, trees on its residual, a
+    calibrator, and the columns it reads."""
+
     version: str
     kind: Literal["tenant", "prior"]
     target: str
@@ -108,6 +115,7 @@ class LeadModel:
         return np.asarray(logits, dtype="float64")
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated conversion probabilities for the rows of ``frame``."""
         tree, matrix = self._inputs(frame)
         return self.calibrator(self._logits(tree, matrix))
 
@@ -222,6 +230,7 @@ class LeadModel:
 
     # --- persistence ----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
+        """The model as JSON (stored in Firestore, chunked, or in a folder by the CLI)."""
         from dataclasses import asdict
 
         return {
@@ -245,6 +254,7 @@ class LeadModel:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LeadModel:
+        """A model read back from :meth:`to_json`."""
         booster = None
         if data.get("booster"):
             import lightgbm
@@ -269,10 +279,12 @@ class LeadModel:
         )
 
     def save(self, folder: Path) -> None:
+        """Write the model and its report to ``folder`` (the offline CLI)."""
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "model.json").write_text(json.dumps(self.to_json()))
         (folder / "report.json").write_text(json.dumps(self.report, indent=2, default=str))
 
     @classmethod
     def load(cls, folder: Path) -> LeadModel:
+        """A model saved by :meth:`save`."""
         return cls.from_json(json.loads((folder / "model.json").read_text()))

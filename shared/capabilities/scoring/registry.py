@@ -32,6 +32,8 @@ _cache_lock = threading.Lock()
 
 
 class ModelRecord(BaseModel):
+    """A stored model version: its kind, status, when it was trained and its evaluation figures."""
+
     version: str
     kind: str
     status: str  # candidate | champion | challenger | retired
@@ -45,6 +47,9 @@ class ModelRecord(BaseModel):
 
 
 class Assignment(BaseModel):
+    """Which version scores a tenant's leads: the champion, and a challenger on a share of leads
+    during an A/B test."""
+
     champion: str | None = None
     challenger: str | None = None
     challenger_share: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -62,6 +67,8 @@ def arm_for(lead_id: str, assignment: Assignment) -> str | None:
 
 
 class ModelRegistry:
+    """A tenant's scoring model versions in Firestore, and which of them serve."""
+
     def __init__(self, scope: TenantStore) -> None:
         self._scope = scope
 
@@ -69,6 +76,8 @@ class ModelRegistry:
         return self._scope.path(MODELS, version, *more)
 
     def save(self, model: LeadModel, *, training: dict[str, Any] | None = None) -> ModelRecord:
+        """Store ``model`` as a new candidate version (chunked: a model can exceed a document's
+        size)."""
         text = json.dumps(model.to_json())
         pieces = [text[i : i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)]
         for i, piece in enumerate(pieces):
@@ -96,12 +105,14 @@ class ModelRegistry:
         return record
 
     def record(self, version: str) -> ModelRecord:
+        """A version's record; NotFound naming ``version`` when absent."""
         doc = self._scope.get(self._path(version))
         if doc is None:
             raise NotFound(f"no scoring model {version!r} in this tenant", field="version")
         return ModelRecord.model_validate(doc)
 
     def load(self, version: str) -> LeadModel:
+        """A version's model, cached per process (models are immutable once stored)."""
         key = (self._scope.tenant_id, version)
         with _cache_lock:
             if key in _cache:
@@ -119,12 +130,14 @@ class ModelRegistry:
         return model
 
     def list(self) -> list[ModelRecord]:
+        """The tenant's model versions, newest first."""
         rows = self._scope.query(
             self._scope.path(MODELS), order_by="created_at", descending=True, limit=100
         )
         return [ModelRecord.model_validate(doc) for _, doc in rows]
 
     def assignment(self) -> Assignment:
+        """The tenant's current champion and challenger."""
         return Assignment.model_validate(self._scope.get(self._scope.path(*SETTINGS)) or {})
 
     def promote(self, version: str) -> Assignment:

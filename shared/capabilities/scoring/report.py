@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 
 def plots(y: np.ndarray, p: np.ndarray, lift: list[dict[str, float]], out: Path) -> list[Path]:
+    """The evaluation plots (ROC, calibration, lift) as PNG files in ``out``."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display

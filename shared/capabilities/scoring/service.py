@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.capabilities.crm.readmodel import META, entity_meta
 from shared.capabilities.scoring.registry import ModelRegistry, arm_for
 from shared.capabilities.scoring.types import LeadScoreResult
 from shared.core.config import TOPIC_AI_EVENTS
@@ -33,7 +34,7 @@ _NOT_FEATURES = {
     "outcome",
     "created_at",
     "updated_at",
-    "_meta",
+    META,
     "custom_fields",
     "owner_id",
     "customer_id",
@@ -51,6 +52,9 @@ def lead_fields(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 class LeadScorer:
+    """Scores a tenant's leads with the model its assignment picks, explains each score, stores it
+    and announces changes."""
+
     def __init__(
         self,
         scope: TenantStore,
@@ -66,6 +70,7 @@ class LeadScorer:
         self._clock = clock
 
     def latest(self, lead_id: str) -> LeadScoreResult:
+        """The lead's last stored score; NotFound when it was never scored."""
         doc = self._scope.get(self._scope.path(SCORES, check_segment(lead_id, field="lead_id")))
         if doc is None:
             raise NotFound(f"lead {lead_id!r} has not been scored", field="lead_id")
@@ -333,7 +338,7 @@ def _rows(
         if lead is None:
             outcomes[i] = NotFound(f"no lead {lead_id!r} in this tenant", field="lead_id")
             continue
-        rows[i] = (lead_fields(lead), (lead.get("_meta") or {}).get("last_event_id"))
+        rows[i] = (lead_fields(lead), entity_meta(lead).get("last_event_id"))
     return rows
 
 

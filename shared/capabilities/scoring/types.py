@@ -19,6 +19,9 @@ class ScoreComponent(BaseModel):
 
 
 class LeadScoreResult(BaseModel):
+    """A lead's score (0-100, a calibrated probability x 100), its confidence, the factors that
+    explain it and the model version that gave it."""
+
     lead_id: str
     score: int = Field(ge=0, le=100)  # calibrated conversion probability x 100
     probability: float

@@ -31,6 +31,8 @@ HANDOFF_CONFIDENCE = 0.6
 
 
 class AgentState(TypedDict, total=False):
+    """What the agents of one run share in the LangGraph state (checkpointed after each step)."""
+
     run_id: str
     type: str
     context: dict[str, Any]
@@ -50,6 +52,9 @@ class AgentState(TypedDict, total=False):
 
 @dataclass
 class Deps:
+    """What the agents call out to: the LLM client, the tenant's store, the publisher and the
+    knowledge base."""
+
     client: LLMClient
     scope: TenantStore
     publisher: Publisher | None
@@ -119,7 +124,7 @@ def _history(state: AgentState) -> str:
 
 
 # --- coordinator ------------------------------------------------------------------------------
-def coordinator(state: AgentState) -> dict[str, Any]:
+def coordinator(state: AgentState) -> AgentState:
     """Chooses the next agent from what is done so far (deterministic: routing needs no model)."""
     kind = state["type"]
     if kind == "lead_qualification":
@@ -154,6 +159,7 @@ def coordinator(state: AgentState) -> dict[str, Any]:
 
 
 def route(state: AgentState) -> str:
+    """The coordinator's choice of the next node, as LangGraph's conditional edge reads it."""
     return state["next"]
 
 
@@ -165,7 +171,8 @@ class Agents:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    def lead_analysis(self, state: AgentState) -> dict[str, Any]:
+    def lead_analysis(self, state: AgentState) -> AgentState:
+        """Score the lead and summarise what stands out for the next agents."""
         actions = []
         lead_id = state["context"].get("lead_id")
         score_text, reasons = "no model", "none"
@@ -199,7 +206,8 @@ class Agents:
             "steps": [_step("lead_analysis", "lead_analysis", analysis.get("fit", ""))],
         }
 
-    def decision(self, state: AgentState) -> dict[str, Any]:
+    def decision(self, state: AgentState) -> AgentState:
+        """Decide, from the analysis, whether the lead is qualified and what to do next."""
         score = state.get("score")
         decided, record = call_template(
             self.deps,
@@ -217,7 +225,9 @@ class Agents:
             "steps": [_step("decision", "decision", str(decided.get("decision", "")))],
         }
 
-    def classify(self, state: AgentState) -> dict[str, Any]:
+    def classify(self, state: AgentState) -> AgentState:
+        """Classify an inbound customer message (intent, urgency) and retrieve what the knowledge
+        base says about it."""
         message = str(state["context"].get("input", {}).get("message", ""))
         found, record = call_template(
             self.deps,
@@ -242,12 +252,14 @@ class Agents:
             "steps": [_step("classify", "lead_analysis", str(found.get("intent", "")))],
         }
 
-    def content_generation(self, state: AgentState) -> dict[str, Any]:
+    def content_generation(self, state: AgentState) -> AgentState:
+        """Draft the outreach message or the reply to the customer, grounded in what earlier steps
+        found."""
         if state["type"] == "outreach_draft":
             return self._outreach_draft(state)
         return self._reply_draft(state)
 
-    def _outreach_draft(self, state: AgentState) -> dict[str, Any]:
+    def _outreach_draft(self, state: AgentState) -> AgentState:
         extra = state["context"].get("input", {})
         variables = {"lead": _lead_json(state)}
         for key in ("goal", "channel"):
@@ -268,7 +280,7 @@ class Agents:
             "steps": [_step("content_generation", "content_generation")],
         }
 
-    def _reply_draft(self, state: AgentState) -> dict[str, Any]:
+    def _reply_draft(self, state: AgentState) -> AgentState:
         """A reply to an inbound message, grounded in the knowledge base's best matches."""
         message = str(state["context"].get("input", {}).get("message", ""))
         knowledge_base = self.deps.knowledge
@@ -299,7 +311,8 @@ class Agents:
             "steps": [_step("content_generation", "content_generation", f"{len(hits)} sources")],
         }
 
-    def human_review(self, state: AgentState) -> dict[str, Any]:
+    def human_review(self, state: AgentState) -> AgentState:
+        """Pause the run for a person to approve, edit or reject the draft (LangGraph interrupt)."""
         kind = "approve_draft" if state["type"] == "outreach_draft" else "review_triage"
         prompt = (
             "Approve, edit or reject this outreach draft."
@@ -326,7 +339,8 @@ class Agents:
             "steps": [_step("human_review", "coordinator", str(decision.get("decision")))],
         }
 
-    def finish(self, state: AgentState) -> dict[str, Any]:
+    def finish(self, state: AgentState) -> AgentState:
+        """Record the run's output once the graph ends."""
         output = run_output(self.deps, state)
         return {
             "output": output,
@@ -334,6 +348,7 @@ class Agents:
         }
 
     def nodes(self) -> dict[str, Any]:
+        """The graph's nodes by name."""
         return {
             "lead_analysis": self.lead_analysis,
             "decision": self.decision,

@@ -36,6 +36,7 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
     get_checkpoint_id,
 )
+from typing_extensions import override
 
 from shared.capabilities.workflows._storage import CHUNK_BYTES, LeaseLost, SaverStorage, _h, _merge
 
@@ -50,6 +51,7 @@ class FirestoreSaver(SaverStorage):
     """The LangGraph saver interface (sync and async) over :class:`SaverStorage`."""
 
     # --- the saver interface --------------------------------------------------------------------
+    @override
     def put(
         self,
         config: RunnableConfig,
@@ -95,6 +97,7 @@ class FirestoreSaver(SaverStorage):
             }
         }
 
+    @override
     def put_writes(
         self,
         config: RunnableConfig,
@@ -162,6 +165,7 @@ class FirestoreSaver(SaverStorage):
         docs.sort(key=lambda d: d["checkpoint_id"], reverse=True)
         return docs
 
+    @override
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         conf = config["configurable"]
         thread, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
@@ -188,6 +192,7 @@ class FirestoreSaver(SaverStorage):
                     self._latest.setdefault((thread, ns), doc)
         return self._tuple(doc, deferred) if doc is not None else None
 
+    @override
     def list(
         self,
         config: RunnableConfig | None,
@@ -217,6 +222,7 @@ class FirestoreSaver(SaverStorage):
             yield self._tuple(doc)
 
     # --- maintenance ----------------------------------------------------------------------------
+    @override
     def delete_thread(self, thread_id: str) -> None:
         for name in ("checkpoints", "writes", "blobs", "blob_chunks"):
             self._delete_where(name, "thread_id", [str(thread_id)])
@@ -224,12 +230,16 @@ class FirestoreSaver(SaverStorage):
         with self._lock:
             self._forget(str(thread_id))
 
+    @override
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints and pending writes the given runs made."""
         removed = self._delete_where("checkpoints", "run_id", [str(r) for r in run_ids])
         for doc in removed:
             self._delete_checkpoint_writes(doc)
 
+    @override
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy a thread's checkpoints and writes to another thread id."""
         source, target = str(source_thread_id), str(target_thread_id)
         docs: list[tuple[str, dict[str, Any]]] = []
         chunks: list[tuple[str, dict[str, Any]]] = []
@@ -293,9 +303,11 @@ class FirestoreSaver(SaverStorage):
                     self._drop_chunks(blob_id, blob)
 
     # --- async: the sync client in a worker thread ----------------------------------------------
+    @override
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         return await asyncio.to_thread(self.get_tuple, config)
 
+    @override
     async def alist(
         self,
         config: RunnableConfig | None,
@@ -310,6 +322,7 @@ class FirestoreSaver(SaverStorage):
         for item in found:
             yield item
 
+    @override
     async def aput(
         self,
         config: RunnableConfig,
@@ -319,6 +332,7 @@ class FirestoreSaver(SaverStorage):
     ) -> RunnableConfig:
         return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
 
+    @override
     async def aput_writes(
         self,
         config: RunnableConfig,
@@ -328,16 +342,23 @@ class FirestoreSaver(SaverStorage):
     ) -> None:
         await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
 
+    @override
     async def adelete_thread(self, thread_id: str) -> None:
         await asyncio.to_thread(self.delete_thread, thread_id)
 
+    @override
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Async :meth:`delete_for_runs`."""
         await asyncio.to_thread(self.delete_for_runs, run_ids)
 
+    @override
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Async :meth:`copy_thread`."""
         await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
 
+    @override
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Async pruning of old checkpoints of the given threads."""
         await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
 
 

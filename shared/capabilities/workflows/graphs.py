@@ -37,6 +37,8 @@ TASKS = {
 
 
 def build_graph(kind: str, deps: Deps, checkpointer: BaseCheckpointSaver[Any]) -> Any:
+    """The multi-agent graph of a workflow type: the coordinator routes between the specialised
+    agents, checkpointed by ``checkpointer``."""
     agents = make_agents(deps)
     graph = StateGraph(AgentState)
     graph.add_node("coordinator", coordinator)
@@ -53,7 +55,7 @@ def build_graph(kind: str, deps: Deps, checkpointer: BaseCheckpointSaver[Any]) -
 def build_single_agent(kind: str, deps: Deps, checkpointer: BaseCheckpointSaver[Any]) -> Any:
     """One node, one model call doing the whole job; a person checks what it could not decide."""
 
-    def single(state: AgentState) -> dict[str, Any]:
+    def single(state: AgentState) -> AgentState:
         ctx = state["context"]
         data = {k: ctx.get(k) for k in ("input", "lead", "customer", "interactions")}
         answer, record = call_template(

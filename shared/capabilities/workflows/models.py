@@ -45,6 +45,8 @@ class ExecutionStep(BaseModel):
 
 
 class ConversationTurn(BaseModel):
+    """One message in a triage conversation."""
+
     role: Literal["customer", "agent", "human"]
     content: str
     at: datetime | None = None
@@ -74,6 +76,9 @@ class HumanTask(BaseModel):
 
 
 class WorkflowRun(BaseModel):
+    """A workflow run as stored: its type, status, steps, the task waiting for a person, the output,
+    and the lease and slice bookkeeping of the runner."""
+
     run_id: str
     tenant_id: str
     type: WorkflowType
@@ -104,13 +109,16 @@ class WorkflowRun(BaseModel):
 
     @property
     def tokens(self) -> int:
+        """Tokens all the run's LLM calls used."""
         return sum(a.input_tokens + a.output_tokens for a in self.actions)
 
     @property
     def cost_usd(self) -> float:
+        """What all the run's LLM calls cost."""
         return round(sum(a.cost_usd for a in self.actions), 9)
 
     def public(self) -> dict[str, Any]:
+        """The run as the API shows it, without the runner's bookkeeping."""
         body = self.model_dump(
             mode="json",
             exclude={"resume", "slice", "version", "lease_until", "lease_token", "first_stop_at"},

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Required, TypedDict
 
 from shared.capabilities.workflows.agents import Deps
 from shared.capabilities.workflows.checkpoint import FirestoreSaver, LeaseLost
@@ -65,7 +65,23 @@ def saver_for(
     )
 
 
+class SliceOutcome(TypedDict, total=False):
+    """What one slice did, as the runner's task answers it (and its log line records)."""
+
+    run_id: Required[str]
+    status: Required[str]  # the run's status after the slice, or deferred / superseded / degraded
+    skipped: bool  # the run had already moved on (a duplicate delivery)
+    retry_in_s: float  # deferred: another slice holds the lease for this long
+    task_id: str  # waiting for a person: the task they answer
+    next_slice: int  # another slice was enqueued
+    handed_off: bool  # the run went to a person after repeated failures
+
+
 class Runner:
+    """Runs one slice of a workflow from its Firestore checkpoint within a time budget, then
+    enqueues the next slice or stops for a person; a lease keeps two deliveries of one task from
+    running it twice."""
+
     def __init__(
         self,
         store: DocumentStore,
@@ -112,7 +128,7 @@ class Runner:
             return None
         return run
 
-    def _defer(self, run_id: str, slice_no: int) -> dict[str, Any]:
+    def _defer(self, run_id: str, slice_no: int) -> SliceOutcome:
         """Another runner holds this slice: look again when its lease ends (it may have died).
         A task scheduled for then, named after the lease, stands in for this delivery, so the
         queue's own retry timing does not matter (the emulator retries at once, then gives up)."""
@@ -134,7 +150,7 @@ class Runner:
         }
 
     # --- run ------------------------------------------------------------------------------------
-    def run_slice(self, run_id: str, slice_no: int) -> dict[str, Any]:
+    def run_slice(self, run_id: str, slice_no: int) -> SliceOutcome:
         """Run one slice; returns what happened (the task's response body).
 
         Raises:
@@ -186,7 +202,7 @@ class Runner:
         config: RunnableConfig,
         saver: FirestoreSaver,
         recorded: StepRecorder,
-    ) -> dict[str, Any]:
+    ) -> SliceOutcome:
         snapshot = graph.get_state(config)
         start_with = stream_input(run, snapshot)
         started = last = time.monotonic()
@@ -254,7 +270,7 @@ class Runner:
         )
 
     # --- endings --------------------------------------------------------------------------------
-    def _wait_for_human(self, run: WorkflowRun, pending: Any) -> dict[str, Any]:
+    def _wait_for_human(self, run: WorkflowRun, pending: Any) -> SliceOutcome:
         value = pending.value if isinstance(pending.value, dict) else {"prompt": str(pending.value)}
         task = HumanTask(
             task_id=f"{run.run_id}-{run.slice + 1}",
@@ -279,7 +295,7 @@ class Runner:
 
     def _end(
         self, run: WorkflowRun, status: str, *, output: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> SliceOutcome:
         first = _FirstStop()
 
         def change(current: WorkflowRun) -> WorkflowRun:
@@ -294,7 +310,7 @@ class Runner:
         self._outcome(run, run.status, first.stopped)
         return {"run_id": run.run_id, "status": run.status}
 
-    def _next_slice(self, run: WorkflowRun) -> dict[str, Any]:
+    def _next_slice(self, run: WorkflowRun) -> SliceOutcome:
         def change(current: WorkflowRun) -> WorkflowRun:
             current.slice += 1
             current.status, current.lease_until, current.resume = "queued", None, None
@@ -304,7 +320,7 @@ class Runner:
         enqueue_slice(self._queue, self._runner_url, run, run.slice)
         return {"run_id": run.run_id, "status": run.status, "next_slice": run.slice}
 
-    def _failed(self, run: WorkflowRun, exc: Exception) -> dict[str, Any]:
+    def _failed(self, run: WorkflowRun, exc: Exception) -> SliceOutcome:
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         fields = {
             "metric": "workflow_slice_failed",
@@ -338,9 +354,7 @@ class Runner:
             f"workflow step failed (attempt {run.failures}): {message[:300]}"
         ) from exc
 
-    def _hand_off(
-        self, run: WorkflowRun, why: str, output: dict[str, Any] | None
-    ) -> dict[str, Any]:
+    def _hand_off(self, run: WorkflowRun, why: str, output: dict[str, Any] | None) -> SliceOutcome:
         task = HumanTask(
             task_id=f"{run.run_id}-handoff",
             kind="handoff",

@@ -25,12 +25,16 @@ COLLECTION = "workflow_runs"
 
 
 def run_id_for(tenant_id: str, idempotency_key: str | None) -> str:
+    """A run's id: derived from the idempotency key when given (a retried start finds the same run),
+    else random."""
     if idempotency_key:
         return "wf" + hashlib.sha256(f"{tenant_id}|{idempotency_key}".encode()).hexdigest()[:22]
     return "wf" + uuid.uuid4().hex[:22]
 
 
 class RunStore:
+    """A tenant's workflow runs in Firestore, with their status changes announced on ai-events."""
+
     def __init__(self, scope: TenantStore, publisher: Publisher | None = None) -> None:
         self._scope = scope
         self._publisher = publisher
@@ -46,6 +50,7 @@ class RunStore:
         return self.get(run.run_id), False
 
     def get(self, run_id: str) -> WorkflowRun:
+        """The run; NotFound naming ``run_id`` when absent."""
         doc = self._scope.get(self._path(run_id))
         if doc is None:
             raise NotFound(f"no workflow run {run_id!r} in this tenant", field="run_id")

@@ -30,6 +30,8 @@ class NoInput(Request):
 
 
 class OutreachInput(Request):
+    """What an outreach draft should do: its goal and channel."""
+
     goal: Line | None = Field(None, description="What the message is for")
     channel: Literal["email", "linkedin", "sms"] | None = Field(
         None, description="Where it goes (default email)"
@@ -37,6 +39,8 @@ class OutreachInput(Request):
 
 
 class TriageInput(Request):
+    """The customer message to triage."""
+
     message: Message = Field(description="The customer's text")
 
 
@@ -46,18 +50,25 @@ class _Start(Request):
 
 
 class StartLeadQualification(_Start):
+    """Qualify a lead: analysis, decision, and a person's review when the decision is unsure."""
+
     type: Literal["lead_qualification"]
     lead_id: Id
     input: NoInput = NoInput()
 
 
 class StartOutreachDraft(_Start):
+    """Draft an outreach message to a lead for a person to approve, edit or reject."""
+
     type: Literal["outreach_draft"]
     lead_id: Id
     input: OutreachInput = OutreachInput.model_validate({})
 
 
 class StartInteractionTriage(_Start):
+    """Triage a customer message: classify it, find the answer in the knowledge base and draft a
+    reply for review."""
+
     type: Literal["interaction_triage"]
     lead_id: Id | None = None
     input: TriageInput
@@ -88,14 +99,20 @@ class _Decide(Request):
 
 
 class Approve(_Decide):
+    """Approve the draft as it is."""
+
     decision: Literal["approve"]
 
 
 class Reject(_Decide):
+    """Reject the draft; the run ends without sending."""
+
     decision: Literal["reject"]
 
 
 class Edit(_Decide):
+    """Replace the draft with a person's edit, then continue."""
+
     decision: Literal["edit"]
     edited: EditedDraft
 
@@ -105,6 +122,8 @@ class ContinueBody(OneOf[Annotated[Approve | Edit | Reject, Field(discriminator=
 
 
 class ListQuery(Query):
+    """Filters and paging for listing runs."""
+
     status: Status | None = None
     type: WorkflowType | None = None
     customer_id: Id | None = None
@@ -115,11 +134,15 @@ class ListQuery(Query):
 
 
 class TriggerBody(Request):
+    """The workflow an event starts, and its priority."""
+
     type: Literal["interaction_triage"]
     priority: Priority = "high"
 
 
 class TriggersBody(Request):
+    """A tenant's event triggers: which CRM events start which workflow."""
+
     triggers: dict[Literal["interaction.inbound_message"], TriggerBody] = Field(
         default_factory=dict, description="CRM event type to the workflow it starts"
     )
@@ -134,6 +157,8 @@ class SliceTask(Request):
 
 
 class RunView(ResponseBody):
+    """A workflow run as the API returns it."""
+
     run_id: str
     tenant_id: str
     type: WorkflowType
@@ -147,9 +172,13 @@ class RunView(ResponseBody):
 
 
 class RunPage(ResponseBody):
+    """A page of runs, newest first, with the cursor for the next."""
+
     runs: list[RunView]
     next_cursor: str | None
 
 
 class Triggers(ResponseBody):
+    """A tenant's event triggers."""
+
     triggers: dict[str, dict[str, Any]]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from shared.capabilities.crm.followups import INBOUND_MESSAGE
+from shared.capabilities.crm.readmodel import entity_fields
 from shared.capabilities.workflows.models import WorkflowContext, WorkflowRun
 from shared.capabilities.workflows.runs import RunStore, enqueue_slice, run_id_for
 from shared.core.errors import InvalidInput
@@ -32,11 +33,16 @@ TRIGGERABLE = {INBOUND_MESSAGE: "interaction_triage"}
 
 
 class Trigger(BaseModel):
+    """One event trigger: the workflow to start and its priority."""
+
     type: str
     priority: str = Field(default="high", pattern="^(high|normal|low)$")
 
 
 class TriggerSettings(BaseModel):
+    """A tenant's triggers by CRM event type (none by default: starting work on events is
+    opt-in)."""
+
     triggers: dict[str, Trigger] = Field(default_factory=dict)
 
 
@@ -45,6 +51,7 @@ def _path(scope: TenantStore) -> str:
 
 
 def get_triggers(scope: TenantStore) -> TriggerSettings:
+    """The tenant's trigger settings (the empty default when none are stored)."""
     return TriggerSettings.model_validate(scope.get(_path(scope)) or {})
 
 
@@ -111,7 +118,7 @@ def handle_workflow_event(
                 descending=True,
                 limit=20,
             )
-            interactions = [{k: v for k, v in d.items() if k != "_meta"} for _, d in rows]
+            interactions = [entity_fields(d) for _, d in rows]
         now = datetime.now(UTC)
         run = WorkflowRun(
             run_id=run_id_for(str(tenant_id), f"event:{event_id}"),

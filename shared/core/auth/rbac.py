@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 
 class Role(StrEnum):
+    """The roles a CRM user or one of our service identities holds; each grants a set of
+    permissions."""
+
     VIEWER = "viewer"
     REP = "rep"
     MANAGER = "manager"
@@ -26,6 +29,9 @@ class Role(StrEnum):
 
 
 class Permission(StrEnum):
+    """What a route or socket needs: one permission per kind of action, so roles can change without
+    touching handlers."""
+
     CRM_READ = "crm:read"
     SCORES_READ = "scores:read"
     SCORES_RUN = "scores:run"
@@ -96,6 +102,7 @@ def permissions_of(roles: frozenset[str]) -> frozenset[Permission]:
 
 
 def has_permission(principal: Principal, permission: Permission) -> bool:
+    """Whether any of the principal's roles grants ``permission``."""
     return permission in permissions_of(principal.roles)
 
 

@@ -26,6 +26,9 @@ GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 
 
 class ServiceTokenVerifier:
+    """Checks Google-signed OIDC tokens of our own infrastructure (Pub/Sub push, Cloud Tasks, Cloud
+    Scheduler): issuer, audience and the expected service account."""
+
     def __init__(
         self,
         *,

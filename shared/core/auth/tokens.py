@@ -45,6 +45,8 @@ class TokenVerifier:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenVerifier:
+        """The verifier for the configured issuer and audience, with keys from the JWKS URL (the
+        cloud) or a PEM file (locally)."""
         pem = None
         if settings.auth_public_key_file:
             path = Path(settings.auth_public_key_file)

@@ -55,6 +55,10 @@ def _utcnow() -> datetime:
 
 
 class IdempotencyStore:
+    """At-most-once records per tenant: a lock with an expiry while work runs, then the stored
+    result, checked against the request's hash so a different request under the same key is
+    refused."""
+
     def __init__(
         self,
         scope: TenantStore,

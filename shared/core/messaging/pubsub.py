@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from typing_extensions import override
+
 from shared.core import tracing
 from shared.core.errors import TransientError
 
@@ -26,6 +28,7 @@ def ordering_key(tenant_id: str, entity_id: str) -> str:
 
 
 def encode(data: bytes | dict[str, Any]) -> bytes:
+    """Message data as bytes: bytes as given, anything else as JSON."""
     return data if isinstance(data, bytes) else json.dumps(data, default=str).encode()
 
 
@@ -39,6 +42,9 @@ Outgoing = tuple[bytes | dict[str, Any], str, dict[str, str]]  # data, ordering 
 
 
 class Publisher(Protocol):
+    """Publishes to Pub/Sub topics, with ordering keys and attributes (the trace travels in
+    them)."""
+
     def publish(
         self,
         topic: str,
@@ -66,6 +72,8 @@ class Publisher(Protocol):
 
 @dataclass
 class PublishedMessage:
+    """A message the in-memory publisher kept."""
+
     topic: str
     data: bytes
     ordering_key: str
@@ -73,14 +81,18 @@ class PublishedMessage:
     message_id: str
 
     def json(self) -> Any:
+        """The message's data parsed as JSON."""
         return json.loads(self.data)
 
 
 @dataclass
-class MemoryPublisher:
+class MemoryPublisher(Publisher):
+    """Keeps published messages in memory for tests; ``fail_with`` makes every publish raise."""
+
     messages: list[PublishedMessage] = field(default_factory=list)
     fail_with: Exception | None = None
 
+    @override
     def publish(
         self,
         topic: str,
@@ -97,14 +109,18 @@ class MemoryPublisher:
         )
         return message_id
 
+    @override
     def publish_many(self, topic: str, messages: list[Outgoing]) -> list[str]:
         return [self.publish(topic, d, ordering_key=k, attributes=a) for d, k, a in messages]
 
     def on(self, topic: str) -> list[PublishedMessage]:
+        """The messages published to ``topic``, in order."""
         return [m for m in self.messages if m.topic == topic]
 
 
-class PubSubPublisher:
+class PubSubPublisher(Publisher):
+    """Pub/Sub through the official client (the emulator locally), with message ordering enabled."""
+
     def __init__(
         self,
         project_id: str,
@@ -119,6 +135,8 @@ class PubSubPublisher:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PubSubPublisher:
+        """The publisher for the configured project (pointed at the emulator when one is
+        configured)."""
         if settings.pubsub_emulator_host:
             import os
 
@@ -142,8 +160,10 @@ class PubSubPublisher:
             return self._client
 
     def topic_path(self, topic: str) -> str:
+        """A topic's full resource name."""
         return f"projects/{self._project}/topics/{topic}"
 
+    @override
     def publish(
         self,
         topic: str,
@@ -154,6 +174,7 @@ class PubSubPublisher:
     ) -> str:
         return self.publish_many(topic, [(data, ordering_key, dict(attributes or {}))])[0]
 
+    @override
     def publish_many(self, topic: str, messages: list[Outgoing]) -> list[str]:
         client = self._get_client()
         path = self.topic_path(topic)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from typing_extensions import override
+
 from shared.core import tracing
 from shared.core.errors import TransientError
 
@@ -31,6 +33,9 @@ def task_id(name: str) -> str:
 
 
 class TaskQueue(Protocol):
+    """Enqueues HTTP tasks (Cloud Tasks), optionally named so a duplicate is dropped, and
+    delayed."""
+
     def enqueue(
         self,
         queue: str,
@@ -50,6 +55,8 @@ class TaskQueue(Protocol):
 
 @dataclass
 class EnqueuedTask:
+    """A task the in-memory queue kept."""
+
     queue: str
     url: str
     payload: dict[str, Any]
@@ -58,9 +65,12 @@ class EnqueuedTask:
 
 
 @dataclass
-class MemoryTaskQueue:
+class MemoryTaskQueue(TaskQueue):
+    """Keeps enqueued tasks in memory for tests, dropping a duplicate name as Cloud Tasks does."""
+
     tasks: list[EnqueuedTask] = field(default_factory=list)
 
+    @override
     def enqueue(
         self,
         queue: str,
@@ -76,7 +86,10 @@ class MemoryTaskQueue:
         return True
 
 
-class CloudTasksQueue:
+class CloudTasksQueue(TaskQueue):
+    """Cloud Tasks through the official client (the emulator locally); each task carries an OIDC
+    token for its target."""
+
     def __init__(
         self,
         settings: Settings,
@@ -108,9 +121,11 @@ class CloudTasksQueue:
             return self._client
 
     def queue_path(self, queue: str) -> str:
+        """A queue's full resource name."""
         s = self._settings
         return f"projects/{s.project_id}/locations/{s.region}/queues/{queue}"
 
+    @override
     def enqueue(
         self,
         queue: str,

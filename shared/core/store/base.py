@@ -46,6 +46,7 @@ def check_segment(value: str, *, field: str = "id") -> str:
 
 
 def join_path(*segments: str) -> str:
+    """Path segments joined with ``/``, each checked as one segment (no slashes, no traversal)."""
     return "/".join(check_segment(s, field="path segment") for s in segments)
 
 
@@ -57,14 +58,24 @@ class Vector(list[float]):
 class Transaction(Protocol):
     """Reads must come before writes (Firestore's rule); writes apply atomically at commit."""
 
-    def get(self, path: str) -> Document | None: ...
+    def get(self, path: str) -> Document | None:
+        """The document at ``path`` as of the transaction's snapshot, or None when absent."""
+        ...
 
-    def set(self, path: str, data: Document) -> None: ...
+    def set(self, path: str, data: Document) -> None:
+        """Create or replace the document at ``path`` when the transaction commits."""
+        ...
 
-    def delete(self, path: str) -> None: ...
+    def delete(self, path: str) -> None:
+        """Delete the document at ``path`` when the transaction commits."""
+        ...
 
 
 class DocumentStore(Protocol):
+    """Documents by slash-separated path, as Firestore holds them: reads, writes, conditional
+    writes, increments, transactions, queries and vector search. Firestore and an in-memory store
+    implement it, held to one conformance suite."""
+
     def get(self, path: str) -> Document | None:
         """The document at ``path``, or None when absent."""
         ...
@@ -85,7 +96,9 @@ class DocumentStore(Protocol):
         """Create the document; return False (and change nothing) when it already exists."""
         ...
 
-    def delete(self, path: str) -> None: ...
+    def delete(self, path: str) -> None:
+        """Delete the document at ``path`` (nothing happens when it is absent)."""
+        ...
 
     def get_versioned(self, path: str) -> tuple[Document | None, Any]:
         """The document and an opaque version of it for :meth:`set_if` (None when absent)."""

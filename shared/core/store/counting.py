@@ -26,10 +26,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from typing_extensions import override
+
+from shared.core.store.base import DocumentStore
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
-    from shared.core.store.base import Document, DocumentStore, Transaction
+    from shared.core.store.base import Document, Transaction
 
 T = TypeVar("T")
 Counts = collections.Counter[tuple[str, str]]  # (kind, pattern) -> n
@@ -89,7 +93,7 @@ def log_work(what: str, counts: Counts, **extra: Any) -> None:
         )
 
 
-class CountingStore:
+class CountingStore(DocumentStore):
     """Wraps a :class:`~shared.core.store.base.DocumentStore`; ``totals`` holds the process's counts.
     ``measure=False`` leaves :func:`measure` blocks empty (a write trace alone, without the
     per-unit log lines); ``trace_dir`` turns the write trace on."""
@@ -104,6 +108,7 @@ class CountingStore:
         self._trace_dir = Path(trace_dir) if trace_dir else None
 
     def count(self, kind: str, path: str, n: int = 1) -> None:
+        """Count ``n`` operations of ``kind`` on ``path``'s pattern."""
         key = (kind, pattern(path))
         with self._lock:
             self.totals[key] += n
@@ -120,44 +125,54 @@ class CountingStore:
         with (self._trace_dir / f"writes-{os.getpid()}.tsv").open("a", encoding="utf-8") as out:
             out.write(f"{time.time():.3f}\t{path}\n")
 
+    @override
     def get(self, path: str) -> Document | None:
         self.count("reads", path)
         return self.inner.get(path)
 
+    @override
     def get_many(self, paths: Sequence[str]) -> list[Document | None]:
         for path in paths:
             self.count("reads", path)
         return self.inner.get_many(paths)
 
+    @override
     def set(self, path: str, data: Document) -> None:
         self.count("writes", path)
         self.inner.set(path, data)
 
+    @override
     def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
         for path, _ in items:
             self.count("writes", path)
         self.inner.set_many(items)
 
+    @override
     def create(self, path: str, data: Document) -> bool:
         self.count("writes", path)
         return self.inner.create(path, data)
 
+    @override
     def delete(self, path: str) -> None:
         self.count("writes", path)
         self.inner.delete(path)
 
+    @override
     def get_versioned(self, path: str) -> tuple[Document | None, Any]:
         self.count("reads", path)
         return self.inner.get_versioned(path)
 
+    @override
     def set_if(self, path: str, data: Document, version: Any) -> bool:
         self.count("writes", path)
         return self.inner.set_if(path, data, version)
 
+    @override
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         self.count("writes", path)
         self.inner.increment(path, deltas)
 
+    @override
     def run_transaction(self, fn: Callable[[Transaction], T]) -> T:
         touched: list[str] = []
 
@@ -175,6 +190,7 @@ class CountingStore:
         self.count("commits", touched[0] if touched else "transaction")
         return result
 
+    @override
     def query(self, collection: str, *args: Any, **kwargs: Any) -> list[tuple[str, Document]]:
         self.count("queries", collection + "/{}")
         rows = self.inner.query(collection, *args, **kwargs)
@@ -182,6 +198,7 @@ class CountingStore:
             self.count("reads", collection + "/{}", len(rows))
         return rows
 
+    @override
     def nearest(self, collection: str, *args: Any, **kwargs: Any) -> Any:
         self.count("queries", collection + "/{}")
         rows = self.inner.nearest(collection, *args, **kwargs)
@@ -189,6 +206,7 @@ class CountingStore:
             self.count("reads", collection + "/{}", len(rows))
         return rows
 
+    @override
     def delete_collection(self, collection: str) -> int:
         n = self.inner.delete_collection(collection)
         self.count("writes", collection + "/{}", n)

@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from typing_extensions import override
+
 from shared.core.errors import TransientError
-from shared.core.store.base import Vector
+from shared.core.store.base import DocumentStore, Vector
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -109,7 +111,7 @@ class _FirestoreTransaction:
         self._tx.delete(self._client.document(path))
 
 
-class FirestoreStore:
+class FirestoreStore(DocumentStore):
     """A :class:`DocumentStore` on Firestore (or its emulator)."""
 
     def __init__(self, client: firestore.Client, *, max_attempts: int = 5, rounds: int = 6) -> None:
@@ -119,17 +121,21 @@ class FirestoreStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FirestoreStore:
+        """The store on the configured project and database (the emulator locally)."""
         return cls(build_client(settings))
 
     @property
     def client(self) -> firestore.Client:
+        """The Firestore client (for the few callers that need the SDK itself)."""
         return self._client
 
+    @override
     def get(self, path: str) -> Document | None:
         with _transient_errors():
             snap = self._client.document(path).get()
         return _doc(snap)
 
+    @override
     def get_many(self, paths: Sequence[str]) -> list[Document | None]:
         if not paths:
             return []
@@ -138,10 +144,12 @@ class FirestoreStore:
             found = {s.reference.path: s for s in self._client.get_all(refs)}
         return [_doc(snap) if (snap := found.get(p)) is not None else None for p in paths]
 
+    @override
     def set(self, path: str, data: Document) -> None:
         with _transient_errors():
             self._client.document(path).set(_to_firestore(data))
 
+    @override
     def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
         with _transient_errors():
             for start in range(0, len(items), 400):
@@ -150,6 +158,7 @@ class FirestoreStore:
                     batch.set(self._client.document(path), _to_firestore(data))
                 batch.commit()
 
+    @override
     def create(self, path: str, data: Document) -> bool:
         from google.api_core import exceptions as gexc
 
@@ -160,15 +169,18 @@ class FirestoreStore:
                 return False
         return True
 
+    @override
     def delete(self, path: str) -> None:
         with _transient_errors():
             self._client.document(path).delete()
 
+    @override
     def get_versioned(self, path: str) -> tuple[Document | None, Any]:
         with _transient_errors():
             snap = self._client.document(path).get()
         return (_doc(snap), snap.update_time) if snap.exists else (None, None)
 
+    @override
     def set_if(self, path: str, data: Document, version: Any) -> bool:
         from google.api_core import exceptions as gexc
 
@@ -183,6 +195,7 @@ class FirestoreStore:
                 return False
         return True
 
+    @override
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         from google.cloud import firestore
 
@@ -195,6 +208,7 @@ class FirestoreStore:
         with _transient_errors():
             self._client.document(path).set(data, merge=True)
 
+    @override
     def run_transaction(self, fn: Callable[[Any], T]) -> T:
         from google.cloud import firestore
 
@@ -227,6 +241,7 @@ class FirestoreStore:
             time.sleep(random.uniform(0, 0.05 * 2**round_))  # noqa: S311 - jitter, not security
         raise AssertionError("unreachable")
 
+    @override
     def query(
         self,
         collection: str,
@@ -250,6 +265,7 @@ class FirestoreStore:
         with _transient_errors():
             return [(snap.id, _from_firestore(snap.to_dict() or {})) for snap in query.stream()]
 
+    @override
     def nearest(
         self,
         collection: str,
@@ -281,6 +297,7 @@ class FirestoreStore:
                 rows.append((snap.id, data, distance))
         return rows
 
+    @override
     def delete_collection(self, collection: str) -> int:
         deleted = 0
         with _transient_errors():

@@ -7,7 +7,9 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.core.store.base import Vector, cosine
+from typing_extensions import override
+
+from shared.core.store.base import DocumentStore, Vector, cosine
 
 if TYPE_CHECKING:
     from shared.core.store.base import Document, Filter
@@ -62,29 +64,34 @@ class _MemoryTransaction:
         self._writes[path] = None
 
 
-class MemoryStore:
+class MemoryStore(DocumentStore):
     """Documents in a dict; a transaction holds one lock, so transactions are serialisable."""
 
     def __init__(self) -> None:
         self._docs: dict[str, Document] = {}
         self._lock = threading.RLock()
 
+    @override
     def get(self, path: str) -> Document | None:
         with self._lock:
             doc = self._docs.get(path)
             return copy.deepcopy(doc) if doc is not None else None
 
+    @override
     def get_many(self, paths: Sequence[str]) -> list[Document | None]:
         return [self.get(p) for p in paths]
 
+    @override
     def set(self, path: str, data: Document) -> None:
         with self._lock:
             self._docs[path] = copy.deepcopy(data)
 
+    @override
     def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
         for path, data in items:
             self.set(path, data)
 
+    @override
     def create(self, path: str, data: Document) -> bool:
         with self._lock:
             if path in self._docs:
@@ -92,15 +99,18 @@ class MemoryStore:
             self._docs[path] = copy.deepcopy(data)
             return True
 
+    @override
     def delete(self, path: str) -> None:
         with self._lock:
             self._docs.pop(path, None)
 
+    @override
     def get_versioned(self, path: str) -> tuple[Document | None, Any]:
         with self._lock:
             doc = self._docs.get(path)
             return (None, None) if doc is None else (copy.deepcopy(doc), copy.deepcopy(doc))
 
+    @override
     def set_if(self, path: str, data: Document, version: Any) -> bool:
         with self._lock:
             current = self._docs.get(path)
@@ -111,6 +121,7 @@ class MemoryStore:
             self._docs[path] = {**(current or {}), **copy.deepcopy(data)}
             return True
 
+    @override
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         with self._lock:
             doc = self._docs.setdefault(path, {})
@@ -120,6 +131,7 @@ class MemoryStore:
                     node = node.setdefault(key, {})
                 node[keys[-1]] = node.get(keys[-1], 0) + delta
 
+    @override
     def run_transaction(self, fn: Callable[[Any], T]) -> T:
         with self._lock:
             tx = _MemoryTransaction(self)
@@ -131,6 +143,7 @@ class MemoryStore:
                     self._docs[path] = data
             return result
 
+    @override
     def query(
         self,
         collection: str,
@@ -155,6 +168,7 @@ class MemoryStore:
             rows.sort(key=lambda r: r[0])
         return rows[:limit] if limit is not None else rows
 
+    @override
     def nearest(
         self,
         collection: str,
@@ -172,6 +186,7 @@ class MemoryStore:
         scored.sort(key=lambda row: (row[2], row[0]))
         return scored[:limit]
 
+    @override
     def delete_collection(self, collection: str) -> int:
         ids = [doc_id for doc_id, _ in self.query(collection)]
         for doc_id in ids:

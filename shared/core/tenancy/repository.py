@@ -26,13 +26,16 @@ class TenantRepository(Generic[M]):
         self.model = model
 
     def doc_path(self, doc_id: str) -> str:
+        """Where the record ``doc_id`` lives in this tenant."""
         return self.scope.path(self.collection, check_segment(doc_id, field="id"))
 
     def get(self, doc_id: str) -> M | None:
+        """The record, validated as the repository's model, or None."""
         data = self.scope.get(self.doc_path(doc_id))
         return self.model.model_validate(data) if data is not None else None
 
     def put(self, doc_id: str, record: M) -> None:
+        """Store the record under ``doc_id``."""
         self.scope.set(self.doc_path(doc_id), record.model_dump(mode="python"))
 
     def list(
@@ -43,6 +46,7 @@ class TenantRepository(Generic[M]):
         descending: bool = False,
         limit: int | None = 100,
     ) -> list[M]:
+        """The tenant's records that match, validated as the model."""
         rows = self.scope.query(
             self.scope.path(self.collection),
             where=where,

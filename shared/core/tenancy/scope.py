@@ -88,33 +88,44 @@ class TenantStore:
         return path
 
     def get(self, path: str) -> Document | None:
+        """:meth:`DocumentStore.get`, refused outside this tenant."""
         return self._store.get(self.check(path))
 
     def get_many(self, paths: Sequence[str]) -> list[Document | None]:
+        """:meth:`DocumentStore.get_many`, refused outside this tenant."""
         return self._store.get_many([self.check(p) for p in paths])
 
     def set(self, path: str, data: Document) -> None:
+        """:meth:`DocumentStore.set`, refused outside this tenant."""
         self._store.set(self.check(path), data)
 
     def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
+        """:meth:`DocumentStore.set_many`, refused outside this tenant."""
         self._store.set_many([(self.check(path), data) for path, data in items])
 
     def create(self, path: str, data: Document) -> bool:
+        """:meth:`DocumentStore.create`, refused outside this tenant."""
         return self._store.create(self.check(path), data)
 
     def delete(self, path: str) -> None:
+        """:meth:`DocumentStore.delete`, refused outside this tenant."""
         self._store.delete(self.check(path))
 
     def get_versioned(self, path: str) -> tuple[Document | None, Any]:
+        """:meth:`DocumentStore.get_versioned`, refused outside this tenant."""
         return self._store.get_versioned(self.check(path))
 
     def set_if(self, path: str, data: Document, version: Any) -> bool:
+        """:meth:`DocumentStore.set_if`, refused outside this tenant."""
         return self._store.set_if(self.check(path), data, version)
 
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
+        """:meth:`DocumentStore.increment`, refused outside this tenant."""
         self._store.increment(self.check(path), deltas)
 
     def run_transaction(self, fn: Callable[[Any], T]) -> T:
+        """:meth:`DocumentStore.run_transaction` with a transaction that refuses paths outside this
+        tenant."""
         return self._store.run_transaction(lambda tx: fn(_TenantTransaction(self, tx)))
 
     def scoped(self, tx: Transaction) -> Transaction:
@@ -130,6 +141,7 @@ class TenantStore:
         limit: int,
         where: Sequence[Filter] = (),
     ) -> list[tuple[str, Document, float]]:
+        """:meth:`DocumentStore.nearest` over a collection of this tenant."""
         return self._store.nearest(
             self.check(collection), field=field, vector=vector, limit=limit, where=where
         )
@@ -143,6 +155,7 @@ class TenantStore:
         descending: bool = False,
         limit: int | None = None,
     ) -> list[tuple[str, Document]]:
+        """:meth:`DocumentStore.query` over a collection of this tenant."""
         return self._store.query(
             self.check(collection),
             where=where,

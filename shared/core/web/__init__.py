@@ -1,4 +1,5 @@
-"""The HTTP edge: routing, authentication, roles and the one error mapping."""
+"""The HTTP framework every HTTP function uses: routing, authentication, roles, validation and
+the one error mapping."""
 
 from shared.core.web.http import RequestContext, Route, dispatch, error_response
 

@@ -152,6 +152,9 @@ class JobBody(Request):
 
 
 class ErrorDetail(BaseModel):
+    """The error of a failed request: a stable code, a message, and the field at fault when there is
+    one."""
+
     code: str = Field(description="Stable machine code, e.g. invalid_input, not_found")
     message: str = Field(description="What went wrong, for a person")
     field: str | None = Field(

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import BaseModel, create_model
 
 from shared.core import tracing
 from shared.core.auth.rbac import require
@@ -31,13 +31,19 @@ from shared.core.errors import (
     InvalidInput,
     MethodNotAllowed,
     NotFound,
-    PayloadTooLarge,
     Unprocessable,
 )
 from shared.core.log import get_logger, log_context
 from shared.core.store import counting
 from shared.core.tenancy.scope import TenantStore, tenant_for
-from shared.core.web.contract import DEFAULT_MAX_BODY, MAX_IDEMPOTENCY_KEY, Id, OneOf
+from shared.core.web.contract import DEFAULT_MAX_BODY, Id
+from shared.core.web.validation import (
+    check_idempotency_key,
+    parse_body,
+    parse_query,
+    read_body,
+    validated_path,
+)
 
 if TYPE_CHECKING:
     import flask
@@ -147,6 +153,7 @@ class Route:
         return self._path_model  # type: ignore[return-value]
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
+        """The path parameters when ``method`` and ``path`` are this route's, else None."""
         if method != self.method:
             return None
         found = self._regex.match(path)
@@ -154,6 +161,8 @@ class Route:
 
 
 def error_response(exc: AppError, request_id: str) -> Response:
+    """``exc`` as the JSON error response every route answers with (``Retry-After`` on a retryable
+    one)."""
     headers = {**JSON_HEADERS, "X-Request-ID": request_id}
     if exc.retryable:
         headers["Retry-After"] = "5"
@@ -262,10 +271,10 @@ def _serve(
         served["route"] = route.pattern
         span.update_name(f"{request.method} {route.pattern}")
         span.set_attribute("http.route", route.pattern)
-        raw = _read_body(request, route) if route.body is not None else b""
+        raw = read_body(request, route.max_body) if route.body is not None else b""
         principal = verifier.verify(_bearer(request))  # before anything about the request
         if route.idempotent:
-            _check_idempotency_key(request.headers.get("Idempotency-Key"))
+            check_idempotency_key(request.headers.get("Idempotency-Key"))
         tenant_id = tenant_for(principal, request.headers.get("X-Tenant-ID"))
         with log_context(tenant_id=tenant_id, subject=principal.subject):
             require(principal, route.permission)
@@ -274,10 +283,10 @@ def _serve(
                 tenant_id,
                 TenantStore(store, tenant_id),
                 request,
-                _validated_path(route, params),
+                validated_path(route.path_model, params),
                 services,
-                body_model=_parse(route.body, raw) if route.body is not None else None,
-                query_model=_query(route.query, request) if route.query else None,
+                body_model=parse_body(route.body, raw) if route.body is not None else None,
+                query_model=parse_query(route.query, request) if route.query else None,
             )
             try:
                 result = route.handler(ctx)
@@ -310,91 +319,6 @@ def _serve(
             "request_id": request_id,
         }
         return to_json(body), 500, {**JSON_HEADERS, "X-Request-ID": request_id}
-
-
-def _read_body(request: flask.Request, route: Route) -> bytes:
-    """The raw body, refused with 413 past the route's limit before more of it is read."""
-    declared = request.content_length
-    if declared is not None and declared > route.max_body:
-        raise PayloadTooLarge(
-            f"the body may hold at most {route.max_body} bytes (got {declared})", field="body"
-        )
-    raw = request.stream.read(route.max_body + 1)  # no Content-Length: read at most the limit
-    if len(raw) > route.max_body:
-        raise PayloadTooLarge(f"the body may hold at most {route.max_body} bytes", field="body")
-    return raw
-
-
-def _check_idempotency_key(key: str | None) -> None:
-    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
-        raise InvalidInput(
-            f"Idempotency-Key must hold 1-{MAX_IDEMPOTENCY_KEY} characters", field="Idempotency-Key"
-        )
-
-
-def _parse(model: type[M], raw: bytes) -> M:
-    try:
-        return model.model_validate_json(raw if raw.strip() else b"{}")
-    except ValidationError as exc:
-        raise invalid_input(exc, tagged=issubclass(model, OneOf)) from None
-
-
-def _query(model: type[M], request: flask.Request) -> M:
-    try:
-        return model.model_validate(request.args.to_dict(flat=True))
-    except ValidationError as exc:
-        raise invalid_input(exc) from None
-
-
-def _validated_path(route: Route, params: dict[str, str]) -> dict[str, str]:
-    try:
-        return {k: str(v) for k, v in route.path_model.model_validate(params).model_dump().items()}
-    except ValidationError as exc:
-        raise invalid_input(exc) from None
-
-
-def field_path(loc: Sequence[int | str]) -> str:
-    """A pydantic error location as the caller wrote it: ``leads[3].fields.employees``."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def invalid_input(exc: ValidationError, *, tagged: bool = False) -> InvalidInput:
-    """The first field at fault (with every reason, up to ten, in ``details``).
-
-    A value that matches none of a union's types is reported once, at the value, rather than once
-    per type tried: the field is the common part of the locations pydantic gives for it. In a
-    ``tagged`` body (:class:`~shared.core.web.contract.OneOf`) the shape's tag leads each location and
-    is left out."""
-    errors = exc.errors(include_url=False, include_input=False)
-    if tagged:
-        for error in errors:
-            if len(error["loc"]) > 1:
-                error["loc"] = error["loc"][1:]
-            elif error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-                error["loc"] = (str(error.get("ctx", {}).get("discriminator", "")).strip("'"),)
-    first = errors[0]
-    group = [e["loc"] for e in errors if e["loc"][:1] == first["loc"][:1]]
-    common: list[int | str] = []
-    for parts in zip(*group, strict=False):
-        if len(set(parts)) > 1:
-            break
-        common.append(parts[0])
-    loc = common if len(group) > 1 else list(first["loc"])
-    name = field_path(loc) or "body"
-    reason = (
-        "does not match any of the allowed types"
-        if len(group) > 1 and len(common) < len(first["loc"])
-        else _reason(first["msg"])
-    )
-    if first["type"] == "json_invalid":
-        reason = f"not valid JSON ({first['ctx']['error']})" if first.get("ctx") else first["msg"]
-    details = [
-        {"field": field_path(e["loc"]) or "body", "reason": _reason(e["msg"])} for e in errors[:10]
-    ]
-    return InvalidInput(f"{name}: {reason}", field=name, errors=details)
 
 
 def _event_stream(events: Iterator[str], request_id: str) -> Any:
@@ -444,7 +368,3 @@ def _find(routes: Sequence[Route], method: str, path: str) -> tuple[Route, dict[
         field="method",
         allowed=sorted({r.method for r, _ in found}),
     )
-
-
-def _reason(msg: str) -> str:
-    return msg.removeprefix("Value error, ")

@@ -23,6 +23,7 @@ from pydantic import Field, StringConstraints
 from shared.ai.llm.batch.service import MAX_ITEMS, BatchItem, job_id_for
 from shared.ai.prompts.registry import default_registry, parse_version
 from shared.ai.prompts.service import prepare
+from shared.capabilities.crm.readmodel import entity_fields
 from shared.core.auth.rbac import Permission
 from shared.core.errors import AppError, InvalidInput, NotFound
 from shared.core.log import log_context
@@ -46,12 +47,18 @@ CrmObject = Annotated[
 
 
 class ItemBody(Request):
+    """One item of a background job: its id, its own variables, and the CRM object its cost is
+    booked to."""
+
     id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     variables: Fields = Field(default_factory=dict)
     crm_object: CrmObject | None = Field(None, description="The CRM object the usage is billed to")
 
 
 class SubmitBody(Request):
+    """A background LLM job: one template version over many items (or over leads by id), run at
+    batch prices."""
+
     template_id: TemplateId
     version: Version | None = None
     variables: Fields = Field(default_factory=dict, description="Shared by every item")
@@ -71,6 +78,8 @@ class CollectJob(JobBody):
 
 
 class JobQuery(Query):
+    """Paging through a job's items."""
+
     limit: int = Field(100, ge=1, le=1000)
     after: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         None, description="next_after of the previous page"
@@ -78,10 +87,14 @@ class JobQuery(Query):
 
 
 class ListQuery(Query):
+    """How many recent jobs to list."""
+
     limit: int = Field(20, ge=1, le=100)
 
 
 class JobView(ResponseBody):
+    """A background job: state, mode, counts, and a page of its items with their results."""
+
     batch_id: str
     state: str | None
     mode: str | None
@@ -91,12 +104,16 @@ class JobView(ResponseBody):
 
 
 class JobSummary(ResponseBody):
+    """A background job in a list."""
+
     batch_id: str
     state: str | None
     created_at: datetime | None
 
 
 class JobList(ResponseBody):
+    """The tenant's recent background jobs, newest first."""
+
     batches: list[JobSummary]
 
 
@@ -114,8 +131,7 @@ def _items(ctx: Ctx, body: SubmitBody) -> list[BatchItem]:
         lead = ctx.scope.get(ctx.scope.path("leads", lead_id))
         if lead is None:
             raise NotFound(f"no lead {lead_id!r} in this tenant", field=f"lead_ids[{n}]")
-        lead.pop("_meta", None)
-        lead_json = json.dumps(lead, default=str, sort_keys=True)
+        lead_json = json.dumps(entity_fields(lead), default=str, sort_keys=True)
         entries.append((lead_id, {**shared_vars, "lead": lead_json}, f"lead:{lead_id}"))
     if not entries:
         raise InvalidInput("give items or lead_ids", field="items")
@@ -140,6 +156,8 @@ def _items(ctx: Ctx, body: SubmitBody) -> list[BatchItem]:
 
 
 def submit(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/llm/batches``: Start a background LLM job of one template over many items
+    (202)."""
     body = ctx.body(SubmitBody)
     items = _items(ctx, body)
     template = default_registry().get(items[0].template_id or "")
@@ -156,6 +174,8 @@ def submit(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def get_job(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/llm/batches/{batch_id}``: A background LLM job: state, counts, items with
+    results."""
     query = ctx.query(JobQuery)
     return ctx.services.batches.view(
         ctx.scope, ctx.params["batch_id"], limit=query.limit, after=query.after
@@ -163,6 +183,7 @@ def get_job(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def list_jobs(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/llm/batches``: The tenant's recent background LLM jobs."""
     limit = ctx.query(ListQuery).limit
     rows = ctx.scope.query(
         ctx.scope.path("llm_batches"), order_by="created_at", descending=True, limit=limit
@@ -172,6 +193,8 @@ def list_jobs(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def collect_now(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/llm/batches/{batch_id}/collect``: Collect a background LLM job now instead
+    of at the next scheduled run."""
     return ctx.services.batches.collect(ctx.scope, ctx.params["batch_id"]), 200
 
 
@@ -201,6 +224,8 @@ def collect_all(body: CollectJob, services: Services) -> dict[str, Any]:
 
 
 def handle_job(request: flask.Request) -> Response:
+    """The Scheduler target of ``functions/llm_batch_jobs``: collect every open job (of one tenant,
+    or all)."""
     from shared.edge.entrypoints import handle_service_call, scheduler_caller
 
     return handle_service_call(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from shared.capabilities.crm.readmodel import entity_fields, entity_meta
 from shared.core.auth.rbac import Permission
 from shared.core.errors import NotFound
 from shared.core.web.contract import Id, Query, Request, ResponseBody
@@ -22,11 +23,15 @@ if TYPE_CHECKING:
 
 
 class RecordPath(Request):
+    """Which read-model record to read."""
+
     collection: Literal["leads", "customers", "interactions", "deals"]
     record_id: Id
 
 
 class InteractionsQuery(Query):
+    """How many of a customer's interactions to return."""
+
     limit: int = Field(50, ge=1, le=200, description="How many, newest first")
 
 
@@ -38,18 +43,24 @@ class CrmRecord(ResponseBody):
 
 
 class Interactions(ResponseBody):
+    """A customer's interactions, newest first."""
+
     items: list[CrmRecord]
     customer_id: str
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
-    meta = doc.pop("_meta", {})
-    doc["version"] = meta.get("version")
-    doc["last_event_id"] = meta.get("last_event_id")
-    return doc
+    meta = entity_meta(doc)
+    return {
+        **entity_fields(doc),
+        "version": meta.get("version"),
+        "last_event_id": meta.get("last_event_id"),
+    }
 
 
 def get_record(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/crm/{collection}/{record_id}``: One lead, customer, interaction or deal from
+    the tenant's read model."""
     collection, record_id = ctx.params["collection"], ctx.params["record_id"]
     doc = ctx.scope.get(ctx.scope.path(collection, record_id))
     if doc is None:
@@ -59,6 +70,8 @@ def get_record(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def list_interactions(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/crm/customers/{customer_id}/interactions``: A customer's interactions from
+    the read model, newest first."""
     customer_id = ctx.params["customer_id"]
     rows = ctx.scope.query(
         ctx.scope.path("interactions"),

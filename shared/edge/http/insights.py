@@ -33,6 +33,8 @@ InsightType = Literal[
 
 
 class GenerateBody(Request):
+    """Which insights to generate for a customer now."""
+
     customer_id: Id
     types: list[InsightType] = Field(
         default=["churn_risk", "next_best_action"], min_length=1, max_length=6
@@ -41,6 +43,8 @@ class GenerateBody(Request):
 
 
 class InsightsQuery(Query):
+    """Filters and paging for listing insights."""
+
     type: InsightType | None = None
     min_impact: int | None = Field(None, ge=1, le=10)
     since: IsoInstant | None = Field(None, description="Generated at or after (UTC if no offset)")
@@ -49,6 +53,9 @@ class InsightsQuery(Query):
 
 
 class ChatBody(Request):
+    """A chat question, grounded in a customer's history when ``customer_id`` is given, and
+    continuing a session when ``session_id`` is."""
+
     message: Annotated[str, StringConstraints(min_length=1, max_length=4000, pattern=r"\S")]
     customer_id: Id | None = Field(None, description="Ground the answer in this customer's history")
     session_id: Id | None = Field(None, description="Continue this session (yours only)")
@@ -74,6 +81,8 @@ class ChatCitations(ResponseBody):
 
 
 class ChatUsage(ResponseBody):
+    """The ``usage`` event that ends a chat answer: its session, tokens and template version."""
+
     session_id: str
     input_tokens: int
     output_tokens: int
@@ -102,26 +111,36 @@ CHAT_EVENTS = (
 
 
 class Insight(ResponseBody):
+    """A stored customer insight, with its recommendations and citations."""
+
     insight_id: str
     customer_id: str
     type: str
 
 
 class GeneratedInsights(ResponseBody):
+    """The insights generated for a customer by this request."""
+
     customer_id: str
     insights: list[Insight]
 
 
 class InsightPage(ResponseBody):
+    """A page of insights, newest first, with the cursor for the next."""
+
     insights: list[Insight]
     next_cursor: str | None
 
 
 class CustomerInsights(InsightPage):
+    """A page of one customer's insights."""
+
     customer_id: str
 
 
 def generate_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/insights/generate``: A customer's insights with recommendations and cited
+    supporting data (stored ones while fresh)."""
     from shared.capabilities.insights.service import generate
 
     body = ctx.body(GenerateBody)
@@ -138,6 +157,7 @@ def generate_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def customer_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/insights/customer/{customer_id}``: One customer's stored insights."""
     from shared.capabilities.insights.service import list_insights
 
     customer_id = ctx.params["customer_id"]
@@ -146,6 +166,8 @@ def customer_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def all_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/insights``: The tenant's stored insights, filtered by type, minimum impact
+    and date."""
     from shared.capabilities.insights.service import list_insights
 
     query = ctx.query(InsightsQuery)
@@ -161,6 +183,8 @@ def all_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def chat(ctx: Ctx) -> Iterator[str]:
+    """``POST /api/v1/ai/insights/chat``: Questions about a customer or the knowledge base, answered
+    with retrieval and streamed as server-sent events."""
     from shared.capabilities.insights.chat import start_chat
 
     body = ctx.body(ChatBody)

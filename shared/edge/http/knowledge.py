@@ -36,11 +36,15 @@ class _Add(Request):
 
 
 class AddText(_Add):
+    """A text or Markdown document for the knowledge base."""
+
     format: Literal["text", "markdown"] = "text"
     content: DocText
 
 
 class AddJson(_Add):
+    """A JSON document for the knowledge base (flattened to text for retrieval)."""
+
     format: Literal["json"]
     content: DocText | JsonDocument = Field(description="A JSON value, or its text")
 
@@ -62,11 +66,15 @@ class AddDocument(
 
 
 class SearchBody(Request):
+    """A knowledge-base search: the query and how many passages to return."""
+
     query: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"\S")]
     k: Int = Field(5, ge=1, le=20)
 
 
 class Document(ResponseBody):
+    """A knowledge-base document (without its text)."""
+
     doc_id: str
     title: str
     format: str
@@ -79,14 +87,20 @@ class Document(ResponseBody):
 
 
 class Documents(ResponseBody):
+    """The tenant's knowledge-base documents, newest first."""
+
     documents: list[Document]
 
 
 class Deleted(ResponseBody):
+    """The id of the document that was deleted, with its chunks."""
+
     deleted: str
 
 
 class Citation(ResponseBody):
+    """A retrieved passage: its document, chunk, title, date, a snippet and its score."""
+
     source_type: str
     id: str
     chunk_id: str
@@ -97,6 +111,8 @@ class Citation(ResponseBody):
 
 
 class SearchResults(ResponseBody):
+    """The passages that best answer the query, best first."""
+
     results: list[Citation]
 
 
@@ -105,6 +121,8 @@ def _kb(ctx: Ctx) -> KnowledgeBase:
 
 
 def add_document(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/knowledge``: Add a document to the tenant's knowledge base: chunked,
+    embedded, indexed (admin)."""
     body = ctx.body(AddDocument).root
     content = body.content if isinstance(body.content, str) else json.dumps(body.content)
     meta = _kb(ctx).add(
@@ -119,16 +137,21 @@ def add_document(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def list_documents(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/knowledge``: The tenant's knowledge documents."""
     return {"documents": _kb(ctx).documents()}, 200
 
 
 def delete_document(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``DELETE /api/v1/ai/knowledge/{doc_id}``: Remove a knowledge document and its chunks
+    (admin)."""
     doc_id = ctx.params["doc_id"]
     _kb(ctx).delete(doc_id)
     return {"deleted": doc_id}, 200
 
 
 def search(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/knowledge/search``: Hybrid retrieval over the tenant's knowledge base, with
+    citations."""
     body = ctx.body(SearchBody)
     hits = _kb(ctx).search(body.query, k=body.k)
     return {"results": [{**h.citation(), "score": h.score} for h in hits]}, 200

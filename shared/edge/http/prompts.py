@@ -55,6 +55,8 @@ TemplateId = Annotated[
 
 
 class TemplatePath(Request):
+    """Which prompt template."""
+
     template_id: TemplateId
 
 
@@ -82,18 +84,25 @@ class OverridesBody(
 
 
 class PreviewBody(Request):
+    """Render a template version with these variables and the tenant's overrides, without calling a
+    model."""
+
     variables: Fields = Field(default_factory=dict)
     version: Version | None = Field(None, description='A version (2 or "v2"); default: routed')
     routing_key: ShortText | None = Field(None, description="The key traffic shares hash")
 
 
 class OutcomeBody(Request):
+    """A reviewer's verdict on an output of a template version (approved, edited, rejected)."""
+
     version: Version
     outcome: Literal["approved", "edited", "rejected"]
     ref: ShortText = Field(min_length=1, description="What was reviewed: a call or run id")
 
 
 class ReportQuery(Query):
+    """The first day of a template's version report."""
+
     since: IsoDate | None = Field(
         None,
         description=f"First day (default: 30 days ago; an earlier day than {REPORT_DAYS} days "
@@ -102,16 +111,23 @@ class ReportQuery(Query):
 
 
 class TemplateVersions(ResponseBody):
+    """A template's versions and the share of traffic each gets."""
+
     template_id: str
     traffic_percent: dict[str, Any]
     versions: list[dict[str, Any]]
 
 
 class TemplateList(ResponseBody):
+    """Every prompt template with its versions."""
+
     templates: list[TemplateVersions]
 
 
 class Overrides(ResponseBody):
+    """A tenant's overrides of a template: what may be overridden, the values set, and their
+    revision."""
+
     template_id: str
     overridable: dict[str, Any]
     values: dict[str, Any]
@@ -121,6 +137,8 @@ class Overrides(ResponseBody):
 
 
 class Preview(ResponseBody):
+    """A rendered request as it would be sent: template version, tier, output limit and messages."""
+
     template: str
     tier: str
     max_tokens: int
@@ -130,11 +148,15 @@ class Preview(ResponseBody):
 
 
 class Outcome(ResponseBody):
+    """The recorded review outcome."""
+
     template_id: str
     recorded_by: str
 
 
 class Report(ResponseBody):
+    """A template's versions compared: calls, cost, latency, schema validity and review outcomes."""
+
     template_id: str
 
 
@@ -160,6 +182,7 @@ def _describe(template: PromptTemplate, *, full: bool) -> dict[str, Any]:
 
 
 def list_prompts(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/prompts``: Every prompt template, its versions and traffic shares."""
     registry = default_registry()
     return {
         "templates": [
@@ -174,6 +197,7 @@ def list_prompts(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def get_prompt(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/prompts/{template_id}``: Each version of one prompt template in full."""
     registry = default_registry()
     tid = ctx.params["template_id"]
     return {
@@ -196,12 +220,16 @@ def _overrides_view(tid: str, saved: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/prompts/{template_id}/overrides``: The tenant's overrides of a template
+    (admin)."""
     tid = ctx.params["template_id"]
     default_registry().get(tid)
     return _overrides_view(tid, OverrideStore(ctx.scope).get(tid)), 200
 
 
 def put_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``PUT /api/v1/ai/prompts/{template_id}/overrides``: Set the tenant's overrides of a template,
+    validated against what it declares (admin)."""
     tid = ctx.params["template_id"]
     body = dict(ctx.body(OverridesBody).root)
     # Every version of the template must accept the values: traffic may reach any of them.
@@ -213,6 +241,8 @@ def put_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def delete_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``DELETE /api/v1/ai/prompts/{template_id}/overrides``: Drop the tenant's overrides of a
+    template (admin)."""
     tid = ctx.params["template_id"]
     default_registry().get(tid)
     OverrideStore(ctx.scope).delete(tid)
@@ -220,6 +250,8 @@ def delete_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def preview(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/prompts/{template_id}/preview``: The request a template sends for given
+    variables with the tenant's overrides (admin)."""
     body = ctx.body(PreviewBody)
     rendered = prepare(
         ctx.scope,
@@ -240,6 +272,8 @@ def preview(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def post_outcome(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/prompts/{template_id}/outcomes``: Record a reviewer's decision on one
+    output: approved, edited or rejected."""
     body = ctx.body(OutcomeBody)
     doc = record_outcome(
         ctx.scope,
@@ -252,6 +286,8 @@ def post_outcome(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def get_report(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/prompts/{template_id}/report``: Tokens, cost, latency, error, schema-valid
+    and approval rates per template version."""
     today = datetime.now(UTC).date()
     since_day = max(
         ctx.query(ReportQuery).since or today - timedelta(30), today - timedelta(REPORT_DAYS)

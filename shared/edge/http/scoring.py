@@ -31,6 +31,8 @@ MAX_BATCH = 1000
 
 
 class ScoreLead(Request):
+    """Score one lead from the read model, or from the given field values."""
+
     lead_id: Id
     fields: Fields | None = Field(
         None, description="Score these values instead of the read model's record"
@@ -39,26 +41,36 @@ class ScoreLead(Request):
 
 
 class BatchLead(Request):
+    """One lead of a batch, with optional field values to score instead."""
+
     lead_id: Id
     fields: Fields | None = None
 
 
 class ScoreBatch(Request):
+    """Up to 1,000 leads to score at once."""
+
     leads: list[BatchLead] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class ItemError(ResponseBody):
+    """Why one lead of a batch was not scored."""
+
     index: int = Field(description="Position in the request's leads")
     lead_id: str | None
     error: ErrorDetail
 
 
 class BatchScores(ResponseBody):
+    """A batch's scores, and an error for each lead that could not be scored."""
+
     results: list[LeadScoreResult]
     errors: list[ItemError]
 
 
 class ModelList(ResponseBody):
+    """The tenant's model versions and which of them serve."""
+
     assignment: Assignment = Field(description="Champion, challenger and traffic share")
     models: list[ModelRecord]
 
@@ -68,11 +80,16 @@ class TrainReport(ResponseBody):
 
 
 class AbTestBody(Request):
+    """Start an A/B test of a challenger on a share of leads (or, without one, report on the running
+    test)."""
+
     challenger: Id | None = Field(None, description="Start a test of this version")
     share: float = Field(0.1, gt=0, lt=1, description="Share of leads the challenger scores")
 
 
 class AbTestReport(ResponseBody):
+    """The running test: the assignment and how each arm does."""
+
     assignment: Assignment
 
 
@@ -92,6 +109,7 @@ class DriftReport(ResponseBody):
 
 
 def get_drift(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/scoring/drift``: The latest drift check of the champion model."""
     latest = ctx.scope.query(
         ctx.scope.path("scoring_drift"), order_by="checked_at", descending=True, limit=1
     )
@@ -105,12 +123,15 @@ def _scorer(ctx: Ctx) -> LeadScorer:
 
 
 def score_one(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/scoring/leads``: Score one lead by id from the read model, or from fields
+    in the body."""
     body = ctx.body(ScoreLead)
     result = _scorer(ctx).score(body.lead_id, body.fields, force=body.force)
     return result.model_dump(mode="json"), 200
 
 
 def score_batch(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/scoring/leads/batch``: Score up to 1,000 leads; per-item errors."""
     leads = ctx.body(ScoreBatch).leads
     results, errors = [], []
     outcomes = _scorer(ctx).score_many([(lead.lead_id, lead.fields) for lead in leads])
@@ -123,10 +144,12 @@ def score_batch(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def get_score(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/scoring/leads/{lead_id}``: The latest score of a lead, with expires_at."""
     return _scorer(ctx).latest(ctx.params["lead_id"]).model_dump(mode="json"), 200
 
 
 def list_models(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/scoring/models``: Model versions, metrics, champion and challenger."""
     registry = ModelRegistry(ctx.scope)
     return {
         "assignment": registry.assignment().model_dump(mode="json"),
@@ -135,10 +158,14 @@ def list_models(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def train_now(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/scoring/models/train``: Train from the read model; promote only a better
+    model."""
     return train_from_read_model(ctx.scope), 200
 
 
 def ab_test(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/scoring/models/test``: Start or report an A/B test of a challenger against
+    the champion."""
     body = ctx.body(AbTestBody)
     if body.challenger is not None:
         ModelRegistry(ctx.scope).start_test(body.challenger, body.share)
@@ -146,6 +173,7 @@ def ab_test(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def promote(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/scoring/models/{version}/promote``: Make a model version the champion."""
     version = ctx.params["version"]
     return ModelRegistry(ctx.scope).promote(version).model_dump(mode="json"), 200
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from shared.ai.llm.ledger import _merge_sum
+from shared.ai.llm.ledger import merge_sum
 from shared.ai.llm.policy import Limit, LLMPolicy
 from shared.core.auth.rbac import Permission
 from shared.core.errors import InvalidInput
@@ -30,11 +30,15 @@ Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]{1,64}$")]
 
 
 class UsageQuery(Query):
+    """The days of a usage report (at most 92)."""
+
     from_: IsoDate | None = Field(None, alias="from", description="First day (default: to - 29)")
     to: IsoDate | None = Field(None, description="Last day (default: today, UTC)")
 
 
 class LimitBody(Limit):
+    """A monthly budget in a policy update: USD and or tokens."""
+
     model_config = _STRICT
     monthly_usd: float | None = Field(default=None, ge=0, le=1e9)
     monthly_tokens: Int | None = Field(default=None, ge=0, le=10**15)
@@ -55,6 +59,8 @@ class PolicyBody(LLMPolicy):
 
 
 class Budget(ResponseBody):
+    """This month's budget: limits, what was used, and use by feature."""
+
     period: str = Field(description="YYYY-MM")
     limits: dict[str, Any]
     used: dict[str, Any]
@@ -63,6 +69,8 @@ class Budget(ResponseBody):
 
 
 class Usage(ResponseBody):
+    """A tenant's LLM usage and cost over the days asked, totalled and broken down."""
+
     tenant_id: str
     from_: Day = Field(alias="from")
     to: Day
@@ -75,11 +83,15 @@ class Usage(ResponseBody):
 
 
 class ObjectUsage(ResponseBody):
+    """The LLM usage booked to one CRM object."""
+
     object: str
     usage: dict[str, Any]
 
 
 class Policy(ResponseBody):
+    """A tenant's LLM policy as stored."""
+
     budget: dict[str, Any]
     feature_budgets: dict[str, Any]
     degrade_to_tier: str | None
@@ -90,6 +102,8 @@ class Policy(ResponseBody):
 
 
 def get_usage(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/usage``: A tenant's LLM usage and cost by day, feature, model and CRM object
+    type, with its budget."""
     today = datetime.now(UTC).date()
     query = ctx.query(UsageQuery)
     end = query.to or today
@@ -106,7 +120,7 @@ def get_usage(ctx: Ctx) -> tuple[dict[str, Any], int]:
         agg = ledger.daily(ctx.tenant_id, day)
         if agg:
             days.append({"day": day, **agg.get("total", {})})
-            _merge_sum(total, agg)
+            merge_sum(total, agg)
     policy = ctx.services.policies.get(ctx.tenant_id)
     budget = ledger.budget_state(ctx.tenant_id)
     return {
@@ -131,16 +145,20 @@ def get_usage(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def get_object_usage(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/usage/objects/{object_ref}``: LLM usage of one CRM object (lead:ID,
+    customer:ID, workflow_run:ID)."""
     ref = ctx.params["object_ref"]
     doc = ctx.scope.get(ctx.scope.path("llm_usage_objects", ref)) or {}
     return {"object": ref, "usage": doc}, 200
 
 
 def get_policy(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/usage/policy``: The tenant's LLM policy: budgets, degradation, guards."""
     return ctx.services.policies.get(ctx.tenant_id).model_dump(mode="json"), 200
 
 
 def put_policy(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``PUT /api/v1/ai/usage/policy``: Set the tenant's LLM policy (admin)."""
     policy = LLMPolicy.model_validate(ctx.body(PolicyBody).model_dump())
     if policy.degrade_to_tier is not None:
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.capabilities.crm.readmodel import entity_fields
 from shared.capabilities.workflows.models import (
     FINAL_STATUSES,
     ConversationTurn,
@@ -49,6 +50,7 @@ from shared.core.web.http import Route
 if TYPE_CHECKING:
     import flask
 
+    from shared.capabilities.workflows.runner import SliceOutcome
     from shared.core.web.http import Response as HttpResponse
     from shared.edge.http import Ctx
     from shared.edge.services import Services
@@ -64,13 +66,13 @@ def _context(ctx: Ctx, body: StartRequest) -> WorkflowContext:
         lead = scope.get(scope.path("leads", lead_id))
         if lead is None:
             raise NotFound(f"no lead {lead_id!r} in this tenant", field="lead_id")
-        lead.pop("_meta", None)
+        lead = entity_fields(lead)
     data = body.input.model_dump(exclude_none=True)
     interactions: list[dict[str, Any]] = []
     if customer_id is not None:
         customer = scope.get(scope.path("customers", customer_id))
         if customer is not None:
-            customer.pop("_meta", None)
+            customer = entity_fields(customer)
         rows = scope.query(
             scope.path("interactions"),
             where=[("customer_id", "==", customer_id)],
@@ -78,7 +80,7 @@ def _context(ctx: Ctx, body: StartRequest) -> WorkflowContext:
             descending=True,
             limit=20,
         )
-        interactions = [{k: v for k, v in d.items() if k != "_meta"} for _, d in rows]
+        interactions = [entity_fields(d) for _, d in rows]
     conversation = (
         [ConversationTurn(role="customer", content=str(data["message"]), at=datetime.now(UTC))]
         if kind == "interaction_triage"
@@ -96,6 +98,8 @@ def _context(ctx: Ctx, body: StartRequest) -> WorkflowContext:
 
 
 def start(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``POST /api/v1/ai/workflows``: Start a workflow run (202); Idempotency-Key makes a repeat
+    return the same run."""
     body = ctx.body(StartBody).root
     now = datetime.now(UTC)
     run = WorkflowRun(
@@ -122,10 +126,14 @@ def _start_run(ctx: Ctx, run: WorkflowRun) -> dict[str, Any]:
 
 
 def get_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/workflows/{run_id}``: A run: status, steps, agent actions, pending human
+    task, tokens, cost."""
     return RunStore(ctx.scope).get(ctx.params["run_id"]).public(), 200
 
 
 def list_runs(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/workflows``: The tenant's workflow runs, newest first, filtered by status,
+    type or customer."""
     query = ctx.query(ListQuery)
     runs, cursor = RunStore(ctx.scope).list(
         status=query.status,
@@ -152,6 +160,8 @@ def _check_may_act(ctx: Ctx, run: WorkflowRun) -> None:
 
 
 def continue_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``PUT /api/v1/ai/workflows/{run_id}/continue``: The human's decision on the pending task (409
+    when stale or already decided)."""
     run_id = ctx.params["run_id"]
     body = ctx.body(ContinueBody).root
     decision, task_id, comment = body.decision, body.task_id, body.comment
@@ -191,6 +201,7 @@ def continue_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def cancel_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``DELETE /api/v1/ai/workflows/{run_id}``: Cancel a run at its next step boundary."""
     run_id = ctx.params["run_id"]
     runs = RunStore(ctx.scope, ctx.services.publisher)
 
@@ -210,12 +221,15 @@ def cancel_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
 
 
 def get_trigger_settings(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``GET /api/v1/ai/workflow-triggers``: Which CRM events start which workflows for the
+    tenant."""
     from shared.capabilities.workflows.triggers import get_triggers
 
     return get_triggers(ctx.scope).model_dump(), 200
 
 
 def put_trigger_settings(ctx: Ctx) -> tuple[dict[str, Any], int]:
+    """``PUT /api/v1/ai/workflow-triggers``: Set which CRM events start which workflows (admin)."""
     from shared.capabilities.workflows.triggers import put_triggers
 
     settings = TriggerSettings.model_validate(ctx.body(TriggersBody).model_dump())
@@ -289,9 +303,10 @@ def _own_url(request: flask.Request) -> str:
 
 
 def handle_task(request: flask.Request) -> HttpResponse:
+    """The Cloud Tasks target of ``functions/workflow_runner``: run one slice of a workflow run."""
     from shared.edge.entrypoints import handle_service_call, tasks_caller
 
-    def run(body: SliceTask, services: Services) -> dict[str, Any]:
+    def run(body: SliceTask, services: Services) -> SliceOutcome:
         tenant_id, run_id, slice_no = body.tenant_id, body.run_id, body.slice
         from shared.capabilities.workflows.runner import (
             Runner,  # LangGraph: only the runner pays its import

@@ -32,11 +32,16 @@ JOBS = ("refresh", "reembed")
 
 
 class InsightsJob(JobBody):
+    """A scheduled insights job: refresh stale insights (through batch LLM calls) or re-embed for a
+    new embedding model, within ``max_seconds``."""
+
     job: Literal["refresh", "reembed"]
     max_seconds: float = Field(240, gt=0, le=840, description="Stop and resume next run after")
 
 
 def run_job(body: InsightsJob, services: Services) -> dict[str, Any]:
+    """Run the job for each tenant it covers; a tenant's permanent error is reported and the others
+    go on, a transient one raises (Scheduler retries)."""
     job = body.job
     deadline = time.monotonic() + body.max_seconds
     store = services.store
@@ -64,6 +69,7 @@ def run_job(body: InsightsJob, services: Services) -> dict[str, Any]:
 
 
 def handle_job(request: flask.Request) -> Response:
+    """The Scheduler target of ``functions/insights_jobs``."""
     return handle_service_call(
         request, scheduler_caller, Permission.BATCH_RUN, InsightsJob, run_job
     )

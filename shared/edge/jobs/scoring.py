@@ -30,12 +30,17 @@ if TYPE_CHECKING:
 
 
 class ScoringJob(JobBody):
+    """A scheduled scoring job: train, check drift (retraining on it when asked) or batch-score open
+    leads from BigQuery."""
+
     job: Literal["train", "drift", "batch_score"]
     explain_top: Int = Field(0, ge=0, le=2000, description="batch_score: explain the top N")
     retrain_on_drift: bool = False
 
 
 def run_job(body: ScoringJob, services: Services) -> dict[str, Any]:
+    """Run the job for each tenant it covers; a tenant's permanent error is reported and the others
+    go on, a transient one raises (Scheduler retries)."""
     job, explain_top = body.job, body.explain_top
     store = services.store
     tenants = job_tenants(body, store)
@@ -54,15 +59,15 @@ def run_job(body: ScoringJob, services: Services) -> dict[str, Any]:
                     client = bigquery_client(settings)
                     try:
                         keep = explain_top
-                        result = score_open_leads(
+                        run = score_open_leads(
                             scope, client, settings.bigquery_dataset, keep_top=keep
                         )
-                        top = result.pop("top")
+                        result: dict[str, Any] = {k: v for k, v in run.items() if k != "top"}
                         if keep:
                             from shared.capabilities.scoring.explain import submit_explanations
 
                             result["explanations"] = submit_explanations(
-                                services.batches, scope, result["run_id"], top
+                                services.batches, scope, run["run_id"], run["top"]
                             )
                         results[tenant_id] = result
                     finally:
@@ -85,4 +90,5 @@ def run_job(body: ScoringJob, services: Services) -> dict[str, Any]:
 
 
 def handle_job(request: flask.Request) -> Response:
+    """The Scheduler target of ``functions/scoring_jobs``."""
     return handle_service_call(request, scheduler_caller, Permission.BATCH_RUN, ScoringJob, run_job)

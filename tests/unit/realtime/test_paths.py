@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from shared.capabilities.realtime.app import FORBIDDEN, NOT_FOUND
 from shared.capabilities.realtime.durable import StreamLog
+from shared.capabilities.realtime.sockets import FORBIDDEN, NOT_FOUND
 from tests.unit.realtime.test_service import event, service
 
 if TYPE_CHECKING:

@@ -12,8 +12,9 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from shared.capabilities.realtime import hub as hub_module
-from shared.capabilities.realtime.app import UNAUTHENTICATED, build_app
+from shared.capabilities.realtime.app import build_app
 from shared.capabilities.realtime.hub import Connection, Hub, Subscription, permission_for
+from shared.capabilities.realtime.sockets import UNAUTHENTICATED
 from shared.core.auth.principal import Principal
 from shared.core.auth.tokens import TokenVerifier
 from shared.core.messaging.pubsub import MemoryPublisher

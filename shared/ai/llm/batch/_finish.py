@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.ai.llm.batch._jobs import item_path, items_of, result_doc
+from shared.ai.llm.batch.jobs import item_path, items_of, result_doc
 from shared.ai.llm.ledger import Reservation, UsageRecord
 from shared.ai.llm.schema import matches_schema
 from shared.ai.llm.types import LLMRequest, LLMResponse
@@ -23,6 +23,9 @@ FINAL = ("done", "failed")
 
 
 class JobFinisher:
+    """What finishes a batch job's items, shared by the collector and the online fallback: results
+    recorded once per item, usage booked, the job's counts kept."""
+
     client: LLMClient
     clock: Callable[[], datetime]
 

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.ai.llm.batch.providers import BatchState, BatchStatus, sdk_failure
+from typing_extensions import override
+
+from shared.ai.llm.batch.providers import BatchProvider, BatchState, BatchStatus, sdk_failure
 from shared.ai.llm.errors import ProviderError
 
 if TYPE_CHECKING:
@@ -50,16 +52,22 @@ class BigQueryTables:
     keep: timedelta = timedelta(days=7)
 
     def uri(self, table: str) -> str:
+        """The ``bq://project.dataset.table`` URI that Vertex AI batch prediction reads and
+        writes."""
         return f"bq://{self.project}.{self.dataset}.{table}"
 
 
-class GeminiBatches:
+class GeminiBatches(BatchProvider):
+    """Vertex AI batch prediction for Gemini models: items go in through a BigQuery table and
+    results come back through another."""
+
     name = "gemini"
 
     def __init__(self, provider: GeminiProvider, tables: BigQueryTables | None = None) -> None:
         self._provider = provider
         self._tables = tables
 
+    @override
     def submit(self, model: str, items: list[tuple[str, LLMRequest]]) -> str:
         from google.genai import types
 
@@ -92,11 +100,13 @@ class GeminiBatches:
         except Exception as exc:  # the SDK's APIError and transport errors alike
             raise sdk_failure(self.name, exc) from exc
 
+    @override
     def status(self, batch_id: str) -> BatchStatus:
         job = self._job(batch_id)
         state = str(getattr(job.state, "value", job.state) or "")
         return BatchStatus(_STATES.get(state, "running"), state)
 
+    @override
     def results(
         self, batch_id: str, model: str, requests: dict[str, LLMRequest]
     ) -> dict[str, LLMResponse | str]:
@@ -120,6 +130,7 @@ class GeminiBatches:
                 out[custom_id] = exc.message
         return out
 
+    @override
     def cancel(self, batch_id: str) -> None:
         try:
             self._provider._get().batches.cancel(name=batch_id)

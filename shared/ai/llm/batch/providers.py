@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from typing_extensions import override
+
 from shared.ai.llm.errors import FailureKind, ProviderError
 from shared.ai.llm.providers import anthropic_provider, openai_provider
 
@@ -28,11 +30,16 @@ BatchState = Literal["running", "ended", "failed", "expired", "cancelled"]
 
 @dataclass(frozen=True)
 class BatchStatus:
+    """A provider batch's state, with the provider's detail when it failed or expired."""
+
     state: BatchState
     detail: str = ""
 
 
 class BatchProvider(Protocol):
+    """A provider's batch interface: half the price of online calls for work that can wait up to a
+    day."""
+
     name: str
 
     def submit(self, model: str, items: list[tuple[str, LLMRequest]]) -> str:
@@ -43,7 +50,9 @@ class BatchProvider(Protocol):
         """
         ...
 
-    def status(self, batch_id: str) -> BatchStatus: ...
+    def status(self, batch_id: str) -> BatchStatus:
+        """Where the batch is: running, done, failed or expired."""
+        ...
 
     def results(
         self, batch_id: str, model: str, requests: dict[str, LLMRequest]
@@ -51,10 +60,14 @@ class BatchProvider(Protocol):
         """Each finished item's response, or the reason it failed (missing ids did not finish)."""
         ...
 
-    def cancel(self, batch_id: str) -> None: ...
+    def cancel(self, batch_id: str) -> None:
+        """Stop the batch; items that did not finish are then retried online or reported."""
+        ...
 
 
 def sdk_failure(provider: str, exc: Exception) -> ProviderError:
+    """An SDK exception from a batch call as a transient :class:`ProviderError`, so the collector
+    retries on its next run."""
     return ProviderError(
         f"{provider} batch: {exc}"[:500],
         kind=FailureKind.UNAVAILABLE,
@@ -63,12 +76,15 @@ def sdk_failure(provider: str, exc: Exception) -> ProviderError:
     )
 
 
-class OpenAIBatches:
+class OpenAIBatches(BatchProvider):
+    """OpenAI's Batch API: a JSONL file of Chat Completions requests, results in an output file."""
+
     name = "openai"
 
     def __init__(self, provider: openai_provider.OpenAIProvider) -> None:
         self._provider = provider
 
+    @override
     def submit(self, model: str, items: list[tuple[str, LLMRequest]]) -> str:
         import openai
 
@@ -78,7 +94,7 @@ class OpenAIBatches:
                     "custom_id": custom_id,
                     "method": "POST",
                     "url": "/v1/chat/completions",
-                    "body": openai_provider._params(model, request),
+                    "body": openai_provider.request_params(model, request),
                 }
             )
             for custom_id, request in items
@@ -97,6 +113,7 @@ class OpenAIBatches:
             raise sdk_failure(self.name, exc) from exc
         return batch.id
 
+    @override
     def status(self, batch_id: str) -> BatchStatus:
         import openai
 
@@ -112,6 +129,7 @@ class OpenAIBatches:
         }
         return BatchStatus(states.get(batch.status, "running"), batch.status)
 
+    @override
     def results(
         self, batch_id: str, model: str, requests: dict[str, LLMRequest]
     ) -> dict[str, LLMResponse | str]:
@@ -148,6 +166,7 @@ class OpenAIBatches:
                     out[custom_id] = exc.message
         return out
 
+    @override
     def cancel(self, batch_id: str) -> None:
         import openai
 
@@ -157,17 +176,20 @@ class OpenAIBatches:
             raise sdk_failure(self.name, exc) from exc
 
 
-class AnthropicBatches:
+class AnthropicBatches(BatchProvider):
+    """Anthropic's Message Batches API: Messages requests by custom id, results streamed back."""
+
     name = "anthropic"
 
     def __init__(self, provider: anthropic_provider.AnthropicProvider) -> None:
         self._provider = provider
 
+    @override
     def submit(self, model: str, items: list[tuple[str, LLMRequest]]) -> str:
         import anthropic
 
         requests = [
-            {"custom_id": custom_id, "params": anthropic_provider._params(model, request)}
+            {"custom_id": custom_id, "params": anthropic_provider.request_params(model, request)}
             for custom_id, request in items
         ]
         try:
@@ -176,6 +198,7 @@ class AnthropicBatches:
             raise sdk_failure(self.name, exc) from exc
         return batch.id
 
+    @override
     def status(self, batch_id: str) -> BatchStatus:
         import anthropic
 
@@ -187,6 +210,7 @@ class AnthropicBatches:
             "ended" if batch.processing_status == "ended" else "running", batch.processing_status
         )
 
+    @override
     def results(
         self, batch_id: str, model: str, requests: dict[str, LLMRequest]
     ) -> dict[str, LLMResponse | str]:
@@ -210,6 +234,7 @@ class AnthropicBatches:
             raise sdk_failure(self.name, exc) from exc
         return out
 
+    @override
     def cancel(self, batch_id: str) -> None:
         import anthropic
 

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.ai.llm.batch._finish import JobFinisher
-from shared.ai.llm.batch._jobs import (
+from shared.ai.llm.batch.jobs import (
     BatchItem,
     item_doc,
     item_path,
@@ -59,6 +59,9 @@ MAX_ONLINE_ATTEMPTS = 3
 
 @dataclass
 class BatchService(JobFinisher):
+    """Background LLM work for a tenant: submit items as a job, send them through the providers'
+    batch interfaces (or online when ``mode`` says so), collect the results and book their usage."""
+
     client: LLMClient
     providers: dict[str, BatchProvider]
     mode: str = "provider"

@@ -7,6 +7,8 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from shared.ai.llm.errors import FailureKind, ProviderError
 from shared.ai.llm.providers.base import STRUCTURED_TOOL, SdkProvider
 from shared.ai.llm.types import LLMResponse, StreamChunk, ToolCall, Usage
@@ -57,7 +59,9 @@ def _messages(request: LLMRequest) -> list[dict[str, Any]]:
     return out
 
 
-def _params(model: str, request: LLMRequest) -> dict[str, Any]:
+def request_params(model: str, request: LLMRequest) -> dict[str, Any]:
+    """The Messages API parameters for ``request`` on ``model``: one place for the online call and
+    the Message Batches API's lines."""
     params: dict[str, Any] = {
         "model": model,
         "max_tokens": request.max_tokens,
@@ -85,6 +89,8 @@ def _params(model: str, request: LLMRequest) -> dict[str, Any]:
 
 
 class AnthropicProvider(SdkProvider["anthropic.Anthropic"]):
+    """Anthropic's Messages API through the official SDK (``anthropic``)."""
+
     name = "anthropic"
 
     def __init__(self, endpoint: Endpoint, *, client: anthropic.Anthropic | None = None) -> None:
@@ -104,12 +110,13 @@ class AnthropicProvider(SdkProvider["anthropic.Anthropic"]):
 
         return self._stainless_error(model, exc, anthropic)
 
+    @override
     def complete(self, model: str, request: LLMRequest, *, timeout: float) -> LLMResponse:
         import anthropic
 
         start = time.perf_counter()
         try:
-            raw = self._get().messages.create(**_params(model, request), timeout=timeout)
+            raw = self._get().messages.create(**request_params(model, request), timeout=timeout)
         except (anthropic.AnthropicError, ValueError) as exc:
             raise self._error(model, exc) from exc
         return self.to_response(model, request, raw, (time.perf_counter() - start) * 1000)
@@ -148,6 +155,7 @@ class AnthropicProvider(SdkProvider["anthropic.Anthropic"]):
             latency_ms=latency_ms,
         )
 
+    @override
     def stream(self, model: str, request: LLMRequest, *, timeout: float) -> Iterator[StreamChunk]:
         import anthropic
 
@@ -155,7 +163,7 @@ class AnthropicProvider(SdkProvider["anthropic.Anthropic"]):
         blocks: dict[int, dict[str, str]] = {}
         try:
             events = self._get().messages.create(
-                **_params(model, request), stream=True, timeout=timeout
+                **request_params(model, request), stream=True, timeout=timeout
             )
             for event in events:
                 if event.type == "message_start":

@@ -7,6 +7,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from typing_extensions import override
+
 from shared.ai.llm.errors import FailureKind, ProviderError
 
 if TYPE_CHECKING:
@@ -32,6 +34,9 @@ class Endpoint:
 
 
 class Provider(Protocol):
+    """One LLM provider behind the router: a call, a streamed call, and closing its connections.
+    Failures are normalised to :class:`ProviderError` so the router treats providers alike."""
+
     name: str
 
     def complete(self, model: str, request: LLMRequest, *, timeout: float) -> LLMResponse:
@@ -56,6 +61,7 @@ class Provider(Protocol):
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """The wait a provider asked for (``retry-after-ms`` or ``retry-after``), in seconds."""
     if not headers:
         return None
     for name in ("retry-after-ms", "retry-after"):
@@ -71,6 +77,8 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
 
 
 def kind_for_status(status: int, message: str) -> FailureKind:
+    """The :class:`FailureKind` of an HTTP status and message (a 400 about context length fails over
+    to a larger model)."""
     text = message.lower()
     if status == 429:
         return FailureKind.RATE_LIMITED
@@ -88,6 +96,8 @@ def kind_for_status(status: int, message: str) -> FailureKind:
 def failure(
     provider: str, model: str, status: int, message: str, headers: Mapping[str, str] | None = None
 ) -> ProviderError:
+    """A provider's HTTP error as a :class:`ProviderError` with its kind and the wait it asked
+    for."""
     return ProviderError(
         f"{provider}/{model}: {status} {message}"[:500],
         kind=kind_for_status(status, message),
@@ -101,7 +111,7 @@ def failure(
 C = TypeVar("C")
 
 
-class SdkProvider(Generic[C]):
+class SdkProvider(Provider, Generic[C]):
     """What every adapter shares: a lazily built SDK client, closing it, and failure helpers."""
 
     name: str
@@ -119,6 +129,7 @@ class SdkProvider(Generic[C]):
                 self._client = self._build()
             return self._client
 
+    @override
     def close(self) -> None:
         with self._lock:
             if self._client is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from shared.ai.llm.errors import FailureKind, ProviderError
 from shared.ai.llm.providers.base import CONTINUE_INSTRUCTION, SdkProvider, failure
 from shared.ai.llm.types import LLMResponse, StreamChunk, ToolCall, Usage
@@ -46,6 +48,9 @@ def genai_client(
 
 
 class GeminiProvider(SdkProvider["genai.Client"]):
+    """Google's Gemini models through ``google-genai``: Vertex AI in the cloud, the Gemini API with
+    a key, or the simulator."""
+
     name = "gemini"
 
     def __init__(
@@ -145,6 +150,7 @@ class GeminiProvider(SdkProvider["genai.Client"]):
             cached_input_tokens=meta.cached_content_token_count or 0,
         )
 
+    @override
     def complete(self, model: str, request: LLMRequest, *, timeout: float) -> LLMResponse:
         start = time.perf_counter()
         try:
@@ -196,6 +202,7 @@ class GeminiProvider(SdkProvider["genai.Client"]):
             latency_ms=latency_ms,
         )
 
+    @override
     def stream(self, model: str, request: LLMRequest, *, timeout: float) -> Iterator[StreamChunk]:
         usage = Usage()
         calls: list[ToolCall] = []

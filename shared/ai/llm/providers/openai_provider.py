@@ -6,6 +6,8 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from shared.ai.llm.errors import FailureKind, ProviderError
 from shared.ai.llm.providers.base import CONTINUE_INSTRUCTION, SdkProvider
 from shared.ai.llm.types import LLMResponse, StreamChunk, ToolCall, Usage
@@ -53,7 +55,9 @@ def _messages(request: LLMRequest) -> list[dict[str, Any]]:
     return out
 
 
-def _params(model: str, request: LLMRequest) -> dict[str, Any]:
+def request_params(model: str, request: LLMRequest) -> dict[str, Any]:
+    """The Chat Completions parameters for ``request`` on ``model``: one place for the online call
+    and the Batch API's lines."""
     params: dict[str, Any] = {
         "model": model,
         "messages": _messages(request),
@@ -81,6 +85,8 @@ def _params(model: str, request: LLMRequest) -> dict[str, Any]:
 
 
 class OpenAIProvider(SdkProvider["openai.OpenAI"]):
+    """OpenAI's Chat Completions API through the official SDK (``openai``)."""
+
     name = "openai"
 
     def __init__(self, endpoint: Endpoint, *, client: openai.OpenAI | None = None) -> None:
@@ -100,12 +106,15 @@ class OpenAIProvider(SdkProvider["openai.OpenAI"]):
 
         return self._stainless_error(model, exc, openai)
 
+    @override
     def complete(self, model: str, request: LLMRequest, *, timeout: float) -> LLMResponse:
         import openai
 
         start = time.perf_counter()
         try:
-            raw = self._get().chat.completions.create(**_params(model, request), timeout=timeout)
+            raw = self._get().chat.completions.create(
+                **request_params(model, request), timeout=timeout
+            )
         except (openai.OpenAIError, ValueError) as exc:
             raise self._error(model, exc) from exc
         return self.to_response(model, request, raw, (time.perf_counter() - start) * 1000)
@@ -153,6 +162,7 @@ class OpenAIProvider(SdkProvider["openai.OpenAI"]):
             latency_ms=latency_ms,
         )
 
+    @override
     def stream(self, model: str, request: LLMRequest, *, timeout: float) -> Iterator[StreamChunk]:
         import openai
 
@@ -160,7 +170,7 @@ class OpenAIProvider(SdkProvider["openai.OpenAI"]):
         finish: str | None = None
         try:
             events = self._get().chat.completions.create(
-                **_params(model, request),
+                **request_params(model, request),
                 stream=True,
                 stream_options={"include_usage": True},
                 timeout=timeout,

@@ -29,6 +29,8 @@ class BatchItem(BaseModel):
 
 
 def job_id_for(tenant_id: str, idempotency_key: str | None) -> str:
+    """A job's id: derived from the idempotency key when given (a retried submit finds the same
+    job), else random."""
     if idempotency_key:
         return "b" + hashlib.sha256(f"{tenant_id}|{idempotency_key}".encode()).hexdigest()[:23]
     return "b" + uuid.uuid4().hex[:23]
@@ -55,6 +57,8 @@ def take_lease(scope: TenantStore, job_path: str, lease_s: float, now: datetime)
 
 
 def release_lease(scope: TenantStore, job_path: str) -> None:
+    """Let another collector take the job now rather than when its lease expires."""
+
     def _drop(tx: Any) -> None:
         job = tx.get(job_path)
         if job is not None:
@@ -64,14 +68,17 @@ def release_lease(scope: TenantStore, job_path: str) -> None:
 
 
 def items_of(scope: TenantStore, job_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """A job's items as (custom id, item document) pairs."""
     return scope.query(scope.path("llm_batches", job_id, "items"))
 
 
 def item_path(scope: TenantStore, job_id: str, custom_id: str) -> str:
+    """Where one item of a job is stored, by its custom id."""
     return scope.path("llm_batches", job_id, "items", custom_id)
 
 
 def item_doc(item: BatchItem, custom_id: str) -> dict[str, Any]:
+    """The stored form of a new item: its request and variables, no attempts yet."""
     return {**item.model_dump(mode="json"), "custom_id": custom_id, "attempts": 0}
 
 
@@ -127,6 +134,8 @@ def job_view(
 
 
 def result_doc(response: LLMResponse) -> dict[str, Any]:
+    """The stored form of an item's answer: what the caller reads back, without the provider's raw
+    payload."""
     return {
         "text": response.text,
         "structured": response.structured,
