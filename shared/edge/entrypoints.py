@@ -54,7 +54,7 @@ def handle_pubsub_crm_event(request: flask.Request) -> Response:
 
 
 def handle_pubsub_push(
-    request: flask.Request, handle: Callable[[Any, str, Services], dict[str, Any]]
+    request: flask.Request, handle: Callable[[Any, str, Services], Mapping[str, Any]]
 ) -> Response:
     """Serve one Pub/Sub push: verify the push subscription's OIDC token (the identity in
     ``PUSH_SERVICE_ACCOUNT``, for this unit's ``SERVICE_AUDIENCE``; 401 or 403 otherwise, so
@@ -97,7 +97,7 @@ def handle_pubsub_push(
             outcome = handle(envelope, message_id, services)
             services.flush_writes()
         counting.log_work(f"push {request.path}", ops, status=outcome.get("status"))
-        return to_json(outcome), 200, dict(JSON_HEADERS)
+        return to_json(dict(outcome)), 200, dict(JSON_HEADERS)
 
 
 def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
@@ -134,7 +134,7 @@ def handle_pubsub_ai_event(request: flask.Request) -> Response:
 
 
 def _ai_event(
-    request: flask.Request, handle: Callable[[PubSubMessage, Services], dict[str, Any]]
+    request: flask.Request, handle: Callable[[PubSubMessage, Services], Mapping[str, Any]]
 ) -> Response:
     """Run ``handle`` on an ``ai-events`` push (:func:`handle_pubsub_push`). A message that can
     never succeed (not a Pub/Sub message, not an ai-event, a malformed field: ``InvalidInput``)
@@ -143,7 +143,7 @@ def _ai_event(
     Pub/Sub delivers again (if the dead-letter publish itself fails, that raises too: nothing is
     dropped)."""
 
-    def run(data: Any, message_id: str, services: Services) -> dict[str, Any]:
+    def run(data: Any, message_id: str, services: Services) -> Mapping[str, Any]:
         try:
             message = message_from_cloud_event(data, message_id)
         except InvalidInput as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Required, TypedDict
 
 from shared.capabilities.crm.followups import CUSTOMER_HISTORY_CHANGED
 from shared.capabilities.knowledge.index import ChunkIndex
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from shared.ai.embeddings.base import Embedder
     from shared.ai.llm.client import LLMClient
     from shared.capabilities.crm.ingest import PubSubMessage
+    from shared.capabilities.insights.service import Refresh
     from shared.core.messaging.pubsub import Publisher
     from shared.core.store.base import DocumentStore
 
@@ -95,13 +96,24 @@ def customer_history(scope: TenantStore, embedder: Embedder, customer_id: str) -
     )
 
 
+class IndexOutcome(TypedDict, total=False):
+    """What a ``customer.history_changed`` event did, as the push's answer and log line say."""
+
+    status: Required[str]  # indexed, or ignored (another event type)
+    event_type: str
+    chunks: int
+    insights_marked_stale: int
+    refreshed: list[str]
+    reason: str
+
+
 def handle_history_event(
     message: PubSubMessage,
     store: DocumentStore,
     embedder: Embedder,
     client: LLMClient | None = None,
     publisher: Publisher | None = None,
-) -> dict[str, Any]:
+) -> IndexOutcome:
     """Index the interaction a ``customer.history_changed`` event names.
 
     Raises:
@@ -122,13 +134,16 @@ def handle_history_event(
 
         customer_id = str(event["entity_id"])
         stale = mark_stale(scope, customer_id)
-        refresh: dict[str, Any] = {}
+        refresh: Refresh | None = None
         if stale and client is not None:
             from shared.capabilities.insights.service import refresh_if_high_priority
 
             refresh = refresh_if_high_priority(scope, client, embedder, customer_id, publisher)
         _log.info(
             "interaction indexed",
-            extra={"fields": {"chunks": chunks, "insights_marked_stale": stale, **refresh}},
+            extra={"fields": {"chunks": chunks, "insights_marked_stale": stale, **(refresh or {})}},
         )
-    return {"status": "indexed", "chunks": chunks, "insights_marked_stale": stale, **refresh}
+    outcome: IndexOutcome = {"status": "indexed", "chunks": chunks, "insights_marked_stale": stale}
+    if refresh is not None:
+        outcome["refreshed"], outcome["reason"] = refresh["refreshed"], refresh["reason"]
+    return outcome

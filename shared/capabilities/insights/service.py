@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -364,13 +364,20 @@ def budget_allows_background(client: LLMClient, tenant_id: str) -> bool:
     )
 
 
+class Refresh(TypedDict):
+    """Whether a new interaction refreshed a customer's insights at once, and why (not)."""
+
+    refreshed: list[str]  # the insight types generated again
+    reason: str
+
+
 def refresh_if_high_priority(
     scope: TenantStore,
     client: LLMClient,
     embedder: Embedder,
     customer_id: str,
     publisher: Publisher | None = None,
-) -> dict[str, Any]:
+) -> Refresh:
     """After new history: regenerate a high-priority customer's stored insights now (their
     record says ``priority: high``), unless the budget is kept for chat or the providers are
     down, in which case they stay stale and are regenerated on the next request."""

@@ -5,7 +5,7 @@ ingestion when a lead is created or updated) rescores the lead; the scorer publi
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Required, TypedDict
 
 from shared.capabilities.crm.followups import LEAD_SCORING_REQUESTED
 from shared.capabilities.scoring.service import LeadScorer
@@ -21,9 +21,17 @@ if TYPE_CHECKING:
 _log = get_logger("scoring.events")
 
 
+class RescoreOutcome(TypedDict, total=False):
+    """What a ``lead.scoring_requested`` event did."""
+
+    status: Required[str]  # scored, lead_missing, or ignored (another event type)
+    event_type: str
+    score: int
+
+
 def handle_ai_event(
     message: PubSubMessage, store: DocumentStore, publisher: Publisher | None
-) -> dict[str, Any]:
+) -> RescoreOutcome:
     """Rescore the lead an event names. Other event types and deleted leads are acknowledged.
 
     Raises:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Required, TypedDict
 
 from pydantic import BaseModel, Field
 
@@ -75,13 +75,21 @@ def put_triggers(scope: TenantStore, settings: TriggerSettings) -> TriggerSettin
     return settings
 
 
+class TriggerOutcome(TypedDict, total=False):
+    """What an ``interaction.inbound_message`` event did: the run it started, or why none."""
+
+    status: Required[str]  # started, already started, no trigger, no text
+    event_type: str
+    run_id: str
+
+
 def handle_workflow_event(
     message: PubSubMessage,
     store: DocumentStore,
     publisher: Publisher | None,
     queue: TaskQueue,
     runner_url: str | None,
-) -> dict[str, Any]:
+) -> TriggerOutcome:
     """Start the workflow a tenant configured for this ai-event, once.
 
     Raises:
