@@ -15,6 +15,7 @@ from shared.core.config import TOPIC_AI_EVENTS_DEAD_LETTER, get_settings
 from shared.core.errors import AppError, InvalidInput
 from shared.core.log import get_logger
 from shared.core.store import counting
+from shared.core.writebehind import unit_of_work
 from shared.edge.services import current, init_logging
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def handle_pubsub_push(
         except AppError as exc:
             _log.warning("push to %s refused: %s", request.path, exc.message)
             return error_response(exc, message_id)
-        with counting.measure() as ops:
+        with unit_of_work(), counting.measure() as ops:
             services = current()
             outcome = handle(envelope, message_id, services)
             services.flush_writes()
@@ -103,7 +104,7 @@ def handle_pubsub_push(
 def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
     """Serve one HTTP request against ``routes`` with the process's services (the handlers find
     them on their context)."""
-    from shared.core.web.http import dispatch, with_cors
+    from shared.core.web.http import with_cors
 
     init_logging()
     services = current()
@@ -111,15 +112,25 @@ def handle_http(request: flask.Request, routes: tuple[Route, ...]) -> Response:
         request,
         routes,
         frozenset(services.settings.cors_origins),
-        lambda: dispatch(
+        lambda: _dispatch_unit(request, routes, services),
+    )
+
+
+def _dispatch_unit(
+    request: flask.Request, routes: tuple[Route, ...], services: Services
+) -> Response:
+    """One HTTP request as one unit of work: it waits for its own writes behind, and only those."""
+    from shared.core.web.http import dispatch
+
+    with unit_of_work():
+        return dispatch(
             request,
             routes,
             verifier=services.verifier,
             store=services.store,
             services=services,
             after=services.flush_writes,
-        ),
-    )
+        )
 
 
 def handle_pubsub_ai_event(request: flask.Request) -> Response:
@@ -229,7 +240,7 @@ def handle_service_call(
             except ValidationError as exc:
                 raise invalid_input(exc) from None
             services = current()
-            with counting.measure() as ops:
+            with unit_of_work(), counting.measure() as ops:
                 outcome = run(body, services)
                 services.flush_writes()
             counting.log_work(f"POST {request.path}", ops, run_id=getattr(body, "run_id", None))

@@ -20,7 +20,7 @@ import hashlib
 import re
 import threading
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from shared.ai.llm.aggregates import UsageAggregates, nested, usage_deltas
 from shared.ai.llm.errors import BudgetExceeded
 from shared.ai.llm.leases import BudgetLeases, apply_deltas, shift_budget
+from shared.core import writebehind
 from shared.core.config import TOPIC_AI_EVENTS, TOPIC_LLM_USAGE
 from shared.core.errors import InvalidInput
 from shared.core.log import get_logger
@@ -117,7 +118,6 @@ class Ledger:
         self.leases = BudgetLeases(store, self._alert, clock)
         self._behind = ThreadPoolExecutor(4, "usage-writes") if write_behind else None
         self.aggregates = UsageAggregates(store)
-        self._pending: list[Future[None]] = []
 
     def _lock(self, path: str) -> threading.Lock:
         with self._locks_guard:
@@ -303,23 +303,16 @@ class Ledger:
         if self._behind is None:
             self._write(record)
             return
-        future = self._behind.submit(self._write, record)
-        future.add_done_callback(_log_failure)
-        with self._locks_guard:
-            self._pending = [f for f in self._pending if not f.done() or f.exception()]
-            self._pending.append(future)
+        writebehind.track(self._behind.submit(self._write, record))
 
     def flush(self) -> None:
-        """Wait for every record written behind so far.
+        """Wait for the records the current unit of work wrote behind (outside one: every record
+        written behind so far), :func:`shared.core.writebehind.wait`.
 
         Raises:
             the first failure among them (a transient one: the unit of work is retried).
         """
-        with self._locks_guard:
-            pending, self._pending = self._pending, []
-        failures = [exc for f in pending if (exc := f.exception()) is not None]
-        if failures:
-            raise failures[0]
+        writebehind.wait()
 
     def _write(self, record: UsageRecord) -> None:
         scope = TenantStore(self._store, record.tenant_id)
@@ -365,12 +358,6 @@ class Ledger:
 
 
 _OBJECT_TYPE = re.compile(r"[a-z_]{1,40}")
-
-
-def _log_failure(future: Future[None]) -> None:
-    exc = future.exception()
-    if exc is not None:  # also raised by flush(); logged here in case no unit of work waits
-        _log.error("a usage record was not written: %s", exc)
 
 
 def _object_type(crm_object: str | None) -> str:

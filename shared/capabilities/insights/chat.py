@@ -21,6 +21,7 @@ from shared.ai.prompts.service import call_context, prepare
 from shared.capabilities.insights import grounding
 from shared.capabilities.insights.history import customer_history
 from shared.capabilities.knowledge.index import KnowledgeBase
+from shared.core import writebehind
 from shared.core.errors import NotFound, PermissionDenied
 from shared.core.log import get_logger
 from shared.core.store import counting
@@ -142,7 +143,8 @@ def start_chat(
 
     def counted() -> Iterator[str]:
         # The streamed part's store operations (benchmarks; the request's line has the rest).
-        with counting.measure() as ops:
+        # The stream runs after the request's unit of work returned: it is a unit of its own.
+        with writebehind.unit_of_work(), counting.measure() as ops:
             yield from events()
             if after is not None:
                 after()  # the answer's usage record, written behind, lands before "done" is read

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from shared.ai.llm.ledger import Ledger, UsageRecord
+from shared.core import writebehind
 from shared.core.errors import TransientError
 from shared.core.store import MemoryStore
 
@@ -67,3 +68,64 @@ def test_a_failed_write_behind_raises_at_the_flush() -> None:
     with pytest.raises(TransientError):
         ledger.flush()
     ledger.flush()  # reported once; nothing else pending
+
+
+class FailingFor(MemoryStore):
+    """Fails every write of one call's usage record."""
+
+    def __init__(self, call_id: str) -> None:
+        super().__init__()
+        self.call_id = call_id
+
+    def set(self, path: str, data: dict[str, Any]) -> None:
+        if path.endswith("/" + self.call_id):
+            raise TransientError("Firestore is unavailable")
+        super().set(path, data)
+
+
+def _unit(ledger: Ledger, call_id: str, results: dict[str, str], go: threading.Barrier) -> None:
+    # One request on its own thread, as a function instance serves concurrent requests.
+    with writebehind.unit_of_work():
+        ledger.record(_record(call_id))
+        go.wait(5)  # both units' writes are in flight before either flushes
+        try:
+            ledger.flush()
+            results[call_id] = "ok"
+        except TransientError:
+            results[call_id] = "raised"
+
+
+def test_each_unit_of_work_waits_for_and_answers_for_its_own_writes_only() -> None:
+    ledger = Ledger(FailingFor("bad"), write_behind=True)
+    results: dict[str, str] = {}
+    go = threading.Barrier(2)
+    threads = [
+        threading.Thread(target=_unit, args=(ledger, call_id, results, go))
+        for call_id in ("bad", "good")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    # The failed write fails the unit that made it, not the one that flushed next.
+    assert results == {"bad": "raised", "good": "ok"}
+    ledger.flush()  # nothing left over for a later unit (or the process)
+
+
+def _failing_unit(ledger: Ledger) -> None:
+    with writebehind.unit_of_work():
+        ledger.record(_record("lost"))
+        ledger.record(_record("kept"))
+        raise RuntimeError("the handler failed before the flush")
+
+
+def test_a_unit_that_fails_first_still_waits_for_its_writes_and_logs_a_lost_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = FailingFor("lost")
+    ledger = Ledger(store, write_behind=True)
+    with pytest.raises(RuntimeError):
+        _failing_unit(ledger)
+    assert store.get("tenants/acme/llm_usage/kept") is not None  # landed before the unit ended
+    assert "a write behind a failed unit of work was lost" in caplog.text
+    ledger.flush()  # the next unit inherits nothing
