@@ -1,6 +1,6 @@
 """Every LLM call in the product goes through this layer (see ``client.LLMClient``)."""
 
-from shared.ai.llm.client import CallContext, LLMClient
+from shared.ai.llm.client import LLMClient
 from shared.ai.llm.errors import (
     AllProvidersFailed,
     BudgetExceeded,
@@ -8,7 +8,16 @@ from shared.ai.llm.errors import (
     PromptRejected,
     ProviderError,
 )
-from shared.ai.llm.types import LLMRequest, LLMResponse, Message, StreamChunk, Tool, ToolCall, Usage
+from shared.ai.llm.types import (
+    CallContext,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    StreamChunk,
+    Tool,
+    ToolCall,
+    Usage,
+)
 
 __all__ = [
     "AllProvidersFailed",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,15 @@ from shared.ai.llm.ledger import Reservation, UsageRecord, new_call_id
 from shared.ai.llm.policy import LLMPolicy
 from shared.ai.llm.schema import matches_schema
 from shared.ai.llm.tokens import estimate_request_tokens
-from shared.ai.llm.types import LLMRequest, LLMResponse, Message, StreamChunk, Usage
+from shared.ai.llm.types import (
+    CallContext,
+    LLMRequest,
+    LLMResponse,
+    Message,
+    StreamChunk,
+    SummaryPrompt,
+    Usage,
+)
 from shared.core import tracing
 from shared.core.log import get_logger
 
@@ -38,32 +45,6 @@ if TYPE_CHECKING:
     from shared.ai.llm.semantic_cache import SemanticCache
 
 _log = get_logger("llm")
-
-
-@dataclass(frozen=True)
-class SummaryPrompt:
-    """The request that summarises a conversation's dropped turns, and the template it came from
-    (for the usage record). Built by the prompts layer, which the client must not import."""
-
-    request: LLMRequest
-    template_id: str
-    template_version: str
-
-
-@dataclass(frozen=True)
-class CallContext:
-    """Who a call serves and how: the tenant, the feature and CRM object its cost is booked to,
-    the template it was rendered from, and which caches and fallbacks it allows."""
-
-    tenant_id: str
-    feature: str = "other"
-    crm_object: str | None = None
-    template_id: str | None = None
-    template_version: str | None = None
-    cache: bool = True
-    semantic_cache: bool = False  # opt in: serve a cached answer to a differently phrased question
-    summarise_overflow: bool = True
-    fallback: LLMResponse | None = None  # served, marked fallback=True, when every provider fails
 
 
 class LLMClient:

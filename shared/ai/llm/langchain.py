@@ -26,8 +26,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 from typing_extensions import override
 
-from shared.ai.llm.client import CallContext, LLMClient  # noqa: TC001 - pydantic needs them at run time
-from shared.ai.llm.types import LLMRequest, Message, Tool, ToolCall
+from shared.ai.llm.client import LLMClient  # noqa: TC001 - pydantic needs them at run time
+from shared.ai.llm.types import CallContext, LLMRequest, Message, Tool, ToolCall
 
 
 def _content(message: BaseMessage) -> str:

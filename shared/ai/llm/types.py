@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -100,3 +101,29 @@ class StreamChunk(BaseModel):
     finish_reason: str | None = None
     provider: str = ""
     model: str = ""
+
+
+@dataclass(frozen=True)
+class SummaryPrompt:
+    """The request that summarises a conversation's dropped turns, and the template it came from
+    (for the usage record). Built by the prompts layer, which the client must not import."""
+
+    request: LLMRequest
+    template_id: str
+    template_version: str
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who a call serves and how: the tenant, the feature and CRM object its cost is booked to,
+    the template it was rendered from, and which caches and fallbacks it allows."""
+
+    tenant_id: str
+    feature: str = "other"
+    crm_object: str | None = None
+    template_id: str | None = None
+    template_version: str | None = None
+    cache: bool = True
+    semantic_cache: bool = False  # opt in: serve a cached answer to a differently phrased question
+    summarise_overflow: bool = True
+    fallback: LLMResponse | None = None  # served, marked fallback=True, when every provider fails

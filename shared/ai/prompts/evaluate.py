@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shared.ai.llm.client import CallContext
+from shared.ai.llm.types import CallContext
 from shared.ai.prompts.overrides import validate_overrides
 from shared.ai.prompts.render import render
 from shared.core.errors import AppError, NotFound

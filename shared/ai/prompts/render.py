@@ -19,7 +19,7 @@ from shared.core.errors import InvalidInput
 if TYPE_CHECKING:
     from langchain_core.prompts import ChatPromptTemplate
 
-    from shared.ai.llm.client import SummaryPrompt
+    from shared.ai.llm.types import SummaryPrompt
     from shared.ai.prompts.registry import PromptTemplate
 
 _PREFS = "tenant_preferences_block"
@@ -127,7 +127,7 @@ def render(
 def conversation_summary(transcript: str) -> SummaryPrompt:
     """The ``conversation_summary`` template on ``transcript``: what the LLM client sends when a
     conversation overflows its models' window (injected at the edge, since llm sits below us)."""
-    from shared.ai.llm.client import SummaryPrompt
+    from shared.ai.llm.types import SummaryPrompt
     from shared.ai.prompts.registry import default_registry
 
     rendered = render(default_registry().get("conversation_summary"), {"transcript": transcript})

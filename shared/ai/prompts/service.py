@@ -12,7 +12,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from shared.ai.llm.client import CallContext
+from shared.ai.llm.types import CallContext
 from shared.ai.prompts.overrides import OverrideStore
 from shared.ai.prompts.registry import default_registry
 from shared.ai.prompts.render import render

@@ -35,11 +35,10 @@ from shared.ai.llm.batch.jobs import (
     release_lease,
     take_lease,
 )
-from shared.ai.llm.client import CallContext
 from shared.ai.llm.errors import ProviderError
 from shared.ai.llm.ledger import Reservation
 from shared.ai.llm.tokens import estimate_request_tokens
-from shared.ai.llm.types import LLMRequest, LLMResponse, Usage
+from shared.ai.llm.types import CallContext, LLMRequest, LLMResponse, Usage
 from shared.core.errors import AppError, InvalidInput, NotFound
 from shared.core.log import get_logger
 
