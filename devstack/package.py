@@ -7,27 +7,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from devstack.deploy_locks import lock_for
 from devstack.procs import REPO
 from devstack.topology import discover_functions
-
-
-def flatten_requirements(path: Path, seen: set[Path] | None = None) -> list[str]:
-    """The requirement lines of ``path`` with every ``-r other.txt`` expanded in place."""
-    seen = seen or set()
-    path = path.resolve()
-    if path in seen:
-        return []
-    seen.add(path)
-    lines: list[str] = []
-    for raw in path.read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        if line.startswith("-r "):
-            lines += flatten_requirements(path.parent / line[3:].strip(), seen)
-        elif line not in lines:
-            lines.append(line)
-    return lines
 
 
 def _bundle(source: Path, requirements: Path, target: Path) -> Path:
@@ -35,8 +17,12 @@ def _bundle(source: Path, requirements: Path, target: Path) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     shutil.copy2(source, target / "main.py")
-    reqs = flatten_requirements(requirements)
-    (target / "requirements.txt").write_text("\n".join(reqs) + "\n")
+    # The unit's hash lock, compiled for the cloud's Python (scripts/lock): Cloud Build installs
+    # exactly these files, and pip checks each one's sha256.
+    lock = lock_for(requirements)
+    if not lock.is_file():
+        raise SystemExit(f"{lock.relative_to(REPO)} is missing: run scripts/lock")
+    shutil.copy2(lock, target / "requirements.txt")
     shutil.copytree(
         REPO / "shared",
         target / "shared",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.deploy_locks import lock_for, units
+
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements"
 LOCKED = ("dev", "tasks-emulator", "bq-emulator", "checkov")
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;#\\]+)")
@@ -73,3 +75,20 @@ def test_a_stale_lock_is_noticed(tmp_path: Path) -> None:
     pins, lock = top_level(tmp_path / "top.txt"), locked(tmp_path / "lock.txt")
     assert pins == {"httpx": "0.28.1", "pyjwt": "2.15.1"}
     assert lock == {"httpx": ("0.28.0", 1), "pyjwt": ("2.15.1", 1)}
+
+
+@pytest.mark.parametrize("unit", sorted(units()))
+def test_each_deployed_unit_has_a_deploy_lock_with_its_pins_and_hashes(unit: str) -> None:
+    source = units()[unit]
+    lock_file = lock_for(source)
+    assert lock_file.is_file(), f"{lock_file.name} is missing: run scripts/lock"
+    lock = locked(lock_file)
+    pins = top_level(source)
+    assert pins, unit
+    stale = {p: v for p, v in pins.items() if lock.get(p, ("",))[0] != v}
+    assert not stale, f"{lock_file.name} is stale, run scripts/lock: {stale}"
+    assert [p for p, (_, hashes) in lock.items() if hashes == 0] == []
+    # Compiled for the cloud's runtime, which Terraform declares.
+    runtime = (REQUIREMENTS.parent / "terraform/modules/cloud_function/variables.tf").read_text()
+    assert 'default = "python312"' in runtime
+    assert "with Python 3.12" in lock_file.read_text().splitlines()[1]
