@@ -13,7 +13,7 @@ from shared.capabilities.crm.ingest import PubSubMessage, dead_letter, message_f
 from shared.core import tracing
 from shared.core.config import TOPIC_AI_EVENTS_DEAD_LETTER, get_settings
 from shared.core.errors import AppError, InvalidInput
-from shared.core.log import get_logger
+from shared.core.log import get_logger, log_context
 from shared.core.store import counting
 from shared.core.writebehind import unit_of_work
 from shared.edge.services import current, init_logging
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from shared.core.auth.principal import Principal
     from shared.core.auth.rbac import Permission, Role
     from shared.core.store.base import DocumentStore
+    from shared.core.tenancy.scope import TenantStore
     from shared.core.web.contract import JobBody
     from shared.core.web.http import Response, Route
     from shared.edge.services import Services
@@ -258,6 +259,26 @@ def job_tenants(body: JobBody, store: DocumentStore) -> list[str]:
     if body.tenant_id is not None:
         return [body.tenant_id]
     return [tenant_id for tenant_id, _ in store.query(TENANTS)]
+
+
+def for_each_tenant(
+    body: JobBody, store: DocumentStore, work: Callable[[TenantStore], Any]
+) -> dict[str, Any]:
+    """Run a scheduled job's ``work`` on each tenant it covers (:func:`job_tenants`), each in its
+    tenant's log context. A tenant's permanent error is reported as ``{"skipped": reason}`` and
+    the others go on; a transient one raises, so Cloud Scheduler runs the job again."""
+    from shared.core.tenancy.scope import TenantStore
+
+    results: dict[str, Any] = {}
+    for tenant_id in job_tenants(body, store):
+        with log_context(tenant_id=tenant_id, job=str(getattr(body, "job", ""))):
+            try:
+                results[tenant_id] = work(TenantStore(store, tenant_id))
+            except AppError as exc:
+                if exc.retryable:
+                    raise
+                results[tenant_id] = {"skipped": exc.message}
+    return results
 
 
 def handle_pubsub_workflow_event(request: flask.Request) -> Response:

@@ -42,6 +42,21 @@ def entity_meta(doc: Mapping[str, Any] | None) -> EntityMeta:
     return cast("EntityMeta", (doc or {}).get(META) or {})
 
 
+def recent_interactions(
+    scope: TenantStore, customer_id: str, limit: int = 20
+) -> list[dict[str, Any]]:
+    """A customer's latest interactions, newest first, as the CRM sent them (what a workflow
+    reads as the customer's history)."""
+    rows = scope.query(
+        scope.path("interactions"),
+        where=[("customer_id", "==", customer_id)],
+        order_by="updated_at",
+        descending=True,
+        limit=limit,
+    )
+    return [entity_fields(doc) for _, doc in rows]
+
+
 def _is_newer(event: CrmEvent, meta: EntityMeta) -> bool:
     stored_version = meta.get("version")
     if event.version is not None and stored_version is not None:

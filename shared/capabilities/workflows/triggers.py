@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Required, TypedDict
 from pydantic import BaseModel, Field
 
 from shared.capabilities.crm.followups import INBOUND_MESSAGE
-from shared.capabilities.crm.readmodel import entity_fields
+from shared.capabilities.crm.readmodel import recent_interactions
 from shared.capabilities.workflows.models import WorkflowContext, WorkflowRun
 from shared.capabilities.workflows.runs import RunStore, enqueue_slice, run_id_for
 from shared.core.errors import InvalidInput
@@ -117,16 +117,7 @@ def handle_workflow_event(
             _log.info("inbound message has no text to triage")
             return {"status": "no text"}
         customer_id = data.get("customer_id")
-        interactions = []
-        if customer_id:
-            rows = scope.query(
-                scope.path("interactions"),
-                where=[("customer_id", "==", customer_id)],
-                order_by="updated_at",
-                descending=True,
-                limit=20,
-            )
-            interactions = [entity_fields(d) for _, d in rows]
+        interactions = recent_interactions(scope, str(customer_id)) if customer_id else []
         now = datetime.now(UTC)
         run = WorkflowRun(
             run_id=run_id_for(str(tenant_id), f"event:{event_id}"),

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.capabilities.crm.readmodel import entity_fields
+from shared.capabilities.crm.readmodel import entity_fields, recent_interactions
 from shared.capabilities.workflows.models import (
     FINAL_STATUSES,
     ConversationTurn,
@@ -73,14 +73,7 @@ def _context(ctx: Ctx, body: StartRequest) -> WorkflowContext:
         customer = scope.get(scope.path("customers", customer_id))
         if customer is not None:
             customer = entity_fields(customer)
-        rows = scope.query(
-            scope.path("interactions"),
-            where=[("customer_id", "==", customer_id)],
-            order_by="updated_at",
-            descending=True,
-            limit=20,
-        )
-        interactions = [entity_fields(d) for _, d in rows]
+        interactions = recent_interactions(scope, customer_id)
     conversation = (
         [ConversationTurn(role="customer", content=str(data["message"]), at=datetime.now(UTC))]
         if kind == "interaction_triage"

@@ -16,15 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from shared.core.auth.rbac import Permission
-from shared.core.errors import AppError
-from shared.core.log import log_context
-from shared.core.tenancy.scope import TenantStore
 from shared.core.web.contract import JobBody
-from shared.edge.entrypoints import handle_service_call, job_tenants, scheduler_caller
+from shared.edge.entrypoints import for_each_tenant, handle_service_call, scheduler_caller
 
 if TYPE_CHECKING:
     import flask
 
+    from shared.core.tenancy.scope import TenantStore
     from shared.core.web.http import Response
     from shared.edge.services import Services
 
@@ -40,32 +38,23 @@ class InsightsJob(JobBody):
 
 
 def run_job(body: InsightsJob, services: Services) -> dict[str, Any]:
-    """Run the job for each tenant it covers; a tenant's permanent error is reported and the others
-    go on, a transient one raises (Scheduler retries)."""
-    job = body.job
+    """Run the job for each tenant it covers (:func:`~shared.edge.entrypoints.for_each_tenant`),
+    within one deadline for all of them."""
     deadline = time.monotonic() + body.max_seconds
-    store = services.store
-    results: dict[str, Any] = {}
-    for tenant_id in job_tenants(body, store):
-        scope = TenantStore(store, tenant_id)
-        with log_context(tenant_id=tenant_id, job=job):
-            try:
-                if job == "reembed":
-                    from shared.capabilities.knowledge.reembed import reembed
 
-                    results[tenant_id] = reembed(scope, services.embedder, deadline=deadline)
-                    continue
-                from shared.capabilities.insights.refresh import harvest, submit_refresh
+    def one(scope: TenantStore) -> Any:
+        if body.job == "reembed":
+            from shared.capabilities.knowledge.reembed import reembed
 
-                now = datetime.now(UTC)
-                harvested = harvest(scope, services.publisher, now)
-                submitted = submit_refresh(scope, services.batches, services.embedder, now)
-                results[tenant_id] = {"harvested": harvested, **submitted}
-            except AppError as exc:
-                if exc.retryable:
-                    raise
-                results[tenant_id] = {"skipped": exc.message}
-    return {"job": job, "tenants": results}
+            return reembed(scope, services.embedder, deadline=deadline)
+        from shared.capabilities.insights.refresh import harvest, submit_refresh
+
+        now = datetime.now(UTC)
+        harvested = harvest(scope, services.publisher, now)
+        submitted = submit_refresh(scope, services.batches, services.embedder, now)
+        return {"harvested": harvested, **submitted}
+
+    return {"job": body.job, "tenants": for_each_tenant(body, services.store, one)}
 
 
 def handle_job(request: flask.Request) -> Response:

@@ -16,15 +16,13 @@ from shared.capabilities.scoring.registry import ModelRegistry
 from shared.capabilities.scoring.service import train_from_read_model
 from shared.core.auth.rbac import Permission
 from shared.core.config import get_settings
-from shared.core.errors import AppError
-from shared.core.log import log_context
-from shared.core.tenancy.scope import TenantStore
 from shared.core.web.contract import Int, JobBody
-from shared.edge.entrypoints import handle_service_call, job_tenants, scheduler_caller
+from shared.edge.entrypoints import for_each_tenant, handle_service_call, scheduler_caller
 
 if TYPE_CHECKING:
     import flask
 
+    from shared.core.tenancy.scope import TenantStore
     from shared.core.web.http import Response
     from shared.edge.services import Services
 
@@ -39,54 +37,48 @@ class ScoringJob(JobBody):
 
 
 def run_job(body: ScoringJob, services: Services) -> dict[str, Any]:
-    """Run the job for each tenant it covers; a tenant's permanent error is reported and the others
-    go on, a transient one raises (Scheduler retries)."""
-    job, explain_top = body.job, body.explain_top
-    store = services.store
-    tenants = job_tenants(body, store)
-    results: dict[str, Any] = {}
-    for tenant_id in tenants:
-        scope = TenantStore(store, tenant_id)
-        with log_context(tenant_id=tenant_id, job=job):
-            try:
-                if job == "train":
-                    results[tenant_id] = train_from_read_model(scope)
-                    continue
-                if job == "batch_score":
-                    from shared.capabilities.scoring.batch import bigquery_client, score_open_leads
+    """Run the job for each tenant it covers (:func:`~shared.edge.entrypoints.for_each_tenant`)."""
 
-                    settings = get_settings()
-                    client = bigquery_client(settings)
-                    try:
-                        keep = explain_top
-                        run = score_open_leads(
-                            scope, client, settings.bigquery_dataset, keep_top=keep
-                        )
-                        result: dict[str, Any] = {k: v for k, v in run.items() if k != "top"}
-                        if keep:
-                            from shared.capabilities.scoring.explain import submit_explanations
+    def one(scope: TenantStore) -> Any:
+        if body.job == "train":
+            return train_from_read_model(scope)
+        if body.job == "batch_score":
+            return _batch_score(scope, body.explain_top, services)
+        return _drift(scope, body.retrain_on_drift, services)
 
-                            result["explanations"] = submit_explanations(
-                                services.batches, scope, run["run_id"], run["top"]
-                            )
-                        results[tenant_id] = result
-                    finally:
-                        client.close()  # type: ignore[no-untyped-call]
-                    continue
-                registry = ModelRegistry(scope)
-                champion = registry.assignment().champion
-                if champion is None:
-                    results[tenant_id] = {"status": "no model"}
-                    continue
-                report = drift.check(scope, registry.load(champion), services.publisher)
-                if report["alerts"] and body.retrain_on_drift:
-                    report["retrained"] = train_from_read_model(scope)
-                results[tenant_id] = report
-            except AppError as exc:
-                if exc.retryable:
-                    raise
-                results[tenant_id] = {"skipped": exc.message}
-    return {"job": job, "tenants": results}
+    return {"job": body.job, "tenants": for_each_tenant(body, services.store, one)}
+
+
+def _batch_score(scope: TenantStore, explain_top: int, services: Services) -> dict[str, Any]:
+    """Score the tenant's open leads from BigQuery; explain the top ``explain_top`` in a batch."""
+    from shared.capabilities.scoring.batch import bigquery_client, score_open_leads
+
+    settings = get_settings()
+    client = bigquery_client(settings)
+    try:
+        run = score_open_leads(scope, client, settings.bigquery_dataset, keep_top=explain_top)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+    result: dict[str, Any] = {k: v for k, v in run.items() if k != "top"}
+    if explain_top:
+        from shared.capabilities.scoring.explain import submit_explanations
+
+        result["explanations"] = submit_explanations(
+            services.batches, scope, run["run_id"], run["top"]
+        )
+    return result
+
+
+def _drift(scope: TenantStore, retrain: bool, services: Services) -> dict[str, Any]:
+    """Check the champion for drift, retraining on an alert when the job asks."""
+    registry = ModelRegistry(scope)
+    champion = registry.assignment().champion
+    if champion is None:
+        return {"status": "no model"}
+    report = drift.check(scope, registry.load(champion), services.publisher)
+    if report["alerts"] and retrain:
+        report["retrained"] = train_from_read_model(scope)
+    return report
 
 
 def handle_job(request: flask.Request) -> Response:
