@@ -61,9 +61,8 @@ def handle_pubsub_push(
     """Serve one Pub/Sub push: verify the push subscription's OIDC token (the identity in
     ``PUSH_SERVICE_ACCOUNT``, for this unit's ``SERVICE_AUDIENCE``; 401 or 403 otherwise, so
     Pub/Sub retries and then dead-letters), then run ``handle(envelope, message_id, services)`` on
-    the push
-    body (``{"message": {...}, "subscription": ...}``). 200 acknowledges; an exception (a
-    transient failure) answers 500 and Pub/Sub delivers again."""
+    the push body (``{"message": {...}, "subscription": ...}``) as one unit of work. 200
+    acknowledges; an exception (a transient failure) answers 500 and Pub/Sub delivers again."""
     from shared.core.auth.rbac import Permission, Role, require
     from shared.core.config import ENV_PUSH_SERVICE_ACCOUNT
     from shared.core.web.http import JSON_HEADERS, error_response, to_json
