@@ -261,16 +261,16 @@ def job_tenants(body: JobBody, store: DocumentStore) -> list[str]:
 
 
 def for_each_tenant(
-    body: JobBody, store: DocumentStore, work: Callable[[TenantStore], Any]
+    body: JobBody, store: DocumentStore, job: str, work: Callable[[TenantStore], Any]
 ) -> dict[str, Any]:
-    """Run a scheduled job's ``work`` on each tenant it covers (:func:`job_tenants`), each in its
-    tenant's log context. A tenant's permanent error is reported as ``{"skipped": reason}`` and
+    """Run the scheduled ``job``'s ``work`` on each tenant it covers (:func:`job_tenants`), each
+    in its tenant's log context. A tenant's permanent error is reported as ``{"skipped": reason}`` and
     the others go on; a transient one raises, so Cloud Scheduler runs the job again."""
     from shared.core.tenancy.scope import TenantStore
 
     results: dict[str, Any] = {}
     for tenant_id in job_tenants(body, store):
-        with log_context(tenant_id=tenant_id, job=str(getattr(body, "job", ""))):
+        with log_context(tenant_id=tenant_id, job=job):
             try:
                 results[tenant_id] = work(TenantStore(store, tenant_id))
             except AppError as exc:

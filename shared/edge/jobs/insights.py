@@ -54,7 +54,7 @@ def run_job(body: InsightsJob, services: Services) -> dict[str, Any]:
         submitted = submit_refresh(scope, services.batches, services.embedder, now)
         return {"harvested": harvested, **submitted}
 
-    return {"job": body.job, "tenants": for_each_tenant(body, services.store, one)}
+    return {"job": body.job, "tenants": for_each_tenant(body, services.store, body.job, one)}
 
 
 def handle_job(request: flask.Request) -> Response:

@@ -46,7 +46,7 @@ def run_job(body: ScoringJob, services: Services) -> dict[str, Any]:
             return _batch_score(scope, body.explain_top, services)
         return _drift(scope, body.retrain_on_drift, services)
 
-    return {"job": body.job, "tenants": for_each_tenant(body, services.store, one)}
+    return {"job": body.job, "tenants": for_each_tenant(body, services.store, body.job, one)}
 
 
 def _batch_score(scope: TenantStore, explain_top: int, services: Services) -> dict[str, Any]:
