@@ -69,7 +69,7 @@ def _default(value: Any) -> Any:
 def to_json(body: dict[str, Any] | BaseModel) -> str:
     """JSON text with datetimes as ISO 8601 (Flask's default would write RFC 1123 dates)."""
     if isinstance(body, BaseModel):
-        return body.model_dump_json()
+        return body.model_dump_json(by_alias=True)  # the wire names ("from", not from_)
     return json.dumps(body, default=_default)
 
 
@@ -102,7 +102,9 @@ def _as(value: BaseModel | None, model: type[M]) -> M:
     return value
 
 
-Handler = Callable[[RequestContext[Any]], tuple[dict[str, Any] | BaseModel, int]]
+# A handler answers its route's declared response model (checked per request, and for every
+# route table by tests/unit/test_routes.py) and the status.
+Handler = Callable[[RequestContext[Any]], tuple[BaseModel, int]]
 # A streaming route's handler validates, then returns the server-sent events to send.
 StreamHandler = Callable[[RequestContext[Any]], Iterator[str]]
 
@@ -298,7 +300,10 @@ def _serve(
             if route.stream:
                 events = cast("Iterator[str]", result)
                 return _event_stream(events, request_id)  # type: ignore[no-any-return]
-            body, status = cast("tuple[dict[str, Any] | BaseModel, int]", result)
+            body, status = cast("tuple[BaseModel, int]", result)
+            if route.response is not None and not isinstance(body, route.response):
+                # A route table bug, not the caller's: answered 500 and logged below.
+                raise TypeError(f"{route.pattern} answered {type(body).__name__}")
             if after is not None:
                 after()  # writes behind (usage records) land before the answer
             return to_json(body), status, {**JSON_HEADERS, "X-Request-ID": request_id}
@@ -314,11 +319,11 @@ def _serve(
         return error_response(exc, request_id)
     except Exception:  # noqa: BLE001 - the edge: a bug must answer 500 with a request id, not a stack trace
         _log.exception("unhandled error")
-        body = {
+        internal = {
             "error": {"code": "internal", "message": "internal error"},
             "request_id": request_id,
         }
-        return to_json(body), 500, {**JSON_HEADERS, "X-Request-ID": request_id}
+        return to_json(internal), 500, {**JSON_HEADERS, "X-Request-ID": request_id}
 
 
 def _event_stream(events: Iterator[str], request_id: str) -> Any:

@@ -155,7 +155,7 @@ def _items(ctx: Ctx, body: SubmitBody) -> list[BatchItem]:
     return out
 
 
-def submit(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def submit(ctx: Ctx) -> tuple[JobView, int]:
     """``POST /api/v1/ai/llm/batches``: Start a background LLM job of one template over many items
     (202)."""
     body = ctx.body(SubmitBody)
@@ -170,32 +170,35 @@ def submit(ctx: Ctx) -> tuple[dict[str, Any], int]:
         job_id=job_id_for(ctx.tenant_id, key),
         submitted_by=ctx.principal.subject,
     )
-    return job, 202
+    return JobView.model_validate(job), 202
 
 
-def get_job(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def get_job(ctx: Ctx) -> tuple[JobView, int]:
     """``GET /api/v1/ai/llm/batches/{batch_id}``: A background LLM job: state, counts, items with
     results."""
     query = ctx.query(JobQuery)
-    return ctx.services.batches.view(
+    view = ctx.services.batches.view(
         ctx.scope, ctx.params["batch_id"], limit=query.limit, after=query.after
-    ), 200
+    )
+    return JobView.model_validate(view), 200
 
 
-def list_jobs(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def list_jobs(ctx: Ctx) -> tuple[JobList, int]:
     """``GET /api/v1/ai/llm/batches``: The tenant's recent background LLM jobs."""
     limit = ctx.query(ListQuery).limit
     rows = ctx.scope.query(
         ctx.scope.path("llm_batches"), order_by="created_at", descending=True, limit=limit
     )
     keys = ("state", "mode", "feature", "created_at", "deadline_at", "completed_at", "total")
-    return {"batches": [{"batch_id": i, **{k: d.get(k) for k in keys}} for i, d in rows]}, 200
+    batches = [{"batch_id": i, **{k: d.get(k) for k in keys}} for i, d in rows]
+    return JobList.model_validate({"batches": batches}), 200
 
 
-def collect_now(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def collect_now(ctx: Ctx) -> tuple[JobView, int]:
     """``POST /api/v1/ai/llm/batches/{batch_id}/collect``: Collect a background LLM job now instead
     of at the next scheduled run."""
-    return ctx.services.batches.collect(ctx.scope, ctx.params["batch_id"]), 200
+    view = ctx.services.batches.collect(ctx.scope, ctx.params["batch_id"])
+    return JobView.model_validate(view), 200
 
 
 def collect_all(body: CollectJob, services: Services) -> dict[str, Any]:

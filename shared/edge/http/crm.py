@@ -58,7 +58,7 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def get_record(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def get_record(ctx: Ctx) -> tuple[CrmRecord, int]:
     """``GET /api/v1/ai/crm/{collection}/{record_id}``: One lead, customer, interaction or deal from
     the tenant's read model."""
     collection, record_id = ctx.params["collection"], ctx.params["record_id"]
@@ -66,10 +66,10 @@ def get_record(ctx: Ctx) -> tuple[dict[str, Any], int]:
     if doc is None:
         # The same answer whether the id is unknown or another tenant's: nothing leaks.
         raise NotFound(f"no {collection[:-1]} {record_id!r} in this tenant", field="record_id")
-    return _public(doc), 200
+    return CrmRecord.model_validate(_public(doc)), 200
 
 
-def list_interactions(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def list_interactions(ctx: Ctx) -> tuple[Interactions, int]:
     """``GET /api/v1/ai/crm/customers/{customer_id}/interactions``: A customer's interactions from
     the read model, newest first."""
     customer_id = ctx.params["customer_id"]
@@ -80,7 +80,8 @@ def list_interactions(ctx: Ctx) -> tuple[dict[str, Any], int]:
         descending=True,
         limit=ctx.query(InteractionsQuery).limit,
     )
-    return {"items": [_public(doc) for _, doc in rows], "customer_id": customer_id}, 200
+    items = [_public(doc) for _, doc in rows]
+    return Interactions.model_validate({"items": items, "customer_id": customer_id}), 200
 
 
 ROUTES = (

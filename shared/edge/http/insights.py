@@ -138,7 +138,7 @@ class CustomerInsights(InsightPage):
     customer_id: str
 
 
-def generate_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def generate_insights(ctx: Ctx) -> tuple[GeneratedInsights, int]:
     """``POST /api/v1/ai/insights/generate``: A customer's insights with recommendations and cited
     supporting data (stored ones while fresh)."""
     from shared.capabilities.insights.service import generate
@@ -153,19 +153,22 @@ def generate_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
         force=body.force,
         publisher=ctx.services.publisher,
     )
-    return {"customer_id": body.customer_id, "insights": insights}, 200
+    return GeneratedInsights.model_validate(
+        {"customer_id": body.customer_id, "insights": insights}
+    ), 200
 
 
-def customer_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def customer_insights(ctx: Ctx) -> tuple[CustomerInsights, int]:
     """``GET /api/v1/ai/insights/customer/{customer_id}``: One customer's stored insights."""
     from shared.capabilities.insights.service import list_insights
 
     customer_id = ctx.params["customer_id"]
     rows, cursor = list_insights(ctx.scope, customer_id=customer_id, limit=50)
-    return {"customer_id": customer_id, "insights": rows, "next_cursor": cursor}, 200
+    page = {"customer_id": customer_id, "insights": rows, "next_cursor": cursor}
+    return CustomerInsights.model_validate(page), 200
 
 
-def all_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def all_insights(ctx: Ctx) -> tuple[InsightPage, int]:
     """``GET /api/v1/ai/insights``: The tenant's stored insights, filtered by type, minimum impact
     and date."""
     from shared.capabilities.insights.service import list_insights
@@ -179,7 +182,7 @@ def all_insights(ctx: Ctx) -> tuple[dict[str, Any], int]:
         limit=query.limit,
         before=query.cursor,
     )
-    return {"insights": rows, "next_cursor": cursor}, 200
+    return InsightPage.model_validate({"insights": rows, "next_cursor": cursor}), 200
 
 
 def chat(ctx: Ctx) -> Iterator[str]:

@@ -120,7 +120,7 @@ def _kb(ctx: Ctx) -> KnowledgeBase:
     return KnowledgeBase(ctx.scope, ctx.services.embedder)
 
 
-def add_document(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def add_document(ctx: Ctx) -> tuple[Document, int]:
     """``POST /api/v1/ai/knowledge``: Add a document to the tenant's knowledge base: chunked,
     embedded, indexed (admin)."""
     body = ctx.body(AddDocument).root
@@ -133,28 +133,29 @@ def add_document(ctx: Ctx) -> tuple[dict[str, Any], int]:
         source=body.source or None,
         added_by=ctx.principal.subject,
     )
-    return meta, 201
+    return Document.model_validate(meta), 201
 
 
-def list_documents(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def list_documents(ctx: Ctx) -> tuple[Documents, int]:
     """``GET /api/v1/ai/knowledge``: The tenant's knowledge documents."""
-    return {"documents": _kb(ctx).documents()}, 200
+    return Documents.model_validate({"documents": _kb(ctx).documents()}), 200
 
 
-def delete_document(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def delete_document(ctx: Ctx) -> tuple[Deleted, int]:
     """``DELETE /api/v1/ai/knowledge/{doc_id}``: Remove a knowledge document and its chunks
     (admin)."""
     doc_id = ctx.params["doc_id"]
     _kb(ctx).delete(doc_id)
-    return {"deleted": doc_id}, 200
+    return Deleted(deleted=doc_id), 200
 
 
-def search(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def search(ctx: Ctx) -> tuple[SearchResults, int]:
     """``POST /api/v1/ai/knowledge/search``: Hybrid retrieval over the tenant's knowledge base, with
     citations."""
     body = ctx.body(SearchBody)
     hits = _kb(ctx).search(body.query, k=body.k)
-    return {"results": [{**h.citation(), "score": h.score} for h in hits]}, 200
+    results = [{**h.citation(), "score": h.score} for h in hits]
+    return SearchResults.model_validate({"results": results}), 200
 
 
 _BASE = "/api/v1/ai/knowledge"

@@ -114,7 +114,7 @@ class TemplateVersions(ResponseBody):
     """A template's versions and the share of traffic each gets."""
 
     template_id: str
-    traffic_percent: dict[str, Any]
+    traffic_percent: dict[str, int] = Field(description="Percent of traffic per version")
     versions: list[dict[str, Any]]
 
 
@@ -181,45 +181,50 @@ def _describe(template: PromptTemplate, *, full: bool) -> dict[str, Any]:
     return out
 
 
-def list_prompts(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def _shares(tid: str) -> dict[str, int]:
+    # Versions are numbers; JSON object keys are strings.
+    return {str(v): p for v, p in default_registry().shares(tid).items()}
+
+
+def list_prompts(ctx: Ctx) -> tuple[TemplateList, int]:
     """``GET /api/v1/ai/prompts``: Every prompt template, its versions and traffic shares."""
     registry = default_registry()
-    return {
-        "templates": [
-            {
-                "template_id": tid,
-                "traffic_percent": registry.shares(tid),
-                "versions": [_describe(t, full=False) for t in registry.versions(tid)],
-            }
-            for tid in registry.ids()
-        ]
-    }, 200
+    templates = [
+        {
+            "template_id": tid,
+            "traffic_percent": _shares(tid),
+            "versions": [_describe(t, full=False) for t in registry.versions(tid)],
+        }
+        for tid in registry.ids()
+    ]
+    return TemplateList.model_validate({"templates": templates}), 200
 
 
-def get_prompt(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def get_prompt(ctx: Ctx) -> tuple[TemplateVersions, int]:
     """``GET /api/v1/ai/prompts/{template_id}``: Each version of one prompt template in full."""
     registry = default_registry()
     tid = ctx.params["template_id"]
-    return {
-        "template_id": tid,
-        "traffic_percent": registry.shares(tid),
-        "versions": [_describe(t, full=True) for t in registry.versions(tid)],
-    }, 200
+    versions = [_describe(t, full=True) for t in registry.versions(tid)]
+    return TemplateVersions.model_validate(
+        {"template_id": tid, "traffic_percent": _shares(tid), "versions": versions}
+    ), 200
 
 
-def _overrides_view(tid: str, saved: dict[str, Any]) -> dict[str, Any]:
+def _overrides_view(tid: str, saved: dict[str, Any]) -> Overrides:
     template = default_registry().get(tid)
-    return {
-        "template_id": tid,
-        "overridable": {k: v.model_dump() for k, v in template.overridable.items()},
-        "values": saved.get("values", {}),
-        "revision": saved.get("revision", 0),
-        "updated_by": saved.get("updated_by"),
-        "updated_at": saved.get("updated_at"),
-    }
+    return Overrides.model_validate(
+        {
+            "template_id": tid,
+            "overridable": {k: v.model_dump() for k, v in template.overridable.items()},
+            "values": saved.get("values", {}),
+            "revision": saved.get("revision", 0),
+            "updated_by": saved.get("updated_by"),
+            "updated_at": saved.get("updated_at"),
+        }
+    )
 
 
-def get_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def get_overrides(ctx: Ctx) -> tuple[Overrides, int]:
     """``GET /api/v1/ai/prompts/{template_id}/overrides``: The tenant's overrides of a template
     (admin)."""
     tid = ctx.params["template_id"]
@@ -227,7 +232,7 @@ def get_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
     return _overrides_view(tid, OverrideStore(ctx.scope).get(tid)), 200
 
 
-def put_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def put_overrides(ctx: Ctx) -> tuple[Overrides, int]:
     """``PUT /api/v1/ai/prompts/{template_id}/overrides``: Set the tenant's overrides of a template,
     validated against what it declares (admin)."""
     tid = ctx.params["template_id"]
@@ -240,7 +245,7 @@ def put_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
     return _overrides_view(tid, saved), 200
 
 
-def delete_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def delete_overrides(ctx: Ctx) -> tuple[Overrides, int]:
     """``DELETE /api/v1/ai/prompts/{template_id}/overrides``: Drop the tenant's overrides of a
     template (admin)."""
     tid = ctx.params["template_id"]
@@ -249,7 +254,7 @@ def delete_overrides(ctx: Ctx) -> tuple[dict[str, Any], int]:
     return _overrides_view(tid, {}), 200
 
 
-def preview(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def preview(ctx: Ctx) -> tuple[Preview, int]:
     """``POST /api/v1/ai/prompts/{template_id}/preview``: The request a template sends for given
     variables with the tenant's overrides (admin)."""
     body = ctx.body(PreviewBody)
@@ -261,17 +266,21 @@ def preview(ctx: Ctx) -> tuple[dict[str, Any], int]:
         routing_key=body.routing_key,
     )
     req = rendered.request
-    return {
-        "template": rendered.template.ref,
-        "tier": req.tier,
-        "max_tokens": req.max_tokens,
-        "system": req.system,
-        "messages": [m.model_dump(include={"role", "content", "trusted"}) for m in req.messages],
-        "response_schema": req.response_schema,
-    }, 200
+    return Preview.model_validate(
+        {
+            "template": rendered.template.ref,
+            "tier": req.tier,
+            "max_tokens": req.max_tokens,
+            "system": req.system,
+            "messages": [
+                m.model_dump(include={"role", "content", "trusted"}) for m in req.messages
+            ],
+            "response_schema": req.response_schema,
+        }
+    ), 200
 
 
-def post_outcome(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def post_outcome(ctx: Ctx) -> tuple[Outcome, int]:
     """``POST /api/v1/ai/prompts/{template_id}/outcomes``: Record a reviewer's decision on one
     output: approved, edited or rejected."""
     body = ctx.body(OutcomeBody)
@@ -282,10 +291,10 @@ def post_outcome(ctx: Ctx) -> tuple[dict[str, Any], int]:
         body.outcome,
         ref=body.ref,
     )
-    return {**doc, "recorded_by": ctx.principal.subject}, 201
+    return Outcome.model_validate({**doc, "recorded_by": ctx.principal.subject}), 201
 
 
-def get_report(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def get_report(ctx: Ctx) -> tuple[Report, int]:
     """``GET /api/v1/ai/prompts/{template_id}/report``: Tokens, cost, latency, error, schema-valid
     and approval rates per template version."""
     today = datetime.now(UTC).date()
@@ -293,7 +302,8 @@ def get_report(ctx: Ctx) -> tuple[dict[str, Any], int]:
         ctx.query(ReportQuery).since or today - timedelta(30), today - timedelta(REPORT_DAYS)
     )
     since = datetime(since_day.year, since_day.month, since_day.day, tzinfo=UTC)
-    return template_report(ctx.scope, ctx.params["template_id"], since=since), 200
+    report = template_report(ctx.scope, ctx.params["template_id"], since=since)
+    return Report.model_validate(report), 200
 
 
 _BASE = "/api/v1/ai/prompts"

@@ -108,29 +108,29 @@ class DriftReport(ResponseBody):
     alerts: list[str] = Field(default_factory=list)
 
 
-def get_drift(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def get_drift(ctx: Ctx) -> tuple[DriftReport, int]:
     """``GET /api/v1/ai/scoring/drift``: The latest drift check of the champion model."""
     latest = ctx.scope.query(
         ctx.scope.path("scoring_drift"), order_by="checked_at", descending=True, limit=1
     )
     if not latest:
-        return {"status": "none"}, 200
-    return latest[0][1], 200
+        return DriftReport(status="none"), 200
+    return DriftReport.model_validate(latest[0][1]), 200
 
 
 def _scorer(ctx: Ctx) -> LeadScorer:
     return LeadScorer(ctx.scope, publisher=ctx.services.publisher)
 
 
-def score_one(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def score_one(ctx: Ctx) -> tuple[LeadScoreResult, int]:
     """``POST /api/v1/ai/scoring/leads``: Score one lead by id from the read model, or from fields
     in the body."""
     body = ctx.body(ScoreLead)
     result = _scorer(ctx).score(body.lead_id, body.fields, force=body.force)
-    return result.model_dump(mode="json"), 200
+    return result, 200
 
 
-def score_batch(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def score_batch(ctx: Ctx) -> tuple[BatchScores, int]:
     """``POST /api/v1/ai/scoring/leads/batch``: Score up to 1,000 leads; per-item errors."""
     leads = ctx.body(ScoreBatch).leads
     results, errors = [], []
@@ -140,42 +140,39 @@ def score_batch(ctx: Ctx) -> tuple[dict[str, Any], int]:
             errors.append({"index": i, "lead_id": lead.lead_id, "error": outcome.to_dict()})
         else:
             results.append(outcome.model_dump(mode="json"))
-    return {"results": results, "errors": errors}, 200
+    return BatchScores.model_validate({"results": results, "errors": errors}), 200
 
 
-def get_score(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def get_score(ctx: Ctx) -> tuple[LeadScoreResult, int]:
     """``GET /api/v1/ai/scoring/leads/{lead_id}``: The latest score of a lead, with expires_at."""
-    return _scorer(ctx).latest(ctx.params["lead_id"]).model_dump(mode="json"), 200
+    return _scorer(ctx).latest(ctx.params["lead_id"]), 200
 
 
-def list_models(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def list_models(ctx: Ctx) -> tuple[ModelList, int]:
     """``GET /api/v1/ai/scoring/models``: Model versions, metrics, champion and challenger."""
     registry = ModelRegistry(ctx.scope)
-    return {
-        "assignment": registry.assignment().model_dump(mode="json"),
-        "models": [r.model_dump(mode="json") for r in registry.list()],
-    }, 200
+    return ModelList(assignment=registry.assignment(), models=registry.list()), 200
 
 
-def train_now(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def train_now(ctx: Ctx) -> tuple[TrainReport, int]:
     """``POST /api/v1/ai/scoring/models/train``: Train from the read model; promote only a better
     model."""
-    return train_from_read_model(ctx.scope), 200
+    return TrainReport.model_validate(train_from_read_model(ctx.scope)), 200
 
 
-def ab_test(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def ab_test(ctx: Ctx) -> tuple[AbTestReport, int]:
     """``POST /api/v1/ai/scoring/models/test``: Start or report an A/B test of a challenger against
     the champion."""
     body = ctx.body(AbTestBody)
     if body.challenger is not None:
         ModelRegistry(ctx.scope).start_test(body.challenger, body.share)
-    return abtest.report(ctx.scope), 200
+    return AbTestReport.model_validate(abtest.report(ctx.scope)), 200
 
 
-def promote(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def promote(ctx: Ctx) -> tuple[Assignment, int]:
     """``POST /api/v1/ai/scoring/models/{version}/promote``: Make a model version the champion."""
     version = ctx.params["version"]
-    return ModelRegistry(ctx.scope).promote(version).model_dump(mode="json"), 200
+    return ModelRegistry(ctx.scope).promote(version), 200
 
 
 _BASE = "/api/v1/ai/scoring"

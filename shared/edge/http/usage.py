@@ -101,7 +101,7 @@ class Policy(ResponseBody):
     trace_content: bool
 
 
-def get_usage(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def get_usage(ctx: Ctx) -> tuple[Usage, int]:
     """``GET /api/v1/ai/usage``: A tenant's LLM usage and cost by day, feature, model and CRM object
     type, with its budget."""
     today = datetime.now(UTC).date()
@@ -123,41 +123,43 @@ def get_usage(ctx: Ctx) -> tuple[dict[str, Any], int]:
             merge_sum(total, agg)
     policy = ctx.services.policies.get(ctx.tenant_id)
     budget = ledger.budget_state(ctx.tenant_id)
-    return {
-        "tenant_id": ctx.tenant_id,
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "total": total.get("total", {}),
-        "by_day": days,
-        "by_feature": total.get("by_feature", {}),
-        "by_model": total.get("by_model", {}),
-        "by_object_type": total.get("by_object_type", {}),
-        "budget": {
-            "period": today.strftime("%Y-%m"),
-            "limits": policy.model_dump(
-                mode="json", include={"budget", "feature_budgets", "degrade_to_tier"}
-            ),
-            "used": budget.get("total", {}),
-            "by_feature": budget.get("features", {}),
-            "alerts_sent": budget.get("alerts_sent", []),
-        },
-    }, 200
+    return Usage.model_validate(
+        {
+            "tenant_id": ctx.tenant_id,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "total": total.get("total", {}),
+            "by_day": days,
+            "by_feature": total.get("by_feature", {}),
+            "by_model": total.get("by_model", {}),
+            "by_object_type": total.get("by_object_type", {}),
+            "budget": {
+                "period": today.strftime("%Y-%m"),
+                "limits": policy.model_dump(
+                    mode="json", include={"budget", "feature_budgets", "degrade_to_tier"}
+                ),
+                "used": budget.get("total", {}),
+                "by_feature": budget.get("features", {}),
+                "alerts_sent": budget.get("alerts_sent", []),
+            },
+        }
+    ), 200
 
 
-def get_object_usage(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def get_object_usage(ctx: Ctx) -> tuple[ObjectUsage, int]:
     """``GET /api/v1/ai/usage/objects/{object_ref}``: LLM usage of one CRM object (lead:ID,
     customer:ID, workflow_run:ID)."""
     ref = ctx.params["object_ref"]
     doc = ctx.scope.get(ctx.scope.path("llm_usage_objects", ref)) or {}
-    return {"object": ref, "usage": doc}, 200
+    return ObjectUsage.model_validate({"object": ref, "usage": doc}), 200
 
 
-def get_policy(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def get_policy(ctx: Ctx) -> tuple[Policy, int]:
     """``GET /api/v1/ai/usage/policy``: The tenant's LLM policy: budgets, degradation, guards."""
-    return ctx.services.policies.get(ctx.tenant_id).model_dump(mode="json"), 200
+    return Policy.model_validate(ctx.services.policies.get(ctx.tenant_id).model_dump()), 200
 
 
-def put_policy(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def put_policy(ctx: Ctx) -> tuple[Policy, int]:
     """``PUT /api/v1/ai/usage/policy``: Set the tenant's LLM policy (admin)."""
     policy = LLMPolicy.model_validate(ctx.body(PolicyBody).model_dump())
     if policy.degrade_to_tier is not None:
@@ -166,7 +168,7 @@ def put_policy(ctx: Ctx) -> tuple[dict[str, Any], int]:
         except InvalidInput as exc:
             raise InvalidInput(exc.message, field="degrade_to_tier") from exc
     ctx.services.policies.put(ctx.tenant_id, policy)
-    return policy.model_dump(mode="json"), 200
+    return Policy.model_validate(policy.model_dump()), 200
 
 
 ROUTES = (

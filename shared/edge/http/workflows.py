@@ -90,7 +90,7 @@ def _context(ctx: Ctx, body: StartRequest) -> WorkflowContext:
     )
 
 
-def start(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def start(ctx: Ctx) -> tuple[RunView, int]:
     """``POST /api/v1/ai/workflows``: Start a workflow run (202); Idempotency-Key makes a repeat
     return the same run."""
     body = ctx.body(StartBody).root
@@ -105,7 +105,7 @@ def start(ctx: Ctx) -> tuple[dict[str, Any], int]:
         created_at=now,
         updated_at=now,
     )
-    return _start_run(ctx, run), 202
+    return RunView.model_validate(_start_run(ctx, run)), 202
 
 
 def _start_run(ctx: Ctx, run: WorkflowRun) -> dict[str, Any]:
@@ -118,13 +118,13 @@ def _start_run(ctx: Ctx, run: WorkflowRun) -> dict[str, Any]:
     return stored.public()
 
 
-def get_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def get_run(ctx: Ctx) -> tuple[RunView, int]:
     """``GET /api/v1/ai/workflows/{run_id}``: A run: status, steps, agent actions, pending human
     task, tokens, cost."""
-    return RunStore(ctx.scope).get(ctx.params["run_id"]).public(), 200
+    return RunView.model_validate(RunStore(ctx.scope).get(ctx.params["run_id"]).public()), 200
 
 
-def list_runs(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def list_runs(ctx: Ctx) -> tuple[RunPage, int]:
     """``GET /api/v1/ai/workflows``: The tenant's workflow runs, newest first, filtered by status,
     type or customer."""
     query = ctx.query(ListQuery)
@@ -135,7 +135,7 @@ def list_runs(ctx: Ctx) -> tuple[dict[str, Any], int]:
         limit=query.limit,
         before=query.cursor,
     )
-    return {"runs": [r.public() for r in runs], "next_cursor": cursor}, 200
+    return RunPage.model_validate({"runs": [r.public() for r in runs], "next_cursor": cursor}), 200
 
 
 def _check_may_act(ctx: Ctx, run: WorkflowRun) -> None:
@@ -152,7 +152,7 @@ def _check_may_act(ctx: Ctx, run: WorkflowRun) -> None:
         )
 
 
-def continue_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def continue_run(ctx: Ctx) -> tuple[RunView, int]:
     """``PUT /api/v1/ai/workflows/{run_id}/continue``: The human's decision on the pending task (409
     when stale or already decided)."""
     run_id = ctx.params["run_id"]
@@ -190,10 +190,10 @@ def continue_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
     run = runs.update(run_id, change)
     runs.publish(run, "workflow.status_changed", decision=decision)
     enqueue_slice(ctx.services.tasks, get_settings().workflow_runner_url, run, run.slice)
-    return run.public(), 202
+    return RunView.model_validate(run.public()), 202
 
 
-def cancel_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def cancel_run(ctx: Ctx) -> tuple[RunView, int]:
     """``DELETE /api/v1/ai/workflows/{run_id}``: Cancel a run at its next step boundary."""
     run_id = ctx.params["run_id"]
     runs = RunStore(ctx.scope, ctx.services.publisher)
@@ -210,23 +210,23 @@ def cancel_run(ctx: Ctx) -> tuple[dict[str, Any], int]:
     run = runs.update(run_id, change)
     if run.status == "cancelled":
         runs.publish(run, "workflow.status_changed")
-    return run.public(), 202
+    return RunView.model_validate(run.public()), 202
 
 
-def get_trigger_settings(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def get_trigger_settings(ctx: Ctx) -> tuple[Triggers, int]:
     """``GET /api/v1/ai/workflow-triggers``: Which CRM events start which workflows for the
     tenant."""
     from shared.capabilities.workflows.triggers import get_triggers
 
-    return get_triggers(ctx.scope).model_dump(), 200
+    return Triggers.model_validate(get_triggers(ctx.scope).model_dump()), 200
 
 
-def put_trigger_settings(ctx: Ctx) -> tuple[dict[str, Any], int]:
+def put_trigger_settings(ctx: Ctx) -> tuple[Triggers, int]:
     """``PUT /api/v1/ai/workflow-triggers``: Set which CRM events start which workflows (admin)."""
     from shared.capabilities.workflows.triggers import put_triggers
 
     settings = TriggerSettings.model_validate(ctx.body(TriggersBody).model_dump())
-    return put_triggers(ctx.scope, settings).model_dump(), 200
+    return Triggers.model_validate(put_triggers(ctx.scope, settings).model_dump()), 200
 
 
 _BASE = "/api/v1/ai/workflows"

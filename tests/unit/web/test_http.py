@@ -12,7 +12,7 @@ from shared.core.auth.tokens import TokenVerifier
 from shared.core.errors import TransientError
 from shared.core.store import MemoryStore
 from shared.core.web import RequestContext, Route, dispatch
-from shared.core.web.contract import Fields, Id, JsonObject, Request
+from shared.core.web.contract import Fields, Id, JsonObject, Request, ResponseBody
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -20,15 +20,25 @@ if TYPE_CHECKING:
     from tests.conftest import TokenFactory
 
 
-def _ok(ctx: RequestContext[None]) -> tuple[dict[str, Any], int]:
-    return {"tenant": ctx.tenant_id, "id": ctx.params["item_id"]}, 200
+class Found(ResponseBody):
+    id: str
+    tenant: str
 
 
-def _flaky(ctx: RequestContext[None]) -> tuple[dict[str, Any], int]:
+class Echoed(ResponseBody):
+    id: str
+    name: str
+
+
+def _ok(ctx: RequestContext[None]) -> tuple[Found, int]:
+    return Found(tenant=ctx.tenant_id, id=ctx.params["item_id"]), 200
+
+
+def _flaky(ctx: RequestContext[None]) -> tuple[Found, int]:
     raise TransientError("busy")
 
 
-def _bug(ctx: RequestContext[None]) -> tuple[dict[str, Any], int]:
+def _bug(ctx: RequestContext[None]) -> tuple[Found, int]:
     raise ZeroDivisionError
 
 
@@ -40,19 +50,21 @@ class Item(Request):
     tags: list[Id] = Field(default_factory=list, max_length=3)
 
 
-def _echo(ctx: RequestContext[None]) -> tuple[dict[str, Any], int]:
+def _echo(ctx: RequestContext[None]) -> tuple[Echoed, int]:
     item = ctx.body(Item)
-    return {"id": ctx.params["item_id"], **item.model_dump()}, 201
+    return Echoed.model_validate({"id": ctx.params["item_id"], **item.model_dump()}), 201
 
 
 ROUTES = (
-    Route("GET", "/api/v1/ai/items/{item_id}", Permission.CRM_READ, _ok),
+    Route("GET", "/api/v1/ai/items/{item_id}", Permission.CRM_READ, _ok, response=Found),
     Route("POST", "/api/v1/ai/items/{item_id}", Permission.WORKFLOWS_RUN, _ok),
     Route(
         "PUT", "/api/v1/ai/items/{item_id}", Permission.CRM_READ, _echo, body=Item, max_body=30_000
     ),
     Route("GET", "/api/v1/ai/flaky", Permission.CRM_READ, _flaky),
     Route("GET", "/api/v1/ai/bug", Permission.CRM_READ, _bug),
+    # Declares one model, answers another: a route table bug.
+    Route("GET", "/api/v1/ai/mismatch/{item_id}", Permission.CRM_READ, _ok, response=Echoed),
 )
 
 
@@ -97,6 +109,17 @@ def test_status_mapping(call: Any, make_token: TokenFactory) -> None:
     assert status == 503 and headers["Retry-After"]
     body, status, _ = call("GET", "/api/v1/ai/bug", viewer)
     assert status == 500 and body["error"]["code"] == "internal" and body["request_id"]
+
+
+def test_an_answer_that_is_not_the_declared_model_is_a_bug(
+    call: Any, make_token: TokenFactory
+) -> None:
+    body, status, _ = call("GET", "/api/v1/ai/mismatch/i1", make_token("acme", ["viewer"]))
+    assert status == 500 and body["error"]["code"] == "internal"
+    assert call("GET", "/api/v1/ai/items/i1", make_token("acme", ["viewer"]))[0] == {
+        "tenant": "acme",
+        "id": "i1",
+    }
 
 
 def test_a_valid_body_reaches_the_handler_typed(call: Any, make_token: TokenFactory) -> None:
