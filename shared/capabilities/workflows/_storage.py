@@ -1,7 +1,6 @@
-"""The storage half of :class:`~shared.capabilities.workflows.checkpoint.FirestoreSaver`: document paths,
-values inline in their checkpoint (or spilled to version-keyed blobs and chunks past Firestore's
-document limits), one pending-writes document per checkpoint, the thread's fencing lease, and
-the commit that writes a step at once.
+"""The storage half of :class:`~shared.capabilities.workflows.checkpoint.FirestoreSaver`: one
+pending-writes document per checkpoint, the thread's fencing lease, and the commit that writes a
+step at once (paths and payloads: :mod:`~shared.capabilities.workflows._payloads`).
 
 Deferred writes (``defer_writes=True``, and only under a lease token): the owner of the lease is
 the thread's only writer, so what this process wrote or read is the state; nothing is read back.
@@ -13,14 +12,19 @@ a process killed between a task's end and that commit runs the task again.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from langgraph.checkpoint.base import WRITES_IDX_MAP, BaseCheckpointSaver, writes_sort_key
+from langgraph.checkpoint.base import WRITES_IDX_MAP, writes_sort_key
 
-from shared.core.errors import Conflict, TransientError
+from shared.capabilities.workflows._payloads import (
+    DOC_BYTES,
+    INLINE_BYTES,
+    PayloadStorage,
+    key_hash,
+)
+from shared.core.errors import Conflict
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -36,10 +40,6 @@ if TYPE_CHECKING:
         [Transaction, list[tuple[str, str, Any]]], Callable[[], None] | None
     ]
 
-CHUNK_BYTES = 900_000  # one chunk document's payload (Firestore documents: 1 MiB)
-INLINE_BYTES = 32_000  # a value up to this size stays inside its checkpoint or writes document
-DOC_BYTES = 700_000  # inline payload per document; values past it spill to their own documents
-REQUEST_BYTES = 3_000_000  # per batched write (the emulator takes 4 MiB, Firestore 10 MiB)
 _IN_LIMIT = 30  # Firestore's limit on values in an "in" filter
 
 Key = tuple[str, str, str]  # (thread, namespace, checkpoint id)
@@ -51,10 +51,6 @@ class LeaseLost(Conflict):
     """Another runner holds a newer lease on this thread; this one must stop."""
 
     code = "lease_lost"
-
-
-def _h(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
 def _merge(entries: dict[tuple[str, int], Entry], new: list[Entry]) -> list[Entry]:
@@ -70,7 +66,7 @@ def _merge(entries: dict[tuple[str, int], Entry], new: list[Entry]) -> list[Entr
     return taken
 
 
-class SaverStorage(BaseCheckpointSaver[int]):
+class SaverStorage(PayloadStorage):
     """Where a saver's documents live and how they are written."""
 
     def __init__(
@@ -93,12 +89,7 @@ class SaverStorage(BaseCheckpointSaver[int]):
         Raises:
             ValueError: ``root`` is not a document path.
         """
-        super().__init__()
-        self._root = root.strip("/")
-        if len(self._root.split("/")) % 2:
-            raise ValueError(f"root must be a document path like 'langgraph/default', got {root!r}")
-        self._store = store
-        self._ttl = ttl
+        super().__init__(store, root, ttl)
         self._defer = defer_writes
         self._on_commit = on_commit
         self._lease_doc = lease_doc
@@ -110,119 +101,12 @@ class SaverStorage(BaseCheckpointSaver[int]):
         self._latest: dict[tuple[str, str], dict[str, Any] | None] = {}
 
     # --- paths ----------------------------------------------------------------------------------
-    def _col(self, name: str) -> str:
-        return f"{self._root}/{name}"
-
-    def _doc(self, name: str, doc_id: str) -> str:
-        return f"{self._root}/{name}/{doc_id}"
-
-    def _expiry(self) -> dict[str, Any]:
-        return {"expires_at": datetime.now(UTC) + self._ttl} if self._ttl else {}
-
     def _deferred(self, config: RunnableConfig) -> bool:
         return self._defer and config["configurable"].get("lease_token") is not None
 
-    # --- payloads: inline, or spilled to chunk documents ------------------------------------------
-    def _spill(
-        self, key: str, thread: str, data: bytes
-    ) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
-        """The chunk documents (keyed ``{key}-{n}``) holding ``data``, and how many there are."""
-        parts = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
-        docs = [
-            (
-                self._doc("blob_chunks", f"{key}-{n}"),
-                {"thread_id": thread, "data": part, **self._expiry()},
-            )
-            for n, part in enumerate(parts)
-        ]
-        return len(parts), docs
-
-    def _read_payload(self, key: str, doc: dict[str, Any]) -> Any:
-        if "chunks" in doc:
-            parts = self._store.get_many(
-                [self._doc("blob_chunks", f"{key}-{n}") for n in range(int(doc["chunks"]))]
-            )
-            if any(p is None for p in parts):
-                raise TransientError(f"a chunk of checkpoint value {key} is missing")
-            data = b"".join(bytes(p["data"]) for p in parts if p is not None)
-        else:
-            data = bytes(doc["data"])
-        return self.serde.loads_typed((doc["type"], data))
-
-    def _set_sized(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
-        """Write ``docs`` in as few batches as the request size cap allows."""
-        batch: list[tuple[str, dict[str, Any]]] = []
-        size = 0
-        for path, data in docs:
-            weight = 1_000 + sum(len(v) for v in data.values() if isinstance(v, bytes))
-            if batch and size + weight > REQUEST_BYTES:
-                self._store.set_many(batch)
-                batch, size = [], 0
-            batch.append((path, data))
-            size += weight
-        if batch:
-            self._store.set_many(batch)
-
-    def _drop_chunks(self, key: str, doc: dict[str, Any]) -> None:
-        for n in range(int(doc.get("chunks", 0))):
-            self._store.delete(self._doc("blob_chunks", f"{key}-{n}"))
-
-    # --- channel values: inline in the checkpoint, large ones in blobs per version ---------------
-    def _blob_id(self, thread: str, ns: str, channel: str, version: Any) -> str:
-        return _h(thread, ns, channel, str(version))
-
-    def _values_fields(
-        self, thread: str, ns: str, checkpoint: dict[str, Any]
-    ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-        """The checkpoint document's ``values`` (inline) and ``blobs`` (channel names) fields, and
-        the blob documents to write first. A value larger than ``INLINE_BYTES`` always lives in a
-        blob keyed by its version, so it is written once and shared by every checkpoint."""
-        versions = checkpoint.get("channel_versions", {})
-        inline: list[dict[str, Any]] = []
-        spilled: list[str] = []
-        ahead: list[tuple[str, dict[str, Any]]] = []
-        used = 0
-        for channel, value in checkpoint.get("channel_values", {}).items():
-            kind, data = self.serde.dumps_typed(value)
-            if len(data) <= INLINE_BYTES and used + len(data) <= DOC_BYTES:
-                inline.append({"channel": channel, "type": kind, "data": data})
-                used += len(data)
-                continue
-            blob_id = self._blob_id(thread, ns, channel, versions.get(channel))
-            base = {
-                "thread_id": thread,
-                "checkpoint_ns": ns,
-                "channel": channel,
-                "version": str(versions.get(channel)),
-                "type": kind,
-                **self._expiry(),
-            }
-            if len(data) <= CHUNK_BYTES:
-                ahead.append((self._doc("blobs", blob_id), {**base, "data": data}))
-            else:
-                count, chunks = self._spill(blob_id, thread, data)
-                ahead += [*chunks, (self._doc("blobs", blob_id), {**base, "chunks": count})]
-            spilled.append(channel)
-        return {"values": inline, "blobs": spilled}, ahead
-
-    def _load_values(self, doc: dict[str, Any], versions: dict[str, Any]) -> dict[str, Any]:
-        thread, ns = doc["thread_id"], doc["checkpoint_ns"]
-        values = {
-            v["channel"]: self.serde.loads_typed((v["type"], bytes(v["data"])))
-            for v in doc.get("values", [])
-        }
-        channels = [c for c in doc.get("blobs", []) if c in versions]
-        ids = [self._blob_id(thread, ns, c, versions[c]) for c in channels]
-        found = self._store.get_many([self._doc("blobs", i) for i in ids]) if ids else []
-        for channel, blob_id, blob in zip(channels, ids, found, strict=True):
-            if blob is None:
-                raise TransientError(f"the value of channel {channel!r} of {thread} is missing")
-            values[channel] = self._read_payload(blob_id, blob)
-        return values
-
     # --- pending writes: one document per checkpoint ----------------------------------------------
     def _writes_path(self, key: Key) -> str:
-        return self._doc("writes", _h(*key))
+        return self._doc("writes", key_hash(*key))
 
     def _entries(
         self, key: Key, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
@@ -243,7 +127,7 @@ class SaverStorage(BaseCheckpointSaver[int]):
             if len(data) <= INLINE_BYTES:
                 entries.append({**entry, "type": kind, "data": data})
                 continue
-            count, docs = self._spill(_h(*key, task_id, str(idx)), key[0], data)
+            count, docs = self._spill(key_hash(*key, task_id, str(idx)), key[0], data)
             chunks += docs
             entries.append({**entry, "type": kind, "chunks": count})
         self._set_sized(chunks)
@@ -257,7 +141,7 @@ class SaverStorage(BaseCheckpointSaver[int]):
         stored, chunks, used = [], [], 0
         for entry in entries.values():
             if "data" in entry and used + len(entry["data"]) > DOC_BYTES:
-                wid = _h(*key, entry["task_id"], str(entry["idx"]))
+                wid = key_hash(*key, entry["task_id"], str(entry["idx"]))
                 count, docs = self._spill(wid, key[0], bytes(entry["data"]))
                 chunks += docs
                 entry = {k: v for k, v in entry.items() if k != "data"} | {"chunks": count}
@@ -293,11 +177,11 @@ class SaverStorage(BaseCheckpointSaver[int]):
     def _value(self, key: Key, entry: Entry) -> Any:
         if "value" in entry:
             return entry["value"]
-        return self._read_payload(_h(*key, entry["task_id"], str(entry["idx"])), entry)
+        return self._read_payload(key_hash(*key, entry["task_id"], str(entry["idx"])), entry)
 
     # --- leases and the commit ------------------------------------------------------------------
     def _lease_path(self, thread: str) -> str:
-        return self._lease_doc or self._doc("threads", _h(thread))
+        return self._lease_doc or self._doc("threads", key_hash(thread))
 
     def acquire_lease(self, thread_id: str) -> int:
         """A new fencing token for ``thread_id``; every older token is refused from now on."""
@@ -403,7 +287,7 @@ class SaverStorage(BaseCheckpointSaver[int]):
         key = (doc["thread_id"], doc["checkpoint_ns"], doc["checkpoint_id"])
         stored = self._store.get(self._writes_path(key))
         for entry in (stored or {}).get("entries", []):
-            self._drop_chunks(_h(*key, entry["task_id"], str(entry["idx"])), entry)
+            self._drop_chunks(key_hash(*key, entry["task_id"], str(entry["idx"])), entry)
         self._store.delete(self._writes_path(key))
         with self._lock:
             self._known.pop(key, None)

@@ -18,7 +18,8 @@ Two writers on one thread: the runner takes a lease (:meth:`FirestoreSaver.acqui
 passes its token in ``config["configurable"]["lease_token"]``; a write carrying an older token is
 refused with :class:`LeaseLost` in the same transaction that would have written it, so exactly
 one wins. With ``defer_writes`` a step costs one transaction: its writes, its checkpoint and the
-caller's own record (``on_commit``); see ``shared/capabilities/workflows/_storage.py``.
+caller's own record (``on_commit``); see ``shared/capabilities/workflows/_storage.py`` (writes,
+leases, commits) and ``_payloads.py`` (paths, inline values, blobs and chunks).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from langgraph.checkpoint.base import (
 )
 from typing_extensions import override
 
-from shared.capabilities.workflows._storage import CHUNK_BYTES, LeaseLost, SaverStorage, _h, _merge
+from shared.capabilities.workflows._payloads import CHUNK_BYTES, key_hash
+from shared.capabilities.workflows._storage import LeaseLost, SaverStorage, _merge
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -80,7 +82,7 @@ class FirestoreSaver(SaverStorage):
             "written_at": datetime.now(UTC),
             **self._expiry(),
         }
-        path = self._doc("checkpoints", _h(thread, ns, checkpoint["id"]))
+        path = self._doc("checkpoints", key_hash(thread, ns, checkpoint["id"]))
         deferred = self._deferred(config)
         if deferred:  # this process is the thread's writer: what it writes is the state
             with self._lock:  # (known before the commit: the next step's tasks may finish first)
@@ -177,7 +179,7 @@ class FirestoreSaver(SaverStorage):
         if known and (doc is None or checkpoint_id in (None, doc["checkpoint_id"])):
             return None if doc is None else self._tuple(doc, deferred)
         if checkpoint_id:
-            doc = self._store.get(self._doc("checkpoints", _h(thread, ns, checkpoint_id)))
+            doc = self._store.get(self._doc("checkpoints", key_hash(thread, ns, checkpoint_id)))
         else:
             latest = self._store.query(
                 self._col("checkpoints"),
@@ -226,7 +228,7 @@ class FirestoreSaver(SaverStorage):
     def delete_thread(self, thread_id: str) -> None:
         for name in ("checkpoints", "writes", "blobs", "blob_chunks"):
             self._delete_where(name, "thread_id", [str(thread_id)])
-        self._store.delete(self._doc("threads", _h(str(thread_id))))
+        self._store.delete(self._doc("threads", key_hash(str(thread_id))))
         with self._lock:
             self._forget(str(thread_id))
 
@@ -260,10 +262,14 @@ class FirestoreSaver(SaverStorage):
                     new_id = self._blob_id(target, ns, doc["channel"], doc["version"])
                     copy_chunks(old_id, new_id, int(doc.get("chunks", 0)))
                 else:
-                    new_id = _h(target, ns, doc["checkpoint_id"])
+                    new_id = key_hash(target, ns, doc["checkpoint_id"])
                 for entry in doc.get("entries", []) if name == "writes" else []:
                     ids = (doc["checkpoint_id"], entry["task_id"], str(entry["idx"]))
-                    copy_chunks(_h(source, ns, *ids), _h(target, ns, *ids), entry.get("chunks", 0))
+                    copy_chunks(
+                        key_hash(source, ns, *ids),
+                        key_hash(target, ns, *ids),
+                        entry.get("chunks", 0),
+                    )
                 docs.append((self._doc(name, new_id), {**doc, "thread_id": target}))
         self._set_sized(chunks)
         self._set_sized(docs)
@@ -292,7 +298,9 @@ class FirestoreSaver(SaverStorage):
                 if (doc["checkpoint_ns"], doc["checkpoint_id"]) in kept_ids:
                     continue
                 self._store.delete(
-                    self._doc("checkpoints", _h(thread, doc["checkpoint_ns"], doc["checkpoint_id"]))
+                    self._doc(
+                        "checkpoints", key_hash(thread, doc["checkpoint_ns"], doc["checkpoint_id"])
+                    )
                 )
                 self._delete_checkpoint_writes(doc)
             for blob_id, blob in self._store.query(
