@@ -22,7 +22,7 @@ from typing import Any
 
 from devstack.procs import REPO
 from shared.ai.embeddings.local import LocalOnnxEmbedder
-from shared.capabilities.knowledge.index import KnowledgeBase
+from shared.capabilities.knowledge.index import KEYWORD_WEIGHT, RRF_K, KnowledgeBase
 from shared.core.store import MemoryStore
 from shared.core.tenancy.scope import TenantStore
 
@@ -117,43 +117,77 @@ def build_kb() -> tuple[KnowledgeBase, int, float, int]:
     return kb, len(docs), time.perf_counter() - t0, chunks
 
 
+def _fused(
+    rows: list[tuple[str, str, int | None, int | None]],
+    rrf_k: int,
+    weight: float,
+    support: tuple[float, float],
+) -> list[str]:
+    """Chunk titles best first, fused as ``index.py`` does for these constants."""
+    scored = sorted(
+        (
+            (
+                (1 / (rrf_k + v) if v is not None else 0.0)
+                + (weight / (rrf_k + k) if k is not None else 0.0),
+                doc,
+                title,
+            )
+            for title, doc, v, k in rows
+        ),
+        key=lambda row: row[0],
+        reverse=True,
+    )
+    by_doc: dict[str, list[int]] = {}
+    for i, (_, doc, _) in enumerate(scored):
+        by_doc.setdefault(doc, []).append(i)
+    for at in by_doc.values():
+        score, doc, title = scored[at[0]]
+        bonus = sum(w * scored[i][0] for w, i in zip(support, at[1:], strict=False))
+        scored[at[0]] = (score + bonus, doc, title)
+    return [title for _, _, title in sorted(scored, key=lambda row: row[0], reverse=True)]
+
+
 def tune(kb: KnowledgeBase, questions: list[dict[str, str]]) -> None:
     """The fusion grid on a split: every candidate's vector and keyword ranks are taken once,
     then fused again for each keyword weight and RRF constant (``index.py`` KEYWORD_WEIGHT,
-    RRF_K)."""
+    RRF_K), then for each document-support pair (SUPPORT_WEIGHTS)."""
     ranked = [
         (
             q["answer"],
-            [(h.title, h.vector_rank, h.keyword_rank) for h in kb.search(q["question"], k=500)],
+            [
+                (h.title, h.doc_id, h.vector_rank, h.keyword_rank)
+                for h in kb.search(q["question"], k=500)
+            ],
         )
         for q in questions
     ]
+
+    def cell(rrf_k: int, weight: float, support: tuple[float, float]) -> str:
+        hits, rr, chunks = 0, 0.0, 0
+        for answer, rows in ranked:
+            titles = _fused(rows, rrf_k, weight, support)
+            top = list(dict.fromkeys(titles[:15]))[:5]
+            chunks += answer in titles[:5]
+            if answer in top:
+                hits += 1
+                rr += 1 / (top.index(answer) + 1)
+        n = len(ranked)
+        return f"{hits / n:.3f}/{rr / n:.3f}/{chunks / n:.3f}"
+
+    print("  recall@5 docs / MRR / raw top-5 chunks, no document support:")
     for rrf_k in (5, 20, 60):
-        cells = []
-        for weight in (0.0, 0.25, 0.5, 0.75, 1.0):
-            hits, rr = 0, 0.0
-            for answer, rows in ranked:
-                scored = sorted(
-                    rows,
-                    key=lambda row: (
-                        -(
-                            (1 / (rrf_k + row[1]) if row[1] is not None else 0.0)
-                            + (weight / (rrf_k + row[2]) if row[2] is not None else 0.0)
-                        )
-                    ),
-                )
-                top = list(dict.fromkeys(title for title, _, _ in scored))[:5]
-                if answer in top:
-                    hits += 1
-                    rr += 1 / (top.index(answer) + 1)
-            cells.append(f"w={weight:.2f}: {hits / len(ranked):.3f}/{rr / len(ranked):.3f}")
+        cells = [f"w={w:.2f}: {cell(rrf_k, w, (0.0, 0.0))}" for w in (0.0, 0.25, 0.5, 0.75, 1.0)]
         print(f"    RRF k={rrf_k:<3} " + "  ".join(cells))
+    print(f"  document support at RRF k={RRF_K}, keyword weight {KEYWORD_WEIGHT}:")
+    for second in (0.0, 0.25, 0.5, 0.75, 1.0):
+        cells = [f"3rd {t:.2f}: {cell(RRF_K, KEYWORD_WEIGHT, (second, t))}" for t in (0, 0.25, 0.5)]
+        print(f"    2nd {second:.2f}  " + "  ".join(cells))
 
 
 def main() -> None:
     if "--tune" in sys.argv:
         kb = build_kb()[0]
-        print("support dev, recall@5 docs / MRR by keyword weight and RRF constant:")
+        print("support dev:")
         tune(kb, question_sets()["support dev"])
         return
     if not DATA.exists():
