@@ -96,13 +96,13 @@ def _job(mode: str, url: str, model: str | None = None) -> dict[str, object]:
         submitted_by="bench",
     )
     submitted = time.perf_counter() - t0
-    view = service.collect(scope, job["batch_id"])
+    view = service.collect(scope, job.batch_id)
     total = time.perf_counter() - t0
     usage = [d for _, d in scope.query("tenants/bench/llm_usage")]
     client.router.close()
     return {
-        "state": view["state"],
-        "done": view["counts"].get("done", 0),
+        "state": view.state,
+        "done": view.counts.get("done", 0),
         "records": len(usage),
         "cost": sum(d["cost_usd"] for d in usage),
         "tokens": sum(d["input_tokens"] + d["output_tokens"] for d in usage),

@@ -121,7 +121,7 @@ def submit_refresh(
         job_id=job_id,
         submitted_by="insights.refresh",
     )
-    return {"submitted": len(items), "batch_id": job["batch_id"]}
+    return {"submitted": len(items), "batch_id": job.batch_id}
 
 
 def harvest(scope: TenantStore, publisher: Publisher | None, now: datetime) -> dict[str, Any]:

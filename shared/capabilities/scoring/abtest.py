@@ -4,10 +4,11 @@ outcomes of the leads each arm scored arrive through CRM events."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shared.capabilities.scoring.metrics import auc, ece, lift_by_decile
 from shared.capabilities.scoring.registry import ModelRegistry
+from shared.capabilities.scoring.reports import AbTestReport, ArmFigures, ArmLive, Holdout
 from shared.capabilities.scoring.service import LEAD_ID, SCORES, TARGET, labelled_leads
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ def _interval(values: list[float]) -> list[float]:
     return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if values else []
 
 
-def _holdout(y: np.ndarray, p: np.ndarray, q: np.ndarray, rounds: int = 200) -> dict[str, Any]:
+def _holdout(y: np.ndarray, p: np.ndarray, q: np.ndarray, rounds: int = 200) -> Holdout:
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -36,26 +37,25 @@ def _holdout(y: np.ndarray, p: np.ndarray, q: np.ndarray, rounds: int = 200) -> 
             a_s.append(a)
             b_s.append(b)
             diffs.append(b - a)
-    return {
-        "rows": len(y),
-        "champion": {
-            "auc": auc(y, p),
-            "auc_95ci": _interval(a_s),
-            "ece": ece(y, p),
-            "top_decile_lift": lift_by_decile(y, p)[0]["lift"],
-        },
-        "challenger": {
-            "auc": auc(y, q),
-            "auc_95ci": _interval(b_s),
-            "ece": ece(y, q),
-            "top_decile_lift": lift_by_decile(y, q)[0]["lift"],
-        },
-        "auc_difference": auc(y, q) - auc(y, p),
-        "auc_difference_95ci": _interval(diffs),
-    }
+    return Holdout(
+        rows=len(y),
+        champion=_arm(y, p, a_s),
+        challenger=_arm(y, q, b_s),
+        auc_difference=auc(y, q) - auc(y, p),
+        auc_difference_95ci=_interval(diffs),
+    )
 
 
-def _live(scope: TenantStore, since: datetime | None) -> dict[str, Any]:
+def _arm(y: np.ndarray, p: np.ndarray, bootstrapped: list[float]) -> ArmFigures:
+    return ArmFigures(
+        auc=auc(y, p),
+        auc_95ci=_interval(bootstrapped),
+        ece=ece(y, p),
+        top_decile_lift=lift_by_decile(y, p)[0]["lift"],
+    )
+
+
+def _live(scope: TenantStore, since: datetime | None) -> dict[str, ArmLive]:
     """Conversion of the leads each arm scored since the test began, among those whose outcome
     is known."""
     import math
@@ -83,7 +83,7 @@ def _live(scope: TenantStore, since: datetime | None) -> dict[str, Any]:
             arm["won"] += 1
         elif status == "lost":
             arm["lost"] += 1
-    out: dict[str, Any] = {}
+    out: dict[str, ArmLive] = {}
     for name, counts in arms.items():
         n = counts["won"] + counts["lost"]
         interval: list[float] = []
@@ -92,11 +92,17 @@ def _live(scope: TenantStore, since: datetime | None) -> dict[str, Any]:
             rate = counts["won"] / n
             half = 1.96 * math.sqrt(rate * (1 - rate) / n)
             interval = [max(0.0, rate - half), min(1.0, rate + half)]
-        out[name] = {**counts, "conversion_rate": rate, "conversion_95ci": interval}
+        out[name] = ArmLive(
+            scored=counts["scored"],
+            won=counts["won"],
+            lost=counts["lost"],
+            conversion_rate=rate,
+            conversion_95ci=interval,
+        )
     return out
 
 
-def report(scope: TenantStore) -> dict[str, Any]:
+def report(scope: TenantStore) -> AbTestReport:
     """The champion and challenger compared twice: on the newest fifth of labelled leads (AUC of
     each, with a bootstrap interval of the difference), and live, by the conversion of the leads
     each arm scored since the test began."""
@@ -104,7 +110,7 @@ def report(scope: TenantStore) -> dict[str, Any]:
 
     registry = ModelRegistry(scope)
     assignment = registry.assignment()
-    result: dict[str, Any] = {"assignment": assignment.model_dump(mode="json")}
+    result = AbTestReport(assignment=assignment)
     if assignment.champion and assignment.challenger:
         frame = labelled_leads(scope)
         if not frame.empty:
@@ -114,6 +120,6 @@ def report(scope: TenantStore) -> dict[str, Any]:
             if 0 < y.sum() < len(y):
                 p = registry.load(assignment.champion).predict_proba(recent)
                 q = registry.load(assignment.challenger).predict_proba(recent)
-                result["holdout"] = _holdout(y, p, q)
-        result["live"] = _live(scope, assignment.test_started_at)
+                result.holdout = _holdout(y, p, q)
+        result.live = _live(scope, assignment.test_started_at)
     return result

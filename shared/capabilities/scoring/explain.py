@@ -60,4 +60,4 @@ def submit_explanations(
         job_id=job_id_for(scope.tenant_id, f"score-explanations-{run_id}"),
         submitted_by="scoring.batch",
     )
-    return {"batch_id": job["batch_id"], "items": len(items)}
+    return {"batch_id": job.batch_id, "items": len(items)}

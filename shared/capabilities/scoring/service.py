@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.capabilities.crm.readmodel import META, entity_meta
 from shared.capabilities.scoring.registry import ModelRegistry, arm_for
+from shared.capabilities.scoring.reports import TrainReport
 from shared.capabilities.scoring.types import LeadScoreResult
 from shared.core.config import TOPIC_AI_EVENTS
 from shared.core.errors import AppError, InvalidInput, NotFound
@@ -243,7 +244,7 @@ def labelled_leads(scope: TenantStore) -> Any:
     return frame
 
 
-def train_from_read_model(scope: TenantStore) -> dict[str, Any]:
+def train_from_read_model(scope: TenantStore) -> TrainReport:
     """Train on the tenant's won/lost leads; promote the new model only if it beats the champion
     on the most recent fifth of those leads (or there is no champion yet).
 
@@ -299,7 +300,7 @@ def train_from_read_model(scope: TenantStore) -> dict[str, Any]:
         "scoring model trained",
         extra={"fields": {k: v for k, v in decision.items() if k != "metrics"}},
     )
-    return decision
+    return TrainReport.model_validate(decision)
 
 
 def _valid_items(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
+from shared.ai.llm.batch.jobs import JobView
 from shared.ai.llm.batch.service import MAX_ITEMS, BatchItem, job_id_for
 from shared.ai.prompts.registry import default_registry, parse_version
 from shared.ai.prompts.service import prepare
@@ -92,17 +93,6 @@ class ListQuery(Query):
     limit: int = Field(20, ge=1, le=100)
 
 
-class JobView(ResponseBody):
-    """A background job: state, mode, counts, and a page of its items with their results."""
-
-    batch_id: str
-    state: str | None
-    mode: str | None
-    counts: dict[str, int]
-    items: list[dict[str, Any]]
-    next_after: str | None
-
-
 class JobSummary(ResponseBody):
     """A background job in a list."""
 
@@ -170,7 +160,7 @@ def submit(ctx: Ctx) -> tuple[JobView, int]:
         job_id=job_id_for(ctx.tenant_id, key),
         submitted_by=ctx.principal.subject,
     )
-    return JobView.model_validate(job), 202
+    return job, 202
 
 
 def get_job(ctx: Ctx) -> tuple[JobView, int]:
@@ -180,7 +170,7 @@ def get_job(ctx: Ctx) -> tuple[JobView, int]:
     view = ctx.services.batches.view(
         ctx.scope, ctx.params["batch_id"], limit=query.limit, after=query.after
     )
-    return JobView.model_validate(view), 200
+    return view, 200
 
 
 def list_jobs(ctx: Ctx) -> tuple[JobList, int]:
@@ -198,7 +188,7 @@ def collect_now(ctx: Ctx) -> tuple[JobView, int]:
     """``POST /api/v1/ai/llm/batches/{batch_id}/collect``: Collect a background LLM job now instead
     of at the next scheduled run."""
     view = ctx.services.batches.collect(ctx.scope, ctx.params["batch_id"])
-    return JobView.model_validate(view), 200
+    return view, 200
 
 
 def collect_all(body: CollectJob, services: Services) -> dict[str, Any]:
@@ -222,7 +212,7 @@ def collect_all(body: CollectJob, services: Services) -> dict[str, Any]:
                         raise
                     report[f"{tenant_id}/{job_id}"] = {"error": exc.message}
                     continue
-                report[f"{tenant_id}/{job_id}"] = {"state": view["state"], "counts": view["counts"]}
+                report[f"{tenant_id}/{job_id}"] = {"state": view.state, "counts": view.counts}
     return {"job": "collect", "batches": report}
 
 

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from shared.capabilities.scoring import abtest
 from shared.capabilities.scoring.registry import Assignment, ModelRecord, ModelRegistry
+from shared.capabilities.scoring.reports import AbTestReport, TrainReport
 from shared.capabilities.scoring.service import LeadScorer, train_from_read_model
 from shared.capabilities.scoring.types import LeadScoreResult
 from shared.core.auth.rbac import Permission
@@ -75,22 +76,12 @@ class ModelList(ResponseBody):
     models: list[ModelRecord]
 
 
-class TrainReport(ResponseBody):
-    """What training did: the new version, its figures, and whether it was promoted."""
-
-
 class AbTestBody(Request):
     """Start an A/B test of a challenger on a share of leads (or, without one, report on the running
     test)."""
 
     challenger: Id | None = Field(None, description="Start a test of this version")
     share: float = Field(0.1, gt=0, lt=1, description="Share of leads the challenger scores")
-
-
-class AbTestReport(ResponseBody):
-    """The running test: the assignment and how each arm does."""
-
-    assignment: Assignment
 
 
 class DriftReport(ResponseBody):
@@ -157,7 +148,7 @@ def list_models(ctx: Ctx) -> tuple[ModelList, int]:
 def train_now(ctx: Ctx) -> tuple[TrainReport, int]:
     """``POST /api/v1/ai/scoring/models/train``: Train from the read model; promote only a better
     model."""
-    return TrainReport.model_validate(train_from_read_model(ctx.scope)), 200
+    return train_from_read_model(ctx.scope), 200
 
 
 def ab_test(ctx: Ctx) -> tuple[AbTestReport, int]:
@@ -166,7 +157,7 @@ def ab_test(ctx: Ctx) -> tuple[AbTestReport, int]:
     body = ctx.body(AbTestBody)
     if body.challenger is not None:
         ModelRegistry(ctx.scope).start_test(body.challenger, body.share)
-    return AbTestReport.model_validate(abtest.report(ctx.scope)), 200
+    return abtest.report(ctx.scope), 200
 
 
 def promote(ctx: Ctx) -> tuple[Assignment, int]:

@@ -41,7 +41,7 @@ def run_job(body: ScoringJob, services: Services) -> dict[str, Any]:
 
     def one(scope: TenantStore) -> Any:
         if body.job == "train":
-            return train_from_read_model(scope)
+            return train_from_read_model(scope).model_dump(mode="json")
         if body.job == "batch_score":
             return _batch_score(scope, body.explain_top, services)
         return _drift(scope, body.retrain_on_drift, services)
@@ -77,7 +77,7 @@ def _drift(scope: TenantStore, retrain: bool, services: Services) -> dict[str, A
         return {"status": "no model"}
     report = drift.check(scope, registry.load(champion), services.publisher)
     if report["alerts"] and retrain:
-        report["retrained"] = train_from_read_model(scope)
+        report["retrained"] = train_from_read_model(scope).model_dump(mode="json")
     return report
 
 

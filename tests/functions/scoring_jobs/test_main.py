@@ -137,9 +137,9 @@ def test_batch_scoring_through_bigquery(
     job = services.current().batches.collect(
         TenantStore(store, "acme"), run["explanations"]["batch_id"]
     )
-    assert job["state"] == "completed" and job["counts"] == {"done": 5}
-    assert all(i["template"] == "lead_score_explanation@v1" for i in job["items"])
-    assert all(i["result"]["batch"] and i["result"]["schema_valid"] for i in job["items"])
+    assert job.state == "completed" and job.counts == {"done": 5}
+    assert all(i.template == "lead_score_explanation@v1" for i in job.items)
+    assert all(i.result and i.result["batch"] and i.result["schema_valid"] for i in job.items)
     out = next(
         iter(
             client.query(

@@ -91,7 +91,7 @@ def _submit(parts: dict[str, Any], n: int, **kw: Any) -> dict[str, Any]:
         deadline=kw.pop("deadline", timedelta(hours=24)),
         job_id=kw.pop("job_id", job_id_for("acme", None)),
         submitted_by="user-1",
-    )
+    ).model_dump()
 
 
 def _usage(parts: dict[str, Any]) -> list[dict[str, Any]]:
@@ -109,7 +109,7 @@ def test_a_job_goes_through_the_provider_batch_at_batch_prices(parts: dict[str, 
     reserved = parts["ledger"].budget_state("acme")["total"]["reserved_usd"]
     assert reserved > 0
 
-    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    done = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert done["state"] == "completed"
     assert done["counts"] == {"done": 6}
     item = done["items"][0]
@@ -133,7 +133,7 @@ def test_a_job_goes_through_the_provider_batch_at_batch_prices(parts: dict[str, 
     assert done["batch_cost_usd"] == pytest.approx(budget["spent_usd"], rel=1e-6)
 
     # Collecting again changes nothing: no item is charged twice.
-    again = parts["service"].collect(parts["scope"], job["batch_id"])
+    again = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert again["state"] == "completed"
     assert len(_usage(parts)) == 6
     assert parts["ledger"].budget_state("acme")["total"]["spent_usd"] == pytest.approx(
@@ -145,7 +145,7 @@ def test_an_anthropic_tier_uses_message_batches(parts: dict[str, Any]) -> None:
     items = _items(3, tier="best")  # best -> claude-sonnet-4-6 first
     job = _submit(parts, 0, items=items)
     assert [pb["provider"] for pb in job["provider_batches"]] == ["anthropic"]
-    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    done = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert done["counts"] == {"done": 3}
     assert all(i["result"]["provider"] == "anthropic" for i in done["items"])
     assert all(i["result"]["schema_valid"] for i in done["items"])
@@ -156,7 +156,7 @@ def test_a_gemini_tier_uses_gemini_batch_mode(parts: dict[str, Any]) -> None:
     job = _submit(parts, 0, items=items)
     assert [pb["provider"] for pb in job["provider_batches"]] == ["gemini"]
     assert job["provider_batches"][0]["model"] == "gemini-2.5-flash"
-    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    done = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert done["counts"] == {"done": 4}
     assert all(i["result"]["provider"] == "gemini" and i["result"]["batch"] for i in done["items"])
     assert all(set(i["result"]["structured"]) >= {"subject", "body"} for i in done["items"])
@@ -178,7 +178,7 @@ def test_gemini_items_that_failed_and_a_failed_gemini_batch_run_online(
         "/_sim/faults", json={"provider": "gemini", "fault": {"item_errors": 1}, "times": 1}
     )
     job = _submit(parts, 0, items=_items(3, tier="fast"))
-    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    done = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert done["counts"] == {"done": 3}
     assert sorted(i["result"]["batch"] for i in done["items"]) == [False, True, True]
 
@@ -186,7 +186,7 @@ def test_gemini_items_that_failed_and_a_failed_gemini_batch_run_online(
         "/_sim/faults", json={"provider": "gemini", "fault": {"batch": "failed"}, "times": 1}
     )
     job = _submit(parts, 0, items=_items(2, tier="fast"))
-    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    done = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert done["counts"] == {"done": 2}
     assert done["provider_batches"][0]["state"] == "failed"
     assert not any(i["result"]["batch"] for i in done["items"])
@@ -197,7 +197,7 @@ def test_items_the_provider_failed_run_online_and_nothing_is_lost(parts: dict[st
         "/_sim/faults", json={"provider": "openai", "fault": {"item_errors": 2}, "times": 1}
     )
     job = _submit(parts, 5)
-    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    done = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert done["counts"] == {"done": 5}
     batch = [i for i in done["items"] if i["result"]["batch"]]
     online = [i for i in done["items"] if not i["result"]["batch"]]
@@ -214,7 +214,7 @@ def test_a_failed_or_expired_batch_falls_back_online(parts: dict[str, Any], outc
         "/_sim/faults", json={"provider": "openai", "fault": {"batch": outcome}, "times": 1}
     )
     job = _submit(parts, 4)
-    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    done = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert done["counts"] == {"done": 4}
     assert all(not i["result"]["batch"] for i in done["items"])
     assert done["provider_batches"][0]["state"] == outcome
@@ -227,10 +227,10 @@ def test_a_batch_still_running_near_the_deadline_is_cancelled_and_run_online(
 ) -> None:
     parts["sim"].post("/_sim/config", json={"batch_delay_s": 3600})
     job = _submit(parts, 3, deadline=timedelta(hours=2))
-    early = parts["service"].collect(parts["scope"], job["batch_id"])
+    early = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert early["state"] == "open" and early["counts"] == {"submitted": 3}
     parts["clock"].now += timedelta(hours=1, minutes=40)  # inside the last 20 % of the window
-    late = parts["service"].collect(parts["scope"], job["batch_id"])
+    late = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert late["state"] == "completed" and late["counts"] == {"done": 3}
     assert late["provider_batches"][0]["state"] == "abandoned"
     assert all(not i["result"]["batch"] for i in late["items"])
@@ -257,6 +257,6 @@ def test_online_mode_runs_everything_through_the_collector(parts: dict[str, Any]
     parts["service"].mode = "online"
     job = _submit(parts, 3)
     assert job["counts"] == {"pending": 3} and job["provider_batches"] == []
-    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    done = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert done["counts"] == {"done": 3}
     assert all(not i["result"]["batch"] for i in done["items"])

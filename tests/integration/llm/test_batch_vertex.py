@@ -87,13 +87,17 @@ def _submit(parts: dict[str, Any], n: int) -> dict[str, Any]:
         )
         for i in range(n)
     ]
-    submitted: dict[str, Any] = parts["service"].submit(
-        parts["scope"],
-        items,
-        feature="workflow",
-        deadline=timedelta(hours=24),
-        job_id=job_id_for("acme", None),
-        submitted_by="user-1",
+    submitted: dict[str, Any] = (
+        parts["service"]
+        .submit(
+            parts["scope"],
+            items,
+            feature="workflow",
+            deadline=timedelta(hours=24),
+            job_id=job_id_for("acme", None),
+            submitted_by="user-1",
+        )
+        .model_dump()
     )
     return submitted
 
@@ -103,7 +107,7 @@ def test_vertex_batch_prediction_reads_and_writes_bigquery_tables(parts: dict[st
     [pb] = job["provider_batches"]
     assert pb["provider"] == "gemini" and pb["model"] == "gemini-2.5-flash"
     assert job["counts"] == {"submitted": 3}, job
-    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    done = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert done["state"] == "completed" and done["counts"] == {"done": 3}
     for item in done["items"]:
         result = item["result"]
@@ -119,7 +123,7 @@ def test_vertex_item_failures_and_a_failed_job_run_online(parts: dict[str, Any])
         "/_sim/faults", json={"provider": "gemini", "fault": {"item_errors": 1}, "times": 1}
     )
     job = _submit(parts, 2)
-    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    done = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert done["counts"] == {"done": 2}
     assert sorted(i["result"]["batch"] for i in done["items"]) == [False, True]
 
@@ -127,6 +131,6 @@ def test_vertex_item_failures_and_a_failed_job_run_online(parts: dict[str, Any])
         "/_sim/faults", json={"provider": "gemini", "fault": {"batch": "expired"}, "times": 1}
     )
     job = _submit(parts, 2)
-    done = parts["service"].collect(parts["scope"], job["batch_id"])
+    done = parts["service"].collect(parts["scope"], job["batch_id"]).model_dump()
     assert done["counts"] == {"done": 2} and done["provider_batches"][0]["state"] == "expired"
     assert not any(i["result"]["batch"] for i in done["items"])

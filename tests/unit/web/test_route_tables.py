@@ -5,11 +5,14 @@ the contract (api/openapi.json) shows what it answers."""
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 import pytest
 
 from devstack.topology import function_routes
-from shared.core.web import Route
+
+if TYPE_CHECKING:
+    from shared.core.web import Route
 
 ROUTES = sorted(function_routes().items())
 

@@ -8,10 +8,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.ai.llm.types import LLMRequest
 from shared.core.errors import NotFound
+from shared.core.web.contract import ResponseBody
 
 if TYPE_CHECKING:
     from shared.ai.llm.types import LLMResponse
@@ -26,6 +27,47 @@ class BatchItem(BaseModel):
     crm_object: str | None = None
     template_id: str | None = None
     template_version: str | None = None
+
+
+class ProviderBatch(ResponseBody):
+    """One provider batch a job was split into."""
+
+    provider: str
+    model: str
+    state: str
+    size: int
+
+
+class JobItem(ResponseBody):
+    """One item of a job as the API shows it: its state and, once finished, its result or
+    error."""
+
+    id: str = Field(description="The caller's ref for the item")
+    custom_id: str
+    state: str
+    template: str | None = Field(description="template_id@vN when the item came from one")
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class JobView(ResponseBody):
+    """A background job: state, mode, counts, and a page of its items with their results."""
+
+    batch_id: str
+    state: str | None
+    mode: str | None
+    feature: str | None = None
+    created_at: datetime | None = None
+    deadline_at: datetime | None = None
+    completed_at: datetime | None = None
+    total: int | None = None
+    batch_cost_usd: float | None = None
+    online_cost_usd: float | None = None
+    notes: list[str] = Field(default_factory=list)
+    provider_batches: list[ProviderBatch] = Field(default_factory=list)
+    counts: dict[str, int] = Field(description="Items by state")
+    items: list[JobItem]
+    next_after: str | None = Field(description="Pass as after for the next page")
 
 
 def job_id_for(tenant_id: str, idempotency_key: str | None) -> str:
@@ -84,7 +126,7 @@ def item_doc(item: BatchItem, custom_id: str) -> dict[str, Any]:
 
 def job_view(
     scope: TenantStore, job_id: str, *, limit: int = 100, after: str | None = None
-) -> dict[str, Any]:
+) -> JobView:
     """The job with its counts and up to ``limit`` items (results included) after ``after``."""
     job = scope.get(scope.path("llm_batches", job_id))
     if job is None:
@@ -94,43 +136,45 @@ def job_view(
     for _, doc in items:
         counts[doc["state"]] = counts.get(doc["state"], 0) + 1
     page = [(cid, doc) for cid, doc in sorted(items) if after is None or cid > after][:limit]
-    return {
-        "batch_id": job_id,
-        **{
-            k: job.get(k)
-            for k in (
-                "state",
-                "mode",
-                "feature",
-                "created_at",
-                "deadline_at",
-                "completed_at",
-                "total",
-                "batch_cost_usd",
-                "online_cost_usd",
-                "notes",
-            )
-        },
-        "provider_batches": [
-            {k: pb[k] for k in ("provider", "model", "state", "size")}
-            for pb in job.get("provider_batches", [])
-        ],
-        "counts": counts,
-        "items": [
-            {
-                "id": doc["ref"],
-                "custom_id": cid,
-                "state": doc["state"],
-                "template": f"{doc['template_id']}@v{doc['template_version']}"
-                if doc.get("template_id")
-                else None,
-                "result": doc.get("result"),
-                "error": doc.get("error"),
-            }
-            for cid, doc in page
-        ],
-        "next_after": page[-1][0] if len(page) == limit else None,
-    }
+    return JobView.model_validate(
+        {
+            "batch_id": job_id,
+            **{
+                k: job.get(k)
+                for k in (
+                    "state",
+                    "mode",
+                    "feature",
+                    "created_at",
+                    "deadline_at",
+                    "completed_at",
+                    "total",
+                    "batch_cost_usd",
+                    "online_cost_usd",
+                    "notes",
+                )
+            },
+            "provider_batches": [
+                {k: pb[k] for k in ("provider", "model", "state", "size")}
+                for pb in job.get("provider_batches", [])
+            ],
+            "counts": counts,
+            "items": [
+                {
+                    "id": doc["ref"],
+                    "custom_id": cid,
+                    "state": doc["state"],
+                    "template": f"{doc['template_id']}@v{doc['template_version']}"
+                    if doc.get("template_id")
+                    else None,
+                    "result": doc.get("result"),
+                    "error": doc.get("error"),
+                }
+                for cid, doc in page
+            ],
+            "next_after": page[-1][0] if len(page) == limit else None,
+        }
+    )
 
 
 def result_doc(response: LLMResponse) -> dict[str, Any]:

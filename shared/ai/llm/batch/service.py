@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from shared.ai.llm.batch._finish import JobFinisher
 from shared.ai.llm.batch.jobs import (
     BatchItem,
+    JobView,
     item_doc,
     item_path,
     items_of,
@@ -77,7 +78,7 @@ class BatchService(JobFinisher):
         deadline: timedelta,
         job_id: str,
         submitted_by: str,
-    ) -> dict[str, Any]:
+    ) -> JobView:
         """Store and dispatch a job; the same ``job_id`` again returns the existing job.
 
         Raises:
@@ -204,7 +205,7 @@ class BatchService(JobFinisher):
                 )
 
     # --- collect --------------------------------------------------------------------------------
-    def collect(self, scope: TenantStore, job_id: str, *, lease_s: float = 540) -> dict[str, Any]:
+    def collect(self, scope: TenantStore, job_id: str, *, lease_s: float = 540) -> JobView:
         """Advance one job as far as it can go now; returns its view.
 
         Raises:
@@ -340,6 +341,6 @@ class BatchService(JobFinisher):
 
     def view(
         self, scope: TenantStore, job_id: str, *, limit: int = 100, after: str | None = None
-    ) -> dict[str, Any]:
+    ) -> JobView:
         """The job with its counts and up to ``limit`` items (results included) after ``after``."""
         return job_view(scope, job_id, limit=limit, after=after)
