@@ -124,13 +124,14 @@ def score_one(ctx: Ctx) -> tuple[LeadScoreResult, int]:
 def score_batch(ctx: Ctx) -> tuple[BatchScores, int]:
     """``POST /api/v1/ai/scoring/leads/batch``: Score up to 1,000 leads; per-item errors."""
     leads = ctx.body(ScoreBatch).leads
-    results, errors = [], []
+    results: list[LeadScoreResult] = []
+    errors: list[dict[str, Any]] = []
     outcomes = _scorer(ctx).score_many([(lead.lead_id, lead.fields) for lead in leads])
     for i, (lead, outcome) in enumerate(zip(leads, outcomes, strict=True)):
         if isinstance(outcome, AppError):
             errors.append({"index": i, "lead_id": lead.lead_id, "error": outcome.to_dict()})
         else:
-            results.append(outcome.model_dump(mode="json"))
+            results.append(outcome)  # a model already: taken as it is, not checked again
     return BatchScores.model_validate({"results": results, "errors": errors}), 200
 
 
