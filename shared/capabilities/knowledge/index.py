@@ -16,7 +16,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 from shared.capabilities.knowledge.text import Format, chunk, keyword_map, query_terms, terms_of
 from shared.core.errors import InvalidInput, NotFound
@@ -52,6 +52,20 @@ class Citation(TypedDict):
     title: str | None
     date: str | None
     snippet: str
+
+
+class DocumentMeta(TypedDict):
+    """A knowledge document's record (``knowledge_docs/{doc_id}``): what it is, without its text."""
+
+    doc_id: str
+    title: str
+    format: Format
+    source: str | None
+    chunks: int
+    chars: int
+    model_id: str
+    added_by: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -99,7 +113,7 @@ class KnowledgeBase:
         doc_id: str | None = None,
         source: str | None = None,
         added_by: str = "",
-    ) -> dict[str, Any]:
+    ) -> DocumentMeta:
         """Chunk, embed and store a document (replacing one with the same ``doc_id``).
 
         Raises:
@@ -141,7 +155,7 @@ class KnowledgeBase:
             )
             for n, (text, vector) in enumerate(zip(pieces, vectors, strict=True))
         ]
-        meta = {
+        meta: DocumentMeta = {
             "doc_id": doc_id,
             "title": title,
             "format": fmt,
@@ -152,18 +166,18 @@ class KnowledgeBase:
             "added_by": added_by,
             "created_at": now,
         }
-        self._scope.set_many([*docs, (self._doc_path(doc_id), meta)])
+        self._scope.set_many([*docs, (self._doc_path(doc_id), dict(meta))])
         return meta
 
     def _doc_path(self, doc_id: str) -> str:
         return self._scope.path("knowledge_docs", doc_id)
 
-    def documents(self, limit: int = 100) -> list[dict[str, Any]]:
+    def documents(self, limit: int = 100) -> list[DocumentMeta]:
         """The tenant's documents, newest first (without their chunks)."""
         rows = self._scope.query(
             self._scope.path("knowledge_docs"), order_by="created_at", descending=True, limit=limit
         )
-        return [doc for _, doc in rows]
+        return [cast("DocumentMeta", doc) for _, doc in rows]  # as add() stored them
 
     def delete(self, doc_id: str) -> None:
         """Remove a document and its chunks.
