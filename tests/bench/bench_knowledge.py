@@ -111,8 +111,7 @@ def build_kb() -> tuple[KnowledgeBase, int, float, int]:
     kb = KnowledgeBase(TenantStore(MemoryStore(), "abcd"), LocalOnnxEmbedder())
     t0 = time.perf_counter()
     chunks = sum(
-        kb.add(title, text, "text", doc_id=f"sf-{i}")["chunks"]
-        for i, (title, text) in enumerate(docs)
+        kb.add(title, text, "text", doc_id=f"sf-{i}").chunks for i, (title, text) in enumerate(docs)
     )
     return kb, len(docs), time.perf_counter() - t0, chunks
 

@@ -58,7 +58,7 @@ def test_tenants_never_see_each_others_knowledge(backend: DocumentStore) -> None
 
 def test_deleting_a_document_removes_its_chunks(backend: DocumentStore) -> None:
     kb = _loaded(backend)
-    assert {d["doc_id"] for d in kb.documents()} == {"refunds", "password", "shipping"}
+    assert {d.doc_id for d in kb.documents()} == {"refunds", "password", "shipping"}
     kb.delete("refunds")
     assert all(h.doc_id != "refunds" for h in kb.search("refund damaged item", k=10))
     with pytest.raises(NotFound):

@@ -16,11 +16,12 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from shared.capabilities.knowledge.text import Format, chunk, keyword_map, query_terms, terms_of
 from shared.core.errors import InvalidInput, NotFound
 from shared.core.store.base import Vector
+from shared.core.web.contract import ResponseBody
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -54,12 +55,13 @@ class Citation(TypedDict):
     snippet: str
 
 
-class DocumentMeta(TypedDict):
-    """A knowledge document's record (``knowledge_docs/{doc_id}``): what it is, without its text."""
+# Stored as ``knowledge_docs/{doc_id}`` and answered by the API as it is.
+class Document(ResponseBody):
+    """A knowledge-base document (without its text)."""
 
     doc_id: str
     title: str
-    format: Format
+    format: str
     source: str | None
     chunks: int
     chars: int
@@ -113,7 +115,7 @@ class KnowledgeBase:
         doc_id: str | None = None,
         source: str | None = None,
         added_by: str = "",
-    ) -> DocumentMeta:
+    ) -> Document:
         """Chunk, embed and store a document (replacing one with the same ``doc_id``).
 
         Raises:
@@ -155,29 +157,29 @@ class KnowledgeBase:
             )
             for n, (text, vector) in enumerate(zip(pieces, vectors, strict=True))
         ]
-        meta: DocumentMeta = {
-            "doc_id": doc_id,
-            "title": title,
-            "format": fmt,
-            "source": source,
-            "chunks": len(pieces),
-            "chars": len(content),
-            "model_id": self._embedder.model_id,
-            "added_by": added_by,
-            "created_at": now,
-        }
-        self._scope.set_many([*docs, (self._doc_path(doc_id), dict(meta))])
+        meta = Document(
+            doc_id=doc_id,
+            title=title,
+            format=fmt,
+            source=source,
+            chunks=len(pieces),
+            chars=len(content),
+            model_id=self._embedder.model_id,
+            added_by=added_by,
+            created_at=now,
+        )
+        self._scope.set_many([*docs, (self._doc_path(doc_id), meta.model_dump())])
         return meta
 
     def _doc_path(self, doc_id: str) -> str:
         return self._scope.path("knowledge_docs", doc_id)
 
-    def documents(self, limit: int = 100) -> list[DocumentMeta]:
+    def documents(self, limit: int = 100) -> list[Document]:
         """The tenant's documents, newest first (without their chunks)."""
         rows = self._scope.query(
             self._scope.path("knowledge_docs"), order_by="created_at", descending=True, limit=limit
         )
-        return [cast("DocumentMeta", doc) for _, doc in rows]  # as add() stored them
+        return [Document.model_validate(doc) for _, doc in rows]
 
     def delete(self, doc_id: str) -> None:
         """Remove a document and its chunks.

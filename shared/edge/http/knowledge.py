@@ -11,12 +11,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, StringConstraints, Tag
 
-from shared.capabilities.knowledge.index import MAX_DOC_CHARS, KnowledgeBase
+from shared.capabilities.knowledge.index import MAX_DOC_CHARS, Document, KnowledgeBase
 from shared.core.auth.rbac import Permission
 from shared.core.web.contract import Id, Int, JsonDocument, OneOf, Request, ResponseBody
 from shared.core.web.http import Route
@@ -72,20 +71,6 @@ class SearchBody(Request):
     k: Int = Field(5, ge=1, le=20)
 
 
-class Document(ResponseBody):
-    """A knowledge-base document (without its text)."""
-
-    doc_id: str
-    title: str
-    format: str
-    source: str | None
-    chunks: int
-    chars: int
-    model_id: str
-    added_by: str
-    created_at: datetime
-
-
 class Documents(ResponseBody):
     """The tenant's knowledge-base documents, newest first."""
 
@@ -133,12 +118,12 @@ def add_document(ctx: Ctx) -> tuple[Document, int]:
         source=body.source or None,
         added_by=ctx.principal.subject,
     )
-    return Document.model_validate(meta), 201
+    return meta, 201
 
 
 def list_documents(ctx: Ctx) -> tuple[Documents, int]:
     """``GET /api/v1/ai/knowledge``: The tenant's knowledge documents."""
-    return Documents.model_validate({"documents": _kb(ctx).documents()}), 200
+    return Documents(documents=_kb(ctx).documents()), 200
 
 
 def delete_document(ctx: Ctx) -> tuple[Deleted, int]:
