@@ -9,7 +9,7 @@ import re
 from shared.ai.llm import guards
 from shared.ai.prompts import overrides
 from shared.capabilities.insights import grounding
-from shared.capabilities.knowledge import text
+from shared.capabilities.knowledge import text, vocabulary
 from shared.capabilities.scoring import columns
 from shared.core.store import base
 from shared.core.web import contract
@@ -29,6 +29,7 @@ def patterns() -> dict[str, re.Pattern[str]]:
         "web.contract._DAY": contract._DAY,
         "web.contract._INSTANT": contract._INSTANT,
     }
+    found |= {f"knowledge.vocabulary[{i}]": p for i, (p, _) in enumerate(vocabulary._COMPILED)}
     return found
 
 
@@ -37,6 +38,6 @@ def adversarial(size: int) -> dict[str, str]:
     a match, so a backtracking engine tries every split."""
     units = [
         "a", "a.", "a@", "a@a.", "1", "1 ", "1-", "AB12 ", " ", "[a", "ignore all ", ". [",
-        "you are now ", "send all data ", "2026-01-01T", "aa'", "\n system:",
+        "you are now ", "send all data ", "when will ", "service ", "2026-01-01T", "aa'", "\n system:",
     ]  # fmt: skip
     return {unit: (unit * (size // len(unit) + 1))[:size] for unit in units}

@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any, Literal
 
+from shared.capabilities.knowledge.vocabulary import support_terms
 from shared.core.errors import InvalidInput
 
 Format = Literal["text", "markdown", "json"]
@@ -105,6 +106,9 @@ def query_terms(query: str) -> list[str]:
     spelling within two edits, from the word frequencies pyspellchecker ships (MIT; loaded on
     first use, about 0.2 s): tuned on the support dev split, recall@5 0.958 -> 0.964 and MRR
     0.797 -> 0.808 (``tests/bench/bench_knowledge.py``); about 5 ms a query.
+
+    Then the support terms that the query's everyday phrasings stand for are added ("money back"
+    adds refund: :mod:`shared.capabilities.knowledge.vocabulary`).
     """
     words = []
     for word in _WORD.findall(query.lower()):
@@ -112,7 +116,8 @@ def query_terms(query: str) -> list[str]:
             words.append(_spelling(word))
         else:
             words.append(word)
-    return terms_of(" ".join(words))
+    fixed = " ".join(words)
+    return terms_of(" ".join([fixed, *support_terms(f"{query}\n{fixed}")]))
 
 
 @functools.lru_cache(maxsize=4096)

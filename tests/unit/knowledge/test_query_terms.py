@@ -1,8 +1,10 @@
-"""Keyword search corrects misspelled query words (issue 18: customers write as they type)."""
+"""Keyword search corrects misspelled query words and adds the support terms of everyday phrasings
+(issue 18: customers write as they type, in their own words)."""
 
 from __future__ import annotations
 
 from shared.capabilities.knowledge.text import query_terms, terms_of
+from shared.capabilities.knowledge.vocabulary import support_terms
 
 
 def test_misspelled_words_are_corrected_for_keyword_search() -> None:
@@ -12,8 +14,28 @@ def test_misspelled_words_are_corrected_for_keyword_search() -> None:
 
 
 def test_known_words_short_words_and_contractions_are_left_alone() -> None:
-    text = "refund the blender order 2fa didnt arrive"
+    text = "the blender order 2fa didnt arrive"
+    assert query_terms(text)[: len(terms_of(text))] == terms_of(text)
+
+
+def test_everyday_phrasings_add_the_support_terms_after_the_words_as_typed() -> None:
+    terms = query_terms("theres a grease spot on my jacket, can i send it back")
+    assert terms[:4] == ["grease", "spot", "jacket", "send"]
+    assert {"stain", "return"} <= set(terms[4:])
+    assert "refund" in query_terms("these boots arent what i expected, can i get my money back")
+    assert "monogram" not in query_terms("can i put my initials on a shirt")
+    assert "pricing" in query_terms("can i put my initials on a shirt")
+
+
+def test_a_query_in_the_documents_own_words_gains_nothing() -> None:
+    text = "blender order arrived"
     assert query_terms(text) == terms_of(text)
+
+
+def test_support_terms_are_matched_on_the_corrected_spelling_too() -> None:
+    assert support_terms("my discont code") == []
+    assert "promo" in query_terms("my discont code")  # "discount code", then its support terms
+    assert support_terms("") == []
 
 
 def test_a_correction_never_adds_punctuation_or_unknown_terms() -> None:
