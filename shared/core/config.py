@@ -54,6 +54,7 @@ ENV_CONSOLE_OIDC_ISSUER = "CONSOLE_OIDC_ISSUER"
 ENV_CONSOLE_OIDC_CLIENT_ID = "CONSOLE_OIDC_CLIENT_ID"
 ENV_EMBEDDING_MODEL = "EMBEDDING_MODEL"
 ENV_EMBEDDING_DIMENSIONS = "EMBEDDING_DIMENSIONS"
+ENV_KNOWLEDGE_QUERY_REWRITE = "KNOWLEDGE_QUERY_REWRITE"
 
 # Topic and queue names the code uses. tests/infra proves each is declared in terraform/topology.json.
 TOPIC_CRM_EVENTS = "crm-events"
@@ -122,11 +123,28 @@ class Settings(BaseModel):
     # GEMINI_USE_VERTEX, the Gemini API with GEMINI_API_KEY, else the simulator.
     embedding_model: str = "local"
     embedding_dimensions: int = 768  # requested from a Google model (the vector index's size)
+    # Knowledge search and chat rewrite the question with an LLM before retrieving: "off";
+    # "auto", when a real provider's key (or Vertex AI) is configured; "on", always (the
+    # simulator too: benchmarks). Each rewrite is one LLM call, booked like any other.
+    knowledge_query_rewrite: Literal["off", "auto", "on"] = "off"
     # Benchmarks only: count document-store operations and log them per request and per
     # workflow step (shared/core/store/counting.py).
     store_op_counts: bool = False
     # Benchmarks only: a folder where every document write is traced (shared/core/store/counting.py).
     store_write_trace: str | None = None
+
+    @property
+    def rewrites_queries(self) -> bool:
+        """Whether knowledge retrieval rewrites questions with an LLM first
+        (``knowledge_query_rewrite``)."""
+        if self.knowledge_query_rewrite == "auto":
+            return bool(
+                self.openai_api_key
+                or self.anthropic_api_key
+                or self.gemini_api_key
+                or self.gemini_use_vertex
+            )
+        return self.knowledge_query_rewrite == "on"
 
     @property
     def is_cloud(self) -> bool:
@@ -208,12 +226,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "llm_batch_mode": env.get(ENV_LLM_BATCH_MODE) or "provider",
         "workflow_runner_url": env.get(ENV_WORKFLOW_RUNNER_URL) or None,
         "embedding_model": env.get(ENV_EMBEDDING_MODEL) or "local",
+        "knowledge_query_rewrite": env.get(ENV_KNOWLEDGE_QUERY_REWRITE) or "off",
     }
     lease_s = _seconds(env, ENV_WORKFLOW_LEASE_SECONDS, "330")
     event_lock_s = _seconds(env, ENV_EVENT_LOCK_SECONDS, "300")
     dims = env.get(ENV_EMBEDDING_DIMENSIONS) or "768"
     if not dims.isdigit() or not 1 <= int(dims) <= 3072:
         raise ConfigError(f"{ENV_EMBEDDING_DIMENSIONS} must be an integer 1-3072; got {dims!r}")
+    if values["knowledge_query_rewrite"] not in ("off", "auto", "on"):
+        raise ConfigError(
+            f"{ENV_KNOWLEDGE_QUERY_REWRITE} must be off, auto or on; "
+            f"got {values['knowledge_query_rewrite']!r}"
+        )
     if values["llm_batch_mode"] not in ("provider", "online"):
         raise ConfigError(
             f"{ENV_LLM_BATCH_MODE} must be provider or online; got {values['llm_batch_mode']!r}"

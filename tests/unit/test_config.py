@@ -59,3 +59,18 @@ def test_a_deployed_unit_never_runs_in_local_mode() -> None:
             load_settings(env)
     deployed = {**BASE, "K_SERVICE": "x", "APP_ENV": "dev", "AUTH_JWKS_URL": "https://idp/jwks"}
     assert load_settings(deployed).is_cloud
+
+
+def test_query_rewrite_is_off_by_default_and_auto_needs_a_real_provider() -> None:
+    assert not load_settings(BASE).rewrites_queries
+    simulated = {
+        **BASE,
+        "LLM_SIMULATOR_URL": "http://localhost:1",
+        "KNOWLEDGE_QUERY_REWRITE": "auto",
+    }
+    assert not load_settings(simulated).rewrites_queries
+    assert load_settings({**simulated, "ANTHROPIC_API_KEY": "k"}).rewrites_queries
+    assert load_settings({**simulated, "GEMINI_USE_VERTEX": "true"}).rewrites_queries
+    assert load_settings({**BASE, "KNOWLEDGE_QUERY_REWRITE": "on"}).rewrites_queries
+    with pytest.raises(ConfigError, match="KNOWLEDGE_QUERY_REWRITE must be off, auto or on"):
+        load_settings({**BASE, "KNOWLEDGE_QUERY_REWRITE": "yes"})

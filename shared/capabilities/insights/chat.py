@@ -21,6 +21,7 @@ from shared.ai.prompts.service import call_context, prepare
 from shared.capabilities.insights import grounding
 from shared.capabilities.insights.history import customer_history
 from shared.capabilities.knowledge.index import KnowledgeBase
+from shared.capabilities.knowledge.rewrite import rewrite_query
 from shared.core import writebehind
 from shared.core.errors import NotFound, PermissionDenied
 from shared.core.log import get_logger
@@ -53,10 +54,12 @@ def start_chat(
     customer_id: str | None = None,
     session_id: str | None = None,
     after: Callable[[], None] | None = None,
+    rewrite: bool = False,
 ) -> Iterator[str]:
     """Check the customer and session and retrieve, then return the event stream (which calls
     the model). The request's types and bounds are checked at the edge; ``after`` runs once the
-    answer streamed (the edge's flush of writes behind).
+    answer streamed (the edge's flush of writes behind); with ``rewrite`` retrieval also searches
+    with an LLM's rewrite of the question (``knowledge.rewrite``; one more call first).
 
     Raises:
         NotFound, PermissionDenied (another user's session): before any event.
@@ -69,10 +72,16 @@ def start_chat(
     if session.get("user") != user:
         raise PermissionDenied("this chat session belongs to another user", field="session_id")
     [vector] = embedder.embed([question])  # one embedding for both indexes
+    found = rewrite_query(scope, client, question, feature="chat") if rewrite else None
+    alternative = found.query if found else None
     hits: list[Hit] = []
     if customer_id:
-        hits += customer_history(scope, embedder, customer_id).search(question, k=5, vector=vector)
-    hits += KnowledgeBase(scope, embedder).search(question, k=4, vector=vector)
+        hits += customer_history(scope, embedder, customer_id).search(
+            question, k=5, vector=vector, alternative=alternative
+        )
+    hits += KnowledgeBase(scope, embedder).search(
+        question, k=4, vector=vector, alternative=alternative
+    )
     excerpts = (
         "\n".join(f"[{h.doc_id}] {h.date or ''} {h.source_type}: {h.text[:900]}" for h in hits)
         or "none"
@@ -137,6 +146,7 @@ def start_chat(
                 "input_tokens": usage.input_tokens if usage else 0,
                 "output_tokens": usage.output_tokens if usage else 0,
                 "template": rendered.template.ref,
+                "rewrite": found.model_dump() if found else None,
             },
         )
         yield _sse("done", {})

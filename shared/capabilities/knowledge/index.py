@@ -204,10 +204,11 @@ class KnowledgeBase:
         *,
         mode: Literal["hybrid", "vector", "keyword"] = "hybrid",
         vector: list[float] | None = None,
+        alternative: str | None = None,
     ) -> list[Hit]:
-        """The ``k`` best chunks for ``query`` (see :class:`ChunkIndex`)."""
+        """The ``k`` best chunks for ``query`` (see :meth:`ChunkIndex.search`)."""
         return ChunkIndex(self._scope, self._embedder, "knowledge_chunks").search(
-            query, k, mode=mode, vector=vector
+            query, k, mode=mode, vector=vector, alternative=alternative
         )
 
 
@@ -239,50 +240,42 @@ class ChunkIndex:
         *,
         mode: Literal["hybrid", "vector", "keyword"] = "hybrid",
         vector: list[float] | None = None,
+        alternative: str | None = None,
     ) -> list[Hit]:
         """The ``k`` best chunks for ``query``; ``mode`` keeps one candidate list only;
         ``vector`` is the query's embedding when the caller has it already (one embedding for
-        several indexes)."""
-        collection = self._collection
+        several indexes); ``alternative`` is another wording of the query (an LLM's rewrite,
+        ``rewrite.py``): its vector list shares the vector side's weight with the query's, and
+        its words join the keyword side's."""
         docs: dict[str, dict[str, Any]] = {}
-        vector_rank: dict[str, int] = {}
+        vector_ranks: list[dict[str, int]] = []
         if mode != "keyword":
-            if vector is None:
-                [vector] = self._embedder.embed([query])
-            by_vector = self._scope.nearest(
-                collection,
-                field="embedding",
-                vector=vector,
-                limit=VECTOR_CANDIDATES,
-                where=[*self._where, ("model_id", "==", self._embedder.model_id)],
-            )
-            docs = {cid: doc for cid, doc, _ in by_vector}
-            vector_rank = {cid: i for i, (cid, _, _) in enumerate(by_vector)}
+            texts = [query, *([alternative] if alternative else [])]
+            vectors = [vector] if vector is not None else []
+            if texts[len(vectors) :]:
+                vectors += self._embedder.embed(texts[len(vectors) :])
+            for each in vectors:
+                by_vector = self._nearest(each)
+                docs |= {cid: doc for cid, doc, _ in by_vector}
+                vector_ranks.append({cid: i for i, (cid, _, _) in enumerate(by_vector)})
         keyword_rank: dict[str, int] = {}
         if mode != "vector":
-            wanted = list(dict.fromkeys(query_terms(query)))
+            wanted = list(dict.fromkeys(query_terms(f"{query}\n{alternative or ''}")))
             # The longest words are the most specific: they bring keyword candidates in.
             for term in sorted(wanted, key=len, reverse=True)[:KEYWORD_TERMS]:
                 for cid, doc in self._scope.query(
-                    collection,
+                    self._collection,
                     where=[*self._where, ("kw", "has_key", term)],
                     limit=KEYWORD_CANDIDATES,
                 ):
                     docs.setdefault(cid, doc)
             keyword_rank = _keyword_ranks(wanted, docs)
-        today = datetime.now(UTC).date()
-        fused = []
-        for cid, doc in docs.items():
-            score = 0.0
-            if cid in vector_rank:
-                score += 1 / (RRF_K + vector_rank[cid])
-            if cid in keyword_rank:
-                score += KEYWORD_WEIGHT / (RRF_K + keyword_rank[cid])
-            if self._half_life and doc.get("date"):
-                age = max((today - date.fromisoformat(str(doc["date"])[:10])).days, 0)
-                score *= 0.5 + 0.5 * 0.5 ** (age / self._half_life)
-            fused.append((score, cid, doc))
-        fused = _with_support(fused)
+        fused = _with_support(
+            [
+                (self._score(cid, doc, vector_ranks, keyword_rank), cid, doc)
+                for cid, doc in docs.items()
+            ]
+        )
         return [
             Hit(
                 chunk_id=cid,
@@ -292,11 +285,41 @@ class ChunkIndex:
                 text=doc.get("text", ""),
                 date=doc.get("date"),
                 score=round(score, 6),
-                vector_rank=vector_rank.get(cid),
+                vector_rank=min((r[cid] for r in vector_ranks if cid in r), default=None),
                 keyword_rank=keyword_rank.get(cid),
             )
             for score, cid, doc in fused[:k]
         ]
+
+    def _nearest(self, vector: list[float]) -> list[tuple[str, dict[str, Any], float]]:
+        return self._scope.nearest(
+            self._collection,
+            field="embedding",
+            vector=vector,
+            limit=VECTOR_CANDIDATES,
+            where=[*self._where, ("model_id", "==", self._embedder.model_id)],
+        )
+
+    def _score(
+        self,
+        cid: str,
+        doc: dict[str, Any],
+        vector_ranks: list[dict[str, int]],
+        keyword_rank: dict[str, int],
+    ) -> float:
+        """A chunk's fused score: reciprocal ranks (the vector lists sharing one weight), then the
+        recency weight when the index has one."""
+        score = sum(1 / (RRF_K + r[cid]) for r in vector_ranks if cid in r) / max(
+            len(vector_ranks), 1
+        )
+        if cid in keyword_rank:
+            score += KEYWORD_WEIGHT / (RRF_K + keyword_rank[cid])
+        if self._half_life and doc.get("date"):
+            age = max(
+                (datetime.now(UTC).date() - date.fromisoformat(str(doc["date"])[:10])).days, 0
+            )
+            score *= 0.5 + 0.5 * 0.5 ** (age / self._half_life)
+        return score
 
 
 def _with_support(

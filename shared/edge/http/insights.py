@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
+from shared.capabilities.knowledge.rewrite import QueryRewrite
 from shared.core.auth.rbac import Permission
 from shared.core.web.contract import Id, IsoInstant, Query, Request, ResponseBody
 from shared.core.web.http import Route
@@ -87,6 +88,7 @@ class ChatUsage(ResponseBody):
     input_tokens: int
     output_tokens: int
     template: str
+    rewrite: QueryRewrite | None = None
 
 
 class ChatDone(ResponseBody):
@@ -200,6 +202,7 @@ def chat(ctx: Ctx) -> Iterator[str]:
         customer_id=body.customer_id,
         session_id=body.session_id,
         after=ctx.services.flush_writes,
+        rewrite=ctx.services.settings.rewrites_queries,
     )
 
 

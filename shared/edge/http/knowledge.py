@@ -5,7 +5,8 @@
 - ``GET /api/v1/ai/knowledge`` (``insights:read``): the documents, newest first.
 - ``DELETE /api/v1/ai/knowledge/{doc_id}`` (``knowledge:manage``).
 - ``POST /api/v1/ai/knowledge/search`` (``insights:read``): ``{"query", "k"?}``, the best chunks
-  with citations (hybrid retrieval).
+  with citations (hybrid retrieval); with ``KNOWLEDGE_QUERY_REWRITE`` also the LLM's rewrite of
+  the query that retrieval used, and its cost.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Discriminator, Field, StringConstraints, Tag
 
 from shared.capabilities.knowledge.index import MAX_DOC_CHARS, Document, KnowledgeBase
+from shared.capabilities.knowledge.rewrite import QueryRewrite, rewrite_query
 from shared.core.auth.rbac import Permission
 from shared.core.web.contract import Id, Int, JsonDocument, OneOf, Request, ResponseBody
 from shared.core.web.http import Route
@@ -96,9 +98,11 @@ class Citation(ResponseBody):
 
 
 class SearchResults(ResponseBody):
-    """The passages that best answer the query, best first."""
+    """The passages that best answer the query, best first; ``rewrite`` when the deployment
+    rewrites questions with an LLM first (``KNOWLEDGE_QUERY_REWRITE``), with its cost."""
 
     results: list[Citation]
+    rewrite: QueryRewrite | None = None
 
 
 def _kb(ctx: Ctx) -> KnowledgeBase:
@@ -138,9 +142,13 @@ def search(ctx: Ctx) -> tuple[SearchResults, int]:
     """``POST /api/v1/ai/knowledge/search``: Hybrid retrieval over the tenant's knowledge base, with
     citations."""
     body = ctx.body(SearchBody)
-    hits = _kb(ctx).search(body.query, k=body.k)
+    rewrite = None
+    if ctx.services.settings.rewrites_queries:
+        rewrite = rewrite_query(ctx.scope, ctx.services.llm, body.query)
+    alternative = rewrite.query if rewrite else None
+    hits = _kb(ctx).search(body.query, k=body.k, alternative=alternative)
     results = [{**h.citation(), "score": h.score} for h in hits]
-    return SearchResults.model_validate({"results": results}), 200
+    return SearchResults.model_validate({"results": results, "rewrite": rewrite}), 200
 
 
 _BASE = "/api/v1/ai/knowledge"
