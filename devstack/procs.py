@@ -16,10 +16,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on, never one this process was given before: the kernel can hand
+    the same free port to two calls before the first taker binds it (a bench's workflow runner
+    once got the identity stand-in's port, and the stack's readiness check passed on the wrong
+    process)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def port_open(host: str, port: int) -> bool:
