@@ -6,8 +6,8 @@
    written per step (our saver stores each channel version once).
 3. A graph whose state reaches 10 MiB: checkpoint and resume time.
 
-The 1,000-concurrent-workflow benchmark of the workflow issue needs the workflow runner, which
-is not built yet.
+The 1,000-run burst through the workflow runner on the local stack is
+``tests/bench/bench_workflow_load.py``.
 """
 
 from __future__ import annotations
