@@ -25,6 +25,7 @@ def test_everyday_phrasings_add_the_support_terms_after_the_words_as_typed() -> 
     assert "refund" in query_terms("these boots arent what i expected, can i get my money back")
     assert "monogram" not in query_terms("can i put my initials on a shirt")
     assert "pricing" in query_terms("can i put my initials on a shirt")
+    assert "membership" in query_terms("what perks do i get for being a member")
 
 
 def test_a_query_in_the_documents_own_words_gains_nothing() -> None:
