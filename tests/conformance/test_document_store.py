@@ -28,6 +28,18 @@ def test_create_only_once(backend: DocumentStore) -> None:
     assert backend.get("things/a") == {"n": 1}
 
 
+def test_create_many_creates_the_new_and_leaves_the_existing(backend: DocumentStore) -> None:
+    backend.set("cm/b", {"v": "first"})
+    assert backend.create_many([("cm/a", {"v": 1}), ("cm/b", {"v": 2}), ("cm/c", {"v": 3})]) == [
+        True,
+        False,
+        True,
+    ]
+    assert [backend.get(f"cm/{k}") for k in "abc"] == [{"v": 1}, {"v": "first"}, {"v": 3}]
+    assert backend.create_many([]) == []
+    assert backend.create_many([("cm/d", {"v": 4}), ("cm/e", {"v": 5})]) == [True, True]
+
+
 def test_get_many_keeps_order(backend: DocumentStore) -> None:
     backend.set("things/b", {"n": 2})
     assert backend.get_many(["things/a", "things/b"]) == [None, {"n": 2}]

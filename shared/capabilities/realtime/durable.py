@@ -51,6 +51,26 @@ class StreamLog:
         path = scope.path(COLLECTION, check_segment(event["event_id"], field="event_id"))
         return scope.create(path, {"event": event, "stored_at": now, "expires_at": now + WINDOW})
 
+    def record_many(self, events: list[dict[str, Any]]) -> list[bool]:
+        """:meth:`record` for many events in one batched write (the push endpoint gathers the
+        events that arrive together): per event, whether it was kept now."""
+        now = self._clock()
+        kept: list[bool] = [False] * len(events)
+        items: list[tuple[str, dict[str, Any]]] = []
+        at: list[int] = []
+        for i, event in enumerate(events):
+            if permission_for(event["event_type"]) is None:
+                continue
+            scope = TenantStore(self._store, event["tenant_id"])
+            path = scope.path(COLLECTION, check_segment(event["event_id"], field="event_id"))
+            # A microsecond apart, in arrival order, so replay keeps the batch's order.
+            stored = now + timedelta(microseconds=len(items))
+            items.append((path, {"event": event, "stored_at": stored, "expires_at": now + WINDOW}))
+            at.append(i)
+        for i, created in zip(at, self._store.create_many(items), strict=True):
+            kept[i] = created
+        return kept
+
     def after(self, tenant_id: str, last_event_id: str) -> list[dict[str, Any]] | None:
         """The tenant's events stored after ``last_event_id``, oldest first; None when that event
         is not kept (unknown, or past the window) or more than :data:`MAX_REPLAY` followed it."""

@@ -96,6 +96,11 @@ class DocumentStore(Protocol):
         """Create the document; return False (and change nothing) when it already exists."""
         ...
 
+    def create_many(self, items: Sequence[tuple[str, Document]]) -> list[bool]:
+        """Create each document that does not exist yet, changing none that does; per item,
+        whether it was created. Written in batches (one commit for many, not one atomic unit)."""
+        ...
+
     def delete(self, path: str) -> None:
         """Delete the document at ``path`` (nothing happens when it is absent)."""
         ...

@@ -153,6 +153,12 @@ class CountingStore(DocumentStore):
         return self.inner.create(path, data)
 
     @override
+    def create_many(self, items: Sequence[tuple[str, Document]]) -> list[bool]:
+        for path, _ in items:
+            self.count("writes", path)
+        return self.inner.create_many(items)
+
+    @override
     def delete(self, path: str) -> None:
         self.count("writes", path)
         self.inner.delete(path)

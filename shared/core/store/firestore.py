@@ -170,6 +170,26 @@ class FirestoreStore(DocumentStore):
         return True
 
     @override
+    def create_many(self, items: Sequence[tuple[str, Document]]) -> list[bool]:
+        from google.api_core import exceptions as gexc
+
+        created: list[bool] = []
+        for start in range(0, len(items), 400):
+            part = items[start : start + 400]
+            with _transient_errors():
+                batch = self._client.batch()
+                for path, data in part:
+                    batch.create(self._client.document(path), _to_firestore(data))
+                try:
+                    batch.commit()
+                except gexc.AlreadyExists:
+                    # One of them exists (a redelivery): the batch wrote nothing; one by one.
+                    created += [self.create(path, data) for path, data in part]
+                    continue
+            created += [True] * len(part)
+        return created
+
+    @override
     def delete(self, path: str) -> None:
         with _transient_errors():
             self._client.document(path).delete()

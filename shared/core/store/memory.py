@@ -119,6 +119,10 @@ class MemoryStore(DocumentStore):
             return True
 
     @override
+    def create_many(self, items: Sequence[tuple[str, Document]]) -> list[bool]:
+        return [self.create(path, data) for path, data in items]
+
+    @override
     def delete(self, path: str) -> None:
         with self._lock:
             self._docs.pop(path, None)
