@@ -12,6 +12,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -125,3 +129,24 @@ def wait_until_ready(proc: Proc, *, http_path: str | None = "/", timeout: float 
     raise TimeoutError(
         f"{proc.name} was not ready on {proc.address} after {timeout:.0f}s:\n{proc.log_tail()}"
     )
+
+
+@contextlib.contextmanager
+def simulator(log_dir: Path | None = None) -> Iterator[Proc]:
+    """The LLM provider simulator as its own process, as ``scripts/up`` runs it, ready to answer;
+    stopped on exit (its log in ``log_dir``, else a temporary folder)."""
+    import sys
+    import tempfile
+
+    with contextlib.ExitStack() as stack:
+        folder = log_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        port = free_port()
+        proc = spawn(
+            "simulator",
+            [sys.executable, "-m", "devstack.simulator", f"--port={port}"],
+            port,
+            folder,
+        )
+        stack.callback(proc.stop)
+        wait_until_ready(proc, http_path="/health")
+        yield proc

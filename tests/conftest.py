@@ -64,22 +64,10 @@ def clean_firestore(emulators: Stack) -> Stack:
 @pytest.fixture(scope="session")
 def simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The LLM provider simulator as its own process, as scripts/up runs it."""
-    import sys
+    from devstack.procs import simulator
 
-    from devstack.procs import free_port, spawn, wait_until_ready
-
-    port = free_port()
-    proc = spawn(
-        "simulator",
-        [sys.executable, "-m", "devstack.simulator", f"--port={port}"],
-        port,
-        tmp_path_factory.mktemp("simulator"),
-    )
-    wait_until_ready(proc, http_path="/health")
-    try:
+    with simulator(tmp_path_factory.mktemp("simulator")) as proc:
         yield proc.url
-    finally:
-        proc.stop()
 
 
 @pytest.fixture

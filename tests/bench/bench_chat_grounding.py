@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
-import tempfile
-from pathlib import Path
 
-from devstack.procs import free_port, spawn, wait_until_ready
+from devstack.procs import simulator
 from shared.ai.embeddings.local import LocalOnnxEmbedder
 from shared.ai.llm import LLMClient
 from shared.ai.llm.catalog import Catalog
@@ -45,38 +42,27 @@ def main() -> None:
     for i, (title, text) in enumerate(docs):
         kb.add(title, text, "text", doc_id=f"sf-{i}")
         titles[f"sf-{i}"] = title
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        sim = spawn(
-            "simulator",
-            [sys.executable, "-m", "devstack.simulator", f"--port={port}"],
-            port,
-            Path(tmp),
+    with simulator() as sim:
+        client = LLMClient(
+            Router(providers_for(sim.url), Catalog.load(), RetryPolicy(timeout_s=10))
         )
-        try:
-            wait_until_ready(sim, http_path="/health")
-            client = LLMClient(
-                Router(providers_for(sim.url), Catalog.load(), RetryPolicy(timeout_s=10))
-            )
-            scores, sentences, full, gold_cited, example = [], [], 0, 0, None
-            for n, (question, answer) in enumerate(questions):
-                events = start_chat(scope, client, embedder, f"u{n}", question)
-                text, grounding, cited = "", {}, []
-                for raw in events:
-                    kind, _, data = raw.partition("\ndata: ")
-                    body = json.loads(data)
-                    if kind == "event: delta":
-                        text += body["text"]
-                    elif kind == "event: citations":
-                        grounding, cited = body["grounding"], body["citations"]
-                scores.append(grounding["score"])
-                sentences.append(grounding["sentences"])
-                full += grounding["score"] == 1.0
-                gold_cited += any(titles.get(c["id"]) == answer for c in cited)
-                example = example or (question, text, grounding)
-            client.router.close()
-        finally:
-            sim.stop()
+        scores, sentences, full, gold_cited, example = [], [], 0, 0, None
+        for n, (question, answer) in enumerate(questions):
+            events = start_chat(scope, client, embedder, f"u{n}", question)
+            text, grounding, cited = "", {}, []
+            for raw in events:
+                kind, _, data = raw.partition("\ndata: ")
+                body = json.loads(data)
+                if kind == "event: delta":
+                    text += body["text"]
+                elif kind == "event: citations":
+                    grounding, cited = body["grounding"], body["citations"]
+            scores.append(grounding["score"])
+            sentences.append(grounding["sentences"])
+            full += grounding["score"] == 1.0
+            gold_cited += any(titles.get(c["id"]) == answer for c in cited)
+            example = example or (question, text, grounding)
+        client.router.close()
     n = len(questions)
     print(f"chat groundedness over {n} ABCD questions (simulator):")
     print(f"  mean share of grounded sentences {statistics.mean(scores):.3f}")

@@ -12,13 +12,10 @@ from __future__ import annotations
 import csv
 import json
 import statistics
-import sys
-import tempfile
 import time
 from collections import defaultdict
-from pathlib import Path
 
-from devstack.procs import REPO, free_port, spawn, wait_until_ready
+from devstack.procs import REPO, simulator
 from shared.ai.embeddings.local import LocalOnnxEmbedder
 from shared.ai.llm import LLMClient
 from shared.ai.llm.catalog import Catalog
@@ -73,33 +70,22 @@ def main() -> None:
     print(
         f"{len(chosen)} accounts ({', '.join(chosen)}), {indexed} opportunity notes indexed in {time.perf_counter() - t0:.1f} s"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        sim = spawn(
-            "simulator",
-            [sys.executable, "-m", "devstack.simulator", f"--port={port}"],
-            port,
-            Path(tmp),
+    with simulator() as sim:
+        client = LLMClient(
+            Router(providers_for(sim.url), Catalog.load(), RetryPolicy(timeout_s=10))
         )
-        try:
-            wait_until_ready(sim, http_path="/health")
-            client = LLMClient(
-                Router(providers_for(sim.url), Catalog.load(), RetryPolicy(timeout_s=10))
-            )
-            times, example = [], None
-            for account in chosen:
-                cid = account.lower().replace(" ", "-")
-                t0 = time.perf_counter()
-                out = generate(scope, client, embedder, cid, ["churn_risk", "upsell"], force=True)
-                times.append((time.perf_counter() - t0) * 1000 / len(out))
-                example = example or out[0]
-            print(
-                f"insight generation (retrieval + one model call each, simulator): median {statistics.median(times):.0f} ms per insight"
-            )
-            print(json.dumps(example, indent=2)[:3000])
-            client.router.close()
-        finally:
-            sim.stop()
+        times, example = [], None
+        for account in chosen:
+            cid = account.lower().replace(" ", "-")
+            t0 = time.perf_counter()
+            out = generate(scope, client, embedder, cid, ["churn_risk", "upsell"], force=True)
+            times.append((time.perf_counter() - t0) * 1000 / len(out))
+            example = example or out[0]
+        print(
+            f"insight generation (retrieval + one model call each, simulator): median {statistics.median(times):.0f} ms per insight"
+        )
+        print(json.dumps(example, indent=2)[:3000])
+        client.router.close()
 
 
 if __name__ == "__main__":

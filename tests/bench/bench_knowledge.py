@@ -201,9 +201,8 @@ def measure_rewrite(kb: KnowledgeBase) -> None:
     their keys are set, else the simulator, whose answer is not a rewrite: then only the cost
     and latency figures mean anything."""
     import os
-    import tempfile
 
-    from devstack.procs import free_port, spawn, wait_until_ready
+    from devstack.procs import simulator
     from shared.ai.llm import LLMClient
     from shared.ai.llm.factory import build_router
     from shared.capabilities.knowledge.rewrite import QueryRewrite, rewrite_query
@@ -211,36 +210,25 @@ def measure_rewrite(kb: KnowledgeBase) -> None:
 
     keys = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GEMINI_USE_VERTEX")
     real = [k for k in keys if os.environ.get(k)]
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        sim = spawn(
-            "simulator",
-            [sys.executable, "-m", "devstack.simulator", f"--port={port}"],
-            port,
-            Path(tmp),
-        )
-        try:
-            wait_until_ready(sim, http_path="/health")
-            env = {k: os.environ[k] for k in real} | {
-                "GOOGLE_CLOUD_PROJECT": os.environ.get("GOOGLE_CLOUD_PROJECT", "bench"),
-                "APP_ENV": "local",
-                "AUTH_PUBLIC_KEY_FILE": "unused",
-                "LLM_SIMULATOR_URL": sim.url,
-            }
-            client = LLMClient(build_router(load_settings(env)))
-            done: list[QueryRewrite] = []
+    with simulator() as sim:
+        env = {k: os.environ[k] for k in real} | {
+            "GOOGLE_CLOUD_PROJECT": os.environ.get("GOOGLE_CLOUD_PROJECT", "bench"),
+            "APP_ENV": "local",
+            "AUTH_PUBLIC_KEY_FILE": "unused",
+            "LLM_SIMULATOR_URL": sim.url,
+        }
+        client = LLMClient(build_router(load_settings(env)))
+        done: list[QueryRewrite] = []
 
-            def rewrite(question: str) -> str | None:
-                done.append(rewrite_query(kb._scope, client, question))
-                return done[-1].query
+        def rewrite(question: str) -> str | None:
+            done.append(rewrite_query(kb._scope, client, question))
+            return done[-1].query
 
-            print(f"query rewrite through {', '.join(real) or 'the simulator (not a rewrite)'}:")
-            for name in ("support dev", "support test"):
-                figures = evaluate(kb, question_sets()[name], rewrite=rewrite)
-                print(f"  {name:<13} hybrid+rewrite {figures.line()}")
-            client.router.close()
-        finally:
-            sim.stop()
+        print(f"query rewrite through {', '.join(real) or 'the simulator (not a rewrite)'}:")
+        for name in ("support dev", "support test"):
+            figures = evaluate(kb, question_sets()[name], rewrite=rewrite)
+            print(f"  {name:<13} hybrid+rewrite {figures.line()}")
+        client.router.close()
     latency = [r.latency_ms for r in done if not r.cache_hit]
     cost = sum(r.cost_usd for r in done)
     print(

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from devstack.procs import REPO, free_port, spawn, wait_until_ready
+from devstack.procs import REPO, simulator
 from shared.ai.llm import CallContext, LLMClient, LLMRequest, Message
 from shared.ai.llm.cache import ResponseCache
 from shared.ai.llm.catalog import Catalog
@@ -213,21 +213,10 @@ def bench_imports() -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        proc = spawn(
-            "simulator",
-            [sys.executable, "-m", "devstack.simulator", f"--port={port}"],
-            port,
-            Path(tmp),
-        )
-        try:
-            wait_until_ready(proc, http_path="/health")
-            bench_overhead(proc.url)
-            bench_failover(proc.url)
-            bench_cache(proc.url)
-        finally:
-            proc.stop()
+    with simulator() as proc:
+        bench_overhead(proc.url)
+        bench_failover(proc.url)
+        bench_cache(proc.url)
     bench_imports()
 
 

@@ -11,13 +11,10 @@
 from __future__ import annotations
 
 import json
-import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
-from devstack.procs import free_port, spawn, wait_until_ready
+from devstack.procs import simulator
 from shared.ai.llm import LLMClient
 from shared.ai.llm.batch.providers import batch_providers
 from shared.ai.llm.batch.service import BatchItem, BatchService, job_id_for
@@ -134,20 +131,9 @@ def batch_vs_online(url: str) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        proc = spawn(
-            "simulator",
-            [sys.executable, "-m", "devstack.simulator", f"--port={port}"],
-            port,
-            Path(tmp),
-        )
-        try:
-            wait_until_ready(proc, http_path="/health")
-            tokens_per_version(proc.url)
-            batch_vs_online(proc.url)
-        finally:
-            proc.stop()
+    with simulator() as proc:
+        tokens_per_version(proc.url)
+        batch_vs_online(proc.url)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from devstack.emulators import start_firestore
-from devstack.procs import free_port, spawn, wait_until_ready
+from devstack.procs import free_port, simulator
 from shared.ai.embeddings.local import LocalOnnxEmbedder
 from shared.capabilities.knowledge.index import ChunkIndex
 from shared.core.store.base import Vector
@@ -109,39 +109,26 @@ def chat_ttft() -> None:
     from shared.core.store import MemoryStore
     from tests.integration.llm.conftest import providers_for
 
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        sim = spawn(
-            "simulator",
-            [sys.executable, "-m", "devstack.simulator", f"--port={port}"],
-            port,
-            Path(tmp),
+    with simulator() as sim:
+        httpx.post(f"{sim.url}/_sim/config", json={"ttft_ms": 200}, timeout=5)
+        client = LLMClient(
+            Router(providers_for(sim.url), Catalog.load(), RetryPolicy(timeout_s=10))
         )
-        try:
-            wait_until_ready(sim, http_path="/health")
-            httpx.post(f"{sim.url}/_sim/config", json={"ttft_ms": 200}, timeout=5)
-            client = LLMClient(
-                Router(providers_for(sim.url), Catalog.load(), RetryPolicy(timeout_s=10))
-            )
-            scope = TenantStore(MemoryStore(), "chat")
-            embedder = LocalOnnxEmbedder()
-            embedder.embed(["warm up"])
-            gaps = []
-            for i in range(20):
-                t0 = time.perf_counter()
-                for event in start_chat(
-                    scope, client, embedder, "u", f"question {i} about refunds"
-                ):
-                    if event.startswith("event: delta"):
-                        gaps.append((time.perf_counter() - t0) * 1000 - 200)
-                        break
-            print(
-                f"chat time to first token over the provider's own 200 ms: median {statistics.median(gaps):.0f} ms, "
-                f"p95 {pct(gaps, 95):.0f} ms (retrieval, prompt, guards, routing; in memory)"
-            )
-            client.router.close()
-        finally:
-            sim.stop()
+        scope = TenantStore(MemoryStore(), "chat")
+        embedder = LocalOnnxEmbedder()
+        embedder.embed(["warm up"])
+        gaps = []
+        for i in range(20):
+            t0 = time.perf_counter()
+            for event in start_chat(scope, client, embedder, "u", f"question {i} about refunds"):
+                if event.startswith("event: delta"):
+                    gaps.append((time.perf_counter() - t0) * 1000 - 200)
+                    break
+        print(
+            f"chat time to first token over the provider's own 200 ms: median {statistics.median(gaps):.0f} ms, "
+            f"p95 {pct(gaps, 95):.0f} ms (retrieval, prompt, guards, routing; in memory)"
+        )
+        client.router.close()
 
 
 if __name__ == "__main__":
