@@ -380,7 +380,7 @@ def saver_from_env(
         ConfigError: GOOGLE_CLOUD_PROJECT is missing.
     """
     from shared.core.errors import ConfigError
-    from shared.core.store.firestore import FirestoreStore
+    from shared.core.store.firestore import FirestoreStore, single_threaded_streams
 
     env = os.environ if environ is None else environ
     project = env.get("GOOGLE_CLOUD_PROJECT")
@@ -388,6 +388,7 @@ def saver_from_env(
         raise ConfigError("GOOGLE_CLOUD_PROJECT is required (the Google Cloud project id)")
     from google.cloud import firestore
 
+    single_threaded_streams()
     client = firestore.Client(
         project=project, database=env.get("FIRESTORE_DATABASE") or "(default)"
     )
