@@ -270,9 +270,10 @@ class ChunkIndex:
                 ):
                     docs.setdefault(cid, doc)
             keyword_rank = _keyword_ranks(wanted, docs)
+        today = datetime.now(UTC).date()
         fused = _with_support(
             [
-                (self._score(cid, doc, vector_ranks, keyword_rank), cid, doc)
+                (self._score(cid, doc, vector_ranks, keyword_rank, today), cid, doc)
                 for cid, doc in docs.items()
             ]
         )
@@ -306,6 +307,7 @@ class ChunkIndex:
         doc: dict[str, Any],
         vector_ranks: list[dict[str, int]],
         keyword_rank: dict[str, int],
+        today: date,
     ) -> float:
         """A chunk's fused score: reciprocal ranks (the vector lists sharing one weight), then the
         recency weight when the index has one."""
@@ -315,9 +317,7 @@ class ChunkIndex:
         if cid in keyword_rank:
             score += KEYWORD_WEIGHT / (RRF_K + keyword_rank[cid])
         if self._half_life and doc.get("date"):
-            age = max(
-                (datetime.now(UTC).date() - date.fromisoformat(str(doc["date"])[:10])).days, 0
-            )
+            age = max((today - date.fromisoformat(str(doc["date"])[:10])).days, 0)
             score *= 0.5 + 0.5 * 0.5 ** (age / self._half_life)
         return score
 

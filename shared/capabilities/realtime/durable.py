@@ -44,16 +44,11 @@ class StreamLog:
     def record(self, event: dict[str, Any]) -> bool:
         """Keep a streamed event (others are ignored); False when it was already kept (Pub/Sub
         delivers at least once; the first copy's ``stored_at`` keeps its place in the order)."""
-        if permission_for(event["event_type"]) is None:
-            return False
-        scope = TenantStore(self._store, event["tenant_id"])
-        now = self._clock()
-        path = scope.path(COLLECTION, check_segment(event["event_id"], field="event_id"))
-        return scope.create(path, {"event": event, "stored_at": now, "expires_at": now + WINDOW})
+        return self.record_many([event])[0]
 
     def record_many(self, events: list[dict[str, Any]]) -> list[bool]:
-        """:meth:`record` for many events in one batched write (the push endpoint gathers the
-        events that arrive together): per event, whether it was kept now."""
+        """Keep many streamed events in one batched write (the push endpoint gathers the events
+        that arrive together): per event, whether it was kept now (as :meth:`record`)."""
         now = self._clock()
         kept: list[bool] = [False] * len(events)
         items: list[tuple[str, dict[str, Any]]] = []

@@ -90,7 +90,9 @@ class KeySet:
             self._fetched, self._expires = now, now + self._min_refetch
             if not self._keys:
                 raise Unauthenticated("signing keys could not be fetched; try again") from exc
-            return  # keep serving the keys we have until they can be fetched again
+            # Keep serving the keys we have until they can be fetched again; said, not silent.
+            _log.warning("signing keys could not be fetched (%s); serving the keys held", exc)
+            return
         keys = {}
         for entry in body.get("keys", []):
             if isinstance(entry, dict) and entry.get("kid") and entry.get("kty") == "RSA":
