@@ -19,5 +19,6 @@ def test_recall_at_5_on_the_abcd_guidelines_holds_on_both_sets() -> None:
     assert first.recall_docs >= 0.9
     assert first.mrr >= 0.75
     support = evaluate(kb, sets["support test"])
-    assert support.recall_docs >= 0.9  # 0.933 when written
-    assert support.by_style["customer"] >= 0.85  # 0.900 when written
+    assert support.recall_docs >= 0.93  # 0.933 when written, 0.958 since the second dev split
+    assert support.by_style["customer"] >= 0.9  # 0.900 when written, 0.936 since
+    assert support.mrr >= 0.8  # 0.837

@@ -9,7 +9,9 @@ dev, with the keyword list weighted 0.75 (``index.KEYWORD_WEIGHT``): recall@5 0.
 MRR 0.843 -> 0.896 (the last 12 rules, from phrasings the dev questions mostly do not use: 0.890
 -> 0.896; two more, "pay my bill" and "wrong amount", cost dev a question and were left out).
 Applied to the vector side too, it did worse on dev (MRR 0.870): the embedder reads the query as
-written.
+written. The rules after the marker below came from a second dev split written for the purpose
+(``abcd_support_dev2.json``: recall@5 0.927 -> 0.976, MRR 0.825 -> 0.916 there, the first dev
+split unchanged at 0.976, MRR 0.896 -> 0.899); docs/knowledge.md has the figures.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"due date|deadline|when[^.?!\n]{0,60}\bdue\b", "due date"),
     (r"more time|pay late|late payment|extension|extend|few more (?:days|weeks)", "extension"),
     (r"initials|monogram|personali[sz]|embroider|engrav", "pricing"),
-    (r"\bslow|loading|\blag|crawling|takes forever|freez|time ?out", "website slow"),
+    (r"\bslow(?:ly)?\b|loading|\blag|crawling|takes forever|freez|time ?out", "website slow"),
     (r"search (?:bar|box|function)|finds nothing|no results|can'?t find", "search not working"),
     (r"\bcart\b|\bbag\b|basket|add to", "cart not updating"),
     (r"polic(?:y|ies)|\brules?\b", "policy"),
@@ -135,6 +137,80 @@ _RULES: tuple[tuple[str, str], ...] = (
     (r"site (?:is )?down|won'?t load|page (?:is )?(?:broken|blank|not loading)", "website slow"),
     (r"forgot|forgotten|\breset|recover|can'?t remember", "recover"),
     (r"\bbill|invoice|statement", "bill"),
+    # Session 15, checked against a second dev split (abcd_support_dev2.json):
+    (r"cash (?:back|returned)|(?:reverse|refund) the charge", "refund"),
+    (r"fell apart|falling apart|came apart|stopped working|quit working|cheaply made", "defect"),
+    (
+        r"\b(?:navy|purple|pink|beige|gr[ae]y|green|blue|red|black|white|brown|orange|yellow)\b"
+        r"[^.?!\n]{0,40}\b(?:got|received|came|arrived|closer|instead)\b",
+        "color",
+    ),
+    (
+        r"\bparcel|shipped yet|(?:has|did|was)[^.?!\n]{0,30}\bshipped\b"
+        r"|where (?:my |the )?(?:order|package|parcel|stuff) is",
+        "shipping status",
+    ),
+    (
+        r"address (?:my |the )?(?:order|package|parcel|shipment|delivery)|(?:order|package|parcel)"
+        r" (?:is )?going to|send (?:it|my order|the order|my package|the package) to"
+        r"|instead of (?:my )?home|different (?:delivery |shipping )?address",
+        "manage shipping address",
+    ),
+    (
+        r"\b(?:silver|gold|bronze|guest)\b[^.?!\n]{0,30}\bmembers?|member(?:ship)? (?:levels?|tiers?)"
+        r"|\btiers?\b",
+        "membership",
+    ),
+    (r"\btax(?:es)?\b|\blowest\b|prices? ever", "pricing"),
+    (
+        r"never signed up|(?:didn'?t|did not) sign up|(?:didn'?t|did not|never) (?:add|ask for)"
+        r"|added to (?:my|our) account",
+        "service added",
+    ),
+    (
+        r"(?:always|never|everything|anything|nothing|so many|often|most)[^.?!\n]{0,40}"
+        r"(?:sold out|out of stock|in stock|unavailable)",
+        "out of stock general",
+    ),
+    (
+        r"\b(?:the|this|that) (?:\w+ ){1,2}(?:is|are) (?:still |again )?(?:sold out|out of stock"
+        r"|unavailable)|back in stock|when will it be back",
+        "out of stock one item",
+    ),
+    (r"still (?:on|going|running|valid|good|working)\b", "subscription active"),
+    (r"when (?:do|should|must) i (?:have to )?pay|next payment", "due date"),
+    (r"extra (?:days|weeks|time)|few (?:extra|more) (?:days|weeks)", "extension"),
+    (r"(?:cheaper|slower) (?:option|one|method|speed)", "downgrade shipping"),
+    (
+        r"forgot to (?:add|put|include|order|get)|one more\b"
+        r"|\b(?:add|throw|put|include)\b[^.?!\n]{0,40}\b(?:into|to|in) (?:my|the|this) order",
+        "create order",
+    ),
+    (
+        r"remove (?:one|an?|the|this|that) (?:\w+ )?from|take (?:it|\w+) off (?:my|the) order",
+        "cancel order",
+    ),
+    (
+        r"(?:different|another|other) (?:card|payment)|default (?:card|payment)"
+        r"|(?:card|it) (?:has )?expired|expired card|new card",
+        "payment method",
+    ),
+    (r"code[^.?!\n]{0,25}(?:text|sms|sent|send)", "two-factor authentication"),
+    (r"(?:didn'?t|did not|never) (?:buy|order|purchase)", "never bought"),
+    (
+        r"(?:been|taking|takes) (?:ages|forever|weeks|so long|too long)|still waiting"
+        r"|where(?:'?s| is) my (?:refund|money)",
+        "status",
+    ),
+    (r"(?:start|begin|file|request) (?:a |the )?(?:refund|return)", "initiate"),
+    (
+        r"(?:going to|gonna) (?:get|be) here|when (?:is|will|does) [^.?!\n]{0,40}"
+        r"(?:get here|arrive|show up)",
+        "delivery time",
+    ),
+    (r"\btee\b|t-shirt|blouse|button.?up|\bpolo", "shirt"),
+    (r"\bdenim", "jeans"),
+    (r"\bcoat\b|parka|windbreaker|rain jacket", "jacket"),
 )
 _COMPILED = tuple((re.compile(pattern), terms) for pattern, terms in _RULES)
 

@@ -42,3 +42,24 @@ def test_support_terms_are_matched_on_the_corrected_spelling_too() -> None:
 def test_a_correction_never_adds_punctuation_or_unknown_terms() -> None:
     terms = query_terms("theres a grease spot, wanna send it back")
     assert all(term.isalnum() for term in terms)
+
+
+def test_phrasings_that_read_alike_stay_apart() -> None:
+    # "slower" shipping is a cheaper delivery, not a slow website
+    terms = support_terms("change my delivery to the cheaper slower option please")
+    assert "downgrade shipping" in terms and "website slow" not in terms
+    # a fee "added to my order" is not an item added to it; "an open refund" is not a new one
+    assert "create order" not in support_terms("whats this surprise fee added to my order")
+    assert "create order" in support_terms("can i throw one more shirt into the order")
+    assert "initiate" not in support_terms("i have an open refund and want to add a shirt")
+    assert "initiate" in support_terms("start a refund for a defective item")
+
+
+def test_where_an_order_goes_and_where_it_is_are_different_questions() -> None:
+    assert "manage shipping address" in support_terms(
+        "i need to change the address my package is going to"
+    )
+    assert "shipping status" in support_terms("has my order shipped yet?")
+    assert "shipping status" in support_terms("can you tell me where my parcel is right now")
+    assert "membership" in support_terms("whats the difference between silver and gold members")
+    assert "never bought" in support_terms("you billed me for a jacket i didnt buy")
