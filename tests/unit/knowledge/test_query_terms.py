@@ -63,3 +63,12 @@ def test_where_an_order_goes_and_where_it_is_are_different_questions() -> None:
     assert "shipping status" in support_terms("can you tell me where my parcel is right now")
     assert "membership" in support_terms("whats the difference between silver and gold members")
     assert "never bought" in support_terms("you billed me for a jacket i didnt buy")
+
+
+def test_a_code_that_fails_and_a_code_that_expired_are_told_apart() -> None:
+    assert "invalid" in support_terms("your coupon wont apply to my order")
+    assert "invalid" not in support_terms("i tried a code from last month and it says its expired")
+    assert "out of date" in support_terms("i tried a code from last month and it says its expired")
+    # paying later is an extension, not paying the bill now
+    assert "pay bill" not in support_terms("can i get a bit more time to pay my subscription")
+    assert "pay bill" in support_terms("i'd like to pay off my subscription balance")
