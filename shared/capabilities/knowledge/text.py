@@ -98,7 +98,14 @@ def terms_of(text: str) -> list[str]:
 
 
 def query_terms(query: str) -> list[str]:
-    """A query's keyword terms, misspellings corrected (issue 18: customers write "retrun",
+    """A query's keyword terms: :func:`query_parts`' words as typed, then its support terms."""
+    typed, support = query_parts(query)
+    return typed + support
+
+
+def query_parts(query: str) -> tuple[list[str], list[str]]:
+    """A query's keyword terms as typed and the support terms its phrasings add, misspellings
+    corrected (issue 18: customers write "retrun",
     "subscripton", "jeens"). Only the keyword side uses them: the embedder reads the query as
     written (its word pieces cope with many typos, and a wrong correction would mislead both).
 
@@ -117,7 +124,7 @@ def query_terms(query: str) -> list[str]:
         else:
             words.append(word)
     fixed = " ".join(words)
-    return terms_of(" ".join([fixed, *support_terms(f"{query}\n{fixed}")]))
+    return terms_of(fixed), terms_of(" ".join(support_terms(f"{query}\n{fixed}")))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from shared.capabilities.knowledge.text import query_terms, terms_of
+from shared.capabilities.knowledge.index import _keyword_ranks
+from shared.capabilities.knowledge.text import query_parts, query_terms, terms_of
 from shared.capabilities.knowledge.vocabulary import support_terms
 
 
@@ -72,3 +73,24 @@ def test_a_code_that_fails_and_a_code_that_expired_are_told_apart() -> None:
     # paying later is an extension, not paying the bill now
     assert "pay bill" not in support_terms("can i get a bit more time to pay my subscription")
     assert "pay bill" in support_terms("i'd like to pay off my subscription balance")
+
+
+def test_the_query_keeps_apart_what_was_typed_and_what_a_rule_added() -> None:
+    typed, support = query_parts("these boots arent what i expected, can i get my money back")
+    assert "refund" in support and "refund" not in typed
+    assert query_terms("these boots arent what i expected, can i get my money back") == [
+        *typed,
+        *support,
+    ]
+
+
+def test_a_title_matching_a_support_term_outranks_one_matching_a_typed_word() -> None:
+    docs = {
+        "faq-0": {"kw": {"gold": True, "membership": True}, "title_terms": ["gold"]},
+        "member-0": {"kw": {"gold": True, "membership": True}, "title_terms": ["membership"]},
+        "other-0": {"kw": {"membership": True}, "title_terms": []},  # membership: the commoner
+    }
+    wanted = ["gold", "membership"]
+    assert _keyword_ranks(wanted, docs) == {"faq-0": 0, "member-0": 1, "other-0": 2}
+    ranks = _keyword_ranks(wanted, docs, frozenset({"membership"}))
+    assert ranks == {"member-0": 0, "faq-0": 1, "other-0": 2}
