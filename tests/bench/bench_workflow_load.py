@@ -1,7 +1,8 @@
 """Many concurrent workflows on the local stack (run by ``scripts/bench``; prints figures).
 
 ``N`` lead_qualification runs (default 1,000; ``python -m tests.bench.bench_workflow_load 200``
-for a quicker run) are started through the gateway at once, with the provider simulator
+for a quicker run) are started through the gateway at once (32 clients as fast as they can; with
+``--rate=6`` instead six starts a second on a schedule, an open loop), with the provider simulator
 answering every call after 300 ms. Each run makes two model calls (lead analysis, decision), so
 its pure model time is 0.6 s. Prints: API latency of the starts, time until the last run
 completed and runs a second, orchestration overhead per run (its wall time minus its model time,
@@ -40,20 +41,26 @@ def pct(values: list[float], p: float) -> float:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    args = [a for a in sys.argv[1:] if not a.startswith("--rate=")]
+    rates = [float(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--rate=")]
+    n = int(args[0]) if args else 1000
     with tempfile.TemporaryDirectory() as tmp:
         trace = Path(tmp) / "writes"
         stack = Stack(
             project="bench-wf", state_dir=Path(tmp), extra_env={"STORE_WRITE_TRACE": str(trace)}
         ).start()
         try:
-            run(stack, n)
+            run(stack, n, rates[0] if rates else None)
             _print_hottest(trace)
         finally:
             stack.stop()
 
 
-def run(stack: Stack, n: int) -> None:
+def run(stack: Stack, n: int, rate: float | None = None) -> None:
+    """``n`` runs started by 32 clients as fast as they can (a closed loop: each start waits for
+    the one before it, so the start latency is the queue the burst builds), or with ``rate``
+    starts a second arriving on a schedule whatever the answers (an open loop, as a CRM's
+    users would start them)."""
     store = FirestoreStore.from_settings(load_settings(stack.env()))
     store.set(f"tenants/{TENANT}", {"tenant_id": TENANT})
     store.set_many(
@@ -76,6 +83,8 @@ def run(stack: Stack, n: int) -> None:
     with httpx.Client(headers=headers, timeout=60) as client:
 
         def start(i: int) -> str:
+            if rate:
+                time.sleep(max(began + i / rate - time.perf_counter(), 0.0))
             t0 = time.perf_counter()
             res = client.post(url, json={"type": "lead_qualification", "lead_id": f"lead-{i}"})
             latencies.append((time.perf_counter() - t0) * 1000)
@@ -88,9 +97,10 @@ def run(stack: Stack, n: int) -> None:
             run_ids = list(pool.map(start, range(n)))
         started_s = time.perf_counter() - began
         print(f"{n} lead_qualification runs, simulator 300 ms per call, 2 calls per run:")
+        how = f"open loop, {rate:g} starts a second" if rate else "32 clients"
         print(
             f"  POST /api/v1/ai/workflows through the gateway: median {statistics.median(latencies):.0f} ms, "
-            f"p95 {pct(latencies, 95):.0f} ms (32 clients; all started in {started_s:.1f} s)"
+            f"p95 {pct(latencies, 95):.0f} ms ({how}; all started in {started_s:.1f} s)"
         )
         done = _wait_for_runs(store, n)
         # Until the last run's own completion time, not the poll that saw it.
