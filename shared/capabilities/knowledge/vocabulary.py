@@ -303,7 +303,11 @@ _RULES: tuple[tuple[str, str], ...] = (
     ),
     (r"unpaid|remaining (?:amount|balance)|still owe|how much is (?:left|still)", "due amount"),
     (r"by when", "due date"),
-    (r"until next (?:month|week)|delay|postpone|push (?:it |\w+ )?back", "extension"),
+    (
+        r"until next (?:month|week)|payment[^.?!\n]{0,15}delay|delay[^.?!\n]{0,15}payment|postpone"
+        r"|push (?:it |\w+ )?back",
+        "extension",
+    ),
     (
         r"make a payment|pay (?:off|down)|pay (?:the|my) (?:balance|bill)",
         "pay bill",
