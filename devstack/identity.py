@@ -41,7 +41,7 @@ from starlette.routing import Route
 
 from devstack.crm_oidc import crm_oidc_routes
 from devstack.push_relay import push_endpoint
-from devstack.tokens import GOOGLE_PREFIX, ensure_keypair, jwks, mint_google_token, mint_token
+from devstack.tokens import GOOGLE_PREFIX, GoogleTokens, ensure_keypair, jwks, mint_token
 from devstack.topology import load_topology
 from devstack.units import account_id, functions, load_units
 
@@ -76,6 +76,7 @@ def build_app(
         s["name"]: s for s in load_topology()["subscriptions"] if s.get("push_function")
     }
     client = httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=5.0))
+    google = GoogleTokens(private_pem, issuer)
 
     async def certs(request: Request) -> Response:
         return JSONResponse(key_set, headers={"Cache-Control": "public, max-age=300"})
@@ -91,8 +92,7 @@ def build_app(
             return JSONResponse({"error": "expected JSON {email, audience}"}, status_code=400)
         if email not in emails:
             return JSONResponse({"error": f"{email} is not a declared identity"}, status_code=403)
-        token = mint_google_token(private_pem, issuer=issuer, email=email, audience=audience)
-        return JSONResponse({"token": token})
+        return JSONResponse({"token": google.token(email, audience)})
 
     async def demo_token(request: Request) -> Response:
         cors = {"Access-Control-Allow-Origin": console_origin} if console_origin else {}
@@ -131,9 +131,7 @@ def build_app(
                     subscriptions,
                     function_urls,
                     client,
-                    lambda audience: mint_google_token(
-                        private_pem, issuer=issuer, email=push_email, audience=audience
-                    ),
+                    lambda audience: google.token(push_email, audience),
                 ),
                 methods=["POST"],
             ),
