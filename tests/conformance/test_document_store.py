@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from shared.core.errors import TransientError
+from shared.core.store.counting import CountingStore
+from shared.core.store.optimistic import Versions, run_optimistic
 
 if TYPE_CHECKING:
     from shared.core.store import DocumentStore
+    from shared.core.store.base import Transaction
 
 
 def test_set_get_delete(backend: DocumentStore) -> None:
@@ -200,3 +203,81 @@ def test_concurrent_set_if_loses_no_update(backend: DocumentStore) -> None:
     for t in threads:
         t.join()
     assert backend.get("things/casn") == {"n": 20}
+
+
+def test_commit_writes_all_or_nothing_on_the_versions_it_expects(backend: DocumentStore) -> None:
+    backend.set("things/run", {"n": 1, "lease": "a", "drop": True})
+    _, version = backend.get_versioned("things/run")
+    versions = backend.commit(
+        [("things/run", {"n": 2, "lease": "a"}), ("things/ck1", {"c": 1}), ("things/gone", None)],
+        {"things/run": version},
+    )
+    assert versions is not None and versions[2] is None
+    assert backend.get("things/run") == {"n": 2, "lease": "a"}  # replaced: "drop" is gone
+    assert backend.get("things/ck1") == {"c": 1}
+    assert backend.get_versioned("things/run")[1] == versions[0]  # the version it returned
+    # A stale version writes nothing at all, not even the documents it did not expect.
+    assert (
+        backend.commit(
+            [("things/run", {"n": 9}), ("things/ck2", {"c": 2})], {"things/run": version}
+        )
+        is None
+    )
+    assert backend.get("things/run") == {"n": 2, "lease": "a"} and backend.get("things/ck2") is None
+    # Written back as it was, a document keeps its version (Firestore's rule), still checked.
+    again = backend.commit([("things/run", {"n": 2, "lease": "a"})], {"things/run": versions[0]})
+    assert again == versions[:1]
+    assert backend.commit([("things/run", {"n": 2, "lease": "a"})], {"things/run": version}) is None
+    assert backend.commit([("things/run", {"n": 3})], {"things/run": versions[0]}) is not None
+    assert backend.commit([("things/run", {"n": 4})], {"things/run": versions[0]}) is None
+    # None expects the document absent: a create, or a delete of nothing.
+    assert backend.commit([("things/new", {"x": 1})], {"things/new": None}) is not None
+    assert backend.commit([("things/new", {"x": 2})], {"things/new": None}) is None
+    assert backend.commit([("things/none", None)], {"things/none": None}) == [None]
+    with pytest.raises(ValueError, match="expected but not written"):
+        backend.commit([("things/a", {})], {"things/b": None})
+
+
+def test_optimistic_transactions_lose_no_update_and_read_what_they_wrote(
+    backend: DocumentStore,
+) -> None:
+    backend.set("things/opt", {"n": 0})
+    shared = Versions()
+
+    def add(tx: Transaction) -> None:
+        doc = tx.get("things/opt") or {}
+        tx.set("things/opt", {"n": doc["n"] + 1})
+
+    def adder(known: Versions) -> None:
+        for _ in range(5):
+            run_optimistic(backend, add, known, attempts=50)
+
+    # Two writers remembering their own versions and two sharing one: none loses an update.
+    threads = [
+        threading.Thread(target=adder, args=(known,))
+        for known in (Versions(), Versions(), shared, shared)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert backend.get("things/opt") == {"n": 20}
+    # A writer that knows the document's version reads nothing from the store.
+    alone = Versions()
+    run_optimistic(backend, add, alone)
+    counting = CountingStore(backend)
+    run_optimistic(counting, add, alone)
+    assert counting.totals[("reads", "things/{}")] == 0 and backend.get("things/opt") == {"n": 22}
+    # A decision taken on a remembered document that someone changed since is taken again.
+    run_optimistic(backend, lambda tx: tx.set("things/opt", {"n": 4, "closed": True}), alone)
+    backend.set("things/opt", {"n": 5})  # reopened by another writer
+
+    def refuse_closed(tx: Transaction) -> int:
+        doc = tx.get("things/opt") or {}
+        if doc.get("closed"):
+            raise LookupError("closed")
+        tx.set("things/opt", {"n": doc["n"] + 1})
+        return int(doc["n"])
+
+    assert run_optimistic(counting, refuse_closed, alone) == 5
+    assert counting.totals[("reads", "things/{}")] == 1 and backend.get("things/opt") == {"n": 6}

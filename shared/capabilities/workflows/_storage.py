@@ -5,7 +5,8 @@ step at once (paths and payloads: :mod:`~shared.capabilities.workflows._payloads
 Deferred writes (``defer_writes=True``, and only under a lease token): the owner of the lease is
 the thread's only writer, so what this process wrote or read is the state; nothing is read back.
 A task's pending writes wait in memory and go out with the next checkpoint, in the same
-transaction that checks the lease (and that the ``on_commit`` hook joins to write its own record),
+transaction that checks the lease (and that the ``on_commit`` hook joins to write its own record;
+optimistic, given the process's ``versions``),
 or at :meth:`SaverStorage.flush`, which the caller runs when the stream ends or fails. The cost:
 a process killed between a task's end and that commit runs the task again.
 """
@@ -25,6 +26,7 @@ from shared.capabilities.workflows._payloads import (
     key_hash,
 )
 from shared.core.errors import Conflict
+from shared.core.store.optimistic import Versions, run_optimistic
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -78,13 +80,17 @@ class SaverStorage(PayloadStorage):
         defer_writes: bool = False,
         on_commit: OnCommit | None = None,
         lease_doc: str | None = None,
+        versions: Versions | None = None,
     ) -> None:
         """``root`` is a document path (an even number of segments) whose subcollections hold
         the state; ``ttl`` sets ``expires_at`` on every document for Firestore's TTL policy;
         ``defer_writes`` and ``on_commit``: see the module's docstring. ``lease_doc``: the
         document whose ``lease_token`` fences writers (default: one per thread, under ``threads``);
         a caller that already reads a document in every commit (its hook) puts the token there,
-        so fencing costs no read of its own.
+        so fencing costs no read of its own. ``versions``: commits are optimistic
+        (:func:`~shared.core.store.optimistic.run_optimistic`), reading the lease document from
+        what the process last committed (the lease's owner is its only writer) instead of in a
+        transaction.
 
         Raises:
             ValueError: ``root`` is not a document path.
@@ -93,6 +99,7 @@ class SaverStorage(PayloadStorage):
         self._defer = defer_writes
         self._on_commit = on_commit
         self._lease_doc = lease_doc
+        self._versions = versions
         self._lock = threading.Lock()
         # Deferred mode only (this process holds the lease): the pending writes known for each
         # checkpoint, which of them are not durable yet, and the newest checkpoint per namespace.
@@ -239,7 +246,10 @@ class SaverStorage(PayloadStorage):
                 tx.set(*checkpoint)
 
         then: list[Callable[[], None] | None] = []
-        self._store.run_transaction(_tx)
+        if self._versions is not None:
+            run_optimistic(self._store, _tx, self._versions)
+        else:
+            self._store.run_transaction(_tx)
         for after in then:
             if after is not None:
                 after()

@@ -28,6 +28,7 @@ from shared.capabilities.workflows.steps import StepRecorder
 from shared.core.errors import InProgress, TransientError
 from shared.core.log import get_logger
 from shared.core.store import counting
+from shared.core.store.optimistic import versions_for
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from shared.core.messaging.pubsub import Publisher
     from shared.core.messaging.tasks import TaskQueue
     from shared.core.store.base import DocumentStore
+    from shared.core.store.optimistic import Versions
     from shared.core.tenancy.scope import TenantStore
 
 _log = get_logger("workflows.runner")
@@ -48,13 +50,11 @@ SLICE_BUDGET_S = 240.0
 
 
 def saver_for(
-    store: DocumentStore,
-    tenant_id: str,
-    on_commit: OnCommit | None = None,
-    lease_doc: str | None = None,
+    store: DocumentStore, tenant_id: str, on_commit: OnCommit, lease_doc: str, versions: Versions
 ) -> FirestoreSaver:
     """The tenant's saver, writing a step at once (deferred writes, under the runner's lease,
-    whose token the run document holds: each commit reads it once, for fencing and the hook)."""
+    whose token the run document holds: each commit starts from the run as the last one left it,
+    for fencing and the hook)."""
     return FirestoreSaver(
         store,
         root=f"tenants/{tenant_id}/workflow_state/lg",
@@ -62,6 +62,7 @@ def saver_for(
         defer_writes=True,
         on_commit=on_commit,
         lease_doc=lease_doc,
+        versions=versions,
     )
 
 
@@ -104,7 +105,8 @@ class Runner:
         self._embedder = embedder  # the triage agent's knowledge base
         self._lease = lease
         self._budget_s = budget_s
-        self.runs = RunStore(scope, publisher)
+        self._versions = versions_for(store)
+        self.runs = RunStore(scope, publisher, self._versions)
 
     # --- claim ----------------------------------------------------------------------------------
     def _claim(self, run_id: str, slice_no: int) -> WorkflowRun | None:
@@ -168,7 +170,9 @@ class Runner:
             self.runs.publish(run, "workflow.status_changed")
         recorded = StepRecorder(self.runs, run)
         run_doc = self._scope.path(COLLECTION, run.run_id)
-        saver = saver_for(self._store, self._scope.tenant_id, recorded.on_commit, run_doc)
+        saver = saver_for(
+            self._store, self._scope.tenant_id, recorded.on_commit, run_doc, self._versions
+        )
         thread = run.run_id if run.mode == "multi_agent" else f"{run.run_id}-single"
         token = run.lease_token
         knowledge = None

@@ -13,12 +13,14 @@ from shared.capabilities.workflows.models import WorkflowRun
 from shared.core.config import QUEUE_WORKFLOWS_BATCH, QUEUE_WORKFLOWS_INTERACTIVE, TOPIC_AI_EVENTS
 from shared.core.errors import ConfigError, InvalidInput, NotFound
 from shared.core.messaging.pubsub import ordering_key
+from shared.core.store.optimistic import run_optimistic
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from shared.core.messaging.pubsub import Publisher
     from shared.core.messaging.tasks import TaskQueue
+    from shared.core.store.optimistic import Versions
     from shared.core.tenancy.scope import TenantStore
 
 COLLECTION = "workflow_runs"
@@ -35,9 +37,18 @@ def run_id_for(tenant_id: str, idempotency_key: str | None) -> str:
 class RunStore:
     """A tenant's workflow runs in Firestore, with their status changes announced on ai-events."""
 
-    def __init__(self, scope: TenantStore, publisher: Publisher | None = None) -> None:
+    def __init__(
+        self,
+        scope: TenantStore,
+        publisher: Publisher | None = None,
+        versions: Versions | None = None,
+    ) -> None:
+        """``versions``: changes are optimistic commits that start from the run as this process
+        last committed or read it (:mod:`shared.core.store.optimistic`), for a runner, which
+        writes the run in turn under its lease; else transactions."""
         self._scope = scope
         self._publisher = publisher
+        self._versions = versions
 
     def _path(self, run_id: str) -> str:
         return self._scope.path(COLLECTION, run_id)
@@ -61,6 +72,10 @@ class RunStore:
     ) -> WorkflowRun:
         """Apply ``change`` in a transaction; it returns the new run, or None to leave it as it
         is (the current run is returned). ``change`` may raise to refuse (Conflict, ...)."""
+        if self._versions is not None:
+            return run_optimistic(
+                self._scope, lambda tx: self.apply(tx, run_id, change), self._versions
+            )
         return self._scope.run_transaction(lambda tx: self.apply(tx, run_id, change))
 
     def apply(

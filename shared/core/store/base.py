@@ -117,6 +117,17 @@ class DocumentStore(Protocol):
         lock timeout)."""
         ...
 
+    def commit(
+        self, writes: Sequence[tuple[str, Document | None]], expect: Mapping[str, Any]
+    ) -> list[Any] | None:
+        """Apply ``writes`` (``(path, data)`` replaces a document, ``(path, None)`` deletes it)
+        atomically, in one commit, only if each document in ``expect`` is still at its version
+        (as :meth:`get_versioned` or an earlier commit gave it; None: only if still absent).
+        Every path in ``expect`` must be written. Returns each write's new version (None for a
+        delete), or None, with nothing written, when a document in ``expect`` changed. No lock is
+        held: see :func:`~shared.core.store.optimistic.run_optimistic`."""
+        ...
+
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         """Atomically add each delta to the (nested) numeric field at its key path, creating the
         document and fields as needed. Key path parts are literal field names (dots allowed)."""

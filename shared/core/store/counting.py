@@ -174,6 +174,19 @@ class CountingStore(DocumentStore):
         return self.inner.set_if(path, data, version)
 
     @override
+    def commit(
+        self, writes: Sequence[tuple[str, Document | None]], expect: Mapping[str, Any]
+    ) -> list[Any] | None:
+        for path, _ in writes:
+            self.count("writes", path)
+        first = writes[0][0] if writes else "commit"
+        self.count("attempts", first)
+        versions = self.inner.commit(writes, expect)
+        if versions is not None:
+            self.count("commits", first)
+        return versions
+
+    @override
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         self.count("writes", path)
         self.inner.increment(path, deltas)

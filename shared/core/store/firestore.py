@@ -245,6 +245,45 @@ class FirestoreStore(DocumentStore):
         return True
 
     @override
+    def commit(
+        self, writes: Sequence[tuple[str, Document | None]], expect: Mapping[str, Any]
+    ) -> list[Any] | None:
+        from google.api_core import exceptions as gexc
+
+        written = {path for path, _ in writes}
+        if not written.issuperset(expect):
+            raise ValueError(f"documents expected but not written: {sorted(set(expect) - written)}")
+        client = self._client
+        batch = client.batch()
+        for path, data in writes:
+            ref = client.document(path)
+            option = None
+            if path in expect:
+                version = expect[path]
+                option = (
+                    client.write_option(exists=False)
+                    if version is None
+                    else client.write_option(last_update_time=version)
+                )
+            if data is None:
+                batch.delete(ref, option=option)
+                continue
+            batch.set(ref, _to_firestore(data))
+            if option is not None:
+                # The SDK's set takes no precondition; a replace with one is the same write
+                # message with ``current_document`` set (what ``update`` does with an option).
+                option.modify_write(batch._write_pbs[-1])
+        with _transient_errors():
+            try:
+                results = batch.commit()
+            except (gexc.FailedPrecondition, gexc.NotFound, gexc.AlreadyExists):
+                return None
+        return [
+            None if data is None else result.update_time
+            for (_, data), result in zip(writes, results, strict=True)
+        ]
+
+    @override
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         from google.cloud import firestore
 

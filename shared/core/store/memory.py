@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -88,7 +89,23 @@ class MemoryStore(DocumentStore):
 
     def __init__(self) -> None:
         self._docs: dict[str, Document] = {}
+        # Each document's version: a number no change ever gives twice (as Firestore's update
+        # time), so a document changed and changed back is still seen to have changed.
+        self._versions: dict[str, int] = {}
+        self._clock = itertools.count(1)
         self._lock = threading.RLock()
+
+    def _put(self, path: str, data: Document) -> None:
+        """Store ``data`` (the caller's copy) at ``path``, with a new version unless it is what
+        was there (Firestore keeps a document's update time then). Under the lock."""
+        if path not in self._docs or self._docs[path] != data:
+            self._versions[path] = next(self._clock)
+        self._docs[path] = data
+
+    def _drop(self, path: str) -> None:
+        """Delete ``path`` (nothing when absent). Under the lock."""
+        self._docs.pop(path, None)
+        self._versions.pop(path, None)
 
     @override
     def get(self, path: str) -> Document | None:
@@ -103,7 +120,7 @@ class MemoryStore(DocumentStore):
     @override
     def set(self, path: str, data: Document) -> None:
         with self._lock:
-            self._docs[path] = _copy(data)
+            self._put(path, _copy(data))
 
     @override
     def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
@@ -115,7 +132,7 @@ class MemoryStore(DocumentStore):
         with self._lock:
             if path in self._docs:
                 return False
-            self._docs[path] = _copy(data)
+            self._put(path, _copy(data))
             return True
 
     @override
@@ -125,34 +142,49 @@ class MemoryStore(DocumentStore):
     @override
     def delete(self, path: str) -> None:
         with self._lock:
-            self._docs.pop(path, None)
+            self._drop(path)
 
     @override
     def get_versioned(self, path: str) -> tuple[Document | None, Any]:
         with self._lock:
             doc = self._docs.get(path)
-            return (None, None) if doc is None else (_copy(doc), _copy(doc))
+            return (None, None) if doc is None else (_copy(doc), self._versions[path])
 
     @override
     def set_if(self, path: str, data: Document, version: Any) -> bool:
         with self._lock:
-            current = self._docs.get(path)
-            if (current is None) != (version is None) or (
-                current is not None and current != version
-            ):
+            if self._versions.get(path) != version:
                 return False
-            self._docs[path] = {**(current or {}), **_copy(data)}
+            self._put(path, {**self._docs.get(path, {}), **_copy(data)})
             return True
+
+    @override
+    def commit(
+        self, writes: Sequence[tuple[str, Document | None]], expect: Mapping[str, Any]
+    ) -> list[Any] | None:
+        written = {path for path, _ in writes}
+        if not written.issuperset(expect):
+            raise ValueError(f"documents expected but not written: {sorted(set(expect) - written)}")
+        with self._lock:
+            if any(self._versions.get(path) != version for path, version in expect.items()):
+                return None
+            for path, data in writes:
+                if data is None:
+                    self._drop(path)
+                else:
+                    self._put(path, _copy(data))
+            return [self._versions.get(path) for path, _ in writes]
 
     @override
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         with self._lock:
-            doc = self._docs.setdefault(path, {})
+            doc = _copy(self._docs.get(path, {}))
             for keys, delta in deltas.items():
                 node = doc
                 for key in keys[:-1]:
                     node = node.setdefault(key, {})
                 node[keys[-1]] = node.get(keys[-1], 0) + delta
+            self._put(path, doc)
 
     @override
     def run_transaction(self, fn: Callable[[Any], T]) -> T:
@@ -161,9 +193,9 @@ class MemoryStore(DocumentStore):
             result = fn(tx)
             for path, data in tx._writes.items():
                 if data is None:
-                    self._docs.pop(path, None)
+                    self._drop(path)
                 else:
-                    self._docs[path] = data
+                    self._put(path, data)
             return result
 
     @override

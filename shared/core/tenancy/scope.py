@@ -119,6 +119,15 @@ class TenantStore:
         """:meth:`DocumentStore.set_if`, refused outside this tenant."""
         return self._store.set_if(self.check(path), data, version)
 
+    def commit(
+        self, writes: Sequence[tuple[str, Document | None]], expect: Mapping[str, Any]
+    ) -> list[Any] | None:
+        """:meth:`DocumentStore.commit`, refused outside this tenant."""
+        return self._store.commit(
+            [(self.check(path), data) for path, data in writes],
+            {self.check(path): version for path, version in expect.items()},
+        )
+
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         """:meth:`DocumentStore.increment`, refused outside this tenant."""
         self._store.increment(self.check(path), deltas)

@@ -20,6 +20,7 @@ from shared.core.config import load_settings
 from shared.core.store import MemoryStore
 from shared.core.store.counting import CountingStore, pattern
 from shared.core.store.firestore import FirestoreStore
+from shared.core.store.optimistic import Versions
 
 if TYPE_CHECKING:
     from shared.core.store import DocumentStore
@@ -228,6 +229,47 @@ def test_a_lease_kept_on_the_callers_document_fences_and_is_read_once(
     commits = sum(n for (kind, _), n in counted.totals.items() if kind == "commits")
     assert counted.totals[("reads", "runs/{}")] == commits > 0
     assert store.get(run_doc)["seen"] > 0  # type: ignore[index]
+
+
+def test_optimistic_commits_read_the_lease_once_and_still_fence(store: DocumentStore) -> None:
+    """With the process's versions (the runner), a commit starts from the run document as the
+    last commit left it: the first commit reads it, later ones read nothing, and a runner whose
+    token another runner superseded since its last commit still writes nothing."""
+    counted = CountingStore(store)
+    run_doc = "runs/r2"
+    store.set(run_doc, {"lease_token": 1, "seen": 0})
+    known = Versions()
+
+    def on_commit(tx: Any, writes: list[tuple[str, str, Any]]) -> None:
+        doc = tx.get(run_doc) or {}
+        tx.set(run_doc, {**doc, "seen": doc["seen"] + len(writes)})
+
+    def saver() -> FirestoreSaver:
+        return FirestoreSaver(
+            counted,
+            root="langgraph/optimistic",
+            defer_writes=True,
+            on_commit=on_commit,
+            lease_doc=run_doc,
+            versions=known,
+        )
+
+    mine = {"configurable": {"thread_id": "t", "lease_token": 1}}
+    out = _graph(saver()).invoke({"blob": "", "steps": [], "small": ""}, mine)
+    assert out["small"].endswith("bytes after 3 steps")
+    assert counted.totals[("reads", "runs/{}")] == 1  # the first commit; the others remembered
+    commits = sum(n for (kind, _), n in counted.totals.items() if kind == "commits")
+    assert commits > 3  # a checkpoint each: one read for all of them
+    assert commits == sum(n for (kind, _), n in counted.totals.items() if kind == "attempts")
+    seen = store.get(run_doc)
+    assert seen is not None and seen["seen"] > 0
+    # Another runner claims the run; this process still remembers token 1 as current.
+    store.set(run_doc, {**seen, "lease_token": 2})
+    later = {"configurable": {"thread_id": "t2", "lease_token": 1}}
+    with pytest.raises(LeaseLost):
+        _graph(saver()).invoke({"blob": "", "steps": [], "small": ""}, later)
+    assert store.get(run_doc) == {**seen, "lease_token": 2}
+    assert saver().get_tuple({"configurable": {"thread_id": "t2"}}) is None
 
 
 def test_two_writers_on_one_thread_one_wins(store: DocumentStore) -> None:
