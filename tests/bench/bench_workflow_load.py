@@ -40,6 +40,19 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def machine_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop (the fastest of three): how fast the machine
+    runs just now, to tell a slower machine from a slower change."""
+    best = float("inf")
+    for _ in range(3):
+        began = time.process_time()
+        total = 0
+        for i in range(1_000_000):
+            total += i * i % 7
+        best = min(best, time.process_time() - began)
+    return best * 1000
+
+
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--rate=")]
     rates = [float(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--rate=")]
@@ -50,7 +63,13 @@ def main() -> None:
             project="bench-wf", state_dir=Path(tmp), extra_env={"STORE_WRITE_TRACE": str(trace)}
         ).start()
         try:
+            before = machine_ms()
             run(stack, n, rates[0] if rates else None)
+            print(
+                f"  machine speed: a fixed Python loop took {before:.0f} ms before the burst and "
+                f"{machine_ms():.0f} ms after (this machine's speed drifts by half; compare runs at "
+                "like speeds)"
+            )
             _print_hottest(trace)
         finally:
             stack.stop()

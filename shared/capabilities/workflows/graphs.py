@@ -5,7 +5,7 @@ to when the multi-agent path keeps failing."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
@@ -20,6 +20,8 @@ from shared.capabilities.workflows.agents import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
     from shared.capabilities.workflows.models import WorkflowRun
@@ -38,18 +40,44 @@ TASKS = {
 
 def build_graph(kind: str, deps: Deps, checkpointer: BaseCheckpointSaver[Any]) -> Any:
     """The multi-agent graph of a workflow type: the coordinator routes between the specialised
-    agents, checkpointed by ``checkpointer``."""
+    agents, checkpointed by ``checkpointer``.
+
+    The coordinator chooses the first agent in a step of its own; after that it decides in the
+    step of the agent it follows (:func:`_then_route`), so an agent's work and the choice it leads
+    to are one checkpoint and one commit. The run records the coordinator's action and step as
+    before (coordinator, agent, coordinator, agent, ... finish); a lead qualification takes four
+    steps, not six."""
     agents = make_agents(deps)
     graph = StateGraph(AgentState)
     graph.add_node("coordinator", coordinator)
     for name in NODES[kind]:
-        graph.add_node(name, agents[name])
-        if name != "finish":
-            graph.add_edge(name, "coordinator")
+        if name == "finish":
+            graph.add_node(name, agents[name])
+        else:
+            graph.add_node(name, _then_route(agents[name]), destinations=NODES[kind])
     graph.add_edge(START, "coordinator")
     graph.add_conditional_edges("coordinator", route, {n: n for n in NODES[kind]})
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+def _then_route(agent: Callable[[AgentState], AgentState]) -> Any:
+    """``agent``, followed in its own step by the coordinator's choice of the next node."""
+
+    def node(state: AgentState) -> Command[str]:
+        update = agent(state)
+        routed = coordinator(cast("AgentState", {**state, **update}))
+        return Command(
+            goto=routed["next"],
+            update={
+                **update,
+                "next": routed["next"],
+                "actions": [*update.get("actions", []), *routed["actions"]],
+                "steps": [*update.get("steps", []), *routed["steps"]],
+            },
+        )
+
+    return node
 
 
 def build_single_agent(kind: str, deps: Deps, checkpointer: BaseCheckpointSaver[Any]) -> Any:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import override
 
-from shared.core.store.base import DocumentStore, Vector, cosine
+from shared.core.store.base import DocumentStore, Vector, copy_value, cosine
 
 if TYPE_CHECKING:
     from shared.core.store.base import Document, Filter
@@ -49,24 +47,6 @@ def _matches(data: Document, flt: Filter) -> bool:
     raise ValueError(f"unsupported operator {op!r}")
 
 
-_IMMUTABLE = (str, int, float, bool, bytes, datetime, type(None))
-
-
-def _copy(value: Any) -> Any:
-    """A copy of a stored value, so neither a caller nor the store sees the other's later changes.
-    Documents are JSON-like, so only dicts and lists need copying; ``copy.deepcopy`` spent nine
-    tenths of an in-memory knowledge search copying embedding floats (issue 18's benchmark)."""
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, Vector):
-        return Vector(value)  # floats are immutable: a shallow copy is a full one
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    if isinstance(value, _IMMUTABLE):
-        return value
-    return copy.deepcopy(value)
-
-
 class _MemoryTransaction:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
@@ -78,7 +58,7 @@ class _MemoryTransaction:
         return self._store.get(path)
 
     def set(self, path: str, data: Document) -> None:
-        self._writes[path] = _copy(data)
+        self._writes[path] = copy_value(data)
 
     def delete(self, path: str) -> None:
         self._writes[path] = None
@@ -111,7 +91,7 @@ class MemoryStore(DocumentStore):
     def get(self, path: str) -> Document | None:
         with self._lock:
             doc = self._docs.get(path)
-            return _copy(doc) if doc is not None else None
+            return copy_value(doc) if doc is not None else None
 
     @override
     def get_many(self, paths: Sequence[str]) -> list[Document | None]:
@@ -120,7 +100,7 @@ class MemoryStore(DocumentStore):
     @override
     def set(self, path: str, data: Document) -> None:
         with self._lock:
-            self._put(path, _copy(data))
+            self._put(path, copy_value(data))
 
     @override
     def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
@@ -132,7 +112,7 @@ class MemoryStore(DocumentStore):
         with self._lock:
             if path in self._docs:
                 return False
-            self._put(path, _copy(data))
+            self._put(path, copy_value(data))
             return True
 
     @override
@@ -148,14 +128,14 @@ class MemoryStore(DocumentStore):
     def get_versioned(self, path: str) -> tuple[Document | None, Any]:
         with self._lock:
             doc = self._docs.get(path)
-            return (None, None) if doc is None else (_copy(doc), self._versions[path])
+            return (None, None) if doc is None else (copy_value(doc), self._versions[path])
 
     @override
     def set_if(self, path: str, data: Document, version: Any) -> bool:
         with self._lock:
             if self._versions.get(path) != version:
                 return False
-            self._put(path, {**self._docs.get(path, {}), **_copy(data)})
+            self._put(path, {**self._docs.get(path, {}), **copy_value(data)})
             return True
 
     @override
@@ -172,13 +152,13 @@ class MemoryStore(DocumentStore):
                 if data is None:
                     self._drop(path)
                 else:
-                    self._put(path, _copy(data))
+                    self._put(path, copy_value(data))
             return [self._versions.get(path) for path, _ in writes]
 
     @override
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         with self._lock:
-            doc = _copy(self._docs.get(path, {}))
+            doc = copy_value(self._docs.get(path, {}))
             for keys, delta in deltas.items():
                 node = doc
                 for key in keys[:-1]:
@@ -211,7 +191,7 @@ class MemoryStore(DocumentStore):
         prefix = collection.rstrip("/") + "/"
         with self._lock:
             rows = [
-                (path[len(prefix) :], _copy(doc))
+                (path[len(prefix) :], copy_value(doc))
                 for path, doc in self._docs.items()
                 if path.startswith(prefix) and "/" not in path[len(prefix) :]
             ]

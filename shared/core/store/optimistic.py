@@ -16,7 +16,6 @@ reading something only remembered: its decision is taken again on what is stored
 from __future__ import annotations
 
 import collections
-import copy
 import random
 import threading
 import time
@@ -24,6 +23,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from shared.core.errors import TransientError
+from shared.core.store.base import copy_value
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -50,7 +50,8 @@ class Committing(Protocol):
 
 class Versions:
     """Documents as this process last read or committed them, with their versions: the newest
-    ``limit`` paths, thread-safe. A stale entry costs a retry, never a wrong write."""
+    ``limit`` paths, thread-safe. A stale entry costs a retry, never a wrong write. Documents go
+    in and come out as they are, not copied: neither side may change them."""
 
     def __init__(self, limit: int = 512) -> None:
         self._limit = limit
@@ -66,13 +67,12 @@ class Versions:
             if found is None:
                 return None
             self._docs.move_to_end(path)
-        return copy.deepcopy(found[0]), found[1]
+        return found
 
     def put(self, path: str, doc: Document | None, version: Any) -> None:
-        """Remember ``doc`` at ``version`` (a copy: later changes to ``doc`` are not seen)."""
-        kept = copy.deepcopy(doc)
+        """Remember ``doc`` at ``version``."""
         with self._lock:
-            self._docs[path] = (kept, version)
+            self._docs[path] = (doc, version)
             self._docs.move_to_end(path)
             while len(self._docs) > self._limit:
                 self._docs.popitem(last=False)
@@ -119,10 +119,10 @@ class _Attempt:
                 self.fresh.add(path)
             self.read[path] = found
         doc = self.read[path][0]
-        return None if doc is None else copy.deepcopy(doc)
+        return None if doc is None else copy_value(doc)  # what is read is remembered: fn's copy
 
     def set(self, path: str, data: Document) -> None:
-        self.writes[path] = copy.deepcopy(data)
+        self.writes[path] = copy_value(data)  # what is written is remembered: not fn's to change
 
     def delete(self, path: str) -> None:
         self.writes[path] = None
