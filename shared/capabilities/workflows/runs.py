@@ -16,7 +16,7 @@ from shared.core.messaging.pubsub import ordering_key
 from shared.core.store.optimistic import run_optimistic
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from shared.core.messaging.pubsub import Publisher
     from shared.core.messaging.tasks import TaskQueue
@@ -132,21 +132,29 @@ class RunStore:
 
     def publish(self, run: WorkflowRun, event_type: str, **data: Any) -> None:
         """A workflow event on ``ai-events`` (the real-time service streams these)."""
-        if self._publisher is None:
+        self.publish_all(run, [(event_type, data)])
+
+    def publish_all(self, run: WorkflowRun, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Events of ``run`` (type, data), published together: one call, in order."""
+        if self._publisher is None or not events:
             return
-        event_id = f"{run.run_id}-{event_type}-{run.version}-{data.get('node', '')}"
-        self._publisher.publish(
+        self._publisher.publish_many(
             TOPIC_AI_EVENTS,
-            {
-                "event_id": event_id,
-                "event_type": event_type,
-                "tenant_id": run.tenant_id,
-                "entity_type": "workflow_run",
-                "entity_id": run.run_id,
-                "data": {"status": run.status, "type": run.type, **data},
-            },
-            ordering_key=ordering_key(run.tenant_id, run.run_id),
-            attributes={"tenant_id": run.tenant_id, "event_type": event_type},
+            [
+                (
+                    {
+                        "event_id": f"{run.run_id}-{event_type}-{run.version}-{data.get('node', '')}",
+                        "event_type": event_type,
+                        "tenant_id": run.tenant_id,
+                        "entity_type": "workflow_run",
+                        "entity_id": run.run_id,
+                        "data": {"status": run.status, "type": run.type, **data},
+                    },
+                    ordering_key(run.tenant_id, run.run_id),
+                    {"tenant_id": run.tenant_id, "event_type": event_type},
+                )
+                for event_type, data in events
+            ],
         )
 
 

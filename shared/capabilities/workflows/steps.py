@@ -55,8 +55,11 @@ class StepRecorder:
         each node's time, taken as it is announced); returns the run as last committed."""
         with self._lock:
             run, steps, self._steps = self.run, self._steps, []
+        self._runs.publish_all(
+            run,
+            [("workflow.step_completed", {"node": s.node, "agent": s.agent}) for s in steps],
+        )
         for step in steps:
-            self._runs.publish(run, "workflow.step_completed", node=step.node, agent=step.agent)
             # Duration and failures per type and step (terraform/metrics.json: workflow_step).
             _log.info(
                 "workflow step %s",
