@@ -38,9 +38,9 @@ WORKFLOW_MIX = {"lead_qualification": 0.4, "outreach_draft": 0.3, "interaction_t
 # --- measured per unit of work (docs/scale.md; reads include each query's results) ---------------
 # (document reads, document writes, queries); a query with no result still bills one read.
 OPS = {
-    "lead_qualification": (17.5 + 1, 32.0 + 1, 2.0),  # runner slices + POST /workflows
-    "outreach_draft": (24.0 + 2, 42.0 + 2, 3.0),  # + the start and the decision
-    "interaction_triage": (14.0, 29.0, 7.0),  # started by an event (counted below)
+    "lead_qualification": (9.0 + 1, 22.0 + 1, 1.0),  # runner slices + POST /workflows
+    "outreach_draft": (11.8 + 2, 30.6 + 2, 2.0),  # + the start and the decision
+    "interaction_triage": (5.0, 20.0, 6.0),  # started by an event (counted below)
     "crm_event": (4.0, 3.0, 0.0),
     "scored_lead": (3.0, 1.0, 0.0),
     "chat_turn": (3.5, 4.0, 6.0),
@@ -48,9 +48,9 @@ OPS = {
 # Documents a unit leaves that Firestore's TTL later deletes (checkpoints, pending writes, runs,
 # usage records, events' idempotency marks): about its creations.
 TTL_DELETES = {
-    "lead_qualification": 16,
-    "outreach_draft": 21,
-    "interaction_triage": 16,
+    "lead_qualification": 12,
+    "outreach_draft": 15,
+    "interaction_triage": 11,
     "crm_event": 2,
     "scored_lead": 0,
     "chat_turn": 2,
@@ -72,7 +72,7 @@ TASKS = {"lead_qualification": 1.0, "outreach_draft": 2.0, "interaction_triage":
 # CPU seconds per unit in the function that does it (measured on this machine's cores, which
 # are slower than Cloud Run's; the runner's includes its share of the LLM client).
 CPU_S = {
-    "lead_qualification": 0.114,  # bench_workflow_load (1,000 runs): workflow_runner CPU per run
+    "lead_qualification": 0.108,  # bench_workflow_load (1,000 runs): workflow_runner CPU per run
     "outreach_draft": 0.16,  # assumed: 4/3 of lead qualification (one more step)
     "interaction_triage": 0.20,  # assumed: + a knowledge search (embedding)
     "crm_event": 0.010,  # assumed
@@ -98,8 +98,8 @@ PRICES = {
     "run_vcpu_s_always_on": 0.000018,  # instance-based billing (the socket service)
     "run_gib_s_always_on": 0.000002,
 }
-# bench_workflow_load: 3.5 KB per step, 6 steps, plus the run document; a usage record: assumed
-STORED_KB = {"workflow_state_per_run": 25.0, "usage_record": 1.0}
+# bench_workflow_load: 2.6 KB per step, 6 steps, plus the run document; a usage record: assumed
+STORED_KB = {"workflow_state_per_run": 19.0, "usage_record": 1.0}
 RETENTION_DAYS = {"workflow_state": 90, "usage_record": 400}
 
 # --- limits ---------------------------------------------------------------------------------------

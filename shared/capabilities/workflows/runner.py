@@ -125,6 +125,8 @@ class Runner:
             run.lease_token += 1  # fences the checkpoint writes of any runner before this one
             return run
 
+        # A slice starts after others wrote the run (its start, a person's decision): read it.
+        self._versions.forget(self._scope.path(COLLECTION, run_id))
         run = self.runs.update(run_id, change)
         if run.status != "running" or run.lease_until is None or run.slice != slice_no:
             return None
