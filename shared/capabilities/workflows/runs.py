@@ -1,6 +1,7 @@
 """Workflow run documents (``tenants/{t}/workflow_runs/{run_id}``): created once per
-idempotency key, changed only in transactions that bump ``version``, listed with filters and a
-cursor; every change worth showing is published on ``ai-events`` for the real-time service."""
+idempotency key, changed only in transactions (a runner's: optimistic commits) that bump
+``version``, listed with filters and a cursor; every change worth showing is published on
+``ai-events`` for the real-time service."""
 
 from __future__ import annotations
 
@@ -70,8 +71,9 @@ class RunStore:
     def update(
         self, run_id: str, change: Callable[[WorkflowRun], WorkflowRun | None]
     ) -> WorkflowRun:
-        """Apply ``change`` in a transaction; it returns the new run, or None to leave it as it
-        is (the current run is returned). ``change`` may raise to refuse (Conflict, ...)."""
+        """Apply ``change`` atomically (a transaction, or an optimistic commit given
+        ``versions``); it returns the new run, or None to leave it as it is (the current run is
+        returned). ``change`` may raise to refuse (Conflict, ...)."""
         if self._versions is not None:
             return run_optimistic(
                 self._scope, lambda tx: self.apply(tx, run_id, change), self._versions

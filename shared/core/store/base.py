@@ -75,6 +75,13 @@ def copy_value(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+def check_commit(writes: Sequence[tuple[str, Any]], expect: Mapping[str, Any]) -> None:
+    """Refuse a :meth:`DocumentStore.commit` that expects a document it does not write."""
+    missing = set(expect) - {path for path, _ in writes}
+    if missing:
+        raise ValueError(f"documents expected but not written: {sorted(missing)}")
+
+
 class Transaction(Protocol):
     """Reads must come before writes (Firestore's rule); writes apply atomically at commit."""
 

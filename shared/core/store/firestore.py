@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from typing_extensions import override
 
 from shared.core.errors import TransientError
-from shared.core.store.base import DocumentStore, Vector
+from shared.core.store.base import DocumentStore, Vector, check_commit
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -250,9 +250,7 @@ class FirestoreStore(DocumentStore):
     ) -> list[Any] | None:
         from google.api_core import exceptions as gexc
 
-        written = {path for path, _ in writes}
-        if not written.issuperset(expect):
-            raise ValueError(f"documents expected but not written: {sorted(set(expect) - written)}")
+        check_commit(writes, expect)
         client = self._client
         batch = client.batch()
         for path, data in writes:

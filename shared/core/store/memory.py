@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import override
 
-from shared.core.store.base import DocumentStore, Vector, copy_value, cosine
+from shared.core.store.base import DocumentStore, Vector, check_commit, copy_value, cosine
 
 if TYPE_CHECKING:
     from shared.core.store.base import Document, Filter
@@ -142,9 +142,7 @@ class MemoryStore(DocumentStore):
     def commit(
         self, writes: Sequence[tuple[str, Document | None]], expect: Mapping[str, Any]
     ) -> list[Any] | None:
-        written = {path for path, _ in writes}
-        if not written.issuperset(expect):
-            raise ValueError(f"documents expected but not written: {sorted(set(expect) - written)}")
+        check_commit(writes, expect)
         with self._lock:
             if any(self._versions.get(path) != version for path, version in expect.items()):
                 return None
