@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Required, TypedDict
 
 from shared.capabilities.workflows.agents import Deps
-from shared.capabilities.workflows.checkpoint import FirestoreSaver, LeaseLost
+from shared.capabilities.workflows.checkpoint import LeaseLost
 from shared.capabilities.workflows.graphs import build_graph, build_single_agent, stream_input
 from shared.capabilities.workflows.models import FINAL_STATUSES, HumanTask
 from shared.capabilities.workflows.runs import COLLECTION, RunStore, enqueue_slice
@@ -35,35 +35,17 @@ if TYPE_CHECKING:
 
     from shared.ai.embeddings.base import Embedder
     from shared.ai.llm.client import LLMClient
-    from shared.capabilities.workflows._storage import OnCommit
+    from shared.capabilities.workflows.checkpoint import FirestoreSaver
     from shared.capabilities.workflows.models import WorkflowRun
     from shared.core.messaging.pubsub import Publisher
     from shared.core.messaging.tasks import TaskQueue
     from shared.core.store.base import DocumentStore
-    from shared.core.store.optimistic import Versions
     from shared.core.tenancy.scope import TenantStore
 
 _log = get_logger("workflows.runner")
 MAX_FAILURES = 2
 LEASE = timedelta(minutes=10)
 SLICE_BUDGET_S = 240.0
-
-
-def saver_for(
-    store: DocumentStore, tenant_id: str, on_commit: OnCommit, lease_doc: str, versions: Versions
-) -> FirestoreSaver:
-    """The tenant's saver, writing a step at once (deferred writes, under the runner's lease,
-    whose token the run document holds: each commit starts from the run as the last one left it,
-    for fencing and the hook)."""
-    return FirestoreSaver(
-        store,
-        root=f"tenants/{tenant_id}/workflow_state/lg",
-        ttl=timedelta(days=90),
-        defer_writes=True,
-        on_commit=on_commit,
-        lease_doc=lease_doc,
-        versions=versions,
-    )
 
 
 class SliceOutcome(TypedDict, total=False):
@@ -171,9 +153,8 @@ class Runner:
         if run.status == "running" and slice_no == 0 and not run.steps:
             self.runs.publish(run, "workflow.status_changed")
         recorded = StepRecorder(self.runs, run)
-        run_doc = self._scope.path(COLLECTION, run.run_id)
-        saver = saver_for(
-            self._store, self._scope.tenant_id, recorded.on_commit, run_doc, self._versions
+        saver = recorded.saver(
+            self._store, self._scope.path(COLLECTION, run.run_id), self._versions
         )
         thread = run.run_id if run.mode == "multi_agent" else f"{run.run_id}-single"
         token = run.lease_token

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.capabilities.workflows.checkpoint import FirestoreSaver
 from shared.capabilities.workflows.models import AgentAction, ExecutionStep
 from shared.core.log import get_logger
 
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
 
     from shared.capabilities.workflows.models import WorkflowRun
     from shared.capabilities.workflows.runs import RunStore
+    from shared.core.store.base import DocumentStore
+    from shared.core.store.optimistic import Versions
 
 _log = get_logger("workflows.runner")
 
@@ -49,6 +53,20 @@ class StepRecorder:
                 self._steps += steps
 
         return committed
+
+    def saver(self, store: DocumentStore, run_doc: str, versions: Versions) -> FirestoreSaver:
+        """The run's saver: deferred writes under the runner's lease, whose token ``run_doc``
+        holds; each commit carries this recorder's hook and starts from the run document as the
+        process's last commit left it (``versions``), for fencing and the hook."""
+        return FirestoreSaver(
+            store,
+            root=f"tenants/{self.run.tenant_id}/workflow_state/lg",
+            ttl=timedelta(days=90),
+            defer_writes=True,
+            on_commit=self.on_commit,
+            lease_doc=run_doc,
+            versions=versions,
+        )
 
     def announce(self, elapsed: dict[str, float]) -> WorkflowRun:
         """Publish and log the steps that commits made durable since the last call (``elapsed``:

@@ -150,7 +150,7 @@ def run_optimistic(
         tx = _Attempt(store, known)
         try:
             result = fn(tx)
-        except Exception:
+        except Exception:  # re-raised unless it was decided on remembered documents (then retried)
             stale = [path for path in tx.read if path not in tx.fresh]
             if not stale:
                 raise
