@@ -18,6 +18,7 @@ from typing_extensions import override
 
 from shared.core.errors import TransientError
 from shared.core.store.base import DocumentStore, Vector, check_commit
+from shared.core.store.firestore_values import increment_write, set_write
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -67,6 +68,13 @@ def _from_firestore(value: Any) -> Any:
     if isinstance(value, list):
         return [_from_firestore(v) for v in value]
     return value
+
+
+def _put(batch: Any, ref: Any, data: Document, *, exists: bool | None = None) -> None:
+    """Add to ``batch`` (or a transaction) the write replacing ``ref`` with ``data`` (creating
+    it with ``exists=False``), encoded on the protobuf runtime (store/firestore_values.py): the
+    message the SDK's ``set``/``create`` would add, built at a fraction of the CPU."""
+    batch._add_write_pbs([set_write(ref._document_path, data, exists)])
 
 
 def _firestore_filter(flt: Filter) -> tuple[str, str, Any]:
@@ -134,7 +142,7 @@ class _FirestoreTransaction:
         return _doc(snap)
 
     def set(self, path: str, data: Document) -> None:
-        self._tx.set(self._client.document(path), _to_firestore(data))
+        _put(self._tx, self._client.document(path), data)
 
     def delete(self, path: str) -> None:
         self._tx.delete(self._client.document(path))
@@ -175,8 +183,10 @@ class FirestoreStore(DocumentStore):
 
     @override
     def set(self, path: str, data: Document) -> None:
+        batch = self._client.batch()
+        _put(batch, self._client.document(path), data)
         with _transient_errors():
-            self._client.document(path).set(_to_firestore(data))
+            batch.commit()
 
     @override
     def set_many(self, items: Sequence[tuple[str, Document]]) -> None:
@@ -184,16 +194,18 @@ class FirestoreStore(DocumentStore):
             for start in range(0, len(items), 400):
                 batch = self._client.batch()
                 for path, data in items[start : start + 400]:
-                    batch.set(self._client.document(path), _to_firestore(data))
+                    _put(batch, self._client.document(path), data)
                 batch.commit()
 
     @override
     def create(self, path: str, data: Document) -> bool:
         from google.api_core import exceptions as gexc
 
+        batch = self._client.batch()
+        _put(batch, self._client.document(path), data, exists=False)
         with _transient_errors():
             try:
-                self._client.document(path).create(_to_firestore(data))
+                batch.commit()
             except gexc.AlreadyExists:
                 return False
         return True
@@ -208,7 +220,7 @@ class FirestoreStore(DocumentStore):
             with _transient_errors():
                 batch = self._client.batch()
                 for path, data in part:
-                    batch.create(self._client.document(path), _to_firestore(data))
+                    _put(batch, self._client.document(path), data, exists=False)
                 try:
                     batch.commit()
                 except gexc.AlreadyExists:
@@ -266,7 +278,7 @@ class FirestoreStore(DocumentStore):
             if data is None:
                 batch.delete(ref, option=option)
                 continue
-            batch.set(ref, _to_firestore(data))
+            _put(batch, ref, data)
             if option is not None:
                 # The SDK's set takes no precondition; a replace with one is the same write
                 # message with ``current_document`` set (what ``update`` does with an option).
@@ -283,16 +295,10 @@ class FirestoreStore(DocumentStore):
 
     @override
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
-        from google.cloud import firestore
-
-        data: dict[str, Any] = {}
-        for keys, delta in deltas.items():
-            node = data
-            for key in keys[:-1]:
-                node = node.setdefault(key, {})
-            node[keys[-1]] = firestore.Increment(delta)
+        batch = self._client.batch()
+        batch._add_write_pbs([increment_write(self._client.document(path)._document_path, deltas)])
         with _transient_errors():
-            self._client.document(path).set(data, merge=True)
+            batch.commit()
 
     @override
     def run_transaction(self, fn: Callable[[Any], T]) -> T:
