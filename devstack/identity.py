@@ -42,7 +42,7 @@ from starlette.routing import Route
 from devstack.crm_oidc import crm_oidc_routes
 from devstack.push_relay import push_endpoint
 from devstack.tokens import GOOGLE_PREFIX, GoogleTokens, ensure_keypair, jwks, mint_token
-from devstack.topology import load_topology
+from devstack.topology import load_topology, shared_pushes
 from devstack.units import account_id, functions, load_units
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def build_app(
     push_email = f"{account_id('pubsub_push')}@{project}.iam.gserviceaccount.com"
     subscriptions = {
         s["name"]: s for s in load_topology()["subscriptions"] if s.get("push_function")
-    }
+    } | shared_pushes(function_urls)
     client = httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=5.0))
     google = GoogleTokens(private_pem, issuer)
 

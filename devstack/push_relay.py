@@ -16,7 +16,10 @@ differ from Pub/Sub and Cloud Run, measured on the emulator this project pins:
   push and tries again until the ack deadline, rather than fail it at once.
 - **Filters.** The emulator stores a subscription's ``filter`` but delivers every message; the
   relay acknowledges one its filter leaves out without relaying it, as Pub/Sub does
-  (``devstack/pubsub_filter.py``).
+  (``devstack/pubsub_filter.py``). Push subscriptions whose filters exclude each other get one
+  shared subscription on the emulator (``shared_pushes`` in ``devstack/topology.py``); the relay
+  hands each of its messages to the member whose filter matches, under that member's ack
+  deadline and retry policy.
 - **Identity.** The push carries the push service account's OIDC token for the function's URL,
   as the subscription's ``oidc_token`` push config has Pub/Sub do.
 """
@@ -95,40 +98,33 @@ def push_endpoint(
     """The ``POST /push/{subscription}`` handler. ``token_for(audience)`` mints the push
     identity's ID token."""
     failures = FailureCounts()
-    filters = {name: compile_filter(sub.get("filter", "")) for name, sub in subscriptions.items()}
+    every = [m for sub in subscriptions.values() for m in sub.get("members", [sub])]
+    filters = {sub["name"]: compile_filter(sub.get("filter", "")) for sub in every}
+
+    def receiver(sub: dict[str, Any], attributes: dict[str, str]) -> dict[str, Any] | None:
+        """The subscription that takes the message: ``sub``, or the member of a shared one
+        whose filter matches; None when its filter leaves the message out."""
+        return next((m for m in sub.get("members", [sub]) if filters[m["name"]](attributes)), None)
 
     async def push(request: Request) -> Response:
-        sub = subscriptions.get(request.path_params["subscription"])
-        if sub is None or sub["push_function"] not in function_urls:
+        shared = subscriptions.get(request.path_params["subscription"])
+        if shared is None or not all(
+            m["push_function"] in function_urls for m in shared.get("members", [shared])
+        ):
             return JSONResponse({"error": "no such push subscription"}, status_code=404)
         clock = asyncio.get_running_loop().time
-        deadline = clock() + float(sub.get("ack_deadline_seconds", 10)) - DEADLINE_MARGIN_S
         body = await request.body()
         message = _message(body)
-        if not filters[sub["name"]](message.get("attributes") or {}):
+        sub = receiver(shared, message.get("attributes") or {})
+        if sub is None:
             return Response(status_code=204)  # acknowledged unseen, as Pub/Sub does
+        deadline = clock() + float(sub.get("ack_deadline_seconds", 10)) - DEADLINE_MARGIN_S
         target = function_urls[sub["push_function"]]
         headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_HEADERS}
         headers["Authorization"] = f"Bearer {token_for(target)}"
-        while True:
-            try:
-                answer = await client.post(
-                    target + sub.get("push_path", "/"),
-                    content=body,
-                    headers=headers,
-                    timeout=max(deadline - clock(), DEADLINE_MARGIN_S),
-                )
-            except httpx.ConnectError as exc:
-                if deadline - clock() > RECONNECT_INTERVAL_S:
-                    await sleep(RECONNECT_INTERVAL_S)  # the instance is being replaced
-                    continue
-                status, content = 503, f"no instance of {target} came up: {exc}".encode()
-            except httpx.HTTPError as exc:
-                # Too slow, or the instance died with the push in hand: a failed delivery.
-                status, content = 503, f"push to {target} failed: {exc!r}".encode()
-            else:
-                status, content = answer.status_code, answer.content
-            break
+        status, content = await _deliver(
+            client, target + sub.get("push_path", "/"), body, headers, deadline, sleep
+        )
         message_id = str(message.get("messageId", ""))
         if status in SUCCESS:
             failures.succeeded(message_id)
@@ -142,6 +138,36 @@ def push_endpoint(
         return Response(content, status_code=status)
 
     return push
+
+
+async def _deliver(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    deadline: float,
+    sleep: Callable[[float], Awaitable[None]],
+) -> tuple[int, bytes]:
+    """POST the push to ``url`` by ``deadline`` (the loop's clock): the function's status and
+    body, or 503 when it failed or no instance came up in time."""
+    clock = asyncio.get_running_loop().time
+    while True:
+        try:
+            answer = await client.post(
+                url,
+                content=body,
+                headers=headers,
+                timeout=max(deadline - clock(), DEADLINE_MARGIN_S),
+            )
+        except httpx.ConnectError as exc:
+            if deadline - clock() > RECONNECT_INTERVAL_S:
+                await sleep(RECONNECT_INTERVAL_S)  # the instance is being replaced
+                continue
+            return 503, f"no instance of {url} came up: {exc}".encode()
+        except httpx.HTTPError as exc:
+            # Too slow, or the instance died with the push in hand: a failed delivery.
+            return 503, f"push to {url} failed: {exc!r}".encode()
+        return answer.status_code, answer.content
 
 
 def _message(body: bytes) -> dict[str, Any]:

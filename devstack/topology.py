@@ -87,6 +87,51 @@ def route_regex(path: str) -> re.Pattern[str]:
     return template_regex(path)
 
 
+_EQUALS = re.compile(r'^\s*attributes\.([A-Za-z0-9_\-]+)\s*=\s*"([^"\\]*)"\s*$')
+# What every member of a shared push must agree on: Pub/Sub counts attempts and dead-letters per
+# subscription, and the shared one does it for all of them.
+_SHARED = ("topic", "dead_letter_topic", "max_delivery_attempts", "enable_message_ordering")
+
+
+def shared_pushes(running: set[str] | dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Push subscriptions that the emulator delivers through one subscription of their topic.
+
+    The emulator ignores filters, so it pushes every message of a topic to each filtered push
+    subscription, and the relay acknowledges those the filter leaves out
+    (``devstack/push_relay.py``): ``ai-events`` has three, and a workflow run's events matched
+    none of them. Where the filters of a topic's push subscriptions are equalities on one
+    attribute (``attributes.event_type = "..."``) with different values, a message matches at
+    most one of them, so one subscription of the topic, pushed to the relay, which hands each
+    message to the member its filter matches, delivers exactly what the members would, with each
+    member's ack deadline and retry policy (the relay keeps both), and half the pushes. They
+    must agree on the dead-letter topic, attempts and ordering (the shared subscription has them).
+    Only members whose function is ``running`` take part.
+
+    Returns ``{shared subscription name: a subscription declaration with "members"}``.
+    """
+    groups: dict[tuple[Any, ...], list[tuple[str, dict[str, Any]]]] = {}
+    for sub in load_topology()["subscriptions"]:
+        match = _EQUALS.match(sub.get("filter", ""))
+        if match is None or sub.get("push_function") not in running:
+            continue
+        key = (match.group(1), *(sub.get(k) for k in _SHARED))
+        groups.setdefault(key, []).append((match.group(2), sub))
+    shared: dict[str, dict[str, Any]] = {}
+    for (attribute, *_), members in groups.items():
+        values = [value for value, _ in members]
+        if len(members) < 2 or len(set(values)) < len(values):
+            continue
+        first = members[0][1]
+        name = f"{first['topic']}--by-{attribute.replace('_', '-')}"
+        shared[name] = {
+            "name": name,
+            **{k: first[k] for k in _SHARED if k in first},
+            "ack_deadline_seconds": max(s.get("ack_deadline_seconds", 10) for _, s in members),
+            "members": [s for _, s in members],
+        }
+    return shared
+
+
 def apply_to_emulators(
     project: str,
     function_urls: dict[str, str],
@@ -114,7 +159,14 @@ def apply_to_emulators(
     for topic in topo["topics"]:
         with contextlib.suppress(gexc.AlreadyExists):
             publisher.create_topic(name=publisher.topic_path(project, topic["name"]))
-    for sub in topo["subscriptions"]:
+    shared = shared_pushes(function_urls) if push_relay else {}
+    delivered_by_shared = {m["name"] for s in shared.values() for m in s["members"]}
+    for name in delivered_by_shared:
+        with contextlib.suppress(gexc.NotFound):
+            subscriber.delete_subscription(subscription=subscriber.subscription_path(project, name))
+    for sub in [*topo["subscriptions"], *shared.values()]:
+        if sub["name"] in delivered_by_shared:
+            continue
         request: dict[str, Any] = {
             "name": subscriber.subscription_path(project, sub["name"]),
             "topic": publisher.topic_path(project, sub["topic"]),
@@ -123,7 +175,7 @@ def apply_to_emulators(
             "filter": sub.get("filter", ""),
         }
         # Without that function running (emulator-only test sessions) it stays a pull subscription.
-        if sub.get("push_function") in function_urls and push_relay:
+        if push_relay and ("members" in sub or sub.get("push_function") in function_urls):
             request["push_config"] = {"push_endpoint": f"{push_relay}/push/{sub['name']}"}
         if "dead_letter_topic" in sub:
             request["dead_letter_policy"] = {

@@ -140,3 +140,68 @@ def test_a_message_the_filter_leaves_out_is_acknowledged_unseen() -> None:
     assert app.post("/push/scoring-push", json=push).status_code == 204 and seen == []
     push["message"]["attributes"] = {"event_type": "lead.scoring_requested"}
     assert app.post("/push/scoring-push", json=push).status_code == 200 and len(seen) == 1
+
+
+def _shared_relay(
+    answers: list[int],
+) -> tuple[TestClient, list[float], list[httpx.Request]]:
+    """A relay for a shared subscription of two members (devstack/topology.py's shared_pushes)."""
+    members = [
+        {
+            "name": "scoring-push",
+            "push_function": "scoring",
+            "push_path": "/score",
+            "filter": 'attributes.event_type = "lead.scoring_requested"',
+            "ack_deadline_seconds": 60,
+            "min_backoff_seconds": 5,
+            "max_backoff_seconds": 300,
+        },
+        {
+            "name": "workflows-push",
+            "push_function": "workflows",
+            "filter": 'attributes.event_type = "interaction.inbound_message"',
+            "ack_deadline_seconds": 30,
+            "min_backoff_seconds": 7,
+            "max_backoff_seconds": 300,
+        },
+    ]
+    shared = {"events--by-event-type": {"name": "events--by-event-type", "members": members}}
+    waits: list[float] = []
+    seen: list[httpx.Request] = []
+
+    def function(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(answers.pop(0))
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(function))
+    urls = {"scoring": "http://scoring", "workflows": "http://workflows"}
+    handler = push_endpoint(shared, urls, client, lambda aud: f"token-for-{aud}", sleep)
+    app = Starlette(routes=[Route("/push/{subscription}", handler, methods=["POST"])])
+    return TestClient(app), waits, seen
+
+
+def _typed_push(message_id: str, event_type: str) -> dict[str, Any]:
+    push = _push(message_id)
+    push["message"]["attributes"] = {"event_type": event_type}
+    return push
+
+
+def test_a_shared_subscription_delivers_each_message_to_the_member_it_matches() -> None:
+    client, waits, seen = _shared_relay([200, 500])
+    answer = client.post(
+        "/push/events--by-event-type", json=_typed_push("a", "lead.scoring_requested")
+    )
+    assert answer.status_code == 200
+    assert str(seen[0].url) == "http://scoring/score"
+    assert seen[0].headers["authorization"] == "Bearer token-for-http://scoring"
+    # The member's own retry policy holds a failure.
+    failed = _typed_push("b", "interaction.inbound_message")
+    assert client.post("/push/events--by-event-type", json=failed).status_code == 500
+    assert str(seen[1].url) == "http://workflows/" and waits == [7.0]
+    # A message no member's filter matches is acknowledged unseen.
+    other = _typed_push("c", "workflow.step_completed")
+    assert client.post("/push/events--by-event-type", json=other).status_code == 204
+    assert len(seen) == 2
