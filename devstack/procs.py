@@ -90,10 +90,17 @@ def spawn(
     env: dict[str, str] | None = None,
     *,
     append: bool = False,
+    nice: int = 0,
 ) -> Proc:
+    """Start ``cmd`` in a session of its own, its output in ``log_dir/<name>.log``. ``nice`` > 0
+    lowers its CPU priority: its threads' nice value, and its session's scheduling group's
+    (Linux shares CPU between sessions first when autogroup scheduling is on, so a process's nice
+    value alone would not weigh against other sessions)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     log = log_path.open("ab" if append else "wb")  # a restart keeps what the dead one wrote
+    if nice:
+        cmd = ["nice", "-n", str(nice), *cmd]
     popen = subprocess.Popen(
         cmd,
         stdout=log,
@@ -104,6 +111,9 @@ def spawn(
         start_new_session=True,  # its own process group, so stop() ends its children too
     )
     log.close()
+    if nice:
+        with contextlib.suppress(OSError):  # no autogroup scheduling: the nice value is enough
+            Path(f"/proc/{popen.pid}/autogroup").write_text(str(nice))
     return Proc(name, port, popen, log_path)
 
 

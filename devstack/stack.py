@@ -13,9 +13,10 @@ from devstack.crm_oidc import CLIENT_ID as CRM_CLIENT_ID
 from devstack.procs import REPO, Proc, free_port, port_open, spawn, wait_until_ready
 from devstack.tokens import GOOGLE_PREFIX, ensure_keypair, mint_google_token
 from devstack.topology import apply_to_emulators, create_bigquery_tables, discover_functions
-from devstack.units import identity_email, unit_env
+from devstack.units import functions, identity_email, unit_env
 
 VENV_BIN = Path(sys.executable).parent
+BACKGROUND_TRIGGERS = frozenset({"pubsub", "tasks", "scheduler"})
 
 
 @dataclass
@@ -31,6 +32,10 @@ class Stack:
     gateway_url: str = ""
     restarts: dict[str, int] = field(default_factory=dict)  # by supervise()
     extra_env: dict[str, str] = field(default_factory=dict)  # given to every function process
+    # The CPU priority (a nice value) of the functions that events, tasks and schedules drive.
+    # In the cloud every unit has CPUs of its own, so a burst of background work does not slow a
+    # person's request; here all share two cores, and the units that answer people go first.
+    background_nice: int = 5
 
     def _port(self, default: int) -> int:
         # scripts/up prefers the well-known ports, but takes a free one if something holds it.
@@ -192,8 +197,15 @@ class Stack:
             "--host=127.0.0.1",
             f"--port={port}",
         ]
+        background = functions()[name]["trigger"] in BACKGROUND_TRIGGERS
         self.procs[name] = spawn(
-            name, cmd, port, self.state_dir / "logs", env=self.function_env(name), append=append_log
+            name,
+            cmd,
+            port,
+            self.state_dir / "logs",
+            env=self.function_env(name),
+            append=append_log,
+            nice=self.background_nice if background else 0,
         )
         return self.procs[name]
 
