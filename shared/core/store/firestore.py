@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from typing_extensions import override
 
 from shared.core.errors import TransientError
-from shared.core.store.base import DocumentStore, Vector, check_commit
-from shared.core.store.firestore_values import increment_write, set_write
+from shared.core.store.base import DocumentStore, check_commit
+from shared.core.store.firestore_values import add_increment, add_set, from_sdk, to_sdk
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -46,37 +46,6 @@ def _transient_errors() -> Iterator[None]:
         raise TransientError(f"Firestore is unavailable: {exc.message}") from exc
 
 
-def _to_firestore(value: Any) -> Any:
-    if isinstance(value, Vector):
-        from google.cloud.firestore_v1.vector import Vector as FirestoreVector
-
-        return FirestoreVector(list(value))
-    if isinstance(value, dict):
-        return {k: _to_firestore(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_firestore(v) for v in value]
-    return value
-
-
-def _from_firestore(value: Any) -> Any:
-    from google.cloud.firestore_v1.vector import Vector as FirestoreVector
-
-    if isinstance(value, FirestoreVector):
-        return Vector(list(value))
-    if isinstance(value, dict):
-        return {k: _from_firestore(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_firestore(v) for v in value]
-    return value
-
-
-def _put(batch: Any, ref: Any, data: Document, *, exists: bool | None = None) -> None:
-    """Add to ``batch`` (or a transaction) the write replacing ``ref`` with ``data`` (creating
-    it with ``exists=False``), encoded on the protobuf runtime (store/firestore_values.py): the
-    message the SDK's ``set``/``create`` would add, built at a fraction of the CPU."""
-    batch._add_write_pbs([set_write(ref._document_path, data, exists)])
-
-
 def _firestore_filter(flt: Filter) -> tuple[str, str, Any]:
     """Our filter as the SDK's (field path, operator, value); ``has_key`` becomes an equality on
     the map entry, its key quoted as a field path needs (keys may start with a digit)."""
@@ -89,7 +58,7 @@ def _firestore_filter(flt: Filter) -> tuple[str, str, Any]:
 
 
 def _doc(snap: Any) -> Document | None:
-    return _from_firestore(snap.to_dict()) if snap.exists else None
+    return from_sdk(snap.to_dict()) if snap.exists else None
 
 
 def build_client(settings: Settings) -> firestore.Client:
@@ -142,7 +111,7 @@ class _FirestoreTransaction:
         return _doc(snap)
 
     def set(self, path: str, data: Document) -> None:
-        _put(self._tx, self._client.document(path), data)
+        add_set(self._tx, self._client.document(path), data)
 
     def delete(self, path: str) -> None:
         self._tx.delete(self._client.document(path))
@@ -184,7 +153,7 @@ class FirestoreStore(DocumentStore):
     @override
     def set(self, path: str, data: Document) -> None:
         batch = self._client.batch()
-        _put(batch, self._client.document(path), data)
+        add_set(batch, self._client.document(path), data)
         with _transient_errors():
             batch.commit()
 
@@ -194,7 +163,7 @@ class FirestoreStore(DocumentStore):
             for start in range(0, len(items), 400):
                 batch = self._client.batch()
                 for path, data in items[start : start + 400]:
-                    _put(batch, self._client.document(path), data)
+                    add_set(batch, self._client.document(path), data)
                 batch.commit()
 
     @override
@@ -202,7 +171,7 @@ class FirestoreStore(DocumentStore):
         from google.api_core import exceptions as gexc
 
         batch = self._client.batch()
-        _put(batch, self._client.document(path), data, exists=False)
+        add_set(batch, self._client.document(path), data, exists=False)
         with _transient_errors():
             try:
                 batch.commit()
@@ -220,7 +189,7 @@ class FirestoreStore(DocumentStore):
             with _transient_errors():
                 batch = self._client.batch()
                 for path, data in part:
-                    _put(batch, self._client.document(path), data, exists=False)
+                    add_set(batch, self._client.document(path), data, exists=False)
                 try:
                     batch.commit()
                 except gexc.AlreadyExists:
@@ -247,7 +216,7 @@ class FirestoreStore(DocumentStore):
 
         if version is None:
             return self.create(path, data)
-        fields = {self._client.field_path(k): v for k, v in _to_firestore(data).items()}
+        fields = {self._client.field_path(k): v for k, v in to_sdk(data).items()}
         option = self._client.write_option(last_update_time=version)
         with _transient_errors():
             try:
@@ -278,7 +247,7 @@ class FirestoreStore(DocumentStore):
             if data is None:
                 batch.delete(ref, option=option)
                 continue
-            _put(batch, ref, data)
+            add_set(batch, ref, data)
             if option is not None:
                 # The SDK's set takes no precondition; a replace with one is the same write
                 # message with ``current_document`` set (what ``update`` does with an option).
@@ -296,7 +265,7 @@ class FirestoreStore(DocumentStore):
     @override
     def increment(self, path: str, deltas: Mapping[tuple[str, ...], float]) -> None:
         batch = self._client.batch()
-        batch._add_write_pbs([increment_write(self._client.document(path)._document_path, deltas)])
+        add_increment(batch, self._client.document(path), deltas)
         with _transient_errors():
             batch.commit()
 
@@ -355,7 +324,7 @@ class FirestoreStore(DocumentStore):
         if limit is not None:
             query = query.limit(limit)
         with _transient_errors():
-            return [(snap.id, _from_firestore(snap.to_dict() or {})) for snap in query.stream()]
+            return [(snap.id, from_sdk(snap.to_dict() or {})) for snap in query.stream()]
 
     @override
     def nearest(
@@ -384,7 +353,7 @@ class FirestoreStore(DocumentStore):
         rows = []
         with _transient_errors():
             for snap in nearest.stream():
-                data = _from_firestore(snap.to_dict() or {})
+                data = from_sdk(snap.to_dict() or {})
                 distance = float(data.pop("_distance"))
                 rows.append((snap.id, data, distance))
         return rows

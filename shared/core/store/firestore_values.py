@@ -14,34 +14,73 @@ from __future__ import annotations
 
 import datetime
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.core.store.base import Vector
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+
+class _Classes(NamedTuple):
+    """The SDK's message types: the raw protobuf classes, and the proto-plus ``Write``."""
+
+    value: Any
+    map: Any
+    array: Any
+    document: Any
+    write: Any
+    precondition: Any
+    mask: Any
+    transform: Any
+    write_wrapper: Any
 
 
 @functools.cache
-def _classes() -> tuple[Any, ...]:
+def _classes() -> _Classes:
     from google.cloud.firestore_v1.types import common, document, write
 
-    return (
+    return _Classes(
         document.Value.pb(),
         document.MapValue.pb(),
         document.ArrayValue.pb(),
         document.Document.pb(),
         write.Write.pb(),
         common.Precondition.pb(),
-        write.Write,
         common.DocumentMask.pb(),
         write.DocumentTransform.FieldTransform.pb(),
+        write.Write,
     )
+
+
+def to_sdk(value: Any) -> Any:
+    """``value`` with our vectors as the SDK's (what its own encoder takes)."""
+    from google.cloud.firestore_v1.vector import Vector as FirestoreVector
+
+    return _swap_vectors(value, Vector, FirestoreVector)
+
+
+def from_sdk(value: Any) -> Any:
+    """A document as the SDK decodes it, with its vectors as ours."""
+    from google.cloud.firestore_v1.vector import Vector as FirestoreVector
+
+    return _swap_vectors(value, FirestoreVector, Vector)
+
+
+def _swap_vectors(value: Any, old: type[Any], new: Callable[[list[float]], Any]) -> Any:
+    if isinstance(value, old):  # before lists: our Vector is one
+        return new(list(value))
+    if isinstance(value, dict):
+        return {k: _swap_vectors(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_swap_vectors(v, old, new) for v in value]
+    return value
 
 
 def encode_value(value: Any) -> Any:
     """``value`` as a raw ``google.firestore.v1.Value`` message."""
-    value_pb, map_pb, array_pb = _classes()[:3]
+    pb = _classes()
+    value_pb = pb.value
     kind = type(value)
     if kind is str:
         return value_pb(string_value=value)
@@ -54,9 +93,9 @@ def encode_value(value: Any) -> Any:
     if kind is float:
         return value_pb(double_value=value)
     if kind is dict:
-        return value_pb(map_value=map_pb(fields=encode_fields(value)))
+        return value_pb(map_value=pb.map(fields=encode_fields(value)))
     if kind is list or kind is tuple:
-        return value_pb(array_value=array_pb(values=[encode_value(v) for v in value]))
+        return value_pb(array_value=pb.array(values=[encode_value(v) for v in value]))
     if kind is datetime.datetime:
         from google.cloud._helpers import _datetime_to_pb_timestamp
 
@@ -74,22 +113,18 @@ def encode_fields(data: dict[str, Any]) -> dict[str, Any]:
 def _sdk_value(value: Any) -> Any:
     from google.cloud.firestore_v1 import _helpers
 
-    if isinstance(value, Vector):
-        from google.cloud.firestore_v1.vector import Vector as FirestoreVector
-
-        value = FirestoreVector(list(value))
-    return _helpers.encode_value(value)._pb
+    return _helpers.encode_value(to_sdk(value))._pb
 
 
 def set_write(document_path: str, data: dict[str, Any], exists: bool | None = None) -> Any:
     """The ``Write`` (proto-plus, around the raw message) replacing the document at
     ``document_path`` (its full resource name) with ``data``; ``exists=False`` makes it a create,
     as ``DocumentReference.create`` sends it."""
-    document_pb, write_pb, precondition_pb, write_type = _classes()[3:7]
-    raw = write_pb(update=document_pb(name=document_path, fields=encode_fields(data)))
+    pb = _classes()
+    raw = pb.write(update=pb.document(name=document_path, fields=encode_fields(data)))
     if exists is not None:
-        raw.current_document.CopyFrom(precondition_pb(exists=exists))
-    return write_type.wrap(raw)
+        raw.current_document.CopyFrom(pb.precondition(exists=exists))
+    return pb.write_wrapper.wrap(raw)
 
 
 def increment_write(document_path: str, deltas: Mapping[tuple[str, ...], float]) -> Any:
@@ -98,12 +133,23 @@ def increment_write(document_path: str, deltas: Mapping[tuple[str, ...], float])
     SDK's ``set(..., merge=True)`` sends for a document of ``Increment`` sentinels."""
     from google.cloud.firestore_v1.field_path import FieldPath
 
-    document_pb, write_pb, _, write_type, mask_pb, transform_pb = _classes()[3:]
+    pb = _classes()
     transforms = [
-        transform_pb(field_path=FieldPath(*keys).to_api_repr(), increment=encode_value(delta))
+        pb.transform(field_path=FieldPath(*keys).to_api_repr(), increment=encode_value(delta))
         for keys, delta in sorted(deltas.items())
     ]
-    raw = write_pb(
-        update=document_pb(name=document_path), update_mask=mask_pb(), update_transforms=transforms
+    raw = pb.write(
+        update=pb.document(name=document_path), update_mask=pb.mask(), update_transforms=transforms
     )
-    return write_type.wrap(raw)
+    return pb.write_wrapper.wrap(raw)
+
+
+def add_set(batch: Any, ref: Any, data: dict[str, Any], *, exists: bool | None = None) -> None:
+    """Add to ``batch`` (or a transaction) the write replacing ``ref`` with ``data`` (creating
+    it with ``exists=False``): the message the SDK's ``set``/``create`` would add."""
+    batch._add_write_pbs([set_write(ref._document_path, data, exists)])
+
+
+def add_increment(batch: Any, ref: Any, deltas: Mapping[tuple[str, ...], float]) -> None:
+    """Add to ``batch`` the write adding ``deltas`` to ``ref``'s fields (:func:`increment_write`)."""
+    batch._add_write_pbs([increment_write(ref._document_path, deltas)])

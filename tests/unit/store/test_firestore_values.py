@@ -11,8 +11,7 @@ from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 from google.cloud.firestore_v1 import _helpers
 
 from shared.core.store.base import Vector
-from shared.core.store.firestore import _to_firestore
-from shared.core.store.firestore_values import encode_value, increment_write, set_write
+from shared.core.store.firestore_values import encode_value, increment_write, set_write, to_sdk
 
 PATH = "projects/p/databases/(default)/documents/tenants/t/runs/r1"
 UTC = datetime.UTC
@@ -49,7 +48,7 @@ DOCUMENT: dict[str, Any] = {
 
 def _sdk(data: dict[str, Any], create: bool = False) -> Any:
     build = _helpers.pbs_for_create if create else _helpers.pbs_for_set_no_merge
-    (write,) = build(PATH, _to_firestore(data))
+    (write,) = build(PATH, to_sdk(data))
     return write._pb
 
 
