@@ -47,6 +47,14 @@ def compile_filter(text: str) -> Predicate:
     return predicate
 
 
+def equality(text: str) -> tuple[str, str] | None:
+    """(key, value) when the filter is one equality, ``attributes.KEY = "value"``; else None."""
+    tokens = _tokenize(text)
+    if [kind for kind, _ in tokens] != ["attr", "op", "string"] or tokens[1][1] != "=":
+        return None
+    return _key(tokens[0][1]), str(json.loads(tokens[2][1]))
+
+
 def _tokenize(text: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
     pos = 0

@@ -98,19 +98,17 @@ def push_endpoint(
     """The ``POST /push/{subscription}`` handler. ``token_for(audience)`` mints the push
     identity's ID token."""
     failures = FailureCounts()
-    every = [m for sub in subscriptions.values() for m in sub.get("members", [sub])]
+    every = [m for sub in subscriptions.values() for m in _members(sub)]
     filters = {sub["name"]: compile_filter(sub.get("filter", "")) for sub in every}
 
     def receiver(sub: dict[str, Any], attributes: dict[str, str]) -> dict[str, Any] | None:
         """The subscription that takes the message: ``sub``, or the member of a shared one
         whose filter matches; None when its filter leaves the message out."""
-        return next((m for m in sub.get("members", [sub]) if filters[m["name"]](attributes)), None)
+        return next((m for m in _members(sub) if filters[m["name"]](attributes)), None)
 
     async def push(request: Request) -> Response:
         shared = subscriptions.get(request.path_params["subscription"])
-        if shared is None or not all(
-            m["push_function"] in function_urls for m in shared.get("members", [shared])
-        ):
+        if shared is None or any(m["push_function"] not in function_urls for m in _members(shared)):
             return JSONResponse({"error": "no such push subscription"}, status_code=404)
         clock = asyncio.get_running_loop().time
         body = await request.body()
@@ -138,6 +136,12 @@ def push_endpoint(
         return Response(content, status_code=status)
 
     return push
+
+
+def _members(sub: dict[str, Any]) -> list[dict[str, Any]]:
+    """The subscriptions a push to ``sub`` serves: a shared one's members, or itself."""
+    members: list[dict[str, Any]] = sub.get("members", [sub])
+    return members
 
 
 async def _deliver(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devstack.procs import REPO
+from devstack.pubsub_filter import equality
 
 if TYPE_CHECKING:
     from shared.core.web.http import Route
@@ -87,7 +88,6 @@ def route_regex(path: str) -> re.Pattern[str]:
     return template_regex(path)
 
 
-_EQUALS = re.compile(r'^\s*attributes\.([A-Za-z0-9_\-]+)\s*=\s*"([^"\\]*)"\s*$')
 # What every member of a shared push must agree on: Pub/Sub counts attempts and dead-letters per
 # subscription, and the shared one does it for all of them.
 _SHARED = ("topic", "dead_letter_topic", "max_delivery_attempts", "enable_message_ordering")
@@ -111,11 +111,11 @@ def shared_pushes(running: set[str] | dict[str, str]) -> dict[str, dict[str, Any
     """
     groups: dict[tuple[Any, ...], list[tuple[str, dict[str, Any]]]] = {}
     for sub in load_topology()["subscriptions"]:
-        match = _EQUALS.match(sub.get("filter", ""))
-        if match is None or sub.get("push_function") not in running:
+        found = equality(sub.get("filter", ""))
+        if found is None or sub.get("push_function") not in running:
             continue
-        key = (match.group(1), *(sub.get(k) for k in _SHARED))
-        groups.setdefault(key, []).append((match.group(2), sub))
+        attribute, value = found
+        groups.setdefault((attribute, *(sub.get(k) for k in _SHARED)), []).append((value, sub))
     shared: dict[str, dict[str, Any]] = {}
     for (attribute, *_), members in groups.items():
         values = [value for value, _ in members]

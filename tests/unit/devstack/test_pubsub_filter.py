@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devstack.pubsub_filter import compile_filter
+from devstack.pubsub_filter import compile_filter, equality
 from devstack.topology import load_topology
 
 
@@ -63,3 +63,15 @@ def test_every_declared_filter_compiles_and_lets_its_own_event_through() -> None
         event_type = sub["filter"].split('"')[1]
         assert compile_filter(sub["filter"])({"event_type": event_type}), sub["name"]
         assert not compile_filter(sub["filter"])({"event_type": "workflow.step"}), sub["name"]
+
+
+def test_a_single_equality_is_recognised() -> None:
+    assert equality('attributes.event_type = "lead.created"') == ("event_type", "lead.created")
+    assert equality('attributes.`odd key` = "a \\"b\\""') == ("odd key", 'a "b"')
+    for other in (
+        'attributes.k != "v"',
+        'attributes.k = "v" AND attributes.j = "w"',
+        "attributes:k",
+        "",
+    ):
+        assert equality(other) is None
